@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Helpers for bench/run: summarise oha JSON output and print the results table.
+
+  report.py summarize SCENARIO SERVER OHA.json >> summary.tsv
+      appends one TSV row: scenario server tokens_per_s rps p50_ms p99_ms ok non_ok errors total
+      and exits 3 if most responses were not 200 (the run is meaningless then).
+  report.py table summary.tsv
+      prints the table with Tessera's ratios to the node peer and to the reference.
+  report.py json-get KEY < body.json
+      prints one top-level string/number field of a JSON document (for curl responses).
+"""
+
+import json
+import sys
+
+COLUMNS = ["scenario", "server", "tokens_per_s", "rps", "p50_ms", "p99_ms", "ok", "non_ok", "errors", "total"]
+
+
+def summarize(scenario, server, path):
+    with open(path) as f:
+        data = json.load(f)
+    summary = data["summary"]
+    status = {int(k): v for k, v in data.get("statusCodeDistribution", {}).items()}
+    errors = data.get("errorDistribution", {})
+    ok = status.get(200, 0)
+    non_ok = sum(v for k, v in status.items() if k != 200)
+    # Requests aborted at the end of the fixed duration are not failures.
+    n_err = sum(v for k, v in errors.items() if "aborted due to deadline" not in k)
+    total = ok + non_ok + n_err
+    elapsed = summary["total"] or 1.0
+    lat = data["metrics"]["latency_ms"]
+    row = [scenario, server, f"{ok / elapsed:.0f}", f"{summary['requestsPerSec']:.0f}",
+           f"{lat['p50']:.3f}", f"{lat['p99']:.3f}", str(ok), str(non_ok), str(n_err), str(total)]
+    print("\t".join(row))
+    if non_ok or n_err:
+        codes = ", ".join(f"{k}: {v}" for k, v in sorted(status.items()) if k != 200)
+        errs = ", ".join(f"{k}: {v}" for k, v in errors.items() if "aborted due to deadline" not in k)
+        print(f"bench: WARNING {scenario}/{server}: {non_ok} non-200 responses ({codes}), "
+              f"{n_err} errors ({errs})", file=sys.stderr)
+    if total == 0 or ok * 2 < total:
+        print(f"bench: FAIL {scenario}/{server}: only {ok} of {total} responses were 200",
+              file=sys.stderr)
+        return 3
+    return 0
+
+
+def fmt_ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "n/a"
+    return f"{a / b:.2f}x"
+
+
+def table(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) == len(COLUMNS):
+                rows.append(dict(zip(COLUMNS, parts)))
+    if not rows:
+        print("(no results)")
+        return 0
+    header = f"{'scenario':<20} {'server':<10} {'tokens/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'non-200':>8} {'errors':>7}"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(f"{r['scenario']:<20} {r['server']:<10} {r['tokens_per_s']:>10} {float(r['p50_ms']):>9.2f} "
+              f"{float(r['p99_ms']):>9.2f} {r['non_ok']:>8} {r['errors']:>7}")
+    print()
+    scenarios = []
+    for r in rows:
+        if r["scenario"] not in scenarios:
+            scenarios.append(r["scenario"])
+    for s in scenarios:
+        rate = {r["server"]: float(r["tokens_per_s"]) for r in rows if r["scenario"] == s}
+        t = rate.get("tessera")
+        cc = s == "client_credentials"
+        print(f"{s}: Tessera/node = {fmt_ratio(t, rate.get('node'))}"
+              f"{' (SPEC §10: >= 10x)' if cc else ''}, "
+              f"Tessera/reference = {fmt_ratio(t, rate.get('reference'))}"
+              f"{' (aim >= 0.85x)' if cc else ''}, "
+              f"reference/node = {fmt_ratio(rate.get('reference'), rate.get('node'))}")
+    return 0
+
+
+def json_get(key):
+    raw = sys.stdin.read()
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        print(f"bench: expected JSON with {key!r}, got: {raw[:300]!r}", file=sys.stderr)
+        return 1
+    value = data.get(key) if isinstance(data, dict) else None
+    if value is None:
+        print(f"bench: key {key!r} missing in response: {json.dumps(data)[:300]}", file=sys.stderr)
+        return 1
+    print(value)
+    return 0
+
+
+def main(argv):
+    if len(argv) >= 5 and argv[1] == "summarize":
+        return summarize(argv[2], argv[3], argv[4])
+    if len(argv) == 3 and argv[1] == "table":
+        return table(argv[2])
+    if len(argv) == 3 and argv[1] == "json-get":
+        return json_get(argv[2])
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

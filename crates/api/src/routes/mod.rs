@@ -1,0 +1,5 @@
+//! The HTTP routes, one module per area.
+
+pub mod admin;
+pub mod oidc;
+pub mod ops;

@@ -1,0 +1,245 @@
+//! The OAuth 2.0 / OpenID Connect endpoints: discovery, JWKS, token, introspection and
+//! revocation.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use bytes::Bytes;
+use serde_json::json;
+use tessera_identity::model::TokenEndpointAuthMethod;
+use tessera_identity::tokens::ClientAuth;
+use tessera_identity::{OAuthError, OAuthErrorCode};
+use zeroize::Zeroizing;
+
+use crate::error::OAuthApiError;
+use crate::extract::OAuthForm;
+use crate::metrics::GrantLabels;
+use crate::state::AppState;
+
+/// The grants the token endpoint serves today.
+pub const GRANT_TYPES: [&str; 1] = ["client_credentials"];
+
+/// Builds the discovery document (OIDC Discovery 1.0 / RFC 8414) for `issuer`.
+pub fn discovery_document(issuer: &str) -> Bytes {
+    let doc = json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{issuer}/oidc/token"),
+        "jwks_uri": format!("{issuer}/oidc/jwks"),
+        "introspection_endpoint": format!("{issuer}/oidc/introspect"),
+        "revocation_endpoint": format!("{issuer}/oidc/revoke"),
+        "grant_types_supported": GRANT_TYPES,
+        // No authorization endpoint exists yet (it arrives with client journeys), so no
+        // response type is offered.
+        "response_types_supported": [],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "scopes_supported": ["openid", "profile", "email", "phone", "offline_access"],
+        "claims_supported": [
+            "iss", "sub", "aud", "iat", "exp", "jti", "auth_time", "amr", "sid",
+            "client_id", "app_id", "app_name", "scope", "roles",
+            "email", "email_verified", "phone_number", "phone_number_verified",
+            "name", "given_name", "family_name", "external_user_id"
+        ],
+        "access_token_signing_alg_values_supported": ["ES256", "RS256", "EdDSA"],
+        "authorization_response_iss_parameter_supported": false,
+    });
+    Bytes::from(serde_json::to_vec(&doc).unwrap_or_default())
+}
+
+fn public_json(body: Bytes, max_age: u32) -> Response {
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+    response
+}
+
+pub async fn discovery(State(state): State<AppState>) -> Response {
+    public_json(state.discovery.clone(), 3600)
+}
+
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    let set = state.identity.jwks();
+    let body = Bytes::from(serde_json::to_vec(&set).unwrap_or_default());
+    // Shorter than the key activation delay, so a cached copy always holds a new key before
+    // it signs anything.
+    let max_age = (state.identity.settings().key_activation_delay_s / 2).clamp(0, 300);
+    public_json(body, u32::try_from(max_age).unwrap_or(0))
+}
+
+/// Extracts the client's credentials from HTTP Basic or the form (RFC 6749 §2.3.1).
+fn client_auth(form: &OAuthForm) -> Result<ClientAuth, OAuthError> {
+    let form_id = form.single("client_id")?;
+    let form_secret = form.single("client_secret")?;
+    if let Some(value) = form.headers.get(header::AUTHORIZATION) {
+        let value = value
+            .to_str()
+            .map_err(|_| OAuthError::invalid_client(true))?;
+        if let Some((scheme, encoded)) = value.split_once(' ') {
+            if scheme.eq_ignore_ascii_case("basic") {
+                if form_secret.is_some() {
+                    return Err(OAuthError::invalid_request(
+                        "use one client authentication method, not several",
+                    ));
+                }
+                let (id, secret) =
+                    decode_basic(encoded.trim()).ok_or_else(|| OAuthError::invalid_client(true))?;
+                if form_id.is_some_and(|f| f != id) {
+                    return Err(OAuthError::invalid_request(
+                        "client_id in the form differs from the Authorization header",
+                    ));
+                }
+                return Ok(ClientAuth {
+                    client_id: id,
+                    client_secret: Some(secret),
+                    method: TokenEndpointAuthMethod::ClientSecretBasic,
+                });
+            }
+        }
+    }
+    let Some(client_id) = form_id else {
+        return Err(OAuthError::invalid_client(false));
+    };
+    Ok(ClientAuth {
+        client_id: client_id.to_string(),
+        client_secret: form_secret.map(|s| Zeroizing::new(s.to_string())),
+        method: TokenEndpointAuthMethod::ClientSecretPost,
+    })
+}
+
+/// Decodes `base64(urlencode(id) ":" urlencode(secret))`.
+fn decode_basic(encoded: &str) -> Option<(String, Zeroizing<String>)> {
+    let raw = Zeroizing::new(
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .ok()?,
+    );
+    let text = std::str::from_utf8(&raw).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    let id = form_decode(id)?;
+    let secret = Zeroizing::new(form_decode(secret)?);
+    (!id.is_empty()).then_some((id, secret))
+}
+
+/// `application/x-www-form-urlencoded` decoding of one component: `+` is a space, then
+/// percent-decoding; the result must be UTF-8.
+fn form_decode(s: &str) -> Option<String> {
+    let spaced = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
+}
+
+fn no_store(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// `POST /oidc/token`.
+pub async fn token(
+    State(state): State<AppState>,
+    form: OAuthForm,
+) -> Result<Response, OAuthApiError> {
+    let grant_type = form
+        .single("grant_type")?
+        .ok_or_else(|| OAuthError::invalid_request("`grant_type` is required"))?;
+    let auth = client_auth(&form)?;
+    let client = state.identity.authenticate_client(&auth).await?;
+    match grant_type {
+        "client_credentials" => {
+            let scope = form.single("scope")?;
+            let resources = form.all("resource");
+            let response = state
+                .identity
+                .client_credentials_token(&client, scope, &resources)?;
+            state
+                .metrics
+                .tokens_issued
+                .get_or_create(&GrantLabels {
+                    grant: "client_credentials",
+                })
+                .inc();
+            Ok(no_store(axum::Json(response).into_response()))
+        }
+        _ => Err(OAuthError::new(
+            OAuthErrorCode::UnsupportedGrantType,
+            "this grant type is not supported",
+        )
+        .into()),
+    }
+}
+
+/// `POST /oidc/introspect` (RFC 7662).
+pub async fn introspect(
+    State(state): State<AppState>,
+    form: OAuthForm,
+) -> Result<Response, OAuthApiError> {
+    let auth = client_auth(&form)?;
+    let client = state.identity.authenticate_client(&auth).await?;
+    let token = form
+        .single("token")?
+        .ok_or_else(|| OAuthError::invalid_request("`token` is required"))?;
+    let _hint = form.single("token_type_hint")?;
+    let body = state.identity.introspect(&client, token).await?;
+    Ok(no_store(axum::Json(body).into_response()))
+}
+
+/// `POST /oidc/revoke` (RFC 7009).
+pub async fn revoke(
+    State(state): State<AppState>,
+    form: OAuthForm,
+) -> Result<Response, OAuthApiError> {
+    let auth = client_auth(&form)?;
+    let client = state.identity.authenticate_client(&auth).await?;
+    let token = form
+        .single("token")?
+        .ok_or_else(|| OAuthError::invalid_request("`token` is required"))?;
+    // RFC 7009 §2.1: an unknown hint is ignored and every supported type is searched.
+    let _hint = form.single("token_type_hint")?;
+    state.identity.revoke(&client, token).await?;
+    Ok(no_store(axum::http::StatusCode::OK.into_response()))
+}
+
+/// Whether a request carried HTTP Basic credentials (used in tests).
+pub fn uses_basic(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.len() > 6 && v[..6].eq_ignore_ascii_case("basic "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let encoded = base64::engine::general_purpose::STANDARD.encode("my%2Dclient:s%3Ac+r%26t");
+        let (id, secret) = decode_basic(&encoded).unwrap();
+        assert_eq!(id, "my-client");
+        assert_eq!(secret.as_str(), "s:c r&t");
+    }
+
+    #[test]
+    fn malformed_basic_credentials_are_rejected() {
+        assert!(decode_basic("not base64!").is_none());
+        let no_colon = base64::engine::general_purpose::STANDARD.encode("abc");
+        assert!(decode_basic(&no_colon).is_none());
+    }
+}

@@ -1,0 +1,122 @@
+//! Per-node caches of things read on every request: clients with their application, revoked
+//! token ids, and verified bearer tokens.
+//!
+//! Caches are an optimisation only. They are invalidated by this node's own writes at once
+//! and by other nodes' writes through the change feed (see `Identity::sync_changes`).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use crate::model::{Application, Client};
+
+/// A client together with the application it belongs to.
+#[derive(Debug, Clone)]
+pub struct ClientRecord {
+    pub client: Client,
+    pub app: Application,
+}
+
+impl ClientRecord {
+    pub fn is_admin(&self) -> bool {
+        self.app.management
+    }
+}
+
+#[derive(Default)]
+pub struct ClientCache {
+    by_id: RwLock<HashMap<String, Arc<ClientRecord>>>,
+}
+
+impl ClientCache {
+    pub fn get(&self, client_id: &str) -> Option<Arc<ClientRecord>> {
+        self.by_id.read().get(client_id).cloned()
+    }
+
+    pub fn insert(&self, record: Arc<ClientRecord>) {
+        let mut map = self.by_id.write();
+        // A bounded cache: an attacker cycling through client ids cannot grow it forever.
+        if map.len() >= 50_000 {
+            map.clear();
+        }
+        map.insert(record.client.client_id.clone(), record);
+    }
+
+    pub fn remove(&self, client_id: &str) {
+        self.by_id.write().remove(client_id);
+    }
+
+    pub fn remove_app(&self, app_id: &str) {
+        self.by_id.write().retain(|_, r| r.app.app_id != app_id);
+    }
+
+    pub fn clear(&self) {
+        self.by_id.write().clear();
+    }
+}
+
+/// The ids of revoked, unexpired access tokens.
+#[derive(Default)]
+pub struct RevokedSet {
+    jtis: RwLock<HashSet<String>>,
+}
+
+impl RevokedSet {
+    pub fn contains(&self, jti: &str) -> bool {
+        self.jtis.read().contains(jti)
+    }
+
+    pub fn insert(&self, jti: String) {
+        self.jtis.write().insert(jti);
+    }
+
+    pub fn replace_all(&self, jtis: Vec<String>) {
+        *self.jtis.write() = jtis.into_iter().collect();
+    }
+}
+
+/// What verifying a bearer token established; cached until the token expires.
+#[derive(Debug, Clone)]
+pub struct VerifiedAccessToken {
+    pub client_id: String,
+    pub sub: String,
+    pub jti: String,
+    pub exp: i64,
+    pub scope: Option<String>,
+    pub claims: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Verified bearer tokens by their exact text, so repeated calls skip the signature check.
+/// Revocation, client state and expiry are still checked on every use.
+pub struct TokenCache {
+    entries: RwLock<HashMap<Box<str>, Arc<VerifiedAccessToken>>>,
+    capacity: usize,
+}
+
+impl TokenCache {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            entries: RwLock::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    pub fn get(&self, token: &str) -> Option<Arc<VerifiedAccessToken>> {
+        self.entries.read().get(token).cloned()
+    }
+
+    pub fn insert(&self, token: &str, verified: Arc<VerifiedAccessToken>, now_s: i64) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut map = self.entries.write();
+        if map.len() >= self.capacity {
+            map.retain(|_, v| v.exp > now_s);
+            if map.len() >= self.capacity {
+                map.clear();
+            }
+        }
+        map.insert(token.into(), verified);
+    }
+}

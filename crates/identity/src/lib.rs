@@ -1,0 +1,26 @@
+//! The identity domain of Tessera: applications, clients, signing keys and tokens.
+//!
+//! This crate knows nothing about HTTP, SQL, environment variables or files. It defines the
+//! ports it needs (`Store`, `Clock`) and implements the rules: who may get which token, what a
+//! token contains, how secrets are checked, how keys rotate. The `api` crate turns HTTP requests
+//! into calls on [`Identity`]; the `store` crate implements [`Store`] for SQLite and PostgreSQL.
+
+pub mod cache;
+pub mod clients;
+pub mod clock;
+pub mod error;
+pub mod keys;
+pub mod model;
+pub mod oauth;
+pub mod service;
+pub mod settings;
+pub mod store;
+pub mod tokens;
+
+pub use clock::{Clock, SystemClock, TestClock};
+pub use error::{Error, StoreError};
+pub use model::*;
+pub use oauth::{OAuthError, OAuthErrorCode};
+pub use service::Identity;
+pub use settings::IdentitySettings;
+pub use store::Store;

@@ -1,0 +1,33 @@
+//! The identity layer's share of the configuration, resolved by the binary and passed in.
+
+/// Settings the identity rules need. Built once by the binary from the validated config.
+#[derive(Debug, Clone)]
+pub struct IdentitySettings {
+    /// The issuer, byte for byte as configured (no trailing slash).
+    pub issuer: String,
+    /// A rotated-in signing key is published at once but used only after this delay, so
+    /// relying parties' JWKS caches see it first.
+    pub key_activation_delay_s: i64,
+    /// Accepted clock skew when checking `exp` of tokens presented to Tessera.
+    pub leeway_s: i64,
+    /// After a secret rotation the previous secret stays valid this long unless the request
+    /// says otherwise.
+    pub secret_rotation_grace_s: i64,
+    /// How long a verified bearer token's result is reused before verifying again.
+    pub token_cache_entries: usize,
+}
+
+impl IdentitySettings {
+    pub fn new(issuer: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            key_activation_delay_s: 30,
+            leeway_s: 30,
+            secret_rotation_grace_s: 0,
+            token_cache_entries: 100_000,
+        }
+    }
+}
+
+/// The audience of tokens meant for Tessera's own APIs, and the default `aud`.
+pub const DEFAULT_AUDIENCE: &str = "userid-api";

@@ -1,0 +1,24 @@
+//! Tessera's storage: the [`Store`](tessera_identity::Store) port implemented for SQLite and
+//! PostgreSQL, and the schema migrations of both.
+//!
+//! Architecture invariant: this is the only crate that knows SQL, and it knows no HTTP.
+//!
+//! Entry point: [`open`] a [`DatabaseTarget`] into a [`Database`], check
+//! [`Database::schema_status`], [`Database::migrate`] as policy allows, then hand
+//! [`Database::store`] to the identity layer.
+//!
+//! Both backends run the same SQL through sqlx's `Any` driver; the `dialect` module holds the few
+//! differences (connection settings, migrations, how a write transaction begins). On SQLite,
+//! writes go through one connection (WAL, `synchronous=FULL`) and reads through a pool of
+//! `query_only` connections that never wait for the writer.
+
+mod database;
+mod dialect;
+mod error;
+mod rows;
+mod sql_store;
+mod target;
+mod writer;
+
+pub use database::{open, ConnectionSettings, Database, PoolRole, SchemaStatus};
+pub use target::DatabaseTarget;

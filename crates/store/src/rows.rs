@@ -1,0 +1,101 @@
+//! Decoding rows into model types and encoding the JSON documents stored as text.
+//! A value that does not decode is [`StoreError::Corrupt`], naming the row it came from.
+
+use std::str::FromStr;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Decode, Row, Type};
+use tessera_identity::store::StoreResult;
+use tessera_identity::{Application, Change, ChangeKind, Client, StoreError, StoredSigningKey};
+use tessera_jose::Algorithm;
+
+use crate::error::corrupt;
+
+/// The columns [`application`] reads, in `SELECT` order.
+pub(crate) const APPLICATION_COLUMNS: &str =
+    "app_id, name, description, management, created_at, updated_at";
+
+/// The columns [`client`] reads.
+pub(crate) const CLIENT_COLUMNS: &str = "client_id, app_id, secret_hash, previous_secret_hash, \
+     previous_secret_expires_at, settings, created_at, updated_at";
+
+/// The columns [`signing_key`] reads.
+pub(crate) const SIGNING_KEY_COLUMNS: &str =
+    "kid, alg, public_jwk, sealed_private_key, created_at, activate_at, retire_at";
+
+pub(crate) fn application(row: &AnyRow) -> StoreResult<Application> {
+    let app_id: String = column(row, "app_id", "application")?;
+    let what = || format!("application {app_id}");
+    let management: i64 = column(row, "management", &what())?;
+    Ok(Application {
+        name: column(row, "name", &what())?,
+        description: column(row, "description", &what())?,
+        management: management != 0,
+        created_at: column(row, "created_at", &what())?,
+        updated_at: column(row, "updated_at", &what())?,
+        app_id,
+    })
+}
+
+pub(crate) fn client(row: &AnyRow) -> StoreResult<Client> {
+    let client_id: String = column(row, "client_id", "client")?;
+    let what = format!("client {client_id}");
+    let settings: String = column(row, "settings", &what)?;
+    Ok(Client {
+        app_id: column(row, "app_id", &what)?,
+        secret_hash: column(row, "secret_hash", &what)?,
+        previous_secret_hash: column(row, "previous_secret_hash", &what)?,
+        previous_secret_expires_at: column(row, "previous_secret_expires_at", &what)?,
+        settings: from_json(&settings, &format!("{what} settings"))?,
+        created_at: column(row, "created_at", &what)?,
+        updated_at: column(row, "updated_at", &what)?,
+        client_id,
+    })
+}
+
+pub(crate) fn signing_key(row: &AnyRow) -> StoreResult<StoredSigningKey> {
+    let kid: String = column(row, "kid", "signing key")?;
+    let what = format!("signing key {kid}");
+    let alg: String = column(row, "alg", &what)?;
+    let public_jwk: String = column(row, "public_jwk", &what)?;
+    Ok(StoredSigningKey {
+        alg: Algorithm::from_str(&alg).map_err(|e| corrupt(format!("{what} alg {alg:?}"), e))?,
+        public_jwk: from_json(&public_jwk, &format!("{what} public_jwk"))?,
+        sealed_private_key: column(row, "sealed_private_key", &what)?,
+        created_at: column(row, "created_at", &what)?,
+        activate_at: column(row, "activate_at", &what)?,
+        retire_at: column(row, "retire_at", &what)?,
+        kid,
+    })
+}
+
+pub(crate) fn change(row: &AnyRow) -> StoreResult<Change> {
+    let kind: String = column(row, "kind", "change")?;
+    Ok(Change {
+        seq: column(row, "seq", "change")?,
+        kind: ChangeKind::parse(&kind),
+        key: column(row, "key", "change")?,
+        at_ms: column(row, "at_ms", "change")?,
+    })
+}
+
+/// A JSON document to store as text.
+pub(crate) fn to_json<T: Serialize>(value: &T, what: &str) -> StoreResult<String> {
+    serde_json::to_string(value)
+        .map_err(|e| StoreError::Backend(format!("cannot encode {what}: {e}")))
+}
+
+fn from_json<T: DeserializeOwned>(text: &str, what: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|e| corrupt(what, e))
+}
+
+/// One column of `row`; a missing column or a value of the wrong type is corrupt data.
+pub(crate) fn column<'r, T>(row: &'r AnyRow, name: &str, what: &str) -> StoreResult<T>
+where
+    T: Decode<'r, Any> + Type<Any>,
+{
+    row.try_get(name)
+        .map_err(|e| corrupt(format!("{what} column {name}"), e))
+}

@@ -1,0 +1,14 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The store test suite: every case runs against SQLite (a temporary file) and, when
+//! `TESSERA_TEST_POSTGRES_URL` is set, against PostgreSQL too, each test in its own database.
+
+mod applications;
+mod bootstrap;
+mod changes;
+mod clients;
+mod fixtures;
+mod harness;
+mod keys;
+mod revocation;
+mod schema;
+mod sqlite;

@@ -1,0 +1,389 @@
+//! Configuration: a raw, serde-checked document merged from the TOML file, `TESSERA_*`
+//! environment variables and command-line flags (in that order of precedence, lowest first),
+//! then resolved once into a validated [`Config`] that is passed explicitly.
+//!
+//! Environment variables map to keys as `TESSERA_<KEY>` for top-level keys and
+//! `TESSERA_<SECTION>__<KEY>` for keys of a section, e.g. `TESSERA_HTTP__JSON_BODY_LIMIT`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub listen: Option<String>,
+    pub issuer: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub log_format: Option<LogFormat>,
+    pub log_level: Option<String>,
+    pub admin_client_id: Option<String>,
+    pub admin_client_secret: Option<String>,
+    pub key_encryption_key: Option<String>,
+    #[serde(default)]
+    pub http: RawHttp,
+    #[serde(default)]
+    pub keys: RawKeys,
+    #[serde(default)]
+    pub tokens: RawTokens,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    pub form_body_limit: Option<usize>,
+    pub json_body_limit: Option<usize>,
+    pub cors_allowed_origins: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKeys {
+    pub activation_delay_s: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTokens {
+    pub leeway_s: Option<i64>,
+    pub secret_rotation_grace_s: Option<i64>,
+}
+
+/// Keys whose environment values are integers; all others are strings, except lists.
+const INTEGER_KEYS: [&str; 5] = [
+    "http.form_body_limit",
+    "http.json_body_limit",
+    "keys.activation_delay_s",
+    "tokens.leeway_s",
+    "tokens.secret_rotation_grace_s",
+];
+/// Keys whose environment values are comma-separated lists.
+const LIST_KEYS: [&str; 1] = ["http.cors_allowed_origins"];
+/// `TESSERA_*` variables that are not configuration keys.
+const NON_CONFIG_ENV: [&str; 1] = ["TESSERA_TEST_POSTGRES_URL"];
+
+/// Values given on the command line; `None` means "not given".
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub issuer: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub log_format: Option<LogFormat>,
+    pub log_level: Option<String>,
+}
+
+/// Merges file, environment and flags into one raw document.
+pub fn load_raw(
+    file: Option<&Path>,
+    env: &BTreeMap<String, String>,
+    flags: &Overrides,
+) -> Result<RawConfig> {
+    let mut table = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading config file {}", path.display()))?;
+            text.parse::<toml::Table>()
+                .with_context(|| format!("parsing config file {}", path.display()))?
+        }
+        None => toml::Table::new(),
+    };
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix("TESSERA_") else {
+            continue;
+        };
+        if NON_CONFIG_ENV.contains(&name.as_str()) || rest.is_empty() {
+            continue;
+        }
+        let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+        let dotted = path.join(".");
+        let parsed = if INTEGER_KEYS.contains(&dotted.as_str()) {
+            toml::Value::Integer(
+                value
+                    .trim()
+                    .parse()
+                    .map_err(|_| anyhow!("{name} must be an integer"))?,
+            )
+        } else if LIST_KEYS.contains(&dotted.as_str()) {
+            toml::Value::Array(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| toml::Value::String(s.to_string()))
+                    .collect(),
+            )
+        } else {
+            toml::Value::String(value.clone())
+        };
+        set_path(&mut table, &path, parsed).with_context(|| format!("applying {name}"))?;
+    }
+    let flag_values = [
+        ("listen", flags.listen.clone()),
+        ("issuer", flags.issuer.clone()),
+        (
+            "data_dir",
+            flags.data_dir.as_ref().map(|p| p.display().to_string()),
+        ),
+        ("database_url", flags.database_url.clone()),
+        (
+            "log_format",
+            flags.log_format.map(|f| match f {
+                LogFormat::Text => "text".to_string(),
+                LogFormat::Json => "json".to_string(),
+            }),
+        ),
+        ("log_level", flags.log_level.clone()),
+    ];
+    for (key, value) in flag_values {
+        if let Some(v) = value {
+            table.insert(key.into(), toml::Value::String(v));
+        }
+    }
+    toml::Value::Table(table)
+        .try_into::<RawConfig>()
+        .map_err(|e| anyhow!("invalid configuration: {}", e.message()))
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<()> {
+    match path {
+        [] => bail!("empty key"),
+        [last] => {
+            table.insert(last.clone(), value);
+            Ok(())
+        }
+        [first, rest @ ..] => {
+            let entry = table
+                .entry(first.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(t) => set_path(t, rest, value),
+                _ => bail!("`{first}` is not a section"),
+            }
+        }
+    }
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(Zeroizing<String>),
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// `None` means "derive from the bound address" (loopback only).
+    pub issuer: Option<String>,
+    pub data_dir: PathBuf,
+    pub database: Database,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub admin: Option<(String, Zeroizing<String>)>,
+    pub key_encryption_key: Option<Zeroizing<String>>,
+    pub form_body_limit: usize,
+    pub json_body_limit: usize,
+    pub cors_allowed_origins: Vec<String>,
+    pub key_activation_delay_s: i64,
+    pub leeway_s: i64,
+    pub secret_rotation_grace_s: i64,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = "./tessera-data";
+
+impl Config {
+    pub fn resolve(raw: RawConfig) -> Result<Self> {
+        let listen: SocketAddr = raw
+            .listen
+            .as_deref()
+            .unwrap_or(DEFAULT_LISTEN)
+            .parse()
+            .map_err(|_| anyhow!("`listen` must be an address such as 127.0.0.1:8080"))?;
+        let issuer = match raw.issuer {
+            Some(i) => Some(validate_issuer(&i)?),
+            None if listen.ip().is_loopback() => None,
+            None => bail!("`issuer` is required when listening on a non-loopback address"),
+        };
+        let data_dir = raw
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let database = match raw.database_url.as_deref() {
+            None | Some("") => Database::Sqlite(data_dir.join("tessera.db")),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Database::Postgres(Zeroizing::new(url.to_string()))
+            }
+            Some(url) => {
+                Database::Sqlite(PathBuf::from(url.strip_prefix("sqlite://").unwrap_or(url)))
+            }
+        };
+        let admin = match (raw.admin_client_id, raw.admin_client_secret) {
+            (None, None) => None,
+            (Some(id), Some(secret)) => {
+                if id.is_empty() || id.len() > 128 || !id.chars().all(|c| c.is_ascii_graphic()) {
+                    bail!("TESSERA_ADMIN_CLIENT_ID must be 1 to 128 printable ASCII characters");
+                }
+                if secret.chars().count() < 32 {
+                    bail!("TESSERA_ADMIN_CLIENT_SECRET must be at least 32 characters");
+                }
+                Some((id, Zeroizing::new(secret)))
+            }
+            _ => bail!(
+                "set both TESSERA_ADMIN_CLIENT_ID and TESSERA_ADMIN_CLIENT_SECRET, or neither"
+            ),
+        };
+        if matches!(database, Database::Postgres(_)) && raw.key_encryption_key.is_none() {
+            bail!("TESSERA_KEY_ENCRYPTION_KEY (32 random bytes, base64) is required with PostgreSQL, so every node shares it");
+        }
+        let form_body_limit = raw.http.form_body_limit.unwrap_or(64 * 1024);
+        let json_body_limit = raw.http.json_body_limit.unwrap_or(64 * 1024);
+        for (name, v) in [
+            ("http.form_body_limit", form_body_limit),
+            ("http.json_body_limit", json_body_limit),
+        ] {
+            if !(1024..=16 * 1024 * 1024).contains(&v) {
+                bail!("`{name}` must be between 1024 and 16777216 bytes");
+            }
+        }
+        let key_activation_delay_s = raw.keys.activation_delay_s.unwrap_or(30);
+        let leeway_s = raw.tokens.leeway_s.unwrap_or(30);
+        let secret_rotation_grace_s = raw.tokens.secret_rotation_grace_s.unwrap_or(0);
+        for (name, v) in [
+            ("keys.activation_delay_s", key_activation_delay_s),
+            ("tokens.leeway_s", leeway_s),
+            ("tokens.secret_rotation_grace_s", secret_rotation_grace_s),
+        ] {
+            if !(0..=30 * 24 * 3600).contains(&v) {
+                bail!("`{name}` must be between 0 and 2592000 seconds");
+            }
+        }
+        Ok(Self {
+            listen,
+            issuer,
+            data_dir,
+            database,
+            log_format: raw.log_format.unwrap_or_default(),
+            log_level: raw.log_level.unwrap_or_else(|| "info".into()),
+            admin,
+            key_encryption_key: raw.key_encryption_key.map(Zeroizing::new),
+            form_body_limit,
+            json_body_limit,
+            cors_allowed_origins: raw.http.cors_allowed_origins.unwrap_or_default(),
+            key_activation_delay_s,
+            leeway_s,
+            secret_rotation_grace_s,
+        })
+    }
+}
+
+/// The issuer is used byte for byte: an absolute http(s) URL without a trailing slash, query
+/// or fragment.
+fn validate_issuer(issuer: &str) -> Result<String> {
+    let ok_scheme = issuer.starts_with("https://") || issuer.starts_with("http://");
+    if !ok_scheme
+        || issuer.ends_with('/')
+        || issuer.contains(['?', '#'])
+        || issuer.contains(char::is_whitespace)
+    {
+        bail!("`issuer` must be an http(s) URL without a trailing slash, query or fragment");
+    }
+    Ok(issuer.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn flags_override_env_which_overrides_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:1\"\nissuer = \"http://file\"\n[http]\njson_body_limit = 2048\n",
+        )
+        .unwrap();
+        let e = env(&[
+            ("TESSERA_ISSUER", "http://env"),
+            ("TESSERA_HTTP__JSON_BODY_LIMIT", "4096"),
+        ]);
+        let flags = Overrides {
+            issuer: Some("http://flag".into()),
+            ..Default::default()
+        };
+        let raw = load_raw(Some(&file), &e, &flags).unwrap();
+        let config = Config::resolve(raw).unwrap();
+        assert_eq!(config.issuer.as_deref(), Some("http://flag"));
+        assert_eq!(config.listen.port(), 1);
+        assert_eq!(config.json_body_limit, 4096);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let e = env(&[("TESSERA_HTTP__NOPE", "1")]);
+        let err = load_raw(None, &e, &Overrides::default()).unwrap_err();
+        assert!(format!("{err:#}").contains("nope"), "{err:#}");
+    }
+
+    #[test]
+    fn issuer_is_required_off_loopback_and_must_be_clean() {
+        let raw = RawConfig {
+            listen: Some("0.0.0.0:8080".into()),
+            ..Default::default()
+        };
+        assert!(Config::resolve(raw).is_err());
+        let raw = RawConfig {
+            issuer: Some("https://id.example.com/".into()),
+            ..Default::default()
+        };
+        assert!(Config::resolve(raw).is_err());
+    }
+
+    #[test]
+    fn admin_secret_must_be_long_and_paired() {
+        let raw = RawConfig {
+            admin_client_id: Some("a".into()),
+            admin_client_secret: Some("short".into()),
+            ..Default::default()
+        };
+        assert!(Config::resolve(raw).is_err());
+        let raw = RawConfig {
+            admin_client_id: Some("a".into()),
+            ..Default::default()
+        };
+        assert!(Config::resolve(raw).is_err());
+    }
+
+    #[test]
+    fn postgres_needs_a_shared_kek() {
+        let raw = RawConfig {
+            database_url: Some("postgres://x@localhost/db".into()),
+            ..Default::default()
+        };
+        let err = Config::resolve(raw).unwrap_err();
+        assert!(err.to_string().contains("TESSERA_KEY_ENCRYPTION_KEY"));
+    }
+}

@@ -1,0 +1,156 @@
+//! The `tessera` command line: `serve`, `migrate`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use tessera::config::{load_raw, Config, LogFormat, Overrides};
+use tessera::server::{self, MigrateMode};
+use tessera_identity::SystemClock;
+
+#[derive(Parser)]
+#[command(
+    name = "tessera",
+    version,
+    about = "Self-hosted identity orchestration server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Apply pending PostgreSQL migrations before serving (SQLite always migrates).
+        #[arg(long)]
+        migrate: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+}
+
+#[derive(Args)]
+struct CommonArgs {
+    /// TOML configuration file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long)]
+    listen: Option<String>,
+    /// The issuer URL, used byte for byte (default http://<listen address>).
+    #[arg(long)]
+    issuer: Option<String>,
+    /// Data directory for the SQLite file and generated secrets (default ./tessera-data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// `postgres://…` to use PostgreSQL; default is SQLite in the data dir.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Log format.
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
+    /// Log filter, e.g. `info` or `tessera=debug`.
+    #[arg(long)]
+    log_level: Option<String>,
+}
+
+impl CommonArgs {
+    fn config(&self) -> Result<Config> {
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        let flags = Overrides {
+            listen: self.listen.clone(),
+            issuer: self.issuer.clone(),
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            log_format: self.log_format,
+            log_level: self.log_level.clone(),
+        };
+        Config::resolve(load_raw(self.config.as_deref(), &env, &flags)?)
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve { common, migrate } => {
+            let config = common.config()?;
+            tessera::telemetry::init(config.log_format, &config.log_level)?;
+            let mode = if migrate {
+                MigrateMode::Migrate
+            } else {
+                MigrateMode::Default
+            };
+            let srv = server::start(config, Arc::new(SystemClock), mode).await?;
+            if let Some(creds) = &srv.generated_admin {
+                // Printed once, on the first start, to stdout (never to the log).
+                println!(
+                    "Admin client created. client_id={} client_secret={} (also in the data dir's admin-credentials.json)",
+                    creds.client_id,
+                    creds.client_secret.as_str()
+                );
+            }
+            srv.wait(shutdown_signal()).await
+        }
+        Command::Migrate { common } => {
+            let config = common.config()?;
+            tessera::telemetry::init(config.log_format, &config.log_level)?;
+            let db =
+                server::open_database(&config, Arc::new(SystemClock), MigrateMode::Migrate).await?;
+            db.close().await;
+            println!("migrations applied");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
