@@ -95,6 +95,9 @@ impl Identity {
     }
 
     pub async fn get_application(&self, app_id: &str) -> Result<Application, Error> {
+        if !crate::service::plausible_id(app_id) {
+            return Err(Error::NotFound("application"));
+        }
         self.store
             .get_application(app_id)
             .await?
@@ -173,6 +176,9 @@ impl Identity {
     }
 
     pub async fn get_client(&self, app_id: &str, client_id: &str) -> Result<Client, Error> {
+        if !crate::service::plausible_id(client_id) {
+            return Err(Error::NotFound("client"));
+        }
         match self.store.get_client(client_id).await? {
             Some(c) if c.app_id == app_id => Ok(c),
             _ => Err(Error::NotFound("client")),

@@ -169,6 +169,9 @@ impl Identity {
 
     /// The client with its application, from the cache or the store.
     pub async fn client_record(&self, client_id: &str) -> Result<Option<Arc<ClientRecord>>, Error> {
+        if !plausible_id(client_id) {
+            return Ok(None);
+        }
         if let Some(r) = self.clients.get(client_id) {
             return Ok(Some(r));
         }
@@ -182,6 +185,13 @@ impl Identity {
         self.clients.insert(record.clone());
         Ok(Some(record))
     }
+}
+
+/// Whether `id` could be an identifier at all: 1 to 128 characters, none of them control
+/// characters. Anything else is answered as "not found" without asking the database (which
+/// may refuse NUL bytes outright).
+pub(crate) fn plausible_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && !id.chars().any(char::is_control)
 }
 
 async fn bootstrap(

@@ -1,0 +1,333 @@
+//! Test servers and helpers: a scratch database per test, a server started in-process on an
+//! ephemeral port, an HTTP client and shortcuts for the admin API.
+
+use std::sync::{Arc, Once};
+
+use base64::Engine;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sqlx::{AnyConnection, Connection, Executor};
+use tessera::config::{Config, Database, LogFormat};
+use tessera::server::{self, MigrateMode, Server};
+use tessera_identity::TestClock;
+use zeroize::Zeroizing;
+
+pub const ISSUER: &str = "http://tessera.test";
+pub const POSTGRES_ENV: &str = "TESSERA_TEST_POSTGRES_URL";
+pub const ADMIN_ID: &str = "test-admin";
+pub const ADMIN_SECRET: &str = "test-admin-secret-0123456789-abcdefghijklmnop";
+
+/// A scratch database: a temp dir (always, for the data dir) and, for PostgreSQL, a fresh
+/// database dropped afterwards.
+pub struct Backend {
+    pub name: &'static str,
+    pub dir: tempfile::TempDir,
+    pub database: Database,
+    pub kek: Option<String>,
+    _pg: Option<PgScratch>,
+}
+
+/// Every backend the suite runs against.
+pub async fn backends() -> Vec<Backend> {
+    let mut out = vec![Backend::sqlite()];
+    match std::env::var(POSTGRES_ENV) {
+        Ok(url) if !url.trim().is_empty() => out.push(Backend::postgres(url.trim()).await),
+        _ => {
+            static NOTICE: Once = Once::new();
+            NOTICE.call_once(|| {
+                eprintln!("{POSTGRES_ENV} is not set: end-to-end tests run on SQLite only")
+            });
+        }
+    }
+    out
+}
+
+impl Backend {
+    fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let database = Database::Sqlite(dir.path().join("tessera.db"));
+        Self {
+            name: "sqlite",
+            dir,
+            database,
+            kek: None,
+            _pg: None,
+        }
+    }
+
+    async fn postgres(admin_url: &str) -> Self {
+        let name = format!("tessera_e2e_{}", uuid::Uuid::new_v4().simple());
+        sqlx::any::install_default_drivers();
+        let mut admin = AnyConnection::connect(admin_url).await.unwrap();
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap();
+        admin.close().await.unwrap();
+        let mut url = url::Url::parse(admin_url).unwrap();
+        url.set_path(&format!("/{name}"));
+        let mut kek = [0u8; 32];
+        tessera_jose::random_bytes(&mut kek).unwrap();
+        Self {
+            name: "postgres",
+            dir: tempfile::tempdir().unwrap(),
+            database: Database::Postgres(Zeroizing::new(url.to_string())),
+            kek: Some(base64::engine::general_purpose::STANDARD.encode(kek)),
+            _pg: Some(PgScratch {
+                admin_url: admin_url.to_string(),
+                name,
+            }),
+        }
+    }
+
+    /// A config for a node of this backend with operator-given admin credentials.
+    pub fn config(&self) -> Config {
+        let mut c = self.config_without_admin();
+        c.admin = Some((
+            ADMIN_ID.to_string(),
+            Zeroizing::new(ADMIN_SECRET.to_string()),
+        ));
+        c
+    }
+
+    pub fn config_without_admin(&self) -> Config {
+        Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            // Fixed, so restarted and sibling nodes (on other ports) share one issuer.
+            issuer: Some(ISSUER.to_string()),
+            data_dir: self.dir.path().join("data"),
+            database: self.database.clone(),
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+            admin: None,
+            key_encryption_key: self.kek.clone().map(Zeroizing::new),
+            form_body_limit: 64 * 1024,
+            json_body_limit: 64 * 1024,
+            cors_allowed_origins: vec![],
+            key_activation_delay_s: 30,
+            leeway_s: 30,
+            secret_rotation_grace_s: 0,
+        }
+    }
+
+    /// Starts a node with the wall clock.
+    pub async fn start(&self) -> TestServer {
+        TestServer::start(self.config(), TestClock::new(now_ms())).await
+    }
+}
+
+#[allow(clippy::disallowed_methods)]
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+struct PgScratch {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PgScratch {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                sqlx::any::install_default_drivers();
+                if let Ok(mut c) = AnyConnection::connect(&admin_url).await {
+                    let _ = c.execute(sql.as_str()).await;
+                    let _ = c.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A running server with a test clock and an HTTP client.
+pub struct TestServer {
+    pub server: Option<Server>,
+    pub base: String,
+    pub issuer: String,
+    pub clock: TestClock,
+    pub http: reqwest::Client,
+}
+
+impl TestServer {
+    pub async fn start(config: Config, clock: TestClock) -> Self {
+        let server = server::start(config, Arc::new(clock.clone()), MigrateMode::Migrate)
+            .await
+            .unwrap();
+        let base = format!("http://{}", server.addr);
+        let issuer = server.issuer.clone();
+        Self {
+            server: Some(server),
+            base,
+            issuer,
+            clock,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await.unwrap();
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// POSTs a form to `path`.
+    pub async fn form(&self, path: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .form(pairs)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A client-credentials token (client_secret_post); panics unless 200.
+    pub async fn token(&self, client_id: &str, secret: &str) -> String {
+        let r = self
+            .form(
+                "/oidc/token",
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", client_id),
+                    ("client_secret", secret),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.token(ADMIN_ID, ADMIN_SECRET).await
+    }
+
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, self.url(path)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    /// Creates an application and a client in it (with extra client fields); returns
+    /// (app_id, client_id, client_secret).
+    pub async fn app_and_client(
+        &self,
+        admin: &str,
+        client_fields: Value,
+    ) -> (String, String, String) {
+        let (s, app) = self
+            .send_json(
+                reqwest::Method::POST,
+                "/cis/v1/applications",
+                admin,
+                Some(json!({"name": "Test app"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{app}");
+        let app_id = app["app_id"].as_str().unwrap().to_string();
+        let mut body = json!({"name": "Test client"});
+        if let (Some(b), Some(extra)) = (body.as_object_mut(), client_fields.as_object()) {
+            for (k, v) in extra {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        let (s, client) = self
+            .send_json(
+                reqwest::Method::POST,
+                &format!("/cis/v1/applications/{app_id}/clients"),
+                admin,
+                Some(body),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{client}");
+        (
+            app_id,
+            client["client_id"].as_str().unwrap().to_string(),
+            client["client_secret"].as_str().unwrap().to_string(),
+        )
+    }
+}
+
+/// Decodes a JWT's payload without verifying (for assertions only).
+pub fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+pub fn header(token: &str) -> Value {
+    let h = token.split('.').next().unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(h)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// Verifies `token` against the server's JWKS with the `jsonwebtoken` crate (RustCrypto
+/// backend), an implementation independent of the one that signed it.
+pub async fn verify_with_jwks(srv: &TestServer, token: &str, audience: &str) -> Value {
+    let jwks: jsonwebtoken::jwk::JwkSet = srv
+        .http
+        .get(srv.url("/oidc/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kid = header(token)["kid"].as_str().unwrap().to_string();
+    let jwk = jwks
+        .find(&kid)
+        .unwrap_or_else(|| panic!("kid {kid} not in JWKS"));
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+    let alg = match header(token)["alg"].as_str().unwrap() {
+        "ES256" => jsonwebtoken::Algorithm::ES256,
+        "RS256" => jsonwebtoken::Algorithm::RS256,
+        "EdDSA" => jsonwebtoken::Algorithm::EdDSA,
+        other => panic!("unexpected alg {other}"),
+    };
+    let mut validation = jsonwebtoken::Validation::new(alg);
+    validation.set_audience(&[audience]);
+    validation.set_issuer(&[srv.issuer.as_str()]);
+    let data = jsonwebtoken::decode::<Value>(token, &key, &validation).unwrap();
+    data.claims
+}

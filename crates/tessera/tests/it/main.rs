@@ -1,0 +1,13 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! End-to-end tests: real Tessera servers on 127.0.0.1:0 spoken to over HTTP, against SQLite
+//! always and PostgreSQL when `TESSERA_TEST_POSTGRES_URL` is set (each test in its own
+//! database).
+
+mod admin;
+mod bad_input;
+mod bootstrap;
+mod discovery;
+mod harness;
+mod keys;
+mod multi_node;
+mod tokens;
