@@ -14,8 +14,6 @@ pub struct ApiConfig {
     pub form_body_limit: usize,
     /// Largest accepted JSON body (REST endpoints).
     pub json_body_limit: usize,
-    /// Origins allowed by CORS on the REST API (discovery and JWKS always allow `*`).
-    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for ApiConfig {
@@ -23,7 +21,6 @@ impl Default for ApiConfig {
         Self {
             form_body_limit: 64 * 1024,
             json_body_limit: 64 * 1024,
-            cors_allowed_origins: Vec::new(),
         }
     }
 }

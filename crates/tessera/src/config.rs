@@ -47,7 +47,6 @@ pub struct RawConfig {
 pub struct RawHttp {
     pub form_body_limit: Option<usize>,
     pub json_body_limit: Option<usize>,
-    pub cors_allowed_origins: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -72,7 +71,7 @@ const INTEGER_KEYS: [&str; 5] = [
     "tokens.secret_rotation_grace_s",
 ];
 /// Keys whose environment values are comma-separated lists.
-const LIST_KEYS: [&str; 1] = ["http.cors_allowed_origins"];
+const LIST_KEYS: [&str; 0] = [];
 /// `TESSERA_*` variables that are not configuration keys.
 const NON_CONFIG_ENV: [&str; 1] = ["TESSERA_TEST_POSTGRES_URL"];
 
@@ -199,7 +198,6 @@ pub struct Config {
     pub key_encryption_key: Option<Zeroizing<String>>,
     pub form_body_limit: usize,
     pub json_body_limit: usize,
-    pub cors_allowed_origins: Vec<String>,
     pub key_activation_delay_s: i64,
     pub leeway_s: i64,
     pub secret_rotation_grace_s: i64,
@@ -284,7 +282,6 @@ impl Config {
             key_encryption_key: raw.key_encryption_key.map(Zeroizing::new),
             form_body_limit,
             json_body_limit,
-            cors_allowed_origins: raw.http.cors_allowed_origins.unwrap_or_default(),
             key_activation_delay_s,
             leeway_s,
             secret_rotation_grace_s,

@@ -133,7 +133,6 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, mode: MigrateMode) -> 
     let api_config = ApiConfig {
         form_body_limit: config.form_body_limit,
         json_body_limit: config.json_body_limit,
-        cors_allowed_origins: config.cors_allowed_origins.clone(),
     };
     let state = tessera_api::app_state(identity.clone(), api_config);
     let app = tessera_api::router(state);

@@ -103,7 +103,6 @@ impl Backend {
             key_encryption_key: self.kek.clone().map(Zeroizing::new),
             form_body_limit: 64 * 1024,
             json_body_limit: 64 * 1024,
-            cors_allowed_origins: vec![],
             key_activation_delay_s: 30,
             leeway_s: 30,
             secret_rotation_grace_s: 0,

@@ -9,5 +9,6 @@ mod bootstrap;
 mod discovery;
 mod harness;
 mod keys;
+mod logs;
 mod multi_node;
 mod tokens;
