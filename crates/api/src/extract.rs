@@ -13,7 +13,7 @@ use crate::error::{ApiError, OAuthApiError};
 use crate::state::AppState;
 
 /// Reads the whole body, refusing more than `limit` bytes.
-async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
     if let Some(len) = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -29,7 +29,7 @@ async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
         .map_err(|_| ApiError::PayloadTooLarge(limit))
 }
 
-fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
+pub(crate) fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

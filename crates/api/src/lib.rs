@@ -21,6 +21,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use tessera_identity::journeys::JourneyService;
 use tessera_identity::Identity;
 
 pub use error::{ApiError, OAuthApiError};
@@ -28,13 +29,18 @@ pub use metrics::Metrics;
 pub use state::{ApiConfig, AppState};
 
 use crate::metrics::{RequestLabels, RouteLabels};
-use crate::routes::{admin, oidc, ops};
+use crate::routes::{admin, journeys, oidc, ops};
 
 /// Builds the shared state (serializing the discovery document once).
-pub fn app_state(identity: Arc<Identity>, config: ApiConfig) -> AppState {
+pub fn app_state(
+    identity: Arc<Identity>,
+    journeys: Arc<JourneyService>,
+    config: ApiConfig,
+) -> AppState {
     let discovery = oidc::discovery_document(identity.issuer());
     AppState {
         identity,
+        journeys,
         config: Arc::new(config),
         metrics: Arc::new(Metrics::new()),
         discovery,
@@ -86,6 +92,28 @@ pub fn router(state: AppState) -> Router {
             post(admin::rotate_client_secret),
         )
         .route("/cis/v1/keys/rotate", post(admin::rotate_keys))
+        .route("/ido/api/v2/journeys", get(journeys::list_journeys))
+        .route(
+            "/ido/api/v2/journeys/{journey_id}",
+            get(journeys::get_journey)
+                .put(journeys::put_journey)
+                .delete(journeys::delete_journey),
+        )
+        .route(
+            "/ido/api/v2/journeys/{journey_id}/runs/{trace_id}",
+            get(journeys::get_trace),
+        )
+        .route("/ido/api/v2/connections", get(journeys::list_connections))
+        .route(
+            "/ido/api/v2/connections/{name}",
+            get(journeys::get_connection)
+                .put(journeys::put_connection)
+                .delete(journeys::delete_connection),
+        )
+        .route(
+            "/ido/api/v2/invoke-api-journey/{journey_id}",
+            post(journeys::invoke).get(journeys::invoke),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

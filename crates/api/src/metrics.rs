@@ -20,6 +20,12 @@ pub struct RouteLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JourneyLabels {
+    pub journey: String,
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct GrantLabels {
     pub grant: &'static str,
 }
@@ -35,6 +41,7 @@ pub struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     pub latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     pub tokens_issued: Family<GrantLabels, Counter>,
+    pub journey_runs: Family<JourneyLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -51,6 +58,12 @@ impl Metrics {
             latency_histogram,
         );
         let tokens_issued = Family::<GrantLabels, Counter>::default();
+        let journey_runs = Family::<JourneyLabels, Counter>::default();
+        registry.register(
+            "journey_runs",
+            "Journey runs by journey and outcome",
+            journey_runs.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -71,6 +84,7 @@ impl Metrics {
             requests,
             latency,
             tokens_issued,
+            journey_runs,
         }
     }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use tessera_identity::journeys::JourneyService;
 use tessera_identity::Identity;
 
 use crate::metrics::Metrics;
@@ -28,6 +29,7 @@ impl Default for ApiConfig {
 #[derive(Clone)]
 pub struct AppState {
     pub identity: Arc<Identity>,
+    pub journeys: Arc<JourneyService>,
     pub config: Arc<ApiConfig>,
     pub metrics: Arc<Metrics>,
     /// The discovery document, serialized once.

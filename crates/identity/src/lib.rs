@@ -9,6 +9,7 @@ pub mod cache;
 pub mod clients;
 pub mod clock;
 pub mod error;
+pub mod journeys;
 pub mod keys;
 pub mod model;
 pub mod oauth;

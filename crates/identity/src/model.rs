@@ -219,6 +219,8 @@ pub enum ChangeKind {
     Client,
     SigningKeys,
     RevokedToken,
+    Journey,
+    Connection,
     Other,
 }
 
@@ -229,6 +231,8 @@ impl ChangeKind {
             Self::Client => "client",
             Self::SigningKeys => "signing_keys",
             Self::RevokedToken => "revoked_token",
+            Self::Journey => "journey",
+            Self::Connection => "connection",
             Self::Other => "other",
         }
     }
@@ -239,6 +243,8 @@ impl ChangeKind {
             "client" => Self::Client,
             "signing_keys" => Self::SigningKeys,
             "revoked_token" => Self::RevokedToken,
+            "journey" => Self::Journey,
+            "connection" => Self::Connection,
             _ => Self::Other,
         }
     }
@@ -258,4 +264,34 @@ pub enum BootstrapOutcome {
     Created,
     /// The tenant already existed; nothing was written.
     AlreadyBootstrapped,
+}
+
+/// One stored version of a journey definition (the source text as uploaded).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JourneyRecord {
+    pub journey_id: String,
+    /// 1 for the first PUT, then +1 per PUT.
+    pub version: i64,
+    /// `"yaml"` or `"json"`.
+    pub format: String,
+    pub source: String,
+    pub created_at: i64,
+}
+
+/// An external connection: its definition as JSON text, secret fields sealed with the KEK
+/// by the caller before storing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionRecord {
+    pub name: String,
+    pub definition: String,
+    pub updated_at: i64,
+}
+
+/// The trace of one journey run (JSON without variable values or secrets).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceRecord {
+    pub trace_id: String,
+    pub journey_id: String,
+    pub created_at_ms: i64,
+    pub trace: String,
 }

@@ -117,7 +117,8 @@ impl Identity {
 
     /// Reads other nodes' changes and drops what they made stale. The binary calls this about
     /// twice a second; it is cheap when nothing changed.
-    pub async fn sync_changes(&self) -> Result<usize, Error> {
+    /// Returns the changes not seen before, so other caches (journeys) can follow them too.
+    pub async fn sync_changes(&self) -> Result<Vec<crate::model::Change>, Error> {
         let now_ms = self.clock.now_ms();
         let since = {
             let last = *self.last_poll_ms.lock();
@@ -140,13 +141,13 @@ impl Identity {
                 ChangeKind::Application => self.clients.remove_app(&change.key),
                 ChangeKind::SigningKeys => reload_keys = true,
                 ChangeKind::RevokedToken => self.revoked.insert(change.key.clone()),
-                ChangeKind::Other => {}
+                ChangeKind::Journey | ChangeKind::Connection | ChangeKind::Other => {}
             }
         }
         if reload_keys {
             self.reload_keys().await?;
         }
-        Ok(fresh.len())
+        Ok(fresh)
     }
 
     /// Housekeeping: drops retired keys, expired revocations and old change rows.

@@ -1,1 +1,47 @@
-//! Placeholder; see ARCHITECTURE.md.
+//! Journeys (SPEC §7): the definition model, validation into a [`CompiledJourney`], external
+//! [`Connection`]s, and the executor for backend API journeys ([`run_backend`]).
+//!
+//! Flow: [`parse_definition`] turns YAML/JSON text into a [`JourneyDefinition`];
+//! [`compile_journey`] validates it (every expression compiled once) into a [`CompiledJourney`]
+//! plus [`Warning`]s, or a list of [`ValidationError`]s; [`check_journey`] does both. A compiled
+//! journey is shared (`Arc`) and run many times with [`run_backend`], which needs a [`RunEnv`]
+//! (clock, randomness, connections, the [`Outbound`] HTTP port, a [`JwksCache`], limits) and
+//! yields a [`RunOutcome`] with the HTTP answer or a [`JourneyFailure`], and a [`Trace`].
+//!
+//! Architecture invariant: no IO here (no sockets, files, environment, wall clock reads for
+//! decisions); outbound HTTP goes through the [`Outbound`] port (`tessera-outbound` is the real
+//! implementation). Error messages and traces never contain variable values.
+
+mod compile;
+mod connection;
+mod definition;
+mod error;
+mod exec;
+mod host;
+mod jwks;
+mod outbound;
+mod testcase;
+mod trace;
+mod yaml;
+
+pub use compile::{
+    check_journey, compile_journey, Checked, CompiledJourney, CompiledStep, ServiceCall, StepKind,
+};
+pub use connection::{
+    connections_from_value, parse_connection, parse_connections, Connection, ConnectionKind,
+    ConnectionLookup, HeaderTemplate, JwtValidator, TokenValidator, WebService, REDACTED,
+};
+pub use definition::{parse_definition, Format, JourneyDefinition, JourneyType, StepDefinition};
+pub use error::{ValidationError, Warning};
+pub use exec::{
+    resume_backend, run_backend, HttpResponse, JourneyFailure, RunEnv, RunLimits, RunOutcome,
+    RunRequest, RunResult, RunState,
+};
+pub use jwks::JwksCache;
+pub use outbound::{Outbound, OutboundError, OutboundErrorKind, OutboundRequest, OutboundResponse};
+pub use tessera_expr::{BoxFuture, RandomSource, SeededRandom};
+pub use testcase::{
+    parse_rfc3339_ms, parse_test_cases, run_test_case, CaseResult, StubOutbound, StubResponse,
+    TestCase, TestExpect,
+};
+pub use trace::{Trace, TraceOutcome, TraceStep};

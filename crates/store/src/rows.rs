@@ -8,7 +8,10 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Decode, Row, Type};
 use tessera_identity::store::StoreResult;
-use tessera_identity::{Application, Change, ChangeKind, Client, StoreError, StoredSigningKey};
+use tessera_identity::{
+    Application, Change, ChangeKind, Client, ConnectionRecord, JourneyRecord, StoreError,
+    StoredSigningKey, TraceRecord,
+};
 use tessera_jose::Algorithm;
 
 use crate::error::corrupt;
@@ -24,6 +27,16 @@ pub(crate) const CLIENT_COLUMNS: &str = "client_id, app_id, secret_hash, previou
 /// The columns [`signing_key`] reads.
 pub(crate) const SIGNING_KEY_COLUMNS: &str =
     "kid, alg, public_jwk, sealed_private_key, created_at, activate_at, retire_at";
+
+/// The columns [`journey`] reads (unqualified: queries join `journey_heads` `USING
+/// (journey_id)`, whose other columns have other names).
+pub(crate) const JOURNEY_COLUMNS: &str = "journey_id, version, format, source, created_at";
+
+/// The columns [`connection`] reads.
+pub(crate) const CONNECTION_COLUMNS: &str = "name, definition, updated_at";
+
+/// The columns [`trace`] reads.
+pub(crate) const TRACE_COLUMNS: &str = "trace_id, journey_id, created_at_ms, trace";
 
 pub(crate) fn application(row: &AnyRow) -> StoreResult<Application> {
     let app_id: String = column(row, "app_id", "application")?;
@@ -68,6 +81,39 @@ pub(crate) fn signing_key(row: &AnyRow) -> StoreResult<StoredSigningKey> {
         activate_at: column(row, "activate_at", &what)?,
         retire_at: column(row, "retire_at", &what)?,
         kid,
+    })
+}
+
+pub(crate) fn journey(row: &AnyRow) -> StoreResult<JourneyRecord> {
+    let journey_id: String = column(row, "journey_id", "journey")?;
+    let what = format!("journey {journey_id}");
+    Ok(JourneyRecord {
+        version: column(row, "version", &what)?,
+        format: column(row, "format", &what)?,
+        source: column(row, "source", &what)?,
+        created_at: column(row, "created_at", &what)?,
+        journey_id,
+    })
+}
+
+pub(crate) fn connection(row: &AnyRow) -> StoreResult<ConnectionRecord> {
+    let name: String = column(row, "name", "connection")?;
+    let what = format!("connection {name}");
+    Ok(ConnectionRecord {
+        definition: column(row, "definition", &what)?,
+        updated_at: column(row, "updated_at", &what)?,
+        name,
+    })
+}
+
+pub(crate) fn trace(row: &AnyRow) -> StoreResult<TraceRecord> {
+    let trace_id: String = column(row, "trace_id", "trace")?;
+    let what = format!("trace {trace_id}");
+    Ok(TraceRecord {
+        journey_id: column(row, "journey_id", &what)?,
+        created_at_ms: column(row, "created_at_ms", &what)?,
+        trace: column(row, "trace", &what)?,
+        trace_id,
     })
 }
 

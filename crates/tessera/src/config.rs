@@ -40,6 +40,15 @@ pub struct RawConfig {
     pub keys: RawKeys,
     #[serde(default)]
     pub tokens: RawTokens,
+    #[serde(default)]
+    pub outbound: RawOutbound,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutbound {
+    pub allow_cidrs: Option<Vec<String>>,
+    pub max_response_bytes: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -63,7 +72,8 @@ pub struct RawTokens {
 }
 
 /// Keys whose environment values are integers; all others are strings, except lists.
-const INTEGER_KEYS: [&str; 5] = [
+const INTEGER_KEYS: [&str; 6] = [
+    "outbound.max_response_bytes",
     "http.form_body_limit",
     "http.json_body_limit",
     "keys.activation_delay_s",
@@ -71,7 +81,7 @@ const INTEGER_KEYS: [&str; 5] = [
     "tokens.secret_rotation_grace_s",
 ];
 /// Keys whose environment values are comma-separated lists.
-const LIST_KEYS: [&str; 0] = [];
+const LIST_KEYS: [&str; 1] = ["outbound.allow_cidrs"];
 /// `TESSERA_*` variables that are not configuration keys.
 const NON_CONFIG_ENV: [&str; 1] = ["TESSERA_TEST_POSTGRES_URL"];
 
@@ -201,6 +211,9 @@ pub struct Config {
     pub key_activation_delay_s: i64,
     pub leeway_s: i64,
     pub secret_rotation_grace_s: i64,
+    /// Destinations exempt from the outbound special-purpose address check.
+    pub outbound_allow_cidrs: Vec<tessera_outbound::IpNet>,
+    pub outbound_max_response_bytes: usize,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -271,6 +284,21 @@ impl Config {
                 bail!("`{name}` must be between 0 and 2592000 seconds");
             }
         }
+        let outbound_allow_cidrs = raw
+            .outbound
+            .allow_cidrs
+            .unwrap_or_default()
+            .iter()
+            .map(|c| {
+                c.trim().parse::<tessera_outbound::IpNet>().map_err(|_| {
+                    anyhow!("`outbound.allow_cidrs`: `{c}` is not a CIDR such as 127.0.0.0/8")
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let outbound_max_response_bytes = raw.outbound.max_response_bytes.unwrap_or(1 << 20);
+        if !(1024..=64 * 1024 * 1024).contains(&outbound_max_response_bytes) {
+            bail!("`outbound.max_response_bytes` must be between 1024 and 67108864");
+        }
         Ok(Self {
             listen,
             issuer,
@@ -285,6 +313,8 @@ impl Config {
             key_activation_delay_s,
             leeway_s,
             secret_rotation_grace_s,
+            outbound_allow_cidrs,
+            outbound_max_response_bytes,
         })
     }
 }

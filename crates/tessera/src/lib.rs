@@ -5,5 +5,6 @@
 //! Architecture invariant: only this crate reads environment variables and files.
 
 pub mod config;
+pub mod journey_cli;
 pub mod server;
 pub mod telemetry;

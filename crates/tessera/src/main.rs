@@ -36,6 +36,11 @@ enum Command {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// Journey tools: check, run, test, apply.
+    Journey {
+        #[command(subcommand)]
+        command: tessera::journey_cli::JourneyCommand,
+    },
 }
 
 #[derive(Args)]
@@ -129,6 +134,7 @@ async fn run(cli: Cli) -> Result<()> {
             println!("migrations applied");
             Ok(())
         }
+        Command::Journey { command } => tessera::journey_cli::run(command).await,
     }
 }
 

@@ -1,5 +1,6 @@
 //! The HTTP routes, one module per area.
 
 pub mod admin;
+pub mod journeys;
 pub mod oidc;
 pub mod ops;

@@ -8,6 +8,7 @@ mod changes;
 mod clients;
 mod fixtures;
 mod harness;
+mod journeys;
 mod keys;
 mod revocation;
 mod schema;

@@ -130,3 +130,27 @@ async fn two_nodes_migrating_at_once_both_succeed() {
         node_b.close().await;
     }
 }
+
+#[tokio::test]
+async fn the_journeys_migration_is_a_known_version() {
+    for tdb in test_databases().await {
+        let db = tdb.open().await;
+        let store = db.store();
+        // Its tables exist after `migrate`.
+        store.put_journey("j", "yaml", "v1", 1).await.unwrap();
+
+        // Forget that 0002 ran: the binary still knows it, so the database is behind.
+        let forgotten = tdb
+            .raw_execute("DELETE FROM _sqlx_migrations WHERE version = 2")
+            .await;
+        assert_eq!(forgotten, 1, "{}", tdb.backend());
+        assert_eq!(
+            db.schema_status().await.unwrap(),
+            SchemaStatus::Behind {
+                applied: 1,
+                known: 2
+            }
+        );
+        db.close().await;
+    }
+}

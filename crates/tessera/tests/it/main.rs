@@ -6,8 +6,10 @@
 mod admin;
 mod bad_input;
 mod bootstrap;
+mod cli;
 mod discovery;
 mod harness;
+mod journeys;
 mod keys;
 mod logs;
 mod multi_node;

@@ -158,7 +158,8 @@ async fn token_endpoint_error_cases_follow_rfc6749() {
         let (_, id, secret) = srv
             .app_and_client(&admin, json!({"allowed_scopes": ["read"], "allowed_resources": ["https://api.example.test/payments"]}))
             .await;
-        let cases: Vec<(Vec<(&str, &str)>, u16, &str)> = vec![
+        type Case<'a> = (Vec<(&'a str, &'a str)>, u16, &'a str);
+        let cases: Vec<Case> = vec![
             (
                 vec![("client_id", &id), ("client_secret", &secret)],
                 400,

@@ -1,0 +1,404 @@
+//! Journeys at run time: definitions and connections in the store, compiled journeys and
+//! connections cached per node, runs, and traces written in batches.
+//!
+//! A journey is compiled once per stored version and shared; other nodes' changes drop the
+//! cache entry through the change feed. Connection definitions are sealed with the KEK at
+//! rest (they may hold secret header values) and shown redacted.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use serde_json::{json, Value};
+use tessera_jose::Kek;
+use tessera_journey::{
+    check_journey, CompiledJourney, Connection, ConnectionLookup, Format, JwksCache, Outbound,
+    RandomSource, RunEnv, RunLimits, RunOutcome, RunRequest, ValidationError, Warning,
+};
+
+use crate::clock::Clock;
+use crate::error::{Error, StoreError};
+use crate::model::{ConnectionRecord, JourneyRecord, TraceRecord};
+use crate::store::Store;
+
+/// How long run traces are kept.
+pub const DEFAULT_TRACE_RETENTION_MS: i64 = 24 * 3600 * 1000;
+/// Pending traces beyond this are dropped (and counted) rather than growing memory.
+const MAX_PENDING_TRACES: usize = 50_000;
+const CONNECTION_AAD: &[u8] = b"tessera connection v1";
+
+/// A journey upload that failed validation.
+#[derive(Debug)]
+pub struct InvalidJourney(pub Vec<ValidationError>);
+
+/// Secure randomness for expressions (`@std.uuid`, `@std.randomBase64`, `@math.random`).
+struct SecureRandom;
+
+impl RandomSource for SecureRandom {
+    fn fill_bytes(&self, buf: &mut [u8]) {
+        if tessera_jose::random_bytes(buf).is_err() {
+            // aws-lc's generator does not fail in practice; never hand out zeros silently.
+            buf.iter_mut().for_each(|b| *b = 0);
+            tracing::error!("secure random generator failed");
+        }
+    }
+}
+
+/// Connections of one run, loaded from the cache or the store on demand.
+struct RunConnections<'a> {
+    service: &'a JourneyService,
+}
+
+impl ConnectionLookup for RunConnections<'_> {
+    fn connection<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> tessera_journey::BoxFuture<'a, Option<Arc<Connection>>> {
+        Box::pin(async move { self.service.connection(name).await.ok().flatten() })
+    }
+}
+
+pub struct JourneyService {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    kek: Arc<Kek>,
+    outbound: Arc<dyn Outbound>,
+    jwks: JwksCache,
+    limits: RunLimits,
+    journeys: RwLock<HashMap<String, Arc<CompiledJourney>>>,
+    connections: RwLock<HashMap<String, Arc<Connection>>>,
+    pending_traces: Mutex<Vec<TraceRecord>>,
+    trace_retention_ms: i64,
+}
+
+impl JourneyService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        kek: Arc<Kek>,
+        outbound: Arc<dyn Outbound>,
+        limits: RunLimits,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            kek,
+            outbound,
+            jwks: JwksCache::new(),
+            limits,
+            journeys: RwLock::new(HashMap::new()),
+            connections: RwLock::new(HashMap::new()),
+            pending_traces: Mutex::new(Vec::new()),
+            trace_retention_ms: DEFAULT_TRACE_RETENTION_MS,
+        }
+    }
+
+    // --- definitions ---
+
+    /// Validates and stores a new version. The definition's `id` must equal `journey_id`.
+    pub async fn put_journey(
+        &self,
+        journey_id: &str,
+        source: &str,
+        format: Format,
+    ) -> Result<Result<(JourneyRecord, Vec<Warning>), InvalidJourney>, Error> {
+        if !valid_journey_id(journey_id) {
+            return Err(Error::InvalidInput(
+                "journey ids match [a-z0-9_-]+ (at most 128)".into(),
+            ));
+        }
+        let checked = match check_journey(source, format) {
+            Ok(c) => c,
+            Err(errors) => return Ok(Err(InvalidJourney(errors))),
+        };
+        if checked.journey.id != journey_id {
+            return Ok(Err(InvalidJourney(vec![ValidationError::new(
+                None,
+                "id",
+                "the definition's `id` must equal the journey id in the path",
+            )])));
+        }
+        let format_name = match format {
+            Format::Json => "json",
+            _ if source.trim_start().starts_with('{') => "json",
+            _ => "yaml",
+        };
+        let record = self
+            .store
+            .put_journey(journey_id, format_name, source, self.clock.now_s())
+            .await?;
+        let version = u64::try_from(record.version).unwrap_or(0);
+        self.journeys.write().insert(
+            journey_id.to_string(),
+            Arc::new(checked.journey.with_version(version)),
+        );
+        Ok(Ok((record, checked.warnings)))
+    }
+
+    pub async fn get_journey(&self, journey_id: &str) -> Result<JourneyRecord, Error> {
+        if !valid_journey_id(journey_id) {
+            return Err(Error::NotFound("journey"));
+        }
+        self.store
+            .latest_journey(journey_id)
+            .await?
+            .ok_or(Error::NotFound("journey"))
+    }
+
+    pub async fn list_journeys(&self) -> Result<Vec<JourneyRecord>, Error> {
+        Ok(self.store.list_journeys().await?)
+    }
+
+    pub async fn delete_journey(&self, journey_id: &str) -> Result<(), Error> {
+        if !valid_journey_id(journey_id) {
+            return Err(Error::NotFound("journey"));
+        }
+        self.store
+            .delete_journey(journey_id)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => Error::NotFound("journey"),
+                other => other.into(),
+            })?;
+        self.journeys.write().remove(journey_id);
+        Ok(())
+    }
+
+    /// The latest compiled version, from the cache or compiled from the store.
+    pub async fn compiled(&self, journey_id: &str) -> Result<Option<Arc<CompiledJourney>>, Error> {
+        if let Some(j) = self.journeys.read().get(journey_id) {
+            return Ok(Some(j.clone()));
+        }
+        if !valid_journey_id(journey_id) {
+            return Ok(None);
+        }
+        let Some(record) = self.store.latest_journey(journey_id).await? else {
+            return Ok(None);
+        };
+        let format = if record.format == "json" {
+            Format::Json
+        } else {
+            Format::Yaml
+        };
+        let checked = check_journey(&record.source, format).map_err(|errors| {
+            Error::Internal(format!(
+                "stored journey no longer validates ({} errors)",
+                errors.len()
+            ))
+        })?;
+        let version = u64::try_from(record.version).unwrap_or(0);
+        let compiled = Arc::new(checked.journey.with_version(version));
+        self.journeys
+            .write()
+            .insert(journey_id.to_string(), compiled.clone());
+        Ok(Some(compiled))
+    }
+
+    // --- connections ---
+
+    /// Validates and stores a connection. Secret header values given as the redaction
+    /// placeholder (or omitted) keep their previous value: secrets are write-only.
+    pub async fn put_connection(
+        &self,
+        name: &str,
+        mut definition: Value,
+    ) -> Result<Result<Value, InvalidJourney>, Error> {
+        if let Some(previous) = self.stored_connection_definition(name).await? {
+            Connection::merge_secrets(&mut definition, &previous);
+        }
+        let connection = match tessera_journey::parse_connection(name, &definition) {
+            Ok(c) => c,
+            Err(errors) => return Ok(Err(InvalidJourney(errors))),
+        };
+        let plain = serde_json::to_vec(&definition).map_err(|e| Error::Internal(e.to_string()))?;
+        let sealed = self.kek.seal(&plain, CONNECTION_AAD)?;
+        let record = ConnectionRecord {
+            name: name.to_string(),
+            definition: json!({"sealed": tessera_jose::b64url_encode(&sealed)}).to_string(),
+            updated_at: self.clock.now_s(),
+        };
+        self.store.put_connection(&record).await?;
+        let redacted = connection.redacted();
+        self.jwks.invalidate(name);
+        self.connections
+            .write()
+            .insert(name.to_string(), Arc::new(connection));
+        Ok(Ok(redacted))
+    }
+
+    async fn stored_connection_definition(&self, name: &str) -> Result<Option<Value>, Error> {
+        let Some(record) = self.store.get_connection(name).await? else {
+            return Ok(None);
+        };
+        Ok(Some(self.unseal(&record)?))
+    }
+
+    fn unseal(&self, record: &ConnectionRecord) -> Result<Value, Error> {
+        let wrapper: Value = serde_json::from_str(&record.definition)
+            .map_err(|_| Error::Internal("stored connection is corrupt".into()))?;
+        let sealed = wrapper
+            .get("sealed")
+            .and_then(Value::as_str)
+            .and_then(|s| tessera_jose::b64url_decode(s).ok())
+            .ok_or_else(|| Error::Internal("stored connection is corrupt".into()))?;
+        let plain = self.kek.open(&sealed, CONNECTION_AAD)?;
+        serde_json::from_slice(&plain)
+            .map_err(|_| Error::Internal("stored connection is corrupt".into()))
+    }
+
+    /// A connection by name, from the cache or the store.
+    pub async fn connection(&self, name: &str) -> Result<Option<Arc<Connection>>, Error> {
+        if let Some(c) = self.connections.read().get(name) {
+            return Ok(Some(c.clone()));
+        }
+        let Some(definition) = self.stored_connection_definition(name).await? else {
+            return Ok(None);
+        };
+        let connection = tessera_journey::parse_connection(name, &definition)
+            .map_err(|_| Error::Internal("stored connection no longer validates".into()))?;
+        let connection = Arc::new(connection);
+        self.connections
+            .write()
+            .insert(name.to_string(), connection.clone());
+        Ok(Some(connection))
+    }
+
+    /// The redacted public view of a connection.
+    pub async fn get_connection(&self, name: &str) -> Result<Value, Error> {
+        self.connection(name)
+            .await?
+            .map(|c| c.redacted())
+            .ok_or(Error::NotFound("connection"))
+    }
+
+    pub async fn list_connections(&self) -> Result<Vec<(String, Value)>, Error> {
+        let mut out = Vec::new();
+        for record in self.store.list_connections().await? {
+            if let Some(c) = self.connection(&record.name).await? {
+                out.push((record.name, c.redacted()));
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn delete_connection(&self, name: &str) -> Result<(), Error> {
+        self.store
+            .delete_connection(name)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => Error::NotFound("connection"),
+                other => other.into(),
+            })?;
+        self.connections.write().remove(name);
+        self.jwks.invalidate(name);
+        Ok(())
+    }
+
+    // --- runs ---
+
+    /// Runs a backend journey and queues its trace under `trace_id`.
+    pub async fn run(
+        &self,
+        journey: &CompiledJourney,
+        request: RunRequest,
+        trace_id: &str,
+    ) -> RunOutcome {
+        let random = SecureRandom;
+        let connections = RunConnections { service: self };
+        let env = RunEnv::new(
+            self.clock.now_ms(),
+            &random,
+            &connections,
+            self.outbound.as_ref(),
+            &self.jwks,
+        )
+        .with_limits(self.limits);
+        let outcome = tessera_journey::run_backend(journey, request, &env).await;
+        self.queue_trace(trace_id, &journey.id, &outcome);
+        outcome
+    }
+
+    fn queue_trace(&self, trace_id: &str, journey_id: &str, outcome: &RunOutcome) {
+        let trace = match serde_json::to_string(&outcome.trace) {
+            Ok(t) => t,
+            Err(_) => return,
+        };
+        let mut pending = self.pending_traces.lock();
+        if pending.len() >= MAX_PENDING_TRACES {
+            tracing::warn!("trace buffer full; dropping a trace");
+            return;
+        }
+        pending.push(TraceRecord {
+            trace_id: trace_id.to_string(),
+            journey_id: journey_id.to_string(),
+            created_at_ms: self.clock.now_ms(),
+            trace,
+        });
+    }
+
+    /// Writes queued traces in one transaction. The binary calls this a few times a second,
+    /// so a run costs no synchronous write.
+    pub async fn flush_traces(&self) -> Result<usize, Error> {
+        let batch = std::mem::take(&mut *self.pending_traces.lock());
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let n = batch.len();
+        if let Err(e) = self.store.insert_traces(&batch).await {
+            // Put them back for the next flush rather than losing them.
+            let mut pending = self.pending_traces.lock();
+            if pending.len() + n <= MAX_PENDING_TRACES {
+                pending.extend(batch);
+            }
+            return Err(e.into());
+        }
+        Ok(n)
+    }
+
+    /// A stored trace, as JSON.
+    pub async fn get_trace(&self, journey_id: &str, trace_id: &str) -> Result<Value, Error> {
+        if !valid_journey_id(journey_id) || trace_id.len() > 128 {
+            return Err(Error::NotFound("trace"));
+        }
+        let record = self
+            .store
+            .get_trace(journey_id, trace_id)
+            .await?
+            .ok_or(Error::NotFound("trace"))?;
+        let trace: Value = serde_json::from_str(&record.trace)
+            .map_err(|_| Error::Internal("stored trace is corrupt".into()))?;
+        Ok(json!({
+            "trace_id": record.trace_id,
+            "journey_id": record.journey_id,
+            "created_at_ms": record.created_at_ms,
+            "trace": trace,
+        }))
+    }
+
+    /// Deletes traces past their retention.
+    pub async fn purge(&self) -> Result<(), Error> {
+        self.store
+            .purge_traces(self.clock.now_ms() - self.trace_retention_ms)
+            .await?;
+        Ok(())
+    }
+
+    /// Drops cached entries another node changed.
+    pub fn invalidate_journey(&self, journey_id: &str) {
+        self.journeys.write().remove(journey_id);
+    }
+
+    pub fn invalidate_connection(&self, name: &str) {
+        self.connections.write().remove(name);
+        self.jwks.invalidate(name);
+    }
+}
+
+/// Journey ids: `[a-z0-9_-]+`, at most 128 characters.
+pub fn valid_journey_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}

@@ -1,0 +1,720 @@
+//! Validation of a [`JourneyDefinition`] into a [`CompiledJourney`]: every expression compiled
+//! once, every branch resolved to a step index, graph checks (targets, duplicates, terminal
+//! paths, reachability) and warnings.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use tessera_expr::{compile, compile_template, Program};
+
+use crate::definition::{parse_definition, Format, JourneyDefinition, JourneyType};
+use crate::error::{ValidationError, Warning};
+
+/// A validated journey, built once per stored version and run many times (share it in an `Arc`).
+#[derive(Debug, Clone)]
+pub struct CompiledJourney {
+    /// Journey id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Journey type.
+    pub journey_type: JourneyType,
+    /// Whether invoking needs a client token.
+    pub enforce_token: bool,
+    /// Stored version (set by the store with [`CompiledJourney::with_version`]; 0 otherwise).
+    pub version: u64,
+    /// Steps; index 0 is the start.
+    pub steps: Vec<CompiledStep>,
+}
+
+impl CompiledJourney {
+    /// Sets the stored version number recorded in traces and run state.
+    pub fn with_version(mut self, version: u64) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Index of a step by id.
+    pub fn step_index(&self, id: &str) -> Option<usize> {
+        self.steps.iter().position(|s| s.id == id)
+    }
+}
+
+/// One validated step.
+#[derive(Debug, Clone)]
+pub struct CompiledStep {
+    /// Step id.
+    pub id: String,
+    /// Behaviour and fields.
+    pub kind: StepKind,
+    /// Where a non-branching step continues (explicit `next` or the following step).
+    pub next: Option<usize>,
+    /// `on_error` target.
+    pub on_error: Option<usize>,
+    /// Line in the definition text.
+    pub line: Option<u32>,
+}
+
+/// A web-service call of `invoke_web_service`.
+#[derive(Debug, Clone)]
+pub struct ServiceCall {
+    /// `web_service` connection name.
+    pub connection: String,
+    /// Positional arguments.
+    pub args: Vec<Program>,
+    /// Variable receiving `{status, body}`.
+    pub output: String,
+}
+
+/// The backend step types implemented so far.
+#[derive(Debug, Clone)]
+pub enum StepKind {
+    /// Ordered assignments.
+    SetVariables {
+        /// `(name, expression)`.
+        variables: Vec<(String, Program)>,
+    },
+    /// Boolean branch.
+    Condition {
+        /// Must yield a boolean.
+        expression: Program,
+        /// Target when true.
+        on_true: usize,
+        /// Target when false.
+        on_false: usize,
+    },
+    /// First case whose value equals the expression.
+    Match {
+        /// The value matched.
+        expression: Program,
+        /// `(value, target)`.
+        cases: Vec<(Program, usize)>,
+        /// Target when nothing matched (else a `no_match` step error).
+        otherwise: Option<usize>,
+    },
+    /// Terminal step of backend journeys.
+    HttpComplete {
+        /// 200–599.
+        status: u16,
+        /// `(name, template)`.
+        headers: Vec<(String, Program)>,
+        /// Template for `Location`.
+        redirect_uri: Option<Program>,
+        /// `json` (true) or `text`.
+        json: bool,
+        /// Body expression.
+        body: Option<Program>,
+    },
+    /// Calls web-service connections.
+    InvokeWebService {
+        /// The calls, in order.
+        calls: Vec<ServiceCall>,
+    },
+    /// Validates a token with a connection.
+    ValidateToken {
+        /// Token expression.
+        token: Program,
+        /// `token_validator` or `jwt_validator` connection name.
+        validator: String,
+        /// Optional variable receiving the claims (jwt) or `{status, body}` (token validator).
+        output: Option<String>,
+    },
+}
+
+impl StepKind {
+    /// The `type` name.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            StepKind::SetVariables { .. } => "set_variables",
+            StepKind::Condition { .. } => "condition",
+            StepKind::Match { .. } => "match",
+            StepKind::HttpComplete { .. } => "http_complete",
+            StepKind::InvokeWebService { .. } => "invoke_web_service",
+            StepKind::ValidateToken { .. } => "validate_token",
+        }
+    }
+
+    fn is_terminal(&self) -> bool {
+        matches!(self, StepKind::HttpComplete { .. })
+    }
+
+    fn is_branching(&self) -> bool {
+        matches!(self, StepKind::Condition { .. } | StepKind::Match { .. })
+    }
+}
+
+/// A validated journey and its warnings.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The journey, ready to run.
+    pub journey: CompiledJourney,
+    /// Findings that do not refuse it.
+    pub warnings: Vec<Warning>,
+}
+
+/// Parses and validates in one go (what the admin API and `journey check` call).
+pub fn check_journey(text: &str, format: Format) -> Result<Checked, Vec<ValidationError>> {
+    compile_journey(&parse_definition(text, format)?)
+}
+
+/// Step types of SPEC §7.2 that later issues implement; refused with a clear message.
+const NOT_YET: [&str; 8] = [
+    "custom_authentication",
+    "complete",
+    "reject",
+    "information",
+    "collect",
+    "password_authentication",
+    "email_otp_authentication",
+    "sms_otp_authentication",
+];
+
+/// Validates a definition: compiles every expression and resolves every target.
+pub fn compile_journey(def: &JourneyDefinition) -> Result<Checked, Vec<ValidationError>> {
+    let mut errors = Vec::new();
+    let mut index_of: HashMap<&str, usize> = HashMap::new();
+    for (i, step) in def.steps.iter().enumerate() {
+        if index_of.insert(step.id.as_str(), i).is_some() {
+            errors.push(ValidationError {
+                step_line: step.line,
+                ..ValidationError::new(Some(&step.id), "id", "duplicate step id")
+            });
+        }
+    }
+    let mut steps = Vec::with_capacity(def.steps.len());
+    let mut taint_sources: Vec<(String, Vec<Arc<str>>, bool)> = Vec::new();
+    let mut decisions: Vec<(String, String, Vec<Arc<str>>, bool)> = Vec::new();
+    for (i, step) in def.steps.iter().enumerate() {
+        let mut cx = StepCx {
+            step_id: &step.id,
+            line: step.line,
+            fields: &step.fields,
+            index_of: &index_of,
+            errors: Vec::new(),
+        };
+        let kind = cx.kind(&step.step_type, def.journey_type);
+        let next_explicit = cx.target_opt("next");
+        let on_error = cx.target_opt("on_error");
+        if let Some(kind) = &kind {
+            if kind.is_branching() && step.fields.contains_key("next") {
+                cx.err(
+                    "next",
+                    "a branching step names its targets; `next` is not allowed",
+                );
+            }
+            collect_taint(kind, &step.id, &mut taint_sources, &mut decisions);
+        }
+        errors.extend(cx.errors);
+        let Some(kind) = kind else { continue };
+        let next = if kind.is_terminal() || kind.is_branching() {
+            None
+        } else {
+            next_explicit.or_else(|| (i + 1 < def.steps.len()).then_some(i + 1))
+        };
+        if next.is_none() && !kind.is_terminal() && !kind.is_branching() {
+            let terminal = match def.journey_type {
+                JourneyType::BackendApi => "an `http_complete` step",
+                JourneyType::Client => "a terminal step",
+            };
+            errors.push(ValidationError {
+                step_line: step.line,
+                ..ValidationError::new(
+                    Some(&step.id),
+                    "next",
+                    format!("the journey can end here without reaching {terminal}"),
+                )
+            });
+        }
+        steps.push(CompiledStep {
+            id: step.id.clone(),
+            kind,
+            next,
+            on_error,
+            line: step.line,
+        });
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let journey = CompiledJourney {
+        id: def.id.clone(),
+        name: def.name.clone(),
+        journey_type: def.journey_type,
+        enforce_token: def.enforce_token,
+        version: 0,
+        steps,
+    };
+    let mut warnings = unreachable_warnings(&journey);
+    warnings.extend(taint_warnings(&taint_sources, &decisions));
+    Ok(Checked { journey, warnings })
+}
+
+/// Successors of a step (including its error target).
+pub(crate) fn successors(step: &CompiledStep) -> Vec<usize> {
+    let mut out: Vec<usize> = step.next.into_iter().chain(step.on_error).collect();
+    match &step.kind {
+        StepKind::Condition {
+            on_true, on_false, ..
+        } => out.extend([*on_true, *on_false]),
+        StepKind::Match {
+            cases, otherwise, ..
+        } => {
+            out.extend(cases.iter().map(|(_, t)| *t));
+            out.extend(*otherwise);
+        }
+        _ => {}
+    }
+    out
+}
+
+fn unreachable_warnings(journey: &CompiledJourney) -> Vec<Warning> {
+    let mut seen = vec![false; journey.steps.len()];
+    let mut stack = vec![0usize];
+    while let Some(i) = stack.pop() {
+        if i >= seen.len() || seen[i] {
+            continue;
+        }
+        seen[i] = true;
+        stack.extend(successors(&journey.steps[i]));
+    }
+    journey
+        .steps
+        .iter()
+        .zip(seen)
+        .filter(|(_, reached)| !reached)
+        .map(|(s, _)| Warning {
+            code: "unreachable_step".into(),
+            step_id: s.id.clone(),
+            field: String::new(),
+            message: "step is unreachable from the first step".into(),
+        })
+        .collect()
+}
+
+/// Records variables set from unverified token decoding, and decision expressions.
+fn collect_taint(
+    kind: &StepKind,
+    step_id: &str,
+    sources: &mut Vec<(String, Vec<Arc<str>>, bool)>,
+    decisions: &mut Vec<(String, String, Vec<Arc<str>>, bool)>,
+) {
+    let mut decision = |field: String, p: &Program| {
+        decisions.push((
+            step_id.to_string(),
+            field,
+            p.global_variables(),
+            p.uses_unverified_token_decoding(),
+        ))
+    };
+    match kind {
+        StepKind::SetVariables { variables } => {
+            for (name, p) in variables {
+                sources.push((
+                    name.clone(),
+                    p.global_variables(),
+                    p.uses_unverified_token_decoding(),
+                ));
+            }
+        }
+        StepKind::Condition { expression, .. } => decision("expression".into(), expression),
+        StepKind::Match {
+            expression, cases, ..
+        } => {
+            decision("expression".into(), expression);
+            for (i, (p, _)) in cases.iter().enumerate() {
+                decision(format!("cases[{i}].value"), p);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Warns when a condition or match rests (directly or through variables) on
+/// `@crypto.extractTokenClaims`/`extractTokenHeader`, which do not verify anything.
+fn taint_warnings(
+    sources: &[(String, Vec<Arc<str>>, bool)],
+    decisions: &[(String, String, Vec<Arc<str>>, bool)],
+) -> Vec<Warning> {
+    let mut tainted: HashSet<&str> = HashSet::new();
+    loop {
+        let before = tainted.len();
+        for (name, reads, direct) in sources {
+            if *direct || reads.iter().any(|r| tainted.contains(&**r)) {
+                tainted.insert(name.as_str());
+            }
+        }
+        if tainted.len() == before {
+            break;
+        }
+    }
+    decisions
+        .iter()
+        .filter(|(_, _, reads, direct)| *direct || reads.iter().any(|r| tainted.contains(&**r)))
+        .map(|(step, field, _, _)| Warning {
+            code: "unverified_token_decision".into(),
+            step_id: step.clone(),
+            field: field.clone(),
+            message: "this decision rests on @crypto.extractTokenClaims/extractTokenHeader, which do NOT verify the token; use @crypto.verifyToken or a validate_token step".into(),
+        })
+        .collect()
+}
+
+/// Reads and checks the fields of one step.
+struct StepCx<'a> {
+    step_id: &'a str,
+    line: Option<u32>,
+    fields: &'a Map<String, Value>,
+    index_of: &'a HashMap<&'a str, usize>,
+    errors: Vec<ValidationError>,
+}
+
+impl StepCx<'_> {
+    fn err(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(ValidationError {
+            step_line: self.line,
+            ..ValidationError::new(Some(self.step_id), field, message)
+        });
+    }
+
+    fn kind(&mut self, step_type: &str, journey_type: JourneyType) -> Option<StepKind> {
+        let allowed: &[&str] = match step_type {
+            "set_variables" => &["variables"],
+            "condition" => &["expression", "on_true", "on_false"],
+            "match" => &["expression", "cases", "otherwise"],
+            "http_complete" => &["status", "headers", "redirect_uri", "response_type", "body"],
+            "invoke_web_service" => &["calls"],
+            "validate_token" => &["token", "validator", "output"],
+            t if NOT_YET.contains(&t) => {
+                self.err("type", format!("step type `{t}` is not supported yet"));
+                return None;
+            }
+            _ => {
+                self.err("type", "unknown step type");
+                return None;
+            }
+        };
+        for key in self.fields.keys() {
+            if !allowed.contains(&key.as_str()) && key != "next" && key != "on_error" {
+                self.err(key.clone(), format!("unknown field for `{step_type}`"));
+            }
+        }
+        if step_type == "http_complete" && journey_type != JourneyType::BackendApi {
+            self.err(
+                "type",
+                "`http_complete` is only allowed in backend_api journeys",
+            );
+            return None;
+        }
+        let kind = match step_type {
+            "set_variables" => self.set_variables(),
+            "condition" => {
+                let (e, t, f) = (
+                    self.expr("expression"),
+                    self.target("on_true"),
+                    self.target("on_false"),
+                );
+                Some(StepKind::Condition {
+                    expression: e?,
+                    on_true: t?,
+                    on_false: f?,
+                })
+            }
+            "match" => self.match_step(),
+            "http_complete" => self.http_complete(),
+            "invoke_web_service" => self.invoke(),
+            _ => {
+                let (t, v, o) = (
+                    self.expr("token"),
+                    self.name("validator"),
+                    self.var_name_opt("output"),
+                );
+                Some(StepKind::ValidateToken {
+                    token: t?,
+                    validator: v?,
+                    output: o,
+                })
+            }
+        };
+        kind.filter(|_| self.errors.is_empty())
+    }
+
+    fn set_variables(&mut self) -> Option<StepKind> {
+        let Some(Value::Object(map)) = self.fields.get("variables") else {
+            self.err(
+                "variables",
+                "`variables` must be a mapping of name to expression",
+            );
+            return None;
+        };
+        let mut variables = Vec::new();
+        for (name, v) in map {
+            let field = format!("variables.{name}");
+            if !valid_var(name) {
+                self.err(
+                    field.clone(),
+                    "variable names are identifiers ([A-Za-z_][A-Za-z0-9_]*)",
+                );
+            }
+            if let Some(p) = self.compile_value(&field, v, false) {
+                variables.push((name.clone(), p));
+            }
+        }
+        Some(StepKind::SetVariables { variables })
+    }
+
+    fn match_step(&mut self) -> Option<StepKind> {
+        let expression = self.expr("expression");
+        let mut cases = Vec::new();
+        match self.fields.get("cases") {
+            Some(Value::Array(items)) if !items.is_empty() => {
+                for (i, item) in items.iter().enumerate() {
+                    let Some(obj) = item.as_object() else {
+                        self.err(format!("cases[{i}]"), "a case is `{value, next}`");
+                        continue;
+                    };
+                    let value = match obj.get("value") {
+                        Some(v) => self.compile_value(&format!("cases[{i}].value"), v, false),
+                        None => {
+                            self.err(format!("cases[{i}].value"), "missing");
+                            None
+                        }
+                    };
+                    let next = self.resolve(&format!("cases[{i}].next"), obj.get("next"));
+                    if let (Some(v), Some(n)) = (value, next) {
+                        cases.push((v, n));
+                    }
+                }
+            }
+            _ => self.err("cases", "`cases` must be a non-empty list"),
+        }
+        let otherwise = self.target_opt("otherwise");
+        Some(StepKind::Match {
+            expression: expression?,
+            cases,
+            otherwise,
+        })
+    }
+
+    fn http_complete(&mut self) -> Option<StepKind> {
+        let status = match self.fields.get("status").and_then(Value::as_u64) {
+            Some(s @ 200..=599) => s as u16,
+            _ => {
+                self.err("status", "`status` must be an integer from 200 to 599");
+                0
+            }
+        };
+        let mut headers = Vec::new();
+        match self.fields.get("headers") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(map)) => {
+                for (name, v) in map {
+                    let field = format!("headers.{name}");
+                    if !valid_header_name(name) {
+                        self.err(field.clone(), "invalid header name");
+                    }
+                    if let Some(p) = self.compile_value(&field, v, true) {
+                        headers.push((name.clone(), p));
+                    }
+                }
+            }
+            Some(_) => self.err("headers", "`headers` must be a mapping of name to template"),
+        }
+        let redirect_uri = self
+            .fields
+            .get("redirect_uri")
+            .and_then(|v| self.compile_value("redirect_uri", v, true));
+        let json = match self.fields.get("response_type").and_then(Value::as_str) {
+            None if !self.fields.contains_key("response_type") => true,
+            Some("json") => true,
+            Some("text") => false,
+            _ => {
+                self.err("response_type", "`response_type` must be `json` or `text`");
+                true
+            }
+        };
+        let body = self
+            .fields
+            .get("body")
+            .and_then(|v| self.compile_value("body", v, false));
+        Some(StepKind::HttpComplete {
+            status,
+            headers,
+            redirect_uri,
+            json,
+            body,
+        })
+    }
+
+    fn invoke(&mut self) -> Option<StepKind> {
+        let Some(Value::Array(items)) = self.fields.get("calls") else {
+            self.err(
+                "calls",
+                "`calls` must be a list of `{connection, args, output}`",
+            );
+            return None;
+        };
+        let mut calls = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let Some(obj) = item.as_object() else {
+                self.err(
+                    format!("calls[{i}]"),
+                    "a call is `{connection, args, output}`",
+                );
+                continue;
+            };
+            for key in obj.keys() {
+                if !matches!(key.as_str(), "connection" | "args" | "output") {
+                    self.err(format!("calls[{i}].{key}"), "unknown field");
+                }
+            }
+            let connection = obj
+                .get("connection")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            if connection.is_none() {
+                self.err(format!("calls[{i}].connection"), "missing connection name");
+            }
+            let output = obj
+                .get("output")
+                .and_then(Value::as_str)
+                .filter(|o| valid_var(o));
+            if output.is_none() {
+                self.err(
+                    format!("calls[{i}].output"),
+                    "`output` must be a variable name",
+                );
+            }
+            let mut args = Vec::new();
+            match obj.get("args") {
+                None | Some(Value::Null) => {}
+                Some(Value::Array(a)) => {
+                    for (j, v) in a.iter().enumerate() {
+                        if let Some(p) =
+                            self.compile_value(&format!("calls[{i}].args[{j}]"), v, false)
+                        {
+                            args.push(p);
+                        }
+                    }
+                }
+                Some(_) => self.err(format!("calls[{i}].args"), "`args` must be a list"),
+            }
+            if let (Some(connection), Some(output)) = (connection, output) {
+                calls.push(ServiceCall {
+                    connection,
+                    args,
+                    output: output.to_string(),
+                });
+            }
+        }
+        Some(StepKind::InvokeWebService { calls })
+    }
+
+    fn expr(&mut self, field: &str) -> Option<Program> {
+        match self.fields.get(field) {
+            Some(v) => self.compile_value(field, v, false),
+            None => {
+                self.err(field, format!("missing `{field}`"));
+                None
+            }
+        }
+    }
+
+    fn name(&mut self, field: &str) -> Option<String> {
+        match self.fields.get(field).and_then(Value::as_str) {
+            Some(s) if !s.is_empty() => Some(s.to_string()),
+            _ => {
+                self.err(field, format!("`{field}` must be a connection name"));
+                None
+            }
+        }
+    }
+
+    fn var_name_opt(&mut self, field: &str) -> Option<String> {
+        let v = self.fields.get(field)?;
+        match v.as_str() {
+            Some(s) if valid_var(s) => Some(s.to_string()),
+            _ => {
+                self.err(field, "must be a variable name");
+                None
+            }
+        }
+    }
+
+    /// Compiles an expression (or, with `template`, an interpolated string) field. Scalars
+    /// other than strings are taken as their source text (`status: 1` → `1`).
+    fn compile_value(&mut self, field: &str, v: &Value, template: bool) -> Option<Program> {
+        let source = match v {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Null if !template => "null".to_string(),
+            _ => {
+                self.err(field, "must be a string (an expression)");
+                return None;
+            }
+        };
+        let compiled = if template {
+            compile_template(&source)
+        } else {
+            compile(&source)
+        };
+        match compiled {
+            Ok(p) => Some(p),
+            Err(e) => {
+                self.errors.push(ValidationError {
+                    step_line: self.line,
+                    ..ValidationError::at(Some(self.step_id), field, e.line, e.column, e.message)
+                });
+                None
+            }
+        }
+    }
+
+    fn target(&mut self, field: &str) -> Option<usize> {
+        let v = self.fields.get(field);
+        if v.is_none() {
+            self.err(field, format!("missing `{field}` target"));
+            return None;
+        }
+        self.resolve(field, v)
+    }
+
+    fn target_opt(&mut self, field: &str) -> Option<usize> {
+        let v = self.fields.get(field)?;
+        self.resolve(field, Some(v))
+    }
+
+    fn resolve(&mut self, field: &str, v: Option<&Value>) -> Option<usize> {
+        match v.and_then(Value::as_str) {
+            Some(target) => match self.index_of.get(target) {
+                Some(i) => Some(*i),
+                None => {
+                    self.err(field, "target step does not exist");
+                    None
+                }
+            },
+            None => {
+                self.err(field, "target must be a step id");
+                None
+            }
+        }
+    }
+}
+
+/// Variable names usable from expressions.
+pub(crate) fn valid_var(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// RFC 9110 token characters.
+pub(crate) fn valid_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}

@@ -1,0 +1,208 @@
+//! The journey definition as written (SPEC §7.1): header fields plus raw steps, parsed from
+//! YAML or JSON. Step fields stay raw JSON here; [`crate::compile_journey`] checks them.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::ValidationError;
+use crate::yaml;
+
+/// Input format of a definition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// JSON if the text starts with `{` (after whitespace), else YAML.
+    Auto,
+    /// YAML 1.2 without anchors/aliases.
+    Yaml,
+    /// JSON.
+    Json,
+}
+
+/// Journey type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JourneyType {
+    /// Invoked by a backend with one HTTP call; ends with `http_complete`.
+    BackendApi,
+    /// Driven by a client SDK (client-facing steps are a later issue).
+    Client,
+}
+
+/// A parsed, not yet validated journey definition.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JourneyDefinition {
+    /// `[a-z0-9_-]+`.
+    pub id: String,
+    /// Display name (defaults to the id).
+    pub name: String,
+    /// `type`.
+    pub journey_type: JourneyType,
+    /// `enforce_token` (default true).
+    pub enforce_token: bool,
+    /// Steps in order; the first is the start.
+    pub steps: Vec<StepDefinition>,
+}
+
+/// One step as written.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepDefinition {
+    /// Step id.
+    pub id: String,
+    /// `type`, e.g. `condition`.
+    pub step_type: String,
+    /// Every other member (including `next`, `on_error`).
+    pub fields: Map<String, Value>,
+    /// Line of `id: …` in the source, when found.
+    pub line: Option<u32>,
+}
+
+/// Whether a step or journey id fits `[a-z0-9_-]+`.
+pub(crate) fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// Parses definition text. Errors are structural (syntax, missing header fields, malformed
+/// steps); step semantics are checked by [`crate::compile_journey`].
+pub fn parse_definition(
+    text: &str,
+    format: Format,
+) -> Result<JourneyDefinition, Vec<ValidationError>> {
+    let format = match format {
+        Format::Auto if text.trim_start().starts_with('{') => Format::Json,
+        Format::Auto => Format::Yaml,
+        other => other,
+    };
+    let loaded = match format {
+        Format::Json => yaml::load_json(text),
+        _ => yaml::load_yaml(text),
+    };
+    let root = loaded.map_err(|m| vec![ValidationError::new(None, "", m)])?;
+    let Value::Object(mut root) = root else {
+        return Err(vec![ValidationError::new(
+            None,
+            "",
+            "the definition must be a mapping",
+        )]);
+    };
+    let mut errors = Vec::new();
+    let id = match root.remove("id") {
+        Some(Value::String(id)) if valid_id(&id) => id,
+        Some(_) => {
+            errors.push(ValidationError::new(
+                None,
+                "id",
+                "journey id must match [a-z0-9_-]+",
+            ));
+            String::new()
+        }
+        None => {
+            errors.push(ValidationError::new(None, "id", "missing journey id"));
+            String::new()
+        }
+    };
+    let name = match root.remove("name") {
+        Some(Value::String(n)) => n,
+        None | Some(Value::Null) => id.clone(),
+        Some(_) => {
+            errors.push(ValidationError::new(None, "name", "name must be a string"));
+            String::new()
+        }
+    };
+    let journey_type = match root.remove("type").as_ref().and_then(Value::as_str) {
+        Some("backend_api") => JourneyType::BackendApi,
+        Some("client") => JourneyType::Client,
+        _ => {
+            errors.push(ValidationError::new(
+                None,
+                "type",
+                "journey type must be `backend_api` or `client`",
+            ));
+            JourneyType::BackendApi
+        }
+    };
+    let enforce_token = match root.remove("enforce_token") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => b,
+        Some(_) => {
+            errors.push(ValidationError::new(
+                None,
+                "enforce_token",
+                "must be a boolean",
+            ));
+            true
+        }
+    };
+    let raw_steps = match root.remove("steps") {
+        Some(Value::Array(steps)) if !steps.is_empty() => steps,
+        _ => {
+            errors.push(ValidationError::new(
+                None,
+                "steps",
+                "steps must be a non-empty list",
+            ));
+            Vec::new()
+        }
+    };
+    for key in root.keys() {
+        errors.push(ValidationError::new(
+            None,
+            key.clone(),
+            "unknown journey field",
+        ));
+    }
+    let mut steps = Vec::with_capacity(raw_steps.len());
+    for (index, raw) in raw_steps.into_iter().enumerate() {
+        let Value::Object(mut fields) = raw else {
+            errors.push(ValidationError::new(
+                None,
+                format!("steps[{index}]"),
+                "a step must be a mapping",
+            ));
+            continue;
+        };
+        let step_id = match fields.remove("id") {
+            Some(Value::String(s)) if valid_id(&s) => s,
+            _ => {
+                errors.push(ValidationError::new(
+                    None,
+                    format!("steps[{index}].id"),
+                    "step id must be a string matching [a-z0-9_-]+",
+                ));
+                continue;
+            }
+        };
+        let step_type = match fields.remove("type") {
+            Some(Value::String(s)) => s,
+            _ => {
+                errors.push(ValidationError::new(
+                    Some(&step_id),
+                    "type",
+                    "missing step type",
+                ));
+                continue;
+            }
+        };
+        let line = yaml::step_line(text, &step_id);
+        steps.push(StepDefinition {
+            id: step_id,
+            step_type,
+            fields,
+            line,
+        });
+    }
+    if errors.is_empty() {
+        Ok(JourneyDefinition {
+            id,
+            name,
+            journey_type,
+            enforce_token,
+            steps,
+        })
+    } else {
+        Err(errors)
+    }
+}

@@ -1,0 +1,480 @@
+//! The backend-journey executor: runs a [`CompiledJourney`] from its first step (or from a
+//! stored [`RunState`]) until an `http_complete` step answers or the run fails, recording a
+//! [`Trace`]. Bounded by [`RunLimits`] (steps, wall time, outbound calls).
+
+use std::time::{Duration, Instant};
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use tessera_expr::{eval, Context, Limits, Program, RandomSource, Value};
+
+use crate::compile::{CompiledJourney, CompiledStep, StepKind};
+use crate::connection::ConnectionLookup;
+use crate::host::{RunHost, StepError};
+use crate::jwks::JwksCache;
+use crate::outbound::Outbound;
+use crate::trace::{Trace, TraceOutcome, TraceStep};
+
+/// Bounds on one run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunLimits {
+    /// Steps executed (default 1,000).
+    pub max_steps: u32,
+    /// Wall time (default 10 s), checked between steps and capping every outbound timeout.
+    pub wall_time: Duration,
+    /// Outbound calls per run (default 10), from expressions and steps together.
+    pub max_outbound_calls: u32,
+    /// Limits for each expression evaluation.
+    pub expr: Limits,
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        RunLimits {
+            max_steps: 1_000,
+            wall_time: Duration::from_secs(10),
+            max_outbound_calls: 10,
+            expr: Limits::default(),
+        }
+    }
+}
+
+/// What a run needs from its surroundings.
+pub struct RunEnv<'a> {
+    /// The run clock, epoch milliseconds (`@time.now()`, token expiry).
+    pub now_ms: i64,
+    /// Randomness (cryptographically secure in production).
+    pub random: &'a dyn RandomSource,
+    /// Connections by name.
+    pub connections: &'a dyn ConnectionLookup,
+    /// Outbound HTTP.
+    pub outbound: &'a dyn Outbound,
+    /// JWKS cache shared across runs.
+    pub jwks: &'a JwksCache,
+    /// Bounds.
+    pub limits: RunLimits,
+}
+
+impl<'a> RunEnv<'a> {
+    /// An environment with default limits.
+    pub fn new(
+        now_ms: i64,
+        random: &'a dyn RandomSource,
+        connections: &'a dyn ConnectionLookup,
+        outbound: &'a dyn Outbound,
+        jwks: &'a JwksCache,
+    ) -> Self {
+        RunEnv {
+            now_ms,
+            random,
+            connections,
+            outbound,
+            jwks,
+            limits: RunLimits::default(),
+        }
+    }
+
+    /// Replaces the limits.
+    pub fn with_limits(mut self, limits: RunLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+/// The invoking HTTP request, as `@policy.request()` shows it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RunRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Request path.
+    #[serde(default)]
+    pub path: String,
+    /// Query parameters.
+    #[serde(default)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// JSON body (`null` when none).
+    #[serde(default)]
+    pub body: serde_json::Value,
+    /// Headers (lowercase names).
+    #[serde(default)]
+    pub headers: serde_json::Map<String, serde_json::Value>,
+}
+
+impl RunRequest {
+    fn to_value(&self) -> Value {
+        Value::from(serde_json::json!({
+            "method": self.method,
+            "path": self.path,
+            "params": self.params,
+            "body": self.body,
+            "headers": self.headers,
+        }))
+    }
+}
+
+/// The HTTP answer of an `http_complete` step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers in order (including `Content-Type` and `Location` when set).
+    pub headers: Vec<(String, String)>,
+    /// Body text (empty when none).
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// First header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why a run failed; safe to return to the caller (no values).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JourneyFailure {
+    /// The failing step.
+    pub step_id: String,
+    /// Error code (`type_error`, `limit_exceeded`, `invalid_token`, …).
+    pub code: String,
+    /// Description naming types, paths and positions.
+    pub message: String,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunResult {
+    /// An `http_complete` step answered.
+    Completed(HttpResponse),
+    /// The run failed (answer 500 `journey_failed`).
+    Failed(JourneyFailure),
+}
+
+/// The result and trace of a run.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// The answer or failure.
+    pub result: RunResult,
+    /// The trace (always present, also for failures).
+    pub trace: Trace,
+}
+
+/// Serializable position of a run, so client-facing steps (a later issue) can pause and
+/// resume on any node. Variables hold run data: store them sealed or at least server-side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunState {
+    /// Journey id.
+    pub journey_id: String,
+    /// Journey version the run started on.
+    pub version: u64,
+    /// Step to execute next.
+    pub current_step: String,
+    /// Variables.
+    pub variables: serde_json::Map<String, serde_json::Value>,
+    /// Steps executed so far.
+    pub steps_taken: u32,
+}
+
+impl RunState {
+    /// The state at the journey's first step.
+    pub fn start(journey: &CompiledJourney) -> RunState {
+        RunState {
+            journey_id: journey.id.clone(),
+            version: journey.version,
+            current_step: journey
+                .steps
+                .first()
+                .map(|s| s.id.clone())
+                .unwrap_or_default(),
+            variables: serde_json::Map::new(),
+            steps_taken: 0,
+        }
+    }
+}
+
+/// Runs a backend journey from its first step.
+pub async fn run_backend(
+    journey: &CompiledJourney,
+    request: RunRequest,
+    env: &RunEnv<'_>,
+) -> RunOutcome {
+    resume_backend(journey, RunState::start(journey), request, env).await
+}
+
+enum Flow {
+    Goto(usize, String),
+    Complete(HttpResponse),
+}
+
+/// Continues a run from `state` (used by [`run_backend`]; client journeys will resume here).
+pub async fn resume_backend(
+    journey: &CompiledJourney,
+    state: RunState,
+    request: RunRequest,
+    env: &RunEnv<'_>,
+) -> RunOutcome {
+    let host = RunHost::new(env, request.to_value());
+    let mut limits = env.limits.expr;
+    limits.max_outbound_calls = env.limits.max_outbound_calls;
+    let ctx = Context::new(env.now_ms, env.random, &host).with_limits(limits);
+    let mut vars: IndexMap<String, Value> = state
+        .variables
+        .into_iter()
+        .map(|(k, v)| (k, Value::from(v)))
+        .collect();
+    let mut trace = Trace {
+        journey_id: journey.id.clone(),
+        version: journey.version,
+        steps: Vec::new(),
+        outcome: TraceOutcome::Failed {
+            step_id: String::new(),
+            code: String::new(),
+        },
+    };
+    let mut steps_taken = state.steps_taken;
+    let Some(mut index) = journey.step_index(&state.current_step) else {
+        let failure = StepError::fatal(
+            "invalid_state",
+            "the run's current step does not exist in this journey version",
+        );
+        return fail(trace, "", failure);
+    };
+    loop {
+        let step = &journey.steps[index];
+        if steps_taken >= env.limits.max_steps {
+            let e = StepError::fatal(
+                "limit_exceeded",
+                format!("step limit of {} exceeded", env.limits.max_steps),
+            );
+            return fail(trace, &step.id, e);
+        }
+        if host.remaining().is_zero() {
+            return fail(
+                trace,
+                &step.id,
+                StepError::fatal("limit_exceeded", "run time limit exceeded"),
+            );
+        }
+        steps_taken += 1;
+        let begun = Instant::now();
+        let started_at_ms =
+            env.now_ms + i64::try_from(host.started.elapsed().as_millis()).unwrap_or(0);
+        let result = execute(step, &mut vars, &ctx, &host).await;
+        let duration_us = u64::try_from(begun.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let decision = match &result {
+            Ok(Flow::Goto(_, d)) => d.clone(),
+            Ok(Flow::Complete(_)) => "completed".to_string(),
+            Err(e) => format!("error:{}", e.code),
+        };
+        trace.steps.push(TraceStep {
+            step_id: step.id.clone(),
+            step_type: step.kind.type_name().to_string(),
+            started_at_ms,
+            duration_us,
+            decision,
+        });
+        match result {
+            Ok(Flow::Goto(next, _)) => index = next,
+            Ok(Flow::Complete(response)) => {
+                trace.outcome = TraceOutcome::Completed {
+                    status: response.status,
+                };
+                return RunOutcome {
+                    result: RunResult::Completed(response),
+                    trace,
+                };
+            }
+            Err(e) => match step.on_error {
+                Some(target) if !e.fatal => {
+                    let error = serde_json::json!({"code": e.code, "message": e.message, "step_id": step.id});
+                    vars.insert("error".into(), Value::from(error));
+                    index = target;
+                }
+                _ => return fail(trace, &step.id, e),
+            },
+        }
+    }
+}
+
+fn fail(mut trace: Trace, step_id: &str, e: StepError) -> RunOutcome {
+    trace.outcome = TraceOutcome::Failed {
+        step_id: step_id.to_string(),
+        code: e.code.clone(),
+    };
+    RunOutcome {
+        result: RunResult::Failed(JourneyFailure {
+            step_id: step_id.to_string(),
+            code: e.code,
+            message: e.message,
+        }),
+        trace,
+    }
+}
+
+async fn run_expr(
+    field: &str,
+    p: &Program,
+    vars: &IndexMap<String, Value>,
+    ctx: &Context<'_>,
+) -> Result<Value, StepError> {
+    eval(p, vars, ctx).await.map_err(|e| {
+        let code = e.code.as_str();
+        let err = StepError::new(code, format!("{field}: {e}"));
+        // A run out of expression budget stays out of budget; the same for outbound calls.
+        if code == "limit_exceeded" && !e.message.contains("outbound") {
+            StepError { fatal: true, ..err }
+        } else {
+            err
+        }
+    })
+}
+
+async fn execute(
+    step: &CompiledStep,
+    vars: &mut IndexMap<String, Value>,
+    ctx: &Context<'_>,
+    host: &RunHost<'_>,
+) -> Result<Flow, StepError> {
+    let next = || {
+        step.next
+            .map(|n| Flow::Goto(n, "next".into()))
+            .ok_or_else(|| StepError::new("internal_error", "step has no successor"))
+    };
+    match &step.kind {
+        StepKind::SetVariables { variables } => {
+            for (name, p) in variables {
+                let v = run_expr(&format!("variables.{name}"), p, vars, ctx).await?;
+                vars.insert(name.clone(), v);
+            }
+            next()
+        }
+        StepKind::Condition {
+            expression,
+            on_true,
+            on_false,
+        } => match run_expr("expression", expression, vars, ctx).await? {
+            Value::Bool(true) => Ok(Flow::Goto(*on_true, "true".into())),
+            Value::Bool(false) => Ok(Flow::Goto(*on_false, "false".into())),
+            other => Err(StepError::new(
+                "type_error",
+                format!(
+                    "expression: a condition must yield a boolean, got {}",
+                    other.type_name()
+                ),
+            )),
+        },
+        StepKind::Match {
+            expression,
+            cases,
+            otherwise,
+        } => {
+            let v = run_expr("expression", expression, vars, ctx).await?;
+            for (i, (case, target)) in cases.iter().enumerate() {
+                let c = run_expr(&format!("cases[{i}].value"), case, vars, ctx).await?;
+                if c.deep_eq(&v) {
+                    return Ok(Flow::Goto(*target, format!("case:{i}")));
+                }
+            }
+            match otherwise {
+                Some(t) => Ok(Flow::Goto(*t, "otherwise".into())),
+                None => Err(StepError::new(
+                    "no_match",
+                    "no case matched and there is no `otherwise`",
+                )),
+            }
+        }
+        StepKind::HttpComplete {
+            status,
+            headers,
+            redirect_uri,
+            json,
+            body,
+        } => {
+            let mut out: Vec<(String, String)> = Vec::new();
+            for (name, p) in headers {
+                let v = run_expr(&format!("headers.{name}"), p, vars, ctx).await?;
+                out.push((name.clone(), header_value(&format!("headers.{name}"), v)?));
+            }
+            if let Some(p) = redirect_uri {
+                let v = run_expr("redirect_uri", p, vars, ctx).await?;
+                out.push(("Location".into(), header_value("redirect_uri", v)?));
+            }
+            let has_ct = out
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
+            let body = match body {
+                None => String::new(),
+                Some(p) => {
+                    let v = run_expr("body", p, vars, ctx).await?;
+                    let (text, ct) = if *json {
+                        let text = v.to_json_string().map_err(|_| {
+                            StepError::new("type_error", "body: a lambda cannot be serialized")
+                        })?;
+                        (text, "application/json")
+                    } else {
+                        (display(&v)?, "text/plain; charset=utf-8")
+                    };
+                    if !has_ct {
+                        out.push(("Content-Type".into(), ct.into()));
+                    }
+                    text
+                }
+            };
+            Ok(Flow::Complete(HttpResponse {
+                status: *status,
+                headers: out,
+                body,
+            }))
+        }
+        StepKind::InvokeWebService { calls } => {
+            for (i, call) in calls.iter().enumerate() {
+                let mut args = Vec::with_capacity(call.args.len());
+                for (j, p) in call.args.iter().enumerate() {
+                    args.push(run_expr(&format!("calls[{i}].args[{j}]"), p, vars, ctx).await?);
+                }
+                let result = host.web_request(&call.connection, args).await?;
+                vars.insert(call.output.clone(), result);
+            }
+            next()
+        }
+        StepKind::ValidateToken {
+            token,
+            validator,
+            output,
+        } => {
+            let t = run_expr("token", token, vars, ctx).await?;
+            let result = host.validate_token(&t, validator).await?;
+            if let Some(out) = output {
+                vars.insert(out.clone(), result);
+            }
+            next()
+        }
+    }
+}
+
+fn display(v: &Value) -> Result<String, StepError> {
+    match v {
+        Value::String(s) => Ok(s.to_string()),
+        other => {
+            let mut out = String::new();
+            other.write_display(&mut out).map_err(|_| {
+                StepError::new("type_error", "body: a lambda cannot be converted to text")
+            })?;
+            Ok(out)
+        }
+    }
+}
+
+fn header_value(field: &str, v: Value) -> Result<String, StepError> {
+    let s = display(&v)?;
+    if s.contains(['\r', '\n', '\0']) {
+        return Err(StepError::new(
+            "invalid_header",
+            format!("{field}: header value contains CR, LF or NUL"),
+        ));
+    }
+    Ok(s)
+}

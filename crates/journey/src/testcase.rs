@@ -1,0 +1,304 @@
+//! Journey test cases (`*.tests/*.yaml`): a request, a clock, connections, canned outbound
+//! responses (stubs) and the expected answer. [`run_test_case`] is pure apart from the stubbed
+//! outbound port; reading files is the CLI's job.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde::Deserialize;
+use serde_json::Value as Json;
+use tessera_expr::{compile, eval_sync, BoxFuture, Context, NoHost, SeededRandom, Value};
+
+use crate::compile::CompiledJourney;
+use crate::connection::connections_from_value;
+use crate::exec::{run_backend, RunEnv, RunRequest, RunResult};
+use crate::jwks::JwksCache;
+use crate::outbound::{
+    Outbound, OutboundError, OutboundErrorKind, OutboundRequest, OutboundResponse,
+};
+use crate::yaml;
+
+/// One test case.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestCase {
+    /// Case name (defaults to the file name and index).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Journey file, relative to the case file (default: `<dir>.yaml` next to `<dir>.tests/`).
+    #[serde(default)]
+    pub journey: Option<String>,
+    /// The run clock, RFC 3339 (default 2023-11-14T22:13:20Z).
+    #[serde(default)]
+    pub now: Option<String>,
+    /// The invoking request.
+    pub request: RunRequest,
+    /// Connection definitions by name.
+    #[serde(default)]
+    pub connections: serde_json::Map<String, Json>,
+    /// Canned outbound responses; a call without a stub fails.
+    #[serde(default)]
+    pub stubs: Vec<StubResponse>,
+    /// What must come out.
+    pub expect: TestExpect,
+}
+
+/// A canned response, matched by connection name or exact URL.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StubResponse {
+    /// Matches calls made by this connection.
+    #[serde(default)]
+    pub connection: Option<String>,
+    /// Matches calls to exactly this URL (JWKS fetches have no connection).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Status (default 200).
+    #[serde(default = "default_status")]
+    pub status: u16,
+    /// Response headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// A string is sent as is; anything else as JSON; absent = empty body.
+    #[serde(default)]
+    pub body: Option<Json>,
+}
+
+fn default_status() -> u16 {
+    200
+}
+
+/// Expectations; only the members given are checked.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestExpect {
+    /// HTTP status (500 for a failed run).
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Headers that must be present with these values (names case-insensitive).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Exact body: a string compares as text, anything else as JSON.
+    #[serde(default)]
+    pub body: Option<Json>,
+    /// Visited step ids in order.
+    #[serde(default)]
+    pub path: Option<Vec<String>>,
+    /// Failure code of a failed run (`journey_failed` answers).
+    #[serde(default)]
+    pub error_code: Option<String>,
+}
+
+/// The result of one case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseResult {
+    /// Case name.
+    pub name: String,
+    /// Whether every expectation held.
+    pub passed: bool,
+    /// One line per mismatch.
+    pub diff: Vec<String>,
+    /// Visited step ids.
+    pub path: Vec<String>,
+}
+
+/// Parses a case file: one case (a mapping) or a list of cases.
+pub fn parse_test_cases(text: &str) -> Result<Vec<TestCase>, String> {
+    let value = yaml::load_yaml(text)?;
+    let items = match value {
+        Json::Array(items) => items,
+        other => vec![other],
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| serde_json::from_value(v).map_err(|e| format!("case {i}: {e}")))
+        .collect()
+}
+
+/// Parses an RFC 3339 date-time into epoch milliseconds.
+pub fn parse_rfc3339_ms(text: &str) -> Result<i64, String> {
+    let program = compile("@time.parseISO(t)").map_err(|e| e.to_string())?;
+    let mut scope = indexmap::IndexMap::<String, Value>::new();
+    scope.insert("t".into(), Value::from(text));
+    let random = SeededRandom::new(0);
+    let ctx = Context::new(0, &random, &NoHost);
+    match eval_sync(&program, &scope, &ctx) {
+        Ok(Value::Number(n)) if n.is_finite() => Ok(n as i64),
+        _ => Err("not an RFC 3339 date-time".to_string()),
+    }
+}
+
+/// Runs one case against a compiled journey with stubbed outbound calls.
+pub async fn run_test_case(case: &TestCase, journey: &CompiledJourney, name: &str) -> CaseResult {
+    let name = case.name.clone().unwrap_or_else(|| name.to_string());
+    let mut diff = Vec::new();
+    let now_ms = match case.now.as_deref().map(parse_rfc3339_ms) {
+        None => 1_700_000_000_000,
+        Some(Ok(ms)) => ms,
+        Some(Err(e)) => return failed(name, vec![format!("now: {e}")]),
+    };
+    let connections = match connections_from_value(&Json::Object(case.connections.clone())) {
+        Ok(c) => c,
+        Err(errors) => {
+            return failed(
+                name,
+                errors.iter().map(|e| format!("connections: {e}")).collect(),
+            );
+        }
+    };
+    let outbound = StubOutbound::new(case.stubs.clone());
+    let random = SeededRandom::new(1);
+    let jwks = JwksCache::new();
+    let env = RunEnv::new(now_ms, &random, &connections, &outbound, &jwks);
+    let outcome = run_backend(journey, case.request.clone(), &env).await;
+    let path: Vec<String> = outcome
+        .trace
+        .path()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let expect = &case.expect;
+    match &outcome.result {
+        RunResult::Completed(response) => {
+            if let Some(s) = expect.status {
+                if s != response.status {
+                    diff.push(format!("status: expected {s}, got {}", response.status));
+                }
+            }
+            for (k, v) in &expect.headers {
+                match response.header(k) {
+                    Some(got) if got == v => {}
+                    Some(got) => diff.push(format!("header {k}: expected {v:?}, got {got:?}")),
+                    None => diff.push(format!("header {k}: expected {v:?}, missing")),
+                }
+            }
+            if let Some(body) = &expect.body {
+                check_body(body, &response.body, &mut diff);
+            }
+            if let Some(code) = &expect.error_code {
+                diff.push(format!(
+                    "error_code: expected {code}, but the run completed"
+                ));
+            }
+        }
+        RunResult::Failed(f) => {
+            if expect.status.is_some_and(|s| s != 500) || expect.error_code.is_none() {
+                diff.push(format!(
+                    "run failed at step `{}`: {}: {}",
+                    f.step_id, f.code, f.message
+                ));
+            }
+            if let Some(code) = &expect.error_code {
+                if *code != f.code {
+                    diff.push(format!("error_code: expected {code}, got {}", f.code));
+                }
+            }
+        }
+    }
+    if let Some(p) = &expect.path {
+        if *p != path {
+            diff.push(format!(
+                "path: expected [{}], got [{}]",
+                p.join(", "),
+                path.join(", ")
+            ));
+        }
+    }
+    CaseResult {
+        name,
+        passed: diff.is_empty(),
+        diff,
+        path,
+    }
+}
+
+fn failed(name: String, diff: Vec<String>) -> CaseResult {
+    CaseResult {
+        name,
+        passed: false,
+        diff,
+        path: Vec::new(),
+    }
+}
+
+fn check_body(expected: &Json, actual: &str, diff: &mut Vec<String>) {
+    match expected {
+        Json::String(text) => {
+            if text != actual {
+                diff.push(format!("body: expected {text:?}, got {actual:?}"));
+            }
+        }
+        other => match serde_json::from_str::<Json>(actual) {
+            Ok(got) if got == *other => {}
+            Ok(got) => diff.push(format!("body: expected {other}, got {got}")),
+            Err(_) => diff.push(format!("body: expected JSON {other}, got {actual:?}")),
+        },
+    }
+}
+
+/// An [`Outbound`] answering from stubs and recording every request.
+#[derive(Debug, Default)]
+pub struct StubOutbound {
+    stubs: Vec<StubResponse>,
+    requests: Mutex<Vec<OutboundRequest>>,
+}
+
+impl StubOutbound {
+    /// A stub outbound with these canned responses.
+    pub fn new(stubs: Vec<StubResponse>) -> Self {
+        StubOutbound {
+            stubs,
+            requests: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Every request sent so far.
+    pub fn requests(&self) -> Vec<OutboundRequest> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    fn answer(&self, request: &OutboundRequest) -> Result<OutboundResponse, OutboundError> {
+        let stub = self.stubs.iter().find(|s| {
+            s.url.as_deref() == Some(request.url.as_str())
+                || (s.connection.is_some() && s.connection == request.connection)
+        });
+        let Some(stub) = stub else {
+            let what = match &request.connection {
+                Some(c) => format!("connection `{c}`"),
+                None => "this URL".to_string(),
+            };
+            return Err(OutboundError::new(
+                OutboundErrorKind::NoStub,
+                format!("no stub for {what}"),
+            ));
+        };
+        let body = match &stub.body {
+            None => Vec::new(),
+            Some(Json::String(s)) => s.clone().into_bytes(),
+            Some(other) => other.to_string().into_bytes(),
+        };
+        Ok(OutboundResponse {
+            status: stub.status,
+            headers: stub
+                .headers
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                .collect(),
+            body,
+        })
+    }
+}
+
+impl Outbound for StubOutbound {
+    fn send<'a>(
+        &'a self,
+        request: OutboundRequest,
+    ) -> BoxFuture<'a, Result<OutboundResponse, OutboundError>> {
+        let answer = self.answer(&request);
+        if let Ok(mut r) = self.requests.lock() {
+            r.push(request);
+        }
+        Box::pin(async move { answer })
+    }
+}

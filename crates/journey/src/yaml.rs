@@ -1,0 +1,172 @@
+//! Safe loading of definition text: YAML (without anchors, aliases or merge keys) or JSON into
+//! a `serde_json::Value`, with a nesting bound, and locating step lines for error messages.
+
+use serde_json::Value;
+
+/// Deepest accepted nesting of arrays/objects in a definition.
+pub(crate) const MAX_NESTING: usize = 64;
+
+/// Parses YAML text, refusing anchors/aliases and deep nesting.
+pub(crate) fn load_yaml(text: &str) -> Result<Value, String> {
+    if let Some(line) = find_anchor_or_alias(text) {
+        return Err(format!(
+            "YAML anchors, aliases and merge keys are not allowed (line {line})"
+        ));
+    }
+    let value: Value = serde_yaml_ng::from_str(text).map_err(|e| yaml_error_message(&e))?;
+    check_depth(&value)?;
+    Ok(value)
+}
+
+/// Parses JSON text with the nesting bound.
+pub(crate) fn load_json(text: &str) -> Result<Value, String> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| format!("invalid JSON at {}:{}", e.line(), e.column()))?;
+    check_depth(&value)?;
+    Ok(value)
+}
+
+fn yaml_error_message(e: &serde_yaml_ng::Error) -> String {
+    match e.location() {
+        Some(loc) => format!("invalid YAML at {}:{}", loc.line(), loc.column()),
+        None => "invalid YAML".to_string(),
+    }
+}
+
+fn check_depth(value: &Value) -> Result<(), String> {
+    // Iterative, so a hostile document cannot exhaust the stack here.
+    let mut stack = vec![(value, 1usize)];
+    while let Some((v, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match v {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        if depth > MAX_NESTING {
+            return Err(format!("nesting deeper than {MAX_NESTING} levels"));
+        }
+        stack.extend(children.map(|c| (c, depth + 1)));
+    }
+    Ok(())
+}
+
+/// Finds the first line (1-based) holding a YAML anchor (`&a`), alias (`*a`) or merge key
+/// (`<<:`) outside quoted strings, comments and block scalars. Conservative: a plain scalar
+/// continuation line starting with `*name` is also reported.
+pub(crate) fn find_anchor_or_alias(text: &str) -> Option<usize> {
+    let mut block_indent: Option<usize> = None;
+    let mut in_double = false;
+    let mut in_single = false;
+    for (index, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start().len();
+        if let Some(parent) = block_indent {
+            if line.trim().is_empty() || indent > parent {
+                continue;
+            }
+            block_indent = None;
+        }
+        let chars: Vec<char> = line.chars().collect();
+        let mut node_start = !in_double && !in_single;
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            if in_double {
+                if c == '\\' {
+                    i += 2;
+                    continue;
+                }
+                if c == '"' {
+                    in_double = false;
+                }
+                i += 1;
+                continue;
+            }
+            if in_single {
+                if c == '\'' {
+                    in_single = false;
+                }
+                i += 1;
+                continue;
+            }
+            if c == ' ' || c == '\t' {
+                i += 1;
+                continue;
+            }
+            if c == '#' && (i == 0 || chars[i - 1] == ' ' || chars[i - 1] == '\t') {
+                break;
+            }
+            if node_start {
+                let next = chars.get(i + 1).copied().unwrap_or(' ');
+                let name_char = next.is_alphanumeric() || next == '_' || next == '-';
+                if (c == '&' || c == '*') && name_char {
+                    return Some(index + 1);
+                }
+                if c == '<' && next == '<' && chars.get(i + 2) == Some(&':') {
+                    return Some(index + 1);
+                }
+                if c == '"' {
+                    in_double = true;
+                    node_start = false;
+                    i += 1;
+                    continue;
+                }
+                if c == '\'' {
+                    in_single = true;
+                    node_start = false;
+                    i += 1;
+                    continue;
+                }
+                if c == '|' || c == '>' {
+                    let rest: String = chars[i + 1..].iter().collect();
+                    let rest = rest.split(" #").next().unwrap_or("").trim();
+                    if rest
+                        .chars()
+                        .all(|r| r.is_ascii_digit() || r == '+' || r == '-')
+                    {
+                        block_indent = Some(indent);
+                        break;
+                    }
+                }
+            }
+            node_start = match c {
+                '-' | '[' | '{' | ',' | '?' => {
+                    chars.get(i + 1).is_none_or(|n| *n == ' ') || c != '-' && c != '?'
+                }
+                ':' => chars.get(i + 1).is_none_or(|n| *n == ' '),
+                _ => false,
+            };
+            i += 1;
+        }
+    }
+    None
+}
+
+/// The 1-based line where the step with this id is declared (`id: <id>`), if found.
+pub(crate) fn step_line(text: &str, id: &str) -> Option<u32> {
+    for (index, line) in text.lines().enumerate() {
+        let mut rest = line;
+        while let Some(pos) = rest.find("id") {
+            let before = rest[..pos].chars().last();
+            let after = &rest[pos + 2..];
+            rest = after;
+            if before.is_some_and(|b| b.is_alphanumeric() || b == '_') {
+                continue;
+            }
+            let after = after.trim_start_matches(['"', '\'']).trim_start();
+            let Some(value) = after.strip_prefix(':') else {
+                continue;
+            };
+            let value = value.trim_start().trim_start_matches(['"', '\'']);
+            if let Some(tail) = value.strip_prefix(id) {
+                if tail
+                    .chars()
+                    .next()
+                    .is_none_or(|t| matches!(t, '"' | '\'' | ',' | '}' | ' ' | '\t' | '#'))
+                {
+                    return u32::try_from(index + 1).ok();
+                }
+            }
+        }
+    }
+    None
+}

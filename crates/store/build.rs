@@ -1,0 +1,6 @@
+//! `sqlx::migrate!` embeds the migration directories at compile time; without this, adding a
+//! migration file would not rebuild the crate.
+
+fn main() {
+    println!("cargo:rerun-if-changed=migrations");
+}
