@@ -7,6 +7,7 @@ mod admin;
 mod bad_input;
 mod bootstrap;
 mod cli;
+mod connections;
 mod discovery;
 mod harness;
 mod journeys;
