@@ -8,7 +8,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use tessera_identity::{Error as IdentityError, OAuthError, OAuthErrorCode};
+use tessera_identity::{Error as IdentityError, OAuthError, OAuthErrorCode, Rejection};
 
 /// The `WWW-Authenticate` challenge for Bearer-protected endpoints.
 const BEARER_REALM: &str = "Bearer realm=\"tessera\"";
@@ -33,6 +33,8 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     UnsupportedMediaType(&'static str),
     MethodNotAllowed,
+    /// A refusal with its own status and `error_code` (e.g. 404 `user_not_found`).
+    Coded(StatusCode, &'static str, String),
     /// Logged with its text; the client sees only the correlation id.
     Internal(String),
 }
@@ -54,13 +56,17 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::Coded(status, code, _) => (*status, code),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
 
     fn message(&self) -> String {
         match self {
-            Self::InvalidRequest(m) | Self::InvalidBody(m) | Self::Conflict(m) => m.clone(),
+            Self::InvalidRequest(m)
+            | Self::InvalidBody(m)
+            | Self::Conflict(m)
+            | Self::Coded(_, _, m) => m.clone(),
             Self::MissingToken => "a Bearer access token is required".into(),
             Self::InvalidToken(m) | Self::Forbidden(m) | Self::InsufficientPermissions(m) => {
                 (*m).to_string()
@@ -117,6 +123,19 @@ impl From<IdentityError> for ApiError {
             IdentityError::Unauthenticated(m) => Self::InvalidToken(m),
             IdentityError::Forbidden(m) => Self::Forbidden(m),
             IdentityError::OAuth(o) => Self::InvalidRequest(o.description),
+            IdentityError::Rejected {
+                kind,
+                code,
+                message,
+            } => {
+                let status = match kind {
+                    Rejection::BadRequest => StatusCode::BAD_REQUEST,
+                    Rejection::Forbidden => StatusCode::FORBIDDEN,
+                    Rejection::NotFound => StatusCode::NOT_FOUND,
+                    Rejection::Conflict => StatusCode::CONFLICT,
+                };
+                Self::Coded(status, code, message)
+            }
             IdentityError::Internal(m) => Self::Internal(m),
         }
     }
@@ -191,9 +210,16 @@ mod tests {
             ApiError::PayloadTooLarge(1),
             ApiError::UnsupportedMediaType("x"),
             ApiError::MethodNotAllowed,
+            ApiError::from(IdentityError::rejected(
+                Rejection::Conflict,
+                "user_already_exists",
+                "x",
+            )),
             ApiError::Internal("x".into()),
         ];
-        let expected = [400, 400, 401, 401, 403, 403, 404, 409, 413, 415, 405, 500];
+        let expected = [
+            400, 400, 401, 401, 403, 403, 404, 409, 413, 415, 405, 409, 500,
+        ];
         for (e, want) in all.iter().zip(expected) {
             let (status, code) = e.status_and_code();
             assert_eq!(status.as_u16(), want, "{e:?}");

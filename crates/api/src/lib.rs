@@ -29,7 +29,7 @@ pub use metrics::Metrics;
 pub use state::{ApiConfig, AppState};
 
 use crate::metrics::{RequestLabels, RouteLabels};
-use crate::routes::{admin, journeys, oidc, ops};
+use crate::routes::{admin, journeys, oidc, ops, users};
 
 /// Builds the shared state (serializing the discovery document once).
 pub fn app_state(
@@ -92,6 +92,20 @@ pub fn router(state: AppState) -> Router {
             post(admin::rotate_client_secret),
         )
         .route("/cis/v1/keys/rotate", post(admin::rotate_keys))
+        .route(
+            "/cis/v1/users",
+            post(users::create_user).get(users::list_users),
+        )
+        .route(
+            "/cis/v1/users/{user_id}",
+            get(users::get_user)
+                .patch(users::update_user)
+                .delete(users::delete_user),
+        )
+        .route(
+            "/cis/v1/users/username/{username}",
+            get(users::get_user_by_username),
+        )
         .route("/ido/api/v2/journeys", get(journeys::list_journeys))
         .route(
             "/ido/api/v2/journeys/{journey_id}",

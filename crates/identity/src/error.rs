@@ -35,9 +35,41 @@ pub enum Error {
     /// A protocol error of the OAuth endpoints.
     #[error(transparent)]
     OAuth(#[from] OAuthError),
+    /// A refusal with its own `error_code` (e.g. `user_not_found`, `user_already_exists`,
+    /// `invalid_phone_number`, `insufficient_permissions`), for APIs whose codes are part of
+    /// the hosted platform's contract.
+    #[error("{message}")]
+    Rejected {
+        kind: Rejection,
+        code: &'static str,
+        message: String,
+    },
     /// A server-side failure; logged, never shown to the client.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// The class of a [`Error::Rejected`], which the `api` crate maps to an HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// 400
+    BadRequest,
+    /// 403
+    Forbidden,
+    /// 404
+    NotFound,
+    /// 409
+    Conflict,
+}
+
+impl Error {
+    pub fn rejected(kind: Rejection, code: &'static str, message: impl Into<String>) -> Self {
+        Self::Rejected {
+            kind,
+            code,
+            message: message.into(),
+        }
+    }
 }
 
 impl From<StoreError> for Error {

@@ -227,6 +227,9 @@ impl JourneyService {
     }
 
     async fn stored_connection_definition(&self, name: &str) -> Result<Option<Value>, Error> {
+        if !valid_connection_name(name) {
+            return Ok(None);
+        }
         let Some(record) = self.store.get_connection(name).await? else {
             return Ok(None);
         };
@@ -248,6 +251,9 @@ impl JourneyService {
 
     /// A connection by name, from the cache or the store.
     pub async fn connection(&self, name: &str) -> Result<Option<Arc<Connection>>, Error> {
+        if !valid_connection_name(name) {
+            return Ok(None);
+        }
         if let Some(c) = self.connections.read().get(name) {
             return Ok(Some(c.clone()));
         }
@@ -282,6 +288,9 @@ impl JourneyService {
     }
 
     pub async fn delete_connection(&self, name: &str) -> Result<(), Error> {
+        if !valid_connection_name(name) {
+            return Err(Error::NotFound("connection"));
+        }
         self.store
             .delete_connection(name)
             .await
@@ -357,7 +366,12 @@ impl JourneyService {
 
     /// A stored trace, as JSON.
     pub async fn get_trace(&self, journey_id: &str, trace_id: &str) -> Result<Value, Error> {
-        if !valid_journey_id(journey_id) || trace_id.len() > 128 {
+        let plausible_trace = !trace_id.is_empty()
+            && trace_id.len() <= 128
+            && trace_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid_journey_id(journey_id) || !plausible_trace {
             return Err(Error::NotFound("trace"));
         }
         let record = self
@@ -401,4 +415,14 @@ pub fn valid_journey_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// Connection names: `[A-Za-z0-9_-]+`, at most 128 characters (the journey crate enforces the
+/// same on upload; checking here keeps odd bytes away from the database).
+pub fn valid_connection_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }

@@ -1,4 +1,4 @@
-//! The identity domain of Tessera: applications, clients, signing keys and tokens.
+//! The identity domain of Tessera: applications, clients, signing keys, tokens and users.
 //!
 //! This crate knows nothing about HTTP, SQL, environment variables or files. It defines the
 //! ports it needs (`Store`, `Clock`) and implements the rules: who may get which token, what a
@@ -13,13 +13,15 @@ pub mod journeys;
 pub mod keys;
 pub mod model;
 pub mod oauth;
+pub mod passwords;
 pub mod service;
 pub mod settings;
 pub mod store;
 pub mod tokens;
+pub mod users;
 
 pub use clock::{Clock, SystemClock, TestClock};
-pub use error::{Error, StoreError};
+pub use error::{Error, Rejection, StoreError};
 pub use model::*;
 pub use oauth::{OAuthError, OAuthErrorCode};
 pub use service::Identity;

@@ -14,6 +14,7 @@ use crate::keys::{new_stored_key, KeyRing, SIGNING_ALGORITHMS};
 use crate::model::{
     Application, BootstrapOutcome, BootstrapPlan, ChangeKind, Client, ClientSettings,
 };
+use crate::passwords::Passwords;
 use crate::settings::IdentitySettings;
 use crate::store::Store;
 
@@ -56,6 +57,7 @@ pub struct Identity {
     pub(crate) clients: ClientCache,
     pub(crate) revoked: RevokedSet,
     pub(crate) tokens: TokenCache,
+    pub(crate) passwords: Passwords,
     seen_changes: Mutex<HashMap<i64, i64>>,
     last_poll_ms: Mutex<i64>,
 }
@@ -88,6 +90,7 @@ impl Identity {
             keys,
             clients: ClientCache::default(),
             revoked,
+            passwords: Passwords::default(),
             seen_changes: Mutex::new(HashMap::new()),
             last_poll_ms: Mutex::new(last_poll),
         };
@@ -141,7 +144,10 @@ impl Identity {
                 ChangeKind::Application => self.clients.remove_app(&change.key),
                 ChangeKind::SigningKeys => reload_keys = true,
                 ChangeKind::RevokedToken => self.revoked.insert(change.key.clone()),
-                ChangeKind::Journey | ChangeKind::Connection | ChangeKind::Other => {}
+                ChangeKind::Journey
+                | ChangeKind::Connection
+                | ChangeKind::User
+                | ChangeKind::Other => {}
             }
         }
         if reload_keys {

@@ -15,6 +15,8 @@ pub struct IdentitySettings {
     pub secret_rotation_grace_s: i64,
     /// How long a verified bearer token's result is reused before verifying again.
     pub token_cache_entries: usize,
+    /// The shortest password accepted when a user's password is set.
+    pub password_min_length: usize,
 }
 
 impl IdentitySettings {
@@ -25,6 +27,7 @@ impl IdentitySettings {
             leeway_s: 30,
             secret_rotation_grace_s: 0,
             token_cache_entries: 100_000,
+            password_min_length: 8,
         }
     }
 }

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use crate::error::StoreError;
 use crate::model::{
     Application, BootstrapOutcome, BootstrapPlan, Change, Client, ConnectionRecord, JourneyRecord,
-    StoredSigningKey, TraceRecord,
+    StoredSigningKey, TraceRecord, User, UserFilter, UserLookup, UserPage,
 };
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -105,6 +105,20 @@ pub trait Store: Send + Sync + 'static {
         -> StoreResult<Option<TraceRecord>>;
     /// Deletes traces created before `before_ms`.
     async fn purge_traces(&self, before_ms: i64) -> StoreResult<u64>;
+
+    // --- users ---
+    /// Inserts a user (with its normalised unique keys and password hash) and records a `User`
+    /// change. A unique violation is `Conflict(field)` where `field` is exactly `"email"`,
+    /// `"phone_number"`, `"username"` or `"user_id"`.
+    async fn create_user(&self, user: &User) -> StoreResult<()>;
+    async fn get_user(&self, user_id: &str) -> StoreResult<Option<User>>;
+    async fn get_user_by(&self, lookup: &UserLookup) -> StoreResult<Option<User>>;
+    /// Replaces the whole record; `NotFound` if missing, `Conflict(field)` as for create.
+    async fn update_user(&self, user: &User) -> StoreResult<()>;
+    /// `NotFound` if missing.
+    async fn delete_user(&self, user_id: &str) -> StoreResult<()>;
+    /// Users matching every given filter, oldest first, and the total count of matches.
+    async fn list_users(&self, filter: &UserFilter) -> StoreResult<UserPage>;
 
     // --- change feed and housekeeping ---
     /// Changes recorded at or after `since_ms` (wall-clock of the writer), oldest first.

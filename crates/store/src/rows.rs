@@ -9,8 +9,8 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Decode, Row, Type};
 use tessera_identity::store::StoreResult;
 use tessera_identity::{
-    Application, Change, ChangeKind, Client, ConnectionRecord, JourneyRecord, StoreError,
-    StoredSigningKey, TraceRecord,
+    Application, Change, ChangeKind, Client, ConnectionRecord, JourneyRecord, PasswordHash,
+    StoreError, StoredSigningKey, TraceRecord, User,
 };
 use tessera_jose::Algorithm;
 
@@ -37,6 +37,9 @@ pub(crate) const CONNECTION_COLUMNS: &str = "name, definition, updated_at";
 
 /// The columns [`trace`] reads.
 pub(crate) const TRACE_COLUMNS: &str = "trace_id, journey_id, created_at_ms, trace";
+
+/// The columns [`user`] reads.
+pub(crate) const USER_COLUMNS: &str = "user_id, doc, password_hash";
 
 pub(crate) fn application(row: &AnyRow) -> StoreResult<Application> {
     let app_id: String = column(row, "app_id", "application")?;
@@ -115,6 +118,19 @@ pub(crate) fn trace(row: &AnyRow) -> StoreResult<TraceRecord> {
         trace: column(row, "trace", &what)?,
         trace_id,
     })
+}
+
+pub(crate) fn user(row: &AnyRow) -> StoreResult<User> {
+    let user_id: String = column(row, "user_id", "user")?;
+    let what = format!("user {user_id}");
+    let doc: String = column(row, "doc", &what)?;
+    let password_hash: Option<String> = column(row, "password_hash", &what)?;
+    let mut user: User = from_json(&doc, &format!("{what} doc"))?;
+    if user.user_id != user_id {
+        return Err(corrupt(&what, "doc names another user_id"));
+    }
+    user.password_hash = password_hash.map(PasswordHash);
+    Ok(user)
 }
 
 pub(crate) fn change(row: &AnyRow) -> StoreResult<Change> {

@@ -9,13 +9,14 @@ use sqlx::AnyPool;
 use tessera_identity::store::StoreResult;
 use tessera_identity::{
     Application, BootstrapOutcome, BootstrapPlan, Change, ChangeKind, Client, ConnectionRecord,
-    JourneyRecord, Store, StoreError, StoredSigningKey, TraceRecord,
+    JourneyRecord, Store, StoreError, StoredSigningKey, TraceRecord, User, UserFilter, UserLookup,
+    UserPage,
 };
 
-use crate::error::{backend, write_error};
+use crate::error::{backend, violation, write_error, Violation};
 use crate::rows::{
     self, APPLICATION_COLUMNS, CLIENT_COLUMNS, CONNECTION_COLUMNS, JOURNEY_COLUMNS,
-    SIGNING_KEY_COLUMNS, TRACE_COLUMNS,
+    SIGNING_KEY_COLUMNS, TRACE_COLUMNS, USER_COLUMNS,
 };
 use crate::writer::{WriteTx, Writer};
 
@@ -647,6 +648,161 @@ impl Store for SqlStore {
             .await
     }
 
+    async fn create_user(&self, user: &User) -> StoreResult<()> {
+        let row = UserRow::new(user)?;
+        self.writer
+            .run(move |tx| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO users \
+                         (user_id, username_norm, email_norm, phone_number, doc, password_hash, \
+                          status, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(&row.user_id)
+                    .bind(&row.username_norm)
+                    .bind(&row.email_norm)
+                    .bind(&row.phone_number)
+                    .bind(&row.doc)
+                    .bind(&row.password_hash)
+                    .bind(row.status)
+                    .bind(row.created_at)
+                    .bind(row.updated_at)
+                    .execute(tx.conn())
+                    .await
+                    .map_err(user_write_error)?;
+                    tx.record_change(ChangeKind::User, &row.user_id).await
+                })
+            })
+            .await
+    }
+
+    async fn get_user(&self, user_id: &str) -> StoreResult<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE user_id = $1");
+        sqlx::query(&sql)
+            .bind(user_id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(rows::user)
+            .transpose()
+    }
+
+    async fn get_user_by(&self, lookup: &UserLookup) -> StoreResult<Option<User>> {
+        let (column, value) = match lookup {
+            UserLookup::EmailNorm(v) => ("email_norm", v),
+            UserLookup::Phone(v) => ("phone_number", v),
+            UserLookup::UsernameNorm(v) => ("username_norm", v),
+        };
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {column} = $1");
+        sqlx::query(&sql)
+            .bind(value)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(rows::user)
+            .transpose()
+    }
+
+    async fn update_user(&self, user: &User) -> StoreResult<()> {
+        let row = UserRow::new(user)?;
+        self.writer
+            .run(move |tx| {
+                Box::pin(async move {
+                    let updated = sqlx::query(
+                        "UPDATE users SET username_norm = $2, email_norm = $3, \
+                         phone_number = $4, doc = $5, password_hash = $6, status = $7, \
+                         updated_at = $8 WHERE user_id = $1",
+                    )
+                    .bind(&row.user_id)
+                    .bind(&row.username_norm)
+                    .bind(&row.email_norm)
+                    .bind(&row.phone_number)
+                    .bind(&row.doc)
+                    .bind(&row.password_hash)
+                    .bind(row.status)
+                    .bind(row.updated_at)
+                    .execute(tx.conn())
+                    .await
+                    .map_err(user_write_error)?
+                    .rows_affected();
+                    if updated == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    tx.record_change(ChangeKind::User, &row.user_id).await
+                })
+            })
+            .await
+    }
+
+    async fn delete_user(&self, user_id: &str) -> StoreResult<()> {
+        let user_id = user_id.to_string();
+        self.writer
+            .run(move |tx| {
+                Box::pin(async move {
+                    let deleted = sqlx::query("DELETE FROM users WHERE user_id = $1")
+                        .bind(&user_id)
+                        .execute(tx.conn())
+                        .await
+                        .map_err(backend)?
+                        .rows_affected();
+                    if deleted == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    tx.record_change(ChangeKind::User, &user_id).await
+                })
+            })
+            .await
+    }
+
+    async fn list_users(&self, filter: &UserFilter) -> StoreResult<UserPage> {
+        // Only the given filters become conditions (binding NULL for "any" would need a
+        // type PostgreSQL cannot infer through the Any driver).
+        let mut conditions = Vec::new();
+        let mut values = Vec::new();
+        if let Some(email) = &filter.email_norm {
+            values.push(email.clone());
+            conditions.push(format!("email_norm = ${}", values.len()));
+        }
+        if let Some(phone) = &filter.phone_number {
+            values.push(phone.clone());
+            conditions.push(format!("phone_number = ${}", values.len()));
+        }
+        let where_clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
+        let count_sql = format!("SELECT COUNT(*) FROM users{where_clause}");
+        let mut count_query = sqlx::query_scalar::<_, i64>(&count_sql);
+        for v in &values {
+            count_query = count_query.bind(v);
+        }
+        let total = count_query.fetch_one(&self.reader).await.map_err(backend)?;
+        let list_sql = format!(
+            "SELECT {USER_COLUMNS} FROM users{where_clause} ORDER BY created_at, user_id \
+             LIMIT {} OFFSET {}",
+            filter.limit, filter.offset
+        );
+        let mut list_query = sqlx::query(&list_sql);
+        for v in &values {
+            list_query = list_query.bind(v);
+        }
+        let users = list_query
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(rows::user)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(UserPage {
+            users,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
     async fn changes_since(&self, since_ms: i64) -> StoreResult<Vec<Change>> {
         sqlx::query("SELECT seq, kind, key, at_ms FROM changes WHERE at_ms >= $1 ORDER BY seq")
             .bind(since_ms)
@@ -754,6 +910,59 @@ async fn insert_client(tx: &mut WriteTx, client: &Client) -> StoreResult<()> {
     .map_err(|e| write_error(e, || format!("client {} already exists", client.client_id)))?;
     tx.record_change(ChangeKind::Client, &client.client_id)
         .await
+}
+
+/// The columns of a `users` row, computed from the record before the write transaction.
+struct UserRow {
+    user_id: String,
+    username_norm: Option<String>,
+    email_norm: Option<String>,
+    phone_number: Option<String>,
+    doc: String,
+    password_hash: Option<String>,
+    status: &'static str,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl UserRow {
+    fn new(user: &User) -> StoreResult<Self> {
+        Ok(Self {
+            user_id: user.user_id.clone(),
+            username_norm: user.username_norm(),
+            email_norm: user.email_norm(),
+            phone_number: user.phone_number.clone(),
+            doc: rows::to_json(user, "user")?,
+            password_hash: user.password_hash.as_ref().map(|h| h.0.clone()),
+            status: user.status.as_str(),
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        })
+    }
+}
+
+/// A failed user write; a unique violation names the field (`email`, `phone_number`,
+/// `username` or `user_id`) from the constraint or column the database reports.
+fn user_write_error(error: sqlx::Error) -> StoreError {
+    if violation(&error) != Some(Violation::Unique) {
+        return write_error(error, String::new);
+    }
+    let text = match &error {
+        sqlx::Error::Database(db) => {
+            format!("{} {}", db.message(), db.constraint().unwrap_or_default())
+        }
+        _ => String::new(),
+    };
+    let field = if text.contains("email_norm") {
+        "email"
+    } else if text.contains("phone_number") {
+        "phone_number"
+    } else if text.contains("username_norm") {
+        "username"
+    } else {
+        "user_id"
+    };
+    StoreError::Conflict(field.to_string())
 }
 
 /// A row count as `u64` (a `usize` always fits on supported platforms).

@@ -4,3 +4,4 @@ pub mod admin;
 pub mod journeys;
 pub mod oidc;
 pub mod ops;
+pub mod users;

@@ -13,3 +13,4 @@ mod keys;
 mod revocation;
 mod schema;
 mod sqlite;
+mod users;

@@ -264,6 +264,25 @@ async fn journey_admin_api_validates_and_versions() {
             )
             .await;
         assert_eq!(s, StatusCode::NOT_FOUND);
+        // Ids that cannot exist are 404s on both backends (PostgreSQL refuses NUL bytes).
+        for path in [
+            "/ido/api/v2/journeys/%00",
+            "/ido/api/v2/connections/a%00b",
+            "/ido/api/v2/journeys/x/runs/%00",
+            "/ido/api/v2/journeys/UPPER",
+        ] {
+            let (s, v) = srv.send_json(Method::GET, path, &admin, None).await;
+            assert_eq!(s, StatusCode::NOT_FOUND, "{path}: {v}");
+        }
+        let (s, _) = srv
+            .send_json(
+                Method::DELETE,
+                "/ido/api/v2/connections/a%00b",
+                &admin,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
         // Wrong content type.
         let r = srv
             .http

@@ -15,3 +15,4 @@ mod keys;
 mod logs;
 mod multi_node;
 mod tokens;
+mod users;

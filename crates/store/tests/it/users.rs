@@ -1,0 +1,263 @@
+//! Users: the whole record round-trips, the normalised keys are unique (each conflict names
+//! its field), lookups, whole-record updates, deletes, filtered pages and change rows.
+
+use serde_json::json;
+use tessera_identity::{
+    ChangeKind, PasswordHash, StoreError, User, UserFilter, UserLookup, UserName, UserStatus,
+};
+
+use crate::harness::test_databases;
+
+fn user(user_id: &str, created_at: i64) -> User {
+    User {
+        user_id: user_id.to_string(),
+        username: None,
+        email: None,
+        email_verified: false,
+        phone_number: None,
+        phone_number_verified: false,
+        external_user_id: None,
+        name: None,
+        custom_data: Default::default(),
+        status: UserStatus::Active,
+        password_hash: None,
+        password_force_replace: false,
+        created_at,
+        updated_at: created_at,
+    }
+}
+
+fn full_user() -> User {
+    let mut u = user("u-full", 10);
+    u.username = Some("Ren\u{e9}".into());
+    u.email = Some("Ann@Example.com".into());
+    u.email_verified = true;
+    u.phone_number = Some("+14155550100".into());
+    u.phone_number_verified = true;
+    u.external_user_id = Some("ext-1".into());
+    u.name = Some(UserName {
+        first_name: Some("Ann".into()),
+        last_name: Some("Lee".into()),
+    });
+    u.custom_data = json!({"tier": "gold", "n": [1, 2]})
+        .as_object()
+        .cloned()
+        .unwrap();
+    u.status = UserStatus::Disabled;
+    u.password_hash = Some(PasswordHash(
+        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+    ));
+    u.password_force_replace = true;
+    u
+}
+
+fn conflict_field(e: StoreError) -> String {
+    match e {
+        StoreError::Conflict(field) => field,
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_user_round_trips_and_is_found_by_each_key() {
+    for tdb in test_databases().await {
+        let (db, store) = tdb.open_store().await;
+        let u = full_user();
+        store.create_user(&u).await.unwrap();
+        assert_eq!(
+            store.get_user("u-full").await.unwrap(),
+            Some(u.clone()),
+            "{}",
+            tdb.backend()
+        );
+        assert_eq!(store.get_user("nobody").await.unwrap(), None);
+        for lookup in [
+            UserLookup::EmailNorm("ann@example.com".into()),
+            UserLookup::Phone("+14155550100".into()),
+            UserLookup::UsernameNorm("ren\u{e9}".into()),
+        ] {
+            assert_eq!(
+                store.get_user_by(&lookup).await.unwrap().map(|u| u.user_id),
+                Some("u-full".to_string()),
+                "{lookup:?}"
+            );
+        }
+        // Lookups use the normalised keys, not the stored spelling.
+        assert_eq!(
+            store
+                .get_user_by(&UserLookup::EmailNorm("Ann@Example.com".into()))
+                .await
+                .unwrap(),
+            None
+        );
+        db.close().await;
+    }
+}
+
+#[tokio::test]
+async fn unique_keys_conflict_naming_the_field() {
+    for tdb in test_databases().await {
+        let (db, store) = tdb.open_store().await;
+        store.create_user(&full_user()).await.unwrap();
+
+        let mut same_email = user("u-2", 20);
+        same_email.email = Some("ANN@example.COM".into());
+        assert_eq!(
+            conflict_field(store.create_user(&same_email).await.unwrap_err()),
+            "email"
+        );
+
+        let mut same_phone = user("u-2", 20);
+        same_phone.phone_number = Some("+14155550100".into());
+        assert_eq!(
+            conflict_field(store.create_user(&same_phone).await.unwrap_err()),
+            "phone_number",
+            "{}",
+            tdb.backend()
+        );
+
+        let mut same_username = user("u-2", 20);
+        same_username.username = Some("REN\u{c9}".into());
+        assert_eq!(
+            conflict_field(store.create_user(&same_username).await.unwrap_err()),
+            "username"
+        );
+
+        let same_id = user("u-full", 20);
+        assert_eq!(
+            conflict_field(store.create_user(&same_id).await.unwrap_err()),
+            "user_id"
+        );
+
+        // Users without addresses do not collide on their NULLs.
+        store.create_user(&user("u-3", 30)).await.unwrap();
+        store.create_user(&user("u-4", 40)).await.unwrap();
+
+        // An update into another user's address conflicts too, and changes nothing.
+        let mut u3 = user("u-3", 30);
+        u3.phone_number = Some("+14155550100".into());
+        assert_eq!(
+            conflict_field(store.update_user(&u3).await.unwrap_err()),
+            "phone_number"
+        );
+        assert_eq!(store.get_user("u-3").await.unwrap(), Some(user("u-3", 30)));
+        db.close().await;
+    }
+}
+
+#[tokio::test]
+async fn updates_replace_the_whole_record_and_deletes_remove_it() {
+    for tdb in test_databases().await {
+        let (db, store) = tdb.open_store().await;
+        store.create_user(&full_user()).await.unwrap();
+        let mut changed = user("u-full", 10);
+        changed.email = Some("new@example.com".into());
+        changed.updated_at = 99;
+        store.update_user(&changed).await.unwrap();
+        assert_eq!(
+            store.get_user("u-full").await.unwrap(),
+            Some(changed.clone())
+        );
+        // The old keys are free again.
+        assert_eq!(
+            store
+                .get_user_by(&UserLookup::Phone("+14155550100".into()))
+                .await
+                .unwrap(),
+            None
+        );
+        let mut other = user("u-2", 20);
+        other.phone_number = Some("+14155550100".into());
+        store.create_user(&other).await.unwrap();
+
+        assert!(matches!(
+            store.update_user(&user("ghost", 1)).await,
+            Err(StoreError::NotFound)
+        ));
+        store.delete_user("u-full").await.unwrap();
+        assert_eq!(store.get_user("u-full").await.unwrap(), None);
+        assert!(matches!(
+            store.delete_user("u-full").await,
+            Err(StoreError::NotFound)
+        ));
+
+        let changes = store.changes_since(0).await.unwrap();
+        let users: Vec<_> = changes
+            .iter()
+            .filter(|c| c.kind == ChangeKind::User)
+            .map(|c| c.key.as_str())
+            .collect();
+        assert_eq!(
+            users,
+            vec!["u-full", "u-full", "u-2", "u-full"],
+            "{}",
+            tdb.backend()
+        );
+        db.close().await;
+    }
+}
+
+#[tokio::test]
+async fn lists_are_filtered_paged_and_counted() {
+    for tdb in test_databases().await {
+        let (db, store) = tdb.open_store().await;
+        for n in 0..5 {
+            let mut u = user(&format!("u-{n}"), 100 + n);
+            u.email = Some(format!("user{n}@example.com"));
+            if n % 2 == 0 {
+                u.phone_number = Some(format!("+1415555010{n}"));
+            }
+            store.create_user(&u).await.unwrap();
+        }
+        let ids = |page: &tessera_identity::UserPage| {
+            page.users
+                .iter()
+                .map(|u| u.user_id.clone())
+                .collect::<Vec<_>>()
+        };
+        let all = store
+            .list_users(&UserFilter {
+                limit: 2,
+                offset: 1,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(ids(&all), vec!["u-1", "u-2"], "{}", tdb.backend());
+        assert_eq!(all.total, 5);
+
+        let by_email = store
+            .list_users(&UserFilter {
+                email_norm: Some("user3@example.com".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(ids(&by_email), vec!["u-3"]);
+        assert_eq!(by_email.total, 1);
+
+        let both = store
+            .list_users(&UserFilter {
+                email_norm: Some("user3@example.com".into()),
+                phone_number: Some("+14155550102".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(both.total, 0);
+        assert!(both.users.is_empty());
+
+        let by_phone = store
+            .list_users(&UserFilter {
+                phone_number: Some("+14155550104".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(ids(&by_phone), vec!["u-4"]);
+        db.close().await;
+    }
+}
