@@ -29,7 +29,7 @@ pub use metrics::Metrics;
 pub use state::{ApiConfig, AppState};
 
 use crate::metrics::{RequestLabels, RouteLabels};
-use crate::routes::{admin, journeys, oidc, ops, users};
+use crate::routes::{admin, auth, journeys, oidc, ops, users};
 
 /// Builds the shared state (serializing the discovery document once).
 pub fn app_state(
@@ -106,6 +106,16 @@ pub fn router(state: AppState) -> Router {
             "/cis/v1/users/username/{username}",
             get(users::get_user_by_username),
         )
+        .route(
+            "/cis/v1/auth/password/authenticate",
+            post(auth::password_authenticate),
+        )
+        .route(
+            "/cis/v1/auth/session/authenticate",
+            post(auth::session_authenticate),
+        )
+        .route("/cis/v1/auth/session/logout", post(auth::session_logout))
+        .route("/oidc/userinfo", get(auth::userinfo).post(auth::userinfo))
         .route("/ido/api/v2/journeys", get(journeys::list_journeys))
         .route(
             "/ido/api/v2/journeys/{journey_id}",

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-use crate::model::{Application, Client};
+use crate::model::{Application, Client, SessionRecord};
 
 /// A client together with the application it belongs to.
 #[derive(Debug, Clone)]
@@ -118,5 +118,68 @@ impl TokenCache {
             }
         }
         map.insert(token.into(), verified);
+    }
+}
+
+/// The session and user-status checks of user access tokens, reused for `ttl_ms`. Dropped
+/// at once by this node's logouts and user writes, and by other nodes' through the change
+/// feed (`Session` and `User` changes).
+pub struct LiveChecks {
+    sessions: RwLock<HashMap<String, CachedSession>>,
+    users: RwLock<HashMap<String, (bool, i64)>>,
+    ttl_ms: i64,
+}
+
+/// A session as last read (`None`: it did not exist) and when, in milliseconds.
+type CachedSession = (Option<Arc<SessionRecord>>, i64);
+
+/// Entries kept per map before it is cleared.
+const LIVE_CHECK_CAPACITY: usize = 100_000;
+
+impl LiveChecks {
+    pub fn new(ttl_ms: i64) -> Self {
+        Self {
+            sessions: RwLock::new(HashMap::new()),
+            users: RwLock::new(HashMap::new()),
+            ttl_ms,
+        }
+    }
+
+    /// The cached session (`Some(None)`: known not to exist), if still fresh.
+    pub fn session(&self, session_hash: &str, now_ms: i64) -> Option<Option<Arc<SessionRecord>>> {
+        let map = self.sessions.read();
+        let (record, at) = map.get(session_hash)?;
+        (now_ms - *at < self.ttl_ms).then(|| record.clone())
+    }
+
+    pub fn put_session(&self, session_hash: &str, record: Option<Arc<SessionRecord>>, now_ms: i64) {
+        let mut map = self.sessions.write();
+        if map.len() >= LIVE_CHECK_CAPACITY {
+            map.clear();
+        }
+        map.insert(session_hash.to_string(), (record, now_ms));
+    }
+
+    pub fn remove_session(&self, session_hash: &str) {
+        self.sessions.write().remove(session_hash);
+    }
+
+    /// Whether the user is active, if a fresh answer is cached.
+    pub fn user_active(&self, user_id: &str, now_ms: i64) -> Option<bool> {
+        let map = self.users.read();
+        let (active, at) = map.get(user_id)?;
+        (now_ms - *at < self.ttl_ms).then_some(*active)
+    }
+
+    pub fn put_user(&self, user_id: &str, active: bool, now_ms: i64) {
+        let mut map = self.users.write();
+        if map.len() >= LIVE_CHECK_CAPACITY {
+            map.clear();
+        }
+        map.insert(user_id.to_string(), (active, now_ms));
+    }
+
+    pub fn remove_user(&self, user_id: &str) {
+        self.users.write().remove(user_id);
     }
 }

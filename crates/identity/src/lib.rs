@@ -15,6 +15,7 @@ pub mod model;
 pub mod oauth;
 pub mod passwords;
 pub mod service;
+pub mod sessions;
 pub mod settings;
 pub mod store;
 pub mod tokens;

@@ -222,6 +222,8 @@ pub enum ChangeKind {
     Journey,
     Connection,
     User,
+    /// A session ended (or changed); the key is its `session_hash`.
+    Session,
     Other,
 }
 
@@ -235,6 +237,7 @@ impl ChangeKind {
             Self::Journey => "journey",
             Self::Connection => "connection",
             Self::User => "user",
+            Self::Session => "session",
             Self::Other => "other",
         }
     }
@@ -248,6 +251,7 @@ impl ChangeKind {
             "journey" => Self::Journey,
             "connection" => Self::Connection,
             "user" => Self::User,
+            "session" => Self::Session,
             _ => Self::Other,
         }
     }
@@ -408,4 +412,41 @@ pub struct UserFilter {
 pub struct UserPage {
     pub users: Vec<User>,
     pub total: u64,
+}
+
+/// A backend session as stored. The session id is never stored: `session_hash` is
+/// base64url(SHA-256(session id)) and doubles as the public `sid` claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub session_hash: String,
+    pub user_id: String,
+    /// The client that created the session.
+    pub client_id: String,
+    /// The amr values of the methods that authenticated in this session, in order.
+    pub methods: Vec<String>,
+    /// When the user last authenticated in this session (seconds).
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    /// The absolute end of the session (seconds).
+    pub expires_at: i64,
+    pub ended_at: Option<i64>,
+}
+
+/// The failure counter of one (user, method).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthFailures {
+    pub count: i64,
+    pub window_started_at: i64,
+    pub locked_until: Option<i64>,
+}
+
+/// How [`crate::Store::record_auth_failure`] counts: failures older than the window are
+/// forgotten, and reaching `max_failures` locks for `lockout_s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailurePolicy {
+    pub now_s: i64,
+    pub window_s: i64,
+    pub max_failures: i64,
+    pub lockout_s: i64,
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use tessera_jose::{Kek, SecretHasher};
 
-use crate::cache::{ClientCache, ClientRecord, RevokedSet, TokenCache};
+use crate::cache::{ClientCache, ClientRecord, LiveChecks, RevokedSet, TokenCache};
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::keys::{new_stored_key, KeyRing, SIGNING_ALGORITHMS};
@@ -58,6 +58,7 @@ pub struct Identity {
     pub(crate) revoked: RevokedSet,
     pub(crate) tokens: TokenCache,
     pub(crate) passwords: Passwords,
+    pub(crate) live: LiveChecks,
     seen_changes: Mutex<HashMap<i64, i64>>,
     last_poll_ms: Mutex<i64>,
 }
@@ -81,6 +82,7 @@ impl Identity {
         revoked.replace_all(store.list_revoked_jtis(now_s).await?);
         let last_poll = clock.now_ms();
         let identity = Self {
+            live: LiveChecks::new(settings.live_check_cache_ms),
             tokens: TokenCache::new(settings.token_cache_entries),
             store,
             clock,
@@ -144,10 +146,9 @@ impl Identity {
                 ChangeKind::Application => self.clients.remove_app(&change.key),
                 ChangeKind::SigningKeys => reload_keys = true,
                 ChangeKind::RevokedToken => self.revoked.insert(change.key.clone()),
-                ChangeKind::Journey
-                | ChangeKind::Connection
-                | ChangeKind::User
-                | ChangeKind::Other => {}
+                ChangeKind::Session => self.live.remove_session(&change.key),
+                ChangeKind::User => self.live.remove_user(&change.key),
+                ChangeKind::Journey | ChangeKind::Connection | ChangeKind::Other => {}
             }
         }
         if reload_keys {

@@ -17,6 +17,18 @@ pub struct IdentitySettings {
     pub token_cache_entries: usize,
     /// The shortest password accepted when a user's password is set.
     pub password_min_length: usize,
+    /// Wrong passwords of one user counted before the password method locks (SPEC §5).
+    pub password_max_failures: i64,
+    /// How long a password lockout lasts.
+    pub password_lockout_s: i64,
+    /// Failures older than this are forgotten (Mosaic's `failuresExpireIn`).
+    pub password_failure_window_s: i64,
+    /// A session unused for this long cannot be resumed or extended (its absolute end is
+    /// the client's `session_expiration`).
+    pub session_idle_timeout_s: i64,
+    /// How long the session and user checks of a user access token are reused on this node
+    /// (other nodes' logouts and user changes also drop them through the change feed).
+    pub live_check_cache_ms: i64,
 }
 
 impl IdentitySettings {
@@ -28,6 +40,11 @@ impl IdentitySettings {
             secret_rotation_grace_s: 0,
             token_cache_entries: 100_000,
             password_min_length: 8,
+            password_max_failures: 5,
+            password_lockout_s: 15 * 60,
+            password_failure_window_s: 15 * 60,
+            session_idle_timeout_s: 24 * 3600,
+            live_check_cache_ms: 2_000,
         }
     }
 }

@@ -8,8 +8,9 @@ use async_trait::async_trait;
 
 use crate::error::StoreError;
 use crate::model::{
-    Application, BootstrapOutcome, BootstrapPlan, Change, Client, ConnectionRecord, JourneyRecord,
-    StoredSigningKey, TraceRecord, User, UserFilter, UserLookup, UserPage,
+    Application, AuthFailures, BootstrapOutcome, BootstrapPlan, Change, Client, ConnectionRecord,
+    FailurePolicy, JourneyRecord, SessionRecord, StoredSigningKey, TraceRecord, User, UserFilter,
+    UserLookup, UserPage,
 };
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -119,6 +120,50 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_user(&self, user_id: &str) -> StoreResult<()>;
     /// Users matching every given filter, oldest first, and the total count of matches.
     async fn list_users(&self, filter: &UserFilter) -> StoreResult<UserPage>;
+
+    // --- sessions ---
+    /// Inserts a session (`Conflict` if the hash exists; `NotFound` if the user does not).
+    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
+    async fn get_session(&self, session_hash: &str) -> StoreResult<Option<SessionRecord>>;
+    /// Atomically adds `method` (if absent) to a live session of `user_id`, sets `auth_time`
+    /// and `last_used_at` to `now_s`, and returns the updated session. A session that is
+    /// unknown, another user's, ended, expired (`expires_at <= now_s`) or idle
+    /// (`last_used_at < min_last_used_s`) gives `None` and nothing changes. Records a
+    /// `Session` change.
+    async fn add_session_method(
+        &self,
+        session_hash: &str,
+        user_id: &str,
+        method: &str,
+        now_s: i64,
+        min_last_used_s: i64,
+    ) -> StoreResult<Option<SessionRecord>>;
+    /// Sets `last_used_at` of a live session (same conditions as `add_session_method`, any
+    /// user) and returns it; `None` if it is not live. Records no change.
+    async fn touch_session(
+        &self,
+        session_hash: &str,
+        now_s: i64,
+        min_last_used_s: i64,
+    ) -> StoreResult<Option<SessionRecord>>;
+    /// Ends a live session; false if it is unknown, already ended or expired. Records a
+    /// `Session` change so other nodes drop it from their caches.
+    async fn end_session(&self, session_hash: &str, now_s: i64) -> StoreResult<bool>;
+
+    // --- brute-force counters ---
+    /// Counts one failure of (user, method) atomically (one upsert, so concurrent failures
+    /// all count) and returns the counter after it: a window older than `window_s` or an
+    /// expired lock starts over at 1, and reaching `max_failures` sets `locked_until`.
+    async fn record_auth_failure(
+        &self,
+        user_id: &str,
+        method: &str,
+        policy: FailurePolicy,
+    ) -> StoreResult<AuthFailures>;
+    /// Forgets the failures of (user, method).
+    async fn reset_auth_failures(&self, user_id: &str, method: &str) -> StoreResult<()>;
+    /// The failure counter of (user, method), if any.
+    async fn get_lock(&self, user_id: &str, method: &str) -> StoreResult<Option<AuthFailures>>;
 
     // --- change feed and housekeeping ---
     /// Changes recorded at or after `since_ms` (wall-clock of the writer), oldest first.

@@ -58,7 +58,7 @@ pub struct TokenResponse {
 
 #[derive(Serialize)]
 #[serde(untagged)]
-enum Audience<'a> {
+pub(crate) enum Audience<'a> {
     One(&'a str),
     Many(&'a [String]),
 }
@@ -261,6 +261,10 @@ impl Identity {
             .ok_or(Error::Unauthenticated(
                 "the token's client no longer exists or is disabled",
             ))?;
+        if verified.sub != verified.client_id {
+            // A user token: its session must be live and its user active.
+            self.check_user_token(&verified).await?;
+        }
         Ok(AccessContext {
             token: verified,
             client,
@@ -363,7 +367,7 @@ fn normalize_scope(scope: Option<&str>, allowed: &[String]) -> Result<Option<Str
 }
 
 /// RFC 8707: each resource is an absolute URI without a fragment and allowed for the client.
-fn check_resources(resources: &[String], allowed: &[String]) -> Result<(), OAuthError> {
+pub(crate) fn check_resources(resources: &[String], allowed: &[String]) -> Result<(), OAuthError> {
     for r in resources {
         let parsed = url::Url::parse(r).map_err(|_| {
             OAuthError::new(

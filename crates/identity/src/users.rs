@@ -560,6 +560,7 @@ impl Identity {
             .update_user(&user)
             .await
             .map_err(user_store_error)?;
+        self.live.remove_user(&user.user_id);
         Ok(user)
     }
 
@@ -570,7 +571,9 @@ impl Identity {
         self.store
             .delete_user(user_id)
             .await
-            .map_err(user_store_error)
+            .map_err(user_store_error)?;
+        self.live.remove_user(user_id);
+        Ok(())
     }
 
     /// Checks a password for the authentication APIs. Unknown users (`None`) and users

@@ -9,8 +9,8 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Decode, Row, Type};
 use tessera_identity::store::StoreResult;
 use tessera_identity::{
-    Application, Change, ChangeKind, Client, ConnectionRecord, JourneyRecord, PasswordHash,
-    StoreError, StoredSigningKey, TraceRecord, User,
+    Application, AuthFailures, Change, ChangeKind, Client, ConnectionRecord, JourneyRecord,
+    PasswordHash, SessionRecord, StoreError, StoredSigningKey, TraceRecord, User,
 };
 use tessera_jose::Algorithm;
 
@@ -40,6 +40,39 @@ pub(crate) const TRACE_COLUMNS: &str = "trace_id, journey_id, created_at_ms, tra
 
 /// The columns [`user`] reads.
 pub(crate) const USER_COLUMNS: &str = "user_id, doc, password_hash";
+
+/// The columns [`session`] reads.
+pub(crate) const SESSION_COLUMNS: &str = "session_hash, user_id, client_id, methods, auth_time, \
+     created_at, last_used_at, expires_at, ended_at";
+
+/// The columns [`auth_failures`] reads.
+pub(crate) const AUTH_FAILURE_COLUMNS: &str = "count, window_started_at, locked_until";
+
+pub(crate) fn session(row: &AnyRow) -> StoreResult<SessionRecord> {
+    let session_hash: String = column(row, "session_hash", "session")?;
+    let what = format!("session {session_hash}");
+    let methods: String = column(row, "methods", &what)?;
+    Ok(SessionRecord {
+        user_id: column(row, "user_id", &what)?,
+        client_id: column(row, "client_id", &what)?,
+        methods: from_json(&methods, &format!("{what} methods"))?,
+        auth_time: column(row, "auth_time", &what)?,
+        created_at: column(row, "created_at", &what)?,
+        last_used_at: column(row, "last_used_at", &what)?,
+        expires_at: column(row, "expires_at", &what)?,
+        ended_at: column(row, "ended_at", &what)?,
+        session_hash,
+    })
+}
+
+pub(crate) fn auth_failures(row: &AnyRow) -> StoreResult<AuthFailures> {
+    let what = "auth failure counter";
+    Ok(AuthFailures {
+        count: column(row, "count", what)?,
+        window_started_at: column(row, "window_started_at", what)?,
+        locked_until: column(row, "locked_until", what)?,
+    })
+}
 
 pub(crate) fn application(row: &AnyRow) -> StoreResult<Application> {
     let app_id: String = column(row, "app_id", "application")?;

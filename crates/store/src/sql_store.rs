@@ -8,15 +8,15 @@ use async_trait::async_trait;
 use sqlx::AnyPool;
 use tessera_identity::store::StoreResult;
 use tessera_identity::{
-    Application, BootstrapOutcome, BootstrapPlan, Change, ChangeKind, Client, ConnectionRecord,
-    JourneyRecord, Store, StoreError, StoredSigningKey, TraceRecord, User, UserFilter, UserLookup,
-    UserPage,
+    Application, AuthFailures, BootstrapOutcome, BootstrapPlan, Change, ChangeKind, Client,
+    ConnectionRecord, FailurePolicy, JourneyRecord, SessionRecord, Store, StoreError,
+    StoredSigningKey, TraceRecord, User, UserFilter, UserLookup, UserPage,
 };
 
 use crate::error::{backend, violation, write_error, Violation};
 use crate::rows::{
-    self, APPLICATION_COLUMNS, CLIENT_COLUMNS, CONNECTION_COLUMNS, JOURNEY_COLUMNS,
-    SIGNING_KEY_COLUMNS, TRACE_COLUMNS, USER_COLUMNS,
+    self, APPLICATION_COLUMNS, AUTH_FAILURE_COLUMNS, CLIENT_COLUMNS, CONNECTION_COLUMNS,
+    JOURNEY_COLUMNS, SESSION_COLUMNS, SIGNING_KEY_COLUMNS, TRACE_COLUMNS, USER_COLUMNS,
 };
 use crate::writer::{WriteTx, Writer};
 
@@ -803,6 +803,254 @@ impl Store for SqlStore {
         })
     }
 
+    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {
+        let session = session.clone();
+        let methods = rows::to_json(&session.methods, "session methods")?;
+        self.writer
+            .run(move |tx| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO sessions \
+                         (session_hash, user_id, client_id, methods, auth_time, created_at, \
+                          last_used_at, expires_at, ended_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)",
+                    )
+                    .bind(&session.session_hash)
+                    .bind(&session.user_id)
+                    .bind(&session.client_id)
+                    .bind(&methods)
+                    .bind(session.auth_time)
+                    .bind(session.created_at)
+                    .bind(session.last_used_at)
+                    .bind(session.expires_at)
+                    .execute(tx.conn())
+                    .await
+                    .map_err(|e| write_error(e, || "session already exists".to_string()))?;
+                    tx.record_change(ChangeKind::Session, &session.session_hash)
+                        .await
+                })
+            })
+            .await
+    }
+
+    async fn get_session(&self, session_hash: &str) -> StoreResult<Option<SessionRecord>> {
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE session_hash = $1");
+        sqlx::query(&sql)
+            .bind(session_hash)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(rows::session)
+            .transpose()
+    }
+
+    async fn add_session_method(
+        &self,
+        session_hash: &str,
+        user_id: &str,
+        method: &str,
+        now_s: i64,
+        min_last_used_s: i64,
+    ) -> StoreResult<Option<SessionRecord>> {
+        let session_hash = session_hash.to_string();
+        let user_id = user_id.to_string();
+        let method = method.to_string();
+        self.writer
+            .run(move |tx| {
+                Box::pin(async move {
+                    // Compare-and-swap on the methods document: a concurrent change of the
+                    // same session (PostgreSQL) makes the update miss, and we read again.
+                    for _ in 0..8 {
+                        let Some(mut session) =
+                            live_session(tx, &session_hash, now_s, min_last_used_s).await?
+                        else {
+                            return Ok(None);
+                        };
+                        if session.user_id != user_id {
+                            return Ok(None);
+                        }
+                        let old_methods = rows::to_json(&session.methods, "session methods")?;
+                        if !session.methods.contains(&method) {
+                            session.methods.push(method.clone());
+                        }
+                        let new_methods = rows::to_json(&session.methods, "session methods")?;
+                        let updated = sqlx::query(
+                            "UPDATE sessions SET methods = $2, auth_time = $3, \
+                             last_used_at = $3 \
+                             WHERE session_hash = $1 AND methods = $4 AND ended_at IS NULL",
+                        )
+                        .bind(&session_hash)
+                        .bind(&new_methods)
+                        .bind(now_s)
+                        .bind(&old_methods)
+                        .execute(tx.conn())
+                        .await
+                        .map_err(backend)?
+                        .rows_affected();
+                        if updated == 1 {
+                            session.auth_time = now_s;
+                            session.last_used_at = now_s;
+                            tx.record_change(ChangeKind::Session, &session_hash).await?;
+                            return Ok(Some(session));
+                        }
+                    }
+                    Err(StoreError::Backend(
+                        "session changed concurrently too often".into(),
+                    ))
+                })
+            })
+            .await
+    }
+
+    async fn touch_session(
+        &self,
+        session_hash: &str,
+        now_s: i64,
+        min_last_used_s: i64,
+    ) -> StoreResult<Option<SessionRecord>> {
+        let session_hash = session_hash.to_string();
+        self.writer
+            .run(move |tx| {
+                Box::pin(async move {
+                    let updated = sqlx::query(
+                        "UPDATE sessions SET last_used_at = $2 \
+                         WHERE session_hash = $1 AND ended_at IS NULL AND expires_at > $2 \
+                         AND last_used_at >= $3",
+                    )
+                    .bind(&session_hash)
+                    .bind(now_s)
+                    .bind(min_last_used_s)
+                    .execute(tx.conn())
+                    .await
+                    .map_err(backend)?
+                    .rows_affected();
+                    if updated == 0 {
+                        return Ok(None);
+                    }
+                    live_session(tx, &session_hash, now_s, min_last_used_s).await
+                })
+            })
+            .await
+    }
+
+    async fn end_session(&self, session_hash: &str, now_s: i64) -> StoreResult<bool> {
+        let session_hash = session_hash.to_string();
+        self.writer
+            .run(move |tx| {
+                Box::pin(async move {
+                    let updated = sqlx::query(
+                        "UPDATE sessions SET ended_at = $2 \
+                         WHERE session_hash = $1 AND ended_at IS NULL AND expires_at > $2",
+                    )
+                    .bind(&session_hash)
+                    .bind(now_s)
+                    .execute(tx.conn())
+                    .await
+                    .map_err(backend)?
+                    .rows_affected();
+                    if updated == 0 {
+                        return Ok(false);
+                    }
+                    tx.record_change(ChangeKind::Session, &session_hash).await?;
+                    Ok(true)
+                })
+            })
+            .await
+    }
+
+    async fn record_auth_failure(
+        &self,
+        user_id: &str,
+        method: &str,
+        policy: FailurePolicy,
+    ) -> StoreResult<AuthFailures> {
+        let user_id = user_id.to_string();
+        let method = method.to_string();
+        // Failure counters are not cached anywhere, so they record no change rows.
+        self.writer
+            .run(move |tx| {
+                Box::pin(async move {
+                    let now = policy.now_s;
+                    let window_start_before = now - policy.window_s;
+                    // One statement increments (or starts over) atomically: concurrent
+                    // failures serialise on the row and every one of them counts.
+                    let sql = format!(
+                        "INSERT INTO auth_failures \
+                         (user_id, method, count, window_started_at, locked_until) \
+                         VALUES ($1, $2, 1, $3, NULL) \
+                         ON CONFLICT (user_id, method) DO UPDATE SET \
+                         count = CASE WHEN {stale} THEN 1 ELSE auth_failures.count + 1 END, \
+                         window_started_at = CASE WHEN {stale} THEN $3 \
+                           ELSE auth_failures.window_started_at END, \
+                         locked_until = CASE WHEN {stale} THEN NULL \
+                           ELSE auth_failures.locked_until END \
+                         RETURNING {AUTH_FAILURE_COLUMNS}",
+                        stale = "(auth_failures.window_started_at <= $4 \
+                                  OR auth_failures.locked_until <= $3)",
+                    );
+                    let row = sqlx::query(&sql)
+                        .bind(&user_id)
+                        .bind(&method)
+                        .bind(now)
+                        .bind(window_start_before)
+                        .fetch_one(tx.conn())
+                        .await
+                        .map_err(|e| write_error(e, String::new))?;
+                    let mut failures = rows::auth_failures(&row)?;
+                    if failures.count >= policy.max_failures && failures.locked_until.is_none() {
+                        let until = now + policy.lockout_s;
+                        sqlx::query(
+                            "UPDATE auth_failures SET locked_until = $3 \
+                             WHERE user_id = $1 AND method = $2",
+                        )
+                        .bind(&user_id)
+                        .bind(&method)
+                        .bind(until)
+                        .execute(tx.conn())
+                        .await
+                        .map_err(backend)?;
+                        failures.locked_until = Some(until);
+                    }
+                    Ok(failures)
+                })
+            })
+            .await
+    }
+
+    async fn reset_auth_failures(&self, user_id: &str, method: &str) -> StoreResult<()> {
+        let user_id = user_id.to_string();
+        let method = method.to_string();
+        self.writer
+            .run(move |tx| {
+                Box::pin(async move {
+                    sqlx::query("DELETE FROM auth_failures WHERE user_id = $1 AND method = $2")
+                        .bind(&user_id)
+                        .bind(&method)
+                        .execute(tx.conn())
+                        .await
+                        .map_err(backend)?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    async fn get_lock(&self, user_id: &str, method: &str) -> StoreResult<Option<AuthFailures>> {
+        let sql = format!(
+            "SELECT {AUTH_FAILURE_COLUMNS} FROM auth_failures WHERE user_id = $1 AND method = $2"
+        );
+        sqlx::query(&sql)
+            .bind(user_id)
+            .bind(method)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?
+            .as_ref()
+            .map(rows::auth_failures)
+            .transpose()
+    }
+
     async fn changes_since(&self, since_ms: i64) -> StoreResult<Vec<Change>> {
         sqlx::query("SELECT seq, kind, key, at_ms FROM changes WHERE at_ms >= $1 ORDER BY seq")
             .bind(since_ms)
@@ -833,7 +1081,25 @@ impl Store for SqlStore {
                         .await
                         .map_err(backend)?
                         .rows_affected();
-                    Ok(revocations.saturating_add(changes))
+                    // A session past its absolute end is dead whether or not it ended;
+                    // an expired lock has already started the count over.
+                    let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+                        .bind(now_s)
+                        .execute(tx.conn())
+                        .await
+                        .map_err(backend)?
+                        .rows_affected();
+                    let failures =
+                        sqlx::query("DELETE FROM auth_failures WHERE locked_until <= $1")
+                            .bind(now_s)
+                            .execute(tx.conn())
+                            .await
+                            .map_err(backend)?
+                            .rows_affected();
+                    Ok(revocations
+                        .saturating_add(changes)
+                        .saturating_add(sessions)
+                        .saturating_add(failures))
                 })
             })
             .await
@@ -910,6 +1176,30 @@ async fn insert_client(tx: &mut WriteTx, client: &Client) -> StoreResult<()> {
     .map_err(|e| write_error(e, || format!("client {} already exists", client.client_id)))?;
     tx.record_change(ChangeKind::Client, &client.client_id)
         .await
+}
+
+/// The session if it is live at `now_s`: not ended, not expired, used since
+/// `min_last_used_s`. Read inside the write transaction.
+async fn live_session(
+    tx: &mut WriteTx,
+    session_hash: &str,
+    now_s: i64,
+    min_last_used_s: i64,
+) -> StoreResult<Option<SessionRecord>> {
+    let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE session_hash = $1");
+    let row = sqlx::query(&sql)
+        .bind(session_hash)
+        .fetch_optional(tx.conn())
+        .await
+        .map_err(backend)?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let session = rows::session(&row)?;
+    let live = session.ended_at.is_none()
+        && session.expires_at > now_s
+        && session.last_used_at >= min_last_used_s;
+    Ok(live.then_some(session))
 }
 
 /// The columns of a `users` row, computed from the record before the write transaction.

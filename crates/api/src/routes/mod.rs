@@ -1,6 +1,7 @@
 //! The HTTP routes, one module per area.
 
 pub mod admin;
+pub mod auth;
 pub mod journeys;
 pub mod oidc;
 pub mod ops;

@@ -26,6 +26,7 @@ pub fn discovery_document(issuer: &str) -> Bytes {
         "issuer": issuer,
         "token_endpoint": format!("{issuer}/oidc/token"),
         "jwks_uri": format!("{issuer}/oidc/jwks"),
+        "userinfo_endpoint": format!("{issuer}/oidc/userinfo"),
         "introspection_endpoint": format!("{issuer}/oidc/introspect"),
         "revocation_endpoint": format!("{issuer}/oidc/revoke"),
         "grant_types_supported": GRANT_TYPES,

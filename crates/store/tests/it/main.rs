@@ -12,5 +12,6 @@ mod journeys;
 mod keys;
 mod revocation;
 mod schema;
+mod sessions;
 mod sqlite;
 mod users;

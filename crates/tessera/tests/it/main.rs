@@ -14,5 +14,6 @@ mod journeys;
 mod keys;
 mod logs;
 mod multi_node;
+mod sessions;
 mod tokens;
 mod users;

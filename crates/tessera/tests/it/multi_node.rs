@@ -165,3 +165,90 @@ async fn changes_on_one_node_reach_the_other() {
         n2.stop().await;
     }
 }
+
+#[tokio::test]
+async fn logout_and_user_disable_reach_the_other_node() {
+    for b in backends().await {
+        let kek = shared_kek();
+        let mut ca = node_config(&b, "a", &kek);
+        ca.admin = Some((
+            crate::harness::ADMIN_ID.into(),
+            Zeroizing::new(crate::harness::ADMIN_SECRET.into()),
+        ));
+        let mut cb = node_config(&b, "b", &kek);
+        cb.admin = ca.admin.clone();
+        let a = TestServer::start(ca, TestClock::new(now_ms())).await;
+        let n2 = TestServer::start(cb, TestClock::new(now_ms())).await;
+        let admin = a.admin_token().await;
+        let (_, id, secret) = a.app_and_client(&admin, json!({})).await;
+        let token = a.token(&id, &secret).await;
+        let (s, u) = a
+            .send_json(
+                Method::POST,
+                "/cis/v1/users",
+                &token,
+                Some(json!({"username": "ann", "password": "correct horse battery"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{u}");
+        let user_id = u["user_id"].as_str().unwrap().to_string();
+        let login = json!({"username": "ann", "password": "correct horse battery"});
+        let mut sessions = Vec::new();
+        for _ in 0..2 {
+            let (s, t) = a
+                .send_json(
+                    Method::POST,
+                    "/cis/v1/auth/password/authenticate",
+                    &token,
+                    Some(login.clone()),
+                )
+                .await;
+            assert_eq!(s, StatusCode::OK, "{t}");
+            let at = t["access_token"].as_str().unwrap().to_string();
+            // B verifies the token and caches its session and user checks.
+            let (s, _) = n2.send_json(Method::GET, "/oidc/userinfo", &at, None).await;
+            assert_eq!(s, StatusCode::OK, "{}", b.name);
+            sessions.push((t["session_id"].clone(), at));
+        }
+        // A logout on A reaches B.
+        let (s, _) = a
+            .send_json(
+                Method::POST,
+                "/cis/v1/auth/session/logout",
+                &token,
+                Some(json!({"session_id": sessions[0].0})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        eventually("logout on the other node", || async {
+            n2.send_json(Method::GET, "/oidc/userinfo", &sessions[0].1, None)
+                .await
+                .0
+                == StatusCode::UNAUTHORIZED
+        })
+        .await;
+        // Disabling the user on A reaches B.
+        let (s, _) = n2
+            .send_json(Method::GET, "/oidc/userinfo", &sessions[1].1, None)
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _) = a
+            .send_json(
+                Method::PATCH,
+                &format!("/cis/v1/users/{user_id}"),
+                &token,
+                Some(json!({"status": "disabled"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        eventually("user disable on the other node", || async {
+            n2.send_json(Method::GET, "/oidc/userinfo", &sessions[1].1, None)
+                .await
+                .0
+                == StatusCode::UNAUTHORIZED
+        })
+        .await;
+        a.stop().await;
+        n2.stop().await;
+    }
+}

@@ -1,0 +1,243 @@
+//! Sessions and brute-force counters: sessions round-trip, methods are added atomically only
+//! to live sessions of their user, ending records a change, and concurrent failures all
+//! count.
+
+use std::sync::Arc;
+
+use tessera_identity::{
+    ChangeKind, FailurePolicy, SessionRecord, Store, StoreError, User, UserStatus,
+};
+
+use crate::harness::test_databases;
+
+fn user(user_id: &str) -> User {
+    User {
+        user_id: user_id.to_string(),
+        username: Some(format!("name-{user_id}")),
+        email: None,
+        email_verified: false,
+        phone_number: None,
+        phone_number_verified: false,
+        external_user_id: None,
+        name: None,
+        custom_data: Default::default(),
+        status: UserStatus::Active,
+        password_hash: None,
+        password_force_replace: false,
+        created_at: 1,
+        updated_at: 1,
+    }
+}
+
+fn session(hash: &str, user_id: &str) -> SessionRecord {
+    SessionRecord {
+        session_hash: hash.to_string(),
+        user_id: user_id.to_string(),
+        client_id: "c-1".to_string(),
+        methods: vec!["pwd".to_string()],
+        auth_time: 100,
+        created_at: 100,
+        last_used_at: 100,
+        expires_at: 1_000,
+        ended_at: None,
+    }
+}
+
+fn policy(now_s: i64) -> FailurePolicy {
+    FailurePolicy {
+        now_s,
+        window_s: 900,
+        max_failures: 5,
+        lockout_s: 600,
+    }
+}
+
+#[tokio::test]
+async fn sessions_round_trip_and_gain_methods_only_while_live() {
+    for tdb in test_databases().await {
+        let (db, store) = tdb.open_store().await;
+        let backend = tdb.backend();
+        store.create_user(&user("u1")).await.unwrap();
+        store.create_user(&user("u2")).await.unwrap();
+        let s = session("h1", "u1");
+        store.create_session(&s).await.unwrap();
+        assert_eq!(store.get_session("h1").await.unwrap(), Some(s.clone()));
+        assert_eq!(store.get_session("nope").await.unwrap(), None);
+        assert!(matches!(
+            store.create_session(&s).await.unwrap_err(),
+            StoreError::Conflict(_)
+        ));
+        // A session of an unknown user is refused by the foreign key.
+        assert!(store
+            .create_session(&session("h-x", "ghost"))
+            .await
+            .is_err());
+
+        // Another user's session, an idle one and an unknown one change nothing.
+        assert_eq!(
+            store
+                .add_session_method("h1", "u2", "eotp", 200, 0)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .add_session_method("h1", "u1", "eotp", 200, 150)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .add_session_method("nope", "u1", "eotp", 200, 0)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(store.get_session("h1").await.unwrap(), Some(s.clone()));
+
+        let updated = store
+            .add_session_method("h1", "u1", "eotp", 200, 0)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(updated.methods, ["pwd", "eotp"], "{backend}");
+        assert_eq!(updated.auth_time, 200);
+        assert_eq!(updated.last_used_at, 200);
+        // Adding a method twice keeps one entry.
+        let again = store
+            .add_session_method("h1", "u1", "pwd", 210, 0)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.methods, ["pwd", "eotp"]);
+        assert_eq!(store.get_session("h1").await.unwrap(), Some(again));
+
+        let touched = store.touch_session("h1", 300, 0).await.unwrap().unwrap();
+        assert_eq!(touched.last_used_at, 300);
+        assert_eq!(touched.auth_time, 210);
+        assert_eq!(store.touch_session("h1", 300, 301).await.unwrap(), None);
+
+        // Expired sessions cannot be used or ended.
+        assert_eq!(store.touch_session("h1", 1_000, 0).await.unwrap(), None);
+        assert!(!store.end_session("h1", 1_000).await.unwrap());
+
+        assert!(store.end_session("h1", 400).await.unwrap());
+        assert!(!store.end_session("h1", 401).await.unwrap());
+        assert!(!store.end_session("nope", 401).await.unwrap());
+        assert_eq!(
+            store.get_session("h1").await.unwrap().unwrap().ended_at,
+            Some(400)
+        );
+        assert_eq!(store.touch_session("h1", 402, 0).await.unwrap(), None);
+        assert_eq!(
+            store
+                .add_session_method("h1", "u1", "sms", 402, 0)
+                .await
+                .unwrap(),
+            None
+        );
+
+        let session_changes: Vec<_> = store
+            .changes_since(0)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|c| c.kind == ChangeKind::Session)
+            .map(|c| c.key)
+            .collect();
+        // create, two method additions, end.
+        assert_eq!(session_changes, ["h1", "h1", "h1", "h1"], "{backend}");
+
+        // Deleting the user deletes its sessions.
+        store.create_session(&session("h2", "u2")).await.unwrap();
+        store.delete_user("u2").await.unwrap();
+        assert_eq!(store.get_session("h2").await.unwrap(), None);
+        db.close().await;
+    }
+}
+
+#[tokio::test]
+async fn failures_count_lock_and_start_over() {
+    for tdb in test_databases().await {
+        let (db, store) = tdb.open_store().await;
+        let backend = tdb.backend();
+        store.create_user(&user("u1")).await.unwrap();
+        assert_eq!(store.get_lock("u1", "pwd").await.unwrap(), None);
+        for n in 1..=4 {
+            let f = store
+                .record_auth_failure("u1", "pwd", policy(100 + n))
+                .await
+                .unwrap();
+            assert_eq!(f.count, n, "{backend}");
+            assert_eq!(f.window_started_at, 101);
+            assert_eq!(f.locked_until, None);
+        }
+        // Methods count separately.
+        let other = store
+            .record_auth_failure("u1", "eotp", policy(105))
+            .await
+            .unwrap();
+        assert_eq!(other.count, 1);
+
+        let fifth = store
+            .record_auth_failure("u1", "pwd", policy(105))
+            .await
+            .unwrap();
+        assert_eq!(fifth.count, 5);
+        assert_eq!(fifth.locked_until, Some(705));
+        assert_eq!(store.get_lock("u1", "pwd").await.unwrap(), Some(fifth));
+
+        // After the lock expires the count starts over.
+        let after = store
+            .record_auth_failure("u1", "pwd", policy(705))
+            .await
+            .unwrap();
+        assert_eq!((after.count, after.locked_until), (1, None), "{backend}");
+        // So it does after the window.
+        let later = store
+            .record_auth_failure("u1", "pwd", policy(705 + 900))
+            .await
+            .unwrap();
+        assert_eq!(later.count, 1);
+        assert_eq!(later.window_started_at, 1_605);
+
+        store.reset_auth_failures("u1", "pwd").await.unwrap();
+        assert_eq!(store.get_lock("u1", "pwd").await.unwrap(), None);
+        assert!(store.get_lock("u1", "eotp").await.unwrap().is_some());
+        db.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_failures_count_exactly() {
+    for tdb in test_databases().await {
+        let (db, store) = tdb.open_store().await;
+        store.create_user(&user("u1")).await.unwrap();
+        let store: Arc<dyn Store> = store;
+        let tasks: Vec<_> = (0..24)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let p = FailurePolicy {
+                        max_failures: 1_000,
+                        ..policy(100)
+                    };
+                    store.record_auth_failure("u1", "pwd", p).await.unwrap()
+                })
+            })
+            .collect();
+        let mut counts = Vec::new();
+        for t in tasks {
+            counts.push(t.await.unwrap().count);
+        }
+        counts.sort_unstable();
+        assert_eq!(counts, (1..=24).collect::<Vec<_>>(), "{}", tdb.backend());
+        assert_eq!(
+            store.get_lock("u1", "pwd").await.unwrap().unwrap().count,
+            24
+        );
+        db.close().await;
+    }
+}
