@@ -14,8 +14,17 @@ use crate::state::AppState;
 
 /// Reads the whole body, refusing more than `limit` bytes.
 pub(crate) async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
-    if let Some(len) = req
-        .headers()
+    let (parts, body) = req.into_parts();
+    read_body_parts(&parts.headers, body, limit).await
+}
+
+/// [`read_body`] for a request already split into headers and body.
+pub(crate) async fn read_body_parts(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    if let Some(len) = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
@@ -24,7 +33,7 @@ pub(crate) async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiEr
             return Err(ApiError::PayloadTooLarge(limit));
         }
     }
-    axum::body::to_bytes(req.into_body(), limit)
+    axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| ApiError::PayloadTooLarge(limit))
 }
@@ -81,10 +90,12 @@ impl FromRequest<AppState> for OAuthForm {
             )
             .into());
         }
-        let headers = req.headers().clone();
-        let body = read_body(req, state.config.form_body_limit)
+        // The headers are moved out, not copied: this is the token endpoint's hot path.
+        let (parts, body) = req.into_parts();
+        let body = read_body_parts(&parts.headers, body, state.config.form_body_limit)
             .await
             .map_err(|_| OAuthError::invalid_request("the request body is too large"))?;
+        let headers = parts.headers;
         let pairs = url::form_urlencoded::parse(&body)
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();

@@ -28,7 +28,7 @@ pub use error::{ApiError, OAuthApiError};
 pub use metrics::Metrics;
 pub use state::{ApiConfig, AppState};
 
-use crate::metrics::{RequestLabels, RouteLabels};
+use crate::metrics::{RequestLabels, RouteLabel, RouteLabels};
 use crate::routes::{admin, auth, journeys, oidc, ops, users};
 
 /// Builds the shared state (serializing the discovery document once).
@@ -164,12 +164,8 @@ static X_FRAME_OPTIONS: HeaderName = HeaderName::from_static("x-frame-options");
 /// the query string or headers) and security headers.
 async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = method_label(req.method());
+    let route = RouteLabel(req.extensions().get::<MatchedPath>().cloned());
     let mut response = next.run(req).await;
     let status = response.status().as_u16();
     let elapsed = start.elapsed();
@@ -177,7 +173,7 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         .metrics
         .requests
         .get_or_create(&RequestLabels {
-            method: method_label(&method).to_owned(),
+            method,
             route: route.clone(),
             status,
         })
@@ -190,8 +186,8 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         })
         .observe(elapsed.as_secs_f64());
     tracing::debug!(
-        method = %method,
-        route = %route,
+        method,
+        route = route.as_str(),
         status,
         latency_us = elapsed.as_micros() as u64,
         "request"
