@@ -5,8 +5,6 @@
 //! re-validates the result, so a partial body such as the seed's
 //! `{"ciba_authorization": {...}}` changes only what it names.
 
-use std::sync::Arc;
-
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
@@ -117,9 +115,8 @@ impl Identity {
         let mut app = self.get_application(app_id).await?;
         let mut current = json!({"name": app.name, "description": app.description});
         merge_patch(&mut current, &patch);
-        let input: ApplicationInput = serde_json::from_value(current).map_err(|e| {
-            Error::InvalidInput(format!("invalid application: {}", describe_serde(&e)))
-        })?;
+        let input: ApplicationInput = serde_json::from_value(current)
+            .map_err(|e| Error::InvalidInput(format!("invalid application: {}", e)))?;
         validate_name("name", &input.name)?;
         app.name = input.name;
         app.description = input.description;
@@ -347,15 +344,9 @@ fn parse_settings(body: Value) -> Result<ClientSettings, Error> {
         return Err(Error::InvalidInput("the body must be a JSON object".into()));
     }
     let settings: ClientSettings = serde_json::from_value(body)
-        .map_err(|e| Error::InvalidInput(format!("invalid client: {}", describe_serde(&e))))?;
+        .map_err(|e| Error::InvalidInput(format!("invalid client: {}", e)))?;
     validate_settings(&settings)?;
     Ok(settings)
-}
-
-/// serde's message names the field and expected type, never the offending value's content
-/// beyond short enum variants.
-fn describe_serde(e: &serde_json::Error) -> String {
-    e.to_string()
 }
 
 fn validate_settings(s: &ClientSettings) -> Result<(), Error> {
@@ -453,9 +444,6 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
         }
     }
 }
-
-/// Used by `Arc` consumers that want the record type.
-pub type SharedClientRecord = Arc<ClientRecord>;
 
 #[cfg(test)]
 mod tests {

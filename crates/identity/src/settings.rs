@@ -13,7 +13,8 @@ pub struct IdentitySettings {
     /// After a secret rotation the previous secret stays valid this long unless the request
     /// says otherwise.
     pub secret_rotation_grace_s: i64,
-    /// How long a verified bearer token's result is reused before verifying again.
+    /// How many verified bearer tokens each node remembers (results are reused until the
+    /// token expires; revocation and client state are still checked on every use).
     pub token_cache_entries: usize,
     /// The shortest password accepted when a user's password is set.
     pub password_min_length: usize,

@@ -35,6 +35,28 @@ impl SqlStore {
             writer,
         }
     }
+
+    /// Deletes the row whose key column equals `key` (`sql` binds it as `$1`) and records a
+    /// change of `kind`; `NotFound` when no row matched.
+    async fn delete_one(&self, sql: &'static str, key: &str, kind: ChangeKind) -> StoreResult<()> {
+        let key = key.to_string();
+        self.writer
+            .run(move |tx| {
+                Box::pin(async move {
+                    let deleted = sqlx::query(sql)
+                        .bind(&key)
+                        .execute(tx.conn())
+                        .await
+                        .map_err(backend)?
+                        .rows_affected();
+                    if deleted == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    tx.record_change(kind, &key).await
+                })
+            })
+            .await
+    }
 }
 
 #[async_trait]
@@ -317,23 +339,12 @@ impl Store for SqlStore {
     }
 
     async fn delete_client(&self, client_id: &str) -> StoreResult<()> {
-        let client_id = client_id.to_string();
-        self.writer
-            .run(move |tx| {
-                Box::pin(async move {
-                    let deleted = sqlx::query("DELETE FROM clients WHERE client_id = $1")
-                        .bind(&client_id)
-                        .execute(tx.conn())
-                        .await
-                        .map_err(backend)?
-                        .rows_affected();
-                    if deleted == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    tx.record_change(ChangeKind::Client, &client_id).await
-                })
-            })
-            .await
+        self.delete_one(
+            "DELETE FROM clients WHERE client_id = $1",
+            client_id,
+            ChangeKind::Client,
+        )
+        .await
     }
 
     async fn revoke_jti(&self, jti: &str, expires_at_s: i64) -> StoreResult<()> {
@@ -562,23 +573,12 @@ impl Store for SqlStore {
     }
 
     async fn delete_connection(&self, name: &str) -> StoreResult<()> {
-        let name = name.to_string();
-        self.writer
-            .run(move |tx| {
-                Box::pin(async move {
-                    let deleted = sqlx::query("DELETE FROM connections WHERE name = $1")
-                        .bind(&name)
-                        .execute(tx.conn())
-                        .await
-                        .map_err(backend)?
-                        .rows_affected();
-                    if deleted == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    tx.record_change(ChangeKind::Connection, &name).await
-                })
-            })
-            .await
+        self.delete_one(
+            "DELETE FROM connections WHERE name = $1",
+            name,
+            ChangeKind::Connection,
+        )
+        .await
     }
 
     async fn insert_traces(&self, traces: &[TraceRecord]) -> StoreResult<()> {
@@ -738,23 +738,12 @@ impl Store for SqlStore {
     }
 
     async fn delete_user(&self, user_id: &str) -> StoreResult<()> {
-        let user_id = user_id.to_string();
-        self.writer
-            .run(move |tx| {
-                Box::pin(async move {
-                    let deleted = sqlx::query("DELETE FROM users WHERE user_id = $1")
-                        .bind(&user_id)
-                        .execute(tx.conn())
-                        .await
-                        .map_err(backend)?
-                        .rows_affected();
-                    if deleted == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    tx.record_change(ChangeKind::User, &user_id).await
-                })
-            })
-            .await
+        self.delete_one(
+            "DELETE FROM users WHERE user_id = $1",
+            user_id,
+            ChangeKind::User,
+        )
+        .await
     }
 
     async fn list_users(&self, filter: &UserFilter) -> StoreResult<UserPage> {

@@ -2,7 +2,7 @@
 //! revocation.
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use bytes::Bytes;
@@ -215,14 +215,6 @@ pub async fn revoke(
     let _hint = form.single("token_type_hint")?;
     state.identity.revoke(&client, token).await?;
     Ok(no_store(axum::http::StatusCode::OK.into_response()))
-}
-
-/// Whether a request carried HTTP Basic credentials (used in tests).
-pub fn uses_basic(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.len() > 6 && v[..6].eq_ignore_ascii_case("basic "))
 }
 
 #[cfg(test)]
