@@ -35,6 +35,8 @@ pub enum ApiError {
     MethodNotAllowed,
     /// A refusal with its own status and `error_code` (e.g. 404 `user_not_found`).
     Coded(StatusCode, &'static str, String),
+    /// 429 `rate_limited` with `Retry-After` in seconds.
+    RateLimited(u64),
     /// Logged with its text; the client sees only the correlation id.
     Internal(String),
 }
@@ -57,6 +59,7 @@ impl ApiError {
             }
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::Coded(status, code, _) => (*status, code),
+            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
@@ -75,6 +78,7 @@ impl ApiError {
             Self::PayloadTooLarge(limit) => format!("the request body exceeds {limit} bytes"),
             Self::UnsupportedMediaType(expected) => format!("the Content-Type must be {expected}"),
             Self::MethodNotAllowed => "method not allowed on this path".into(),
+            Self::RateLimited(s) => format!("too many requests; retry after {s} s"),
             Self::Internal(_) => "internal server error".into(),
         }
     }
@@ -108,6 +112,11 @@ impl IntoResponse for ApiError {
                     HeaderValue::from_static("Bearer realm=\"tessera\", error=\"invalid_token\""),
                 );
             }
+            Self::RateLimited(retry_after_s) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
+            }
             _ => {}
         }
         response
@@ -136,6 +145,7 @@ impl From<IdentityError> for ApiError {
                 };
                 Self::Coded(status, code, message)
             }
+            IdentityError::RateLimited { retry_after_s } => Self::RateLimited(retry_after_s),
             IdentityError::Internal(m) => Self::Internal(m),
         }
     }
@@ -215,10 +225,11 @@ mod tests {
                 "user_already_exists",
                 "x",
             )),
+            ApiError::RateLimited(7),
             ApiError::Internal("x".into()),
         ];
         let expected = [
-            400, 400, 401, 401, 403, 403, 404, 409, 413, 415, 405, 409, 500,
+            400, 400, 401, 401, 403, 403, 404, 409, 413, 415, 405, 409, 429, 500,
         ];
         for (e, want) in all.iter().zip(expected) {
             let (status, code) = e.status_and_code();

@@ -44,6 +44,9 @@ pub enum Error {
         code: &'static str,
         message: String,
     },
+    /// A rate limit was hit (SPEC §5): 429 with `Retry-After: retry_after_s`.
+    #[error("too many requests; retry after {retry_after_s} s")]
+    RateLimited { retry_after_s: u64 },
     /// A server-side failure; logged, never shown to the client.
     #[error("internal error: {0}")]
     Internal(String),

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod model;
 pub mod oauth;
 pub mod passwords;
+pub mod preferences;
 pub mod service;
 pub mod sessions;
 pub mod settings;

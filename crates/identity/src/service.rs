@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use parking_lot::Mutex;
+use tessera_delivery::{Deliver, Router};
 use tessera_jose::{Kek, SecretHasher};
 
 use crate::cache::{ClientCache, ClientRecord, LiveChecks, RevokedSet, TokenCache};
@@ -15,6 +17,7 @@ use crate::model::{
     Application, BootstrapOutcome, BootstrapPlan, ChangeKind, Client, ClientSettings,
 };
 use crate::passwords::Passwords;
+use crate::preferences::LoginPreferences;
 use crate::settings::IdentitySettings;
 use crate::store::Store;
 
@@ -59,6 +62,11 @@ pub struct Identity {
     pub(crate) tokens: TokenCache,
     pub(crate) passwords: Passwords,
     pub(crate) live: LiveChecks,
+    /// The tenant's login preferences as last read from the store.
+    pub(crate) prefs: ArcSwap<LoginPreferences>,
+    /// Sends OTP and magic-link messages. Until the binary sets one, every send fails with a
+    /// configuration error.
+    pub(crate) messenger: Arc<dyn Deliver>,
     seen_changes: Mutex<HashMap<i64, i64>>,
     last_poll_ms: Mutex<i64>,
 }
@@ -93,10 +101,23 @@ impl Identity {
             clients: ClientCache::default(),
             revoked,
             passwords: Passwords::default(),
+            prefs: ArcSwap::from_pointee(LoginPreferences::default()),
+            messenger: Arc::new(Router::new()),
             seen_changes: Mutex::new(HashMap::new()),
             last_poll_ms: Mutex::new(last_poll),
         };
         Ok((identity, report))
+    }
+
+    /// Sets the sender of OTP and magic-link messages (email and SMS).
+    pub fn with_messenger(mut self, messenger: Arc<dyn Deliver>) -> Self {
+        self.messenger = messenger;
+        self
+    }
+
+    /// The tenant's current login preferences.
+    pub fn login_preferences(&self) -> Arc<LoginPreferences> {
+        self.prefs.load_full()
     }
 
     pub fn settings(&self) -> &IdentitySettings {

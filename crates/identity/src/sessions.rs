@@ -72,15 +72,42 @@ impl Serialize for SessionId {
 pub struct PasswordLogin {
     pub username: String,
     pub password: Zeroizing<String>,
+    pub options: LoginOptions,
+}
+
+/// The fields every backend authentication call accepts besides its credential.
+#[derive(Debug, Default)]
+pub struct LoginOptions {
+    /// Add the method to this session (MFA) instead of creating one.
     pub session_id: Option<SessionId>,
+    /// The access token's `aud` (RFC 8707), else `userid-api`.
     pub resource: Option<String>,
+    /// Custom claims requested for the tokens (kept on refresh).
+    pub claims: Option<RequestedClaims>,
+}
+
+/// The `claims` request parameter: claim names wanted in each token (the values of the
+/// request object are ignored, as `null` in OIDC Core §5.5 means "requested").
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct RequestedClaims {
+    pub id_token: Vec<String>,
+    pub access_token: Vec<String>,
+}
+
+/// What the tokens of one issuance are for, beyond the session: kept with a refresh token
+/// so refreshed tokens carry the same audience and custom claims.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct UserGrant {
+    pub resource: Option<String>,
+    pub claims: Option<RequestedClaims>,
 }
 
 impl std::fmt::Debug for PasswordLogin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PasswordLogin")
             .field("password", &"***")
-            .field("session_id", &self.session_id)
+            .field("options", &self.options)
             .finish_non_exhaustive()
     }
 }
@@ -90,6 +117,8 @@ impl std::fmt::Debug for PasswordLogin {
 pub struct AuthTokens {
     pub access_token: String,
     pub id_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     pub token_type: &'static str,
     pub expires_in: i64,
     pub session_id: SessionId,
@@ -259,24 +288,8 @@ impl Identity {
                 "`password` is longer than {MAX_PASSWORD_BYTES} bytes"
             )));
         }
-        if let Some(resource) = &login.resource {
-            check_resources(
-                std::slice::from_ref(resource),
-                &ctx.client.client.settings.allowed_resources,
-            )?;
-        }
+        self.precheck_login(ctx, &login.options).await?;
         let now = self.clock.now_s();
-        let min_last_used = now - self.settings.session_idle_timeout_s;
-        // A named session must be usable before anything else happens.
-        if let Some(id) = &login.session_id {
-            match self.store.get_session(&id.hash()).await? {
-                Some(s)
-                    if s.ended_at.is_none()
-                        && s.expires_at > now
-                        && s.last_used_at >= min_last_used => {}
-                _ => return Err(session_invalid()),
-            }
-        }
         let user = self.find_user(&login_lookup(&login.username)).await?;
         if let Some(u) = &user {
             if let Some(f) = self.store.get_lock(&u.user_id, PWD).await? {
@@ -315,11 +328,53 @@ impl Identity {
         if self.store.get_lock(&user.user_id, PWD).await?.is_some() {
             self.store.reset_auth_failures(&user.user_id, PWD).await?;
         }
-        let (session_id, session) = match login.session_id {
+        self.complete_login(ctx, &user, PWD, login.options).await
+    }
+
+    /// The checks every backend authentication makes before looking at the credential: a
+    /// named session must be usable and a `resource` allowed for the client, so a bad one
+    /// changes nothing (no code consumed, no failure counted).
+    pub(crate) async fn precheck_login(
+        &self,
+        ctx: &AccessContext,
+        options: &LoginOptions,
+    ) -> Result<(), Error> {
+        if let Some(resource) = &options.resource {
+            check_resources(
+                std::slice::from_ref(resource),
+                &ctx.client.client.settings.allowed_resources,
+            )?;
+        }
+        if let Some(id) = &options.session_id {
+            let now = self.clock.now_s();
+            let min_last_used = now - self.settings.session_idle_timeout_s;
+            match self.store.get_session(&id.hash()).await? {
+                Some(s)
+                    if s.ended_at.is_none()
+                        && s.expires_at > now
+                        && s.last_used_at >= min_last_used => {}
+                _ => return Err(session_invalid()),
+            }
+        }
+        Ok(())
+    }
+
+    /// After `user` proved a credential of amr `method` (and is active): adds the method to
+    /// the session `options` names, or creates a session, and issues the tokens.
+    pub(crate) async fn complete_login(
+        &self,
+        ctx: &AccessContext,
+        user: &User,
+        method: &str,
+        options: LoginOptions,
+    ) -> Result<AuthTokens, Error> {
+        let now = self.clock.now_s();
+        let min_last_used = now - self.settings.session_idle_timeout_s;
+        let (session_id, session) = match options.session_id {
             Some(id) => {
                 let session = self
                     .store
-                    .add_session_method(&id.hash(), &user.user_id, PWD, now, min_last_used)
+                    .add_session_method(&id.hash(), &user.user_id, method, now, min_last_used)
                     .await?
                     .ok_or_else(session_invalid)?;
                 self.live.remove_session(&session.session_hash);
@@ -332,7 +387,7 @@ impl Identity {
                     session_hash: id.hash(),
                     user_id: user.user_id.clone(),
                     client_id: ctx.client.client.client_id.clone(),
-                    methods: vec![PWD.to_string()],
+                    methods: vec![method.to_string()],
                     auth_time: now,
                     created_at: now,
                     last_used_at: now,
@@ -343,13 +398,12 @@ impl Identity {
                 (id, session)
             }
         };
-        self.issue_user_tokens(
-            &ctx.client,
-            &user,
-            &session,
-            session_id,
-            login.resource.as_deref(),
-        )
+        let grant = UserGrant {
+            resource: options.resource,
+            claims: options.claims,
+        };
+        self.issue_user_tokens(&ctx.client, user, &session, session_id, &grant)
+            .await
     }
 
     /// `POST /cis/v1/auth/session/authenticate`: fresh tokens for the calling client from a
@@ -375,7 +429,14 @@ impl Identity {
         if user.status != UserStatus::Active {
             return Err(not_active());
         }
-        self.issue_user_tokens(&ctx.client, &user, &session, session_id, None)
+        self.issue_user_tokens(
+            &ctx.client,
+            &user,
+            &session,
+            session_id,
+            &UserGrant::default(),
+        )
+        .await
     }
 
     /// `POST /cis/v1/auth/session/logout`: ends a live session (`sessions` permission). Its
@@ -459,14 +520,15 @@ impl Identity {
     }
 
     /// Signs the user access token and ID token of `session` for `record`'s client.
-    fn issue_user_tokens(
+    pub(crate) async fn issue_user_tokens(
         &self,
         record: &ClientRecord,
         user: &User,
         session: &SessionRecord,
         session_id: SessionId,
-        resource: Option<&str>,
+        grant: &UserGrant,
     ) -> Result<AuthTokens, Error> {
+        let resource = grant.resource.as_deref();
         let settings = &record.client.settings;
         let now = self.clock.now_s();
         let scope = settings.default_scopes.join(" ");
@@ -510,6 +572,7 @@ impl Identity {
         Ok(AuthTokens {
             access_token,
             id_token,
+            refresh_token: None,
             token_type: "Bearer",
             expires_in: access_exp - now,
             session_id,

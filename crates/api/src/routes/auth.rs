@@ -7,7 +7,9 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tessera_identity::sessions::{AuthTokens, PasswordLogin, SessionId};
+use tessera_identity::sessions::{
+    AuthTokens, LoginOptions, PasswordLogin, RequestedClaims, SessionId,
+};
 use zeroize::Zeroizing;
 
 use crate::error::ApiError;
@@ -26,13 +28,31 @@ pub struct PasswordBody {
     session_id: Option<String>,
     #[serde(default)]
     resource: Option<String>,
-    /// Accepted for compatibility; custom claims are not issued yet.
     #[serde(default)]
-    #[allow(dead_code)]
-    claims: Option<Map>,
+    claims: Option<ClaimsRequest>,
 }
 
-type Map = serde_json::Map<String, Value>;
+/// The `claims` request field: `{"id_token": {"name": null, …}, "access_token": {…}}`
+/// (OIDC Core §5.5 shape); only the names matter.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ClaimsRequest {
+    id_token: Option<serde_json::Map<String, Value>>,
+    access_token: Option<serde_json::Map<String, Value>>,
+}
+
+impl ClaimsRequest {
+    pub fn into_requested(self) -> RequestedClaims {
+        let names = |m: Option<serde_json::Map<String, Value>>| {
+            m.map(|m| m.into_iter().map(|(k, _)| k).collect())
+                .unwrap_or_default()
+        };
+        RequestedClaims {
+            id_token: names(self.id_token),
+            access_token: names(self.access_token),
+        }
+    }
+}
 
 /// The body of the session APIs. No `Debug`: it holds the session id.
 #[derive(Deserialize)]
@@ -59,8 +79,11 @@ pub async fn password_authenticate(
     let login = PasswordLogin {
         username: body.username,
         password: Zeroizing::new(body.password),
-        session_id: body.session_id.map(SessionId::new),
-        resource: body.resource,
+        options: LoginOptions {
+            session_id: body.session_id.map(SessionId::new),
+            resource: body.resource,
+            claims: body.claims.map(ClaimsRequest::into_requested),
+        },
     };
     tokens(state.identity.password_authenticate(&auth.0, login).await?)
 }
