@@ -142,6 +142,7 @@ impl From<IdentityError> for ApiError {
                     Rejection::Forbidden => StatusCode::FORBIDDEN,
                     Rejection::NotFound => StatusCode::NOT_FOUND,
                     Rejection::Conflict => StatusCode::CONFLICT,
+                    Rejection::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
                 };
                 Self::Coded(status, code, message)
             }

@@ -29,7 +29,7 @@ pub use metrics::Metrics;
 pub use state::{ApiConfig, AppState};
 
 use crate::metrics::{RequestLabels, RouteLabel, RouteLabels};
-use crate::routes::{admin, auth, journeys, oidc, ops, users};
+use crate::routes::{admin, auth, journeys, oidc, ops, settings, users};
 
 /// Builds the shared state (serializing the discovery document once).
 pub fn app_state(
@@ -93,6 +93,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/cis/v1/keys/rotate", post(admin::rotate_keys))
         .route(
+            "/cis/v1/login-preferences",
+            get(settings::get_login_preferences).put(settings::put_login_preferences),
+        )
+        .route("/cis/v1/dev/outbox", get(settings::list_dev_outbox))
+        .route(
             "/cis/v1/users",
             post(users::create_user).get(users::list_users),
         )
@@ -115,6 +120,14 @@ pub fn router(state: AppState) -> Router {
             post(auth::session_authenticate),
         )
         .route("/cis/v1/auth/session/logout", post(auth::session_logout))
+        .route("/cis/v1/auth/token/refresh", post(auth::token_refresh))
+        .route("/cis/v1/auth/otp/send", post(auth::otp_send))
+        .route("/cis/v1/auth/otp/authenticate", post(auth::otp_authenticate))
+        .route("/cis/v1/auth/link/email/send", post(auth::magic_link_send))
+        .route(
+            "/cis/v1/auth/link/email/authenticate",
+            post(auth::magic_link_authenticate),
+        )
         .route("/oidc/userinfo", get(auth::userinfo).post(auth::userinfo))
         .route("/ido/api/v2/journeys", get(journeys::list_journeys))
         .route(

@@ -63,6 +63,8 @@ pub enum Rejection {
     NotFound,
     /// 409
     Conflict,
+    /// 503: a dependency (e.g. the email or SMS provider) failed; retrying later may help.
+    Unavailable,
 }
 
 impl Error {

@@ -224,6 +224,8 @@ pub enum ChangeKind {
     User,
     /// A session ended (or changed); the key is its `session_hash`.
     Session,
+    /// A tenant settings document changed; the key is its name (`login_preferences`).
+    Settings,
     Other,
 }
 
@@ -238,6 +240,7 @@ impl ChangeKind {
             Self::Connection => "connection",
             Self::User => "user",
             Self::Session => "session",
+            Self::Settings => "settings",
             Self::Other => "other",
         }
     }
@@ -252,6 +255,7 @@ impl ChangeKind {
             "connection" => Self::Connection,
             "user" => Self::User,
             "session" => Self::Session,
+            "settings" => Self::Settings,
             _ => Self::Other,
         }
     }

@@ -5,12 +5,22 @@
 //!
 //! Durations are in minutes, as on the hosted platform.
 
-use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::clients::merge_patch;
 use crate::error::Error;
+use crate::service::Identity;
+use crate::store::Store;
+use crate::tokens::AccessContext;
+
+/// The name of the login-preferences document in the store's settings.
+pub const LOGIN_PREFERENCES: &str = "login_preferences";
 
 /// The tenant's login preferences. Every field has a default, so `{}` is a valid document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LoginPreferences {
     pub auth_methods: AuthMethods,
@@ -71,17 +81,6 @@ pub struct PasswordSettings {
     pub failures_expire_in: u32,
     /// Minutes the password method stays locked, 1–1440.
     pub lockout: u32,
-}
-
-impl Default for LoginPreferences {
-    fn default() -> Self {
-        Self {
-            auth_methods: AuthMethods::default(),
-            otp: OtpSettings::default(),
-            magic_link: MagicLinkSettings::default(),
-            password: PasswordSettings::default(),
-        }
-    }
 }
 
 impl Default for AuthMethods {
@@ -155,6 +154,112 @@ impl LoginPreferences {
     }
 }
 
+/// Checks that `doc` has the shape of `template` (the serialized defaults, which name every
+/// field): no unknown fields, objects where objects belong, booleans and non-negative 32-bit
+/// integers where they belong. The error names the field by its dotted path, so the message
+/// of a bad `PUT` is precise (serde's own messages carry no path).
+fn check_shape(doc: &Value, template: &Value, path: &str) -> Result<(), Error> {
+    let label = |k: &str| {
+        if path.is_empty() {
+            k.to_string()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    match (doc, template) {
+        (Value::Object(fields), Value::Object(known)) => {
+            for (k, v) in fields {
+                let name = label(&field_label(k));
+                let Some(t) = known.get(k) else {
+                    return Err(Error::InvalidInput(format!("unknown field `{name}`")));
+                };
+                check_shape(v, t, &name)?;
+            }
+            Ok(())
+        }
+        (_, Value::Object(_)) => Err(Error::InvalidInput(format!("`{path}` must be an object"))),
+        (Value::Bool(_), Value::Bool(_)) => Ok(()),
+        (_, Value::Bool(_)) => Err(Error::InvalidInput(format!("`{path}` must be a boolean"))),
+        (Value::Number(n), Value::Number(_))
+            if n.as_u64().is_some_and(|n| u32::try_from(n).is_ok()) =>
+        {
+            Ok(())
+        }
+        (_, Value::Number(_)) => Err(Error::InvalidInput(format!(
+            "`{path}` must be a non-negative integer"
+        ))),
+        _ => Err(Error::InvalidInput(format!("`{path}` has the wrong type"))),
+    }
+}
+
+/// A field name fit for an error message: printable and short.
+fn field_label(name: &str) -> String {
+    name.chars().filter(|c| !c.is_control()).take(64).collect()
+}
+
+/// Parses a stored document. It was validated when written, so a failure means the data is
+/// corrupt (or written by a newer binary).
+fn parse_stored(doc: &str) -> Result<LoginPreferences, Error> {
+    serde_json::from_str(doc)
+        .map_err(|e| Error::Internal(format!("the stored login preferences do not parse: {e}")))
+}
+
+/// The stored login preferences, or the defaults when none were ever stored.
+pub(crate) async fn load_login_preferences(store: &dyn Store) -> Result<LoginPreferences, Error> {
+    match store.get_setting(LOGIN_PREFERENCES).await? {
+        Some(doc) => parse_stored(&doc),
+        None => Ok(LoginPreferences::default()),
+    }
+}
+
+impl Identity {
+    /// `PUT /cis/v1/login-preferences` (admins only): applies `patch` to the stored document
+    /// as a JSON Merge Patch (RFC 7396; `null` resets a field to its default), refuses
+    /// unknown fields and out-of-range values naming the field, stores the result (which
+    /// every other node reloads through the change feed) and returns it.
+    pub async fn put_login_preferences(
+        &self,
+        ctx: &AccessContext,
+        patch: Value,
+    ) -> Result<Arc<LoginPreferences>, Error> {
+        if !ctx.is_client_token() || !ctx.is_admin() {
+            return Err(Error::Forbidden(
+                "this API needs a client token of the management application",
+            ));
+        }
+        if !patch.is_object() {
+            return Err(Error::InvalidInput("the body must be a JSON object".into()));
+        }
+        // The base is the stored document, not this node's cache, which may lag another
+        // node's write by one poll.
+        let current = load_login_preferences(self.store.as_ref()).await?;
+        let mut doc = serde_json::to_value(&current)
+            .map_err(|e| Error::Internal(format!("serializing login preferences: {e}")))?;
+        merge_patch(&mut doc, &patch);
+        let template = serde_json::to_value(LoginPreferences::default())
+            .map_err(|e| Error::Internal(format!("serializing login preferences: {e}")))?;
+        check_shape(&doc, &template, "")?;
+        let prefs: LoginPreferences = serde_json::from_value(doc)
+            .map_err(|e| Error::InvalidInput(format!("invalid login preferences: {e}")))?;
+        prefs.validate()?;
+        let text = serde_json::to_string(&prefs)
+            .map_err(|e| Error::Internal(format!("serializing login preferences: {e}")))?;
+        self.store
+            .put_setting(LOGIN_PREFERENCES, &text, self.clock.now_s())
+            .await?;
+        let prefs = Arc::new(prefs);
+        self.prefs.store(prefs.clone());
+        Ok(prefs)
+    }
+
+    /// Re-reads the login preferences from the store (another node changed them).
+    pub(crate) async fn reload_login_preferences(&self) -> Result<(), Error> {
+        let prefs = load_login_preferences(self.store.as_ref()).await?;
+        self.prefs.store(Arc::new(prefs));
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +282,27 @@ mod tests {
         let e = p.validate().unwrap_err().to_string();
         assert!(e.contains("otp.code_length"), "{e}");
         assert!(serde_json::from_str::<LoginPreferences>(r#"{"otp":{"bogus":1}}"#).is_err());
+    }
+
+    fn shape_error(doc: serde_json::Value) -> String {
+        let template = serde_json::to_value(LoginPreferences::default()).unwrap();
+        check_shape(&doc, &template, "").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_shape_check_names_the_field() {
+        use serde_json::json;
+        let template = serde_json::to_value(LoginPreferences::default()).unwrap();
+        check_shape(&template, &template, "").unwrap();
+        check_shape(&json!({}), &template, "").unwrap();
+        assert!(shape_error(json!({"bogus": 1})).contains("`bogus`"));
+        assert!(shape_error(json!({"otp": {"bogus": 1}})).contains("`otp.bogus`"));
+        assert!(shape_error(json!({"otp": 5})).contains("`otp` must be an object"));
+        assert!(shape_error(json!({"otp": {"code_length": "6"}})).contains("`otp.code_length`"));
+        assert!(shape_error(json!({"otp": {"code_length": -1}})).contains("non-negative"));
+        assert!(shape_error(json!({"otp": {"code_length": 1.5}})).contains("non-negative"));
+        assert!(
+            shape_error(json!({"auth_methods": {"password": 1}})).contains("must be a boolean")
+        );
     }
 }

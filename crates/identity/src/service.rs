@@ -25,6 +25,9 @@ use crate::store::Store;
 /// this after taking its timestamp could be missed; the window is generous for that reason.
 const CHANGE_WINDOW_MS: i64 = 10_000;
 
+/// How long development-outbox messages are kept before housekeeping deletes them.
+pub const DEV_OUTBOX_RETENTION_MS: i64 = 24 * 3_600_000;
+
 /// Admin client credentials given by the operator (`TESSERA_ADMIN_CLIENT_ID`/`_SECRET`).
 #[derive(Clone)]
 pub struct AdminCredentials {
@@ -67,6 +70,10 @@ pub struct Identity {
     /// Sends OTP and magic-link messages. Until the binary sets one, every send fails with a
     /// configuration error.
     pub(crate) messenger: Arc<dyn Deliver>,
+    /// Hashes one-time codes (OTPs, magic links) under a key derived from the KEK.
+    pub(crate) code_hasher: SecretHasher,
+    /// This node's send and authenticate rate limits (`ratelimit.rs`).
+    pub(crate) limits: crate::ratelimit::RateLimiter,
     seen_changes: Mutex<HashMap<i64, i64>>,
     last_poll_ms: Mutex<i64>,
 }
@@ -88,7 +95,10 @@ impl Identity {
         let keys = KeyRing::load(&store.list_signing_keys().await?, &kek)?;
         let revoked = RevokedSet::default();
         revoked.replace_all(store.list_revoked_jtis(now_s).await?);
+        let prefs = crate::preferences::load_login_preferences(store.as_ref()).await?;
         let last_poll = clock.now_ms();
+        let code_hasher = SecretHasher::new(&kek.derive(crate::codes::CODE_HASH_LABEL));
+        let limits = crate::ratelimit::RateLimiter::new(settings.rate_limits.clone());
         let identity = Self {
             live: LiveChecks::new(settings.live_check_cache_ms),
             tokens: TokenCache::new(settings.token_cache_entries),
@@ -101,8 +111,10 @@ impl Identity {
             clients: ClientCache::default(),
             revoked,
             passwords: Passwords::default(),
-            prefs: ArcSwap::from_pointee(LoginPreferences::default()),
+            prefs: ArcSwap::from_pointee(prefs),
             messenger: Arc::new(Router::new()),
+            code_hasher,
+            limits,
             seen_changes: Mutex::new(HashMap::new()),
             last_poll_ms: Mutex::new(last_poll),
         };
@@ -161,6 +173,7 @@ impl Identity {
                 .collect()
         };
         let mut reload_keys = false;
+        let mut reload_prefs = false;
         for change in &fresh {
             match change.kind {
                 ChangeKind::Client => self.clients.remove(&change.key),
@@ -169,11 +182,17 @@ impl Identity {
                 ChangeKind::RevokedToken => self.revoked.insert(change.key.clone()),
                 ChangeKind::Session => self.live.remove_session(&change.key),
                 ChangeKind::User => self.live.remove_user(&change.key),
+                ChangeKind::Settings => {
+                    reload_prefs |= change.key == crate::preferences::LOGIN_PREFERENCES
+                }
                 ChangeKind::Journey | ChangeKind::Connection | ChangeKind::Other => {}
             }
         }
         if reload_keys {
             self.reload_keys().await?;
+        }
+        if reload_prefs {
+            self.reload_login_preferences().await?;
         }
         Ok(fresh)
     }
@@ -188,6 +207,11 @@ impl Identity {
         self.store
             .purge(now_s, self.clock.now_ms() - 3_600_000)
             .await?;
+        // Development-outbox messages are kept for a day.
+        self.store
+            .purge_outbox(self.clock.now_ms() - DEV_OUTBOX_RETENTION_MS)
+            .await?;
+        self.store.purge_one_time_codes(now_s - 3_600).await?;
         Ok(())
     }
 

@@ -146,6 +146,8 @@ struct UserAccessClaims<'a> {
     sid: &'a str,
     auth_time: i64,
     amr: &'a [String],
+    #[serde(flatten)]
+    custom: &'a Map<String, Value>,
 }
 
 #[derive(Serialize)]
@@ -160,6 +162,42 @@ struct IdTokenClaims<'a> {
     sid: &'a str,
     #[serde(flatten)]
     standard: &'a Map<String, Value>,
+}
+
+/// Claims a token's issuer sets itself: a `claims` request can never replace them.
+const RESERVED_CLAIMS: &[&str] = &[
+    "iss", "sub", "aud", "iat", "exp", "nbf", "jti", "client_id", "app_id", "app_name",
+    "scope", "sid", "auth_time", "amr", "acr", "azp", "nonce", "roles", "typ", "cnf",
+];
+
+/// The custom claims a `claims` request names, from `user`: any OIDC standard claim of the
+/// user (whatever the scopes), `username`, `external_user_id`, `custom_data` (the whole
+/// object) or a top-level key of `custom_data`. Unknown, empty and reserved names are
+/// skipped; claims already in `base` are kept as they are.
+pub fn requested_claims(user: &User, names: &[String], base: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    if names.is_empty() {
+        return out;
+    }
+    let standard = standard_claims(user, ["email", "phone", "profile"]);
+    for name in names {
+        let name = name.as_str();
+        if RESERVED_CLAIMS.contains(&name) || base.contains_key(name) || out.contains_key(name) {
+            continue;
+        }
+        let value = match name {
+            "username" => user.username.clone().map(Value::String),
+            "custom_data" => Some(Value::Object(user.custom_data.clone())),
+            _ => standard
+                .get(name)
+                .cloned()
+                .or_else(|| user.custom_data.get(name).cloned()),
+        };
+        if let Some(value) = value {
+            out.insert(name.to_string(), value);
+        }
+    }
+    out
 }
 
 /// The factor class of an amr value (SPEC §4).
@@ -234,7 +272,7 @@ pub fn standard_claims<'s>(
     out
 }
 
-fn invalid_credentials() -> Error {
+pub(crate) fn invalid_credentials() -> Error {
     Error::rejected(
         Rejection::BadRequest,
         "auth_invalid_credentials",
@@ -242,7 +280,7 @@ fn invalid_credentials() -> Error {
     )
 }
 
-fn session_invalid() -> Error {
+pub(crate) fn session_invalid() -> Error {
     Error::rejected(
         Rejection::BadRequest,
         "auth_session_invalid",
@@ -250,7 +288,7 @@ fn session_invalid() -> Error {
     )
 }
 
-fn locked() -> Error {
+pub(crate) fn locked() -> Error {
     Error::rejected(
         Rejection::Forbidden,
         "auth_locked",
@@ -258,7 +296,16 @@ fn locked() -> Error {
     )
 }
 
-fn not_active() -> Error {
+/// 403 `auth_login_preferences_missing`: the login preferences disable password login.
+fn password_disabled() -> Error {
+    Error::rejected(
+        Rejection::Forbidden,
+        "auth_login_preferences_missing",
+        "password authentication is disabled in the login preferences",
+    )
+}
+
+pub(crate) fn not_active() -> Error {
     Error::rejected(
         Rejection::Forbidden,
         "user_not_active",
@@ -283,6 +330,16 @@ impl Identity {
         login: PasswordLogin,
     ) -> Result<AuthTokens, Error> {
         require_permission(ctx, Permission::Auth)?;
+        let prefs = self.login_preferences();
+        if !prefs.auth_methods.password {
+            return Err(password_disabled());
+        }
+        // Per-node abuse limits (`ratelimit.rs`), before any hashing.
+        self.limits.check_authenticate(
+            self.clock.now_ms(),
+            &ctx.client.client.client_id,
+            Some(&format!("login:{}", username_norm(&login.username))),
+        )?;
         if login.password.len() > MAX_PASSWORD_BYTES {
             return Err(Error::InvalidInput(format!(
                 "`password` is longer than {MAX_PASSWORD_BYTES} bytes"
@@ -307,9 +364,9 @@ impl Identity {
                 if let Some(u) = &other {
                     let policy = FailurePolicy {
                         now_s: now,
-                        window_s: self.settings.password_failure_window_s,
-                        max_failures: self.settings.password_max_failures,
-                        lockout_s: self.settings.password_lockout_s,
+                        window_s: i64::from(prefs.password.failures_expire_in) * 60,
+                        max_failures: i64::from(prefs.password.max_failures),
+                        lockout_s: i64::from(prefs.password.lockout) * 60,
                     };
                     let f = self
                         .store
@@ -402,8 +459,27 @@ impl Identity {
             resource: options.resource,
             claims: options.claims,
         };
-        self.issue_user_tokens(&ctx.client, user, &session, session_id, &grant)
+        self.issue_with_refresh(&ctx.client, user, &session, session_id, &grant)
             .await
+    }
+
+    /// [`Self::issue_user_tokens`] plus the first refresh token of a new family.
+    async fn issue_with_refresh(
+        &self,
+        record: &ClientRecord,
+        user: &User,
+        session: &SessionRecord,
+        session_id: SessionId,
+        grant: &UserGrant,
+    ) -> Result<AuthTokens, Error> {
+        let refresh = self
+            .start_refresh_family(record, session, &session_id, grant)
+            .await?;
+        let mut tokens = self
+            .issue_user_tokens(record, user, session, session_id, grant)
+            .await?;
+        tokens.refresh_token = Some(refresh);
+        Ok(tokens)
     }
 
     /// `POST /cis/v1/auth/session/authenticate`: fresh tokens for the calling client from a
@@ -429,7 +505,7 @@ impl Identity {
         if user.status != UserStatus::Active {
             return Err(not_active());
         }
-        self.issue_user_tokens(
+        self.issue_with_refresh(
             &ctx.client,
             &user,
             &session,
@@ -537,6 +613,10 @@ impl Identity {
         // No token outlives its session.
         let access_exp = (now + i64::from(settings.access_token_ttl)).min(session.expires_at);
         let id_exp = (now + i64::from(settings.id_token_ttl)).min(session.expires_at);
+        let access_custom = match &grant.claims {
+            Some(claims) => requested_claims(user, &claims.access_token, &Map::new()),
+            None => Map::new(),
+        };
         let access = UserAccessClaims {
             iss: &self.settings.issuer,
             sub: &user.user_id,
@@ -550,8 +630,14 @@ impl Identity {
             sid: &session.session_hash,
             auth_time: session.auth_time,
             amr: &amr,
+            custom: &access_custom,
         };
-        let standard = standard_claims(user, settings.default_scopes.iter().map(String::as_str));
+        let mut standard =
+            standard_claims(user, settings.default_scopes.iter().map(String::as_str));
+        if let Some(claims) = &grant.claims {
+            let extra = requested_claims(user, &claims.id_token, &standard);
+            standard.extend(extra);
+        }
         let id = IdTokenClaims {
             iss: &self.settings.issuer,
             sub: &user.user_id,

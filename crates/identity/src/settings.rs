@@ -16,20 +16,18 @@ pub struct IdentitySettings {
     /// How many verified bearer tokens each node remembers (results are reused until the
     /// token expires; revocation and client state are still checked on every use).
     pub token_cache_entries: usize,
-    /// The shortest password accepted when a user's password is set.
-    pub password_min_length: usize,
-    /// Wrong passwords of one user counted before the password method locks (SPEC §5).
-    pub password_max_failures: i64,
-    /// How long a password lockout lasts.
-    pub password_lockout_s: i64,
-    /// Failures older than this are forgotten (Mosaic's `failuresExpireIn`).
-    pub password_failure_window_s: i64,
+    /// Whether messages go to the development outbox (`delivery.outbox`), which
+    /// `GET /cis/v1/dev/outbox` then lists; when off that endpoint answers 404. (The password
+    /// policy is not here: it is part of the login preferences, `preferences.rs`.)
+    pub dev_outbox: bool,
     /// A session unused for this long cannot be resumed or extended (its absolute end is
     /// the client's `session_expiration`).
     pub session_idle_timeout_s: i64,
     /// How long the session and user checks of a user access token are reused on this node
     /// (other nodes' logouts and user changes also drop them through the change feed).
     pub live_check_cache_ms: i64,
+    /// Per-node limits of message sends and authenticate calls (`ratelimit.rs`).
+    pub rate_limits: crate::ratelimit::RateLimitSettings,
 }
 
 impl IdentitySettings {
@@ -40,12 +38,10 @@ impl IdentitySettings {
             leeway_s: 30,
             secret_rotation_grace_s: 0,
             token_cache_entries: 100_000,
-            password_min_length: 8,
-            password_max_failures: 5,
-            password_lockout_s: 15 * 60,
-            password_failure_window_s: 15 * 60,
+            dev_outbox: false,
             session_idle_timeout_s: 24 * 3600,
             live_check_cache_ms: 2_000,
+            rate_limits: crate::ratelimit::RateLimitSettings::default(),
         }
     }
 }

@@ -5,8 +5,11 @@
 //! transaction, so other nodes can invalidate their caches.
 
 use async_trait::async_trait;
+use tessera_delivery::OutboxRecord;
 
+use crate::codes::{CodeRedemption, OneTimeCode, Redemption};
 use crate::error::StoreError;
+use crate::refresh::{RefreshToken, Rotation};
 use crate::model::{
     Application, AuthFailures, BootstrapOutcome, BootstrapPlan, Change, Client, ConnectionRecord,
     FailurePolicy, JourneyRecord, SessionRecord, StoredSigningKey, TraceRecord, User, UserFilter,
@@ -146,9 +149,22 @@ pub trait Store: Send + Sync + 'static {
         now_s: i64,
         min_last_used_s: i64,
     ) -> StoreResult<Option<SessionRecord>>;
-    /// Ends a live session; false if it is unknown, already ended or expired. Records a
-    /// `Session` change so other nodes drop it from their caches.
+    /// Ends a live session and revokes its refresh tokens; false if it is unknown, already
+    /// ended or expired. Records a `Session` change so other nodes drop it from their caches.
     async fn end_session(&self, session_hash: &str, now_s: i64) -> StoreResult<bool>;
+
+    // --- one-time codes ---
+    /// Stores a new one-time code (OTP or magic link) and, in the same transaction, marks the
+    /// user's older live codes of the same client and kind consumed. `NotFound` if the user
+    /// does not exist. Records no change (codes are not cached).
+    async fn create_one_time_code(&self, code: &OneTimeCode) -> StoreResult<()>;
+    /// Consumes the newest live code matching `redemption` with one conditional update
+    /// (`... AND consumed_at IS NULL`), so of concurrent redeems of one code, on any nodes,
+    /// exactly one gets `Consumed`. Without a live match: `Expired` if an unused matching code
+    /// has expired, else `Invalid`; nothing changes.
+    async fn redeem_one_time_code(&self, redemption: &CodeRedemption) -> StoreResult<Redemption>;
+    /// Deletes codes that expired before `expired_before_s`.
+    async fn purge_one_time_codes(&self, expired_before_s: i64) -> StoreResult<u64>;
 
     // --- brute-force counters ---
     /// Counts one failure of (user, method) atomically (one upsert, so concurrent failures
@@ -164,6 +180,43 @@ pub trait Store: Send + Sync + 'static {
     async fn reset_auth_failures(&self, user_id: &str, method: &str) -> StoreResult<()>;
     /// The failure counter of (user, method), if any.
     async fn get_lock(&self, user_id: &str, method: &str) -> StoreResult<Option<AuthFailures>>;
+
+    // --- settings and development outbox ---
+    /// The tenant settings document `name` (JSON text), if one was stored.
+    async fn get_setting(&self, name: &str) -> StoreResult<Option<String>>;
+    /// Creates or replaces the settings document `name` and records a `Settings` change keyed
+    /// by `name`, so every node reloads it.
+    async fn put_setting(&self, name: &str, doc: &str, now_s: i64) -> StoreResult<()>;
+    /// Stores one message of the development outbox; `Conflict` if its id exists. Records no
+    /// change (nothing caches the outbox).
+    async fn insert_outbox(&self, record: &OutboxRecord) -> StoreResult<()>;
+    /// At most `limit` outbox messages, newest first (by `created_at_ms`, then insertion
+    /// order), only those sent to exactly `to` when given.
+    async fn list_outbox(&self, to: Option<&str>, limit: u32) -> StoreResult<Vec<OutboxRecord>>;
+    /// Deletes outbox messages created before `before_ms`.
+    async fn purge_outbox(&self, before_ms: i64) -> StoreResult<u64>;
+
+    // --- refresh tokens ---
+    /// Inserts the first token of a new family. Records no change (refresh tokens are not
+    /// cached).
+    async fn create_refresh_token(&self, token: &RefreshToken) -> StoreResult<()>;
+    async fn get_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>>;
+    /// In one transaction: consumes `token_hash` if it is `client_id`'s, unused, unrevoked
+    /// and unexpired at `now_s`, and inserts its successor `next_hash` in the same family,
+    /// expiring at the earlier of `next_expires_at` and the family's end → `Rotated`
+    /// (the successor). A token of `client_id` that was already consumed revokes its whole
+    /// family (committed) → `Reused`. Anything else changes nothing → `Invalid`. Two
+    /// concurrent rotations of one token: exactly one is `Rotated`.
+    async fn rotate_refresh_token(
+        &self,
+        token_hash: &str,
+        client_id: &str,
+        next_hash: &str,
+        next_expires_at: i64,
+        now_s: i64,
+    ) -> StoreResult<Rotation>;
+    /// Revokes every token of a family; returns how many were live.
+    async fn revoke_refresh_family(&self, family_id: &str, now_s: i64) -> StoreResult<u64>;
 
     // --- change feed and housekeeping ---
     /// Changes recorded at or after `since_ms` (wall-clock of the writer), oldest first.

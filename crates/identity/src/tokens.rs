@@ -276,7 +276,11 @@ impl Identity {
     pub async fn introspect(&self, _caller: &ClientRecord, token: &str) -> Result<Value, Error> {
         let inactive = json!({"active": false});
         let Some(v) = self.verify_own_access_token(token, 0) else {
-            return Ok(inactive);
+            // Not one of our access tokens: perhaps one of our refresh tokens.
+            return Ok(self
+                .introspect_refresh_token(token)
+                .await?
+                .unwrap_or(inactive));
         };
         if self.store.is_jti_revoked(&v.jti).await? {
             return Ok(inactive);
@@ -309,10 +313,12 @@ impl Identity {
         Ok(Value::Object(out))
     }
 
-    /// RFC 7009 revocation of an access token. Unknown or invalid tokens are a success (the
+    /// RFC 7009 revocation of an access or refresh token. Unknown or invalid tokens are a success (the
     /// RFC says so); another client's token is refused.
     pub async fn revoke(&self, caller: &ClientRecord, token: &str) -> Result<(), OAuthError> {
         let Some(v) = self.verify_own_access_token(token, 0) else {
+            // A refresh token revokes its whole family (SPEC §4).
+            self.revoke_refresh_token(caller, token).await?;
             return Ok(());
         };
         if v.client_id != caller.client.client_id {

@@ -395,13 +395,18 @@ pub struct UserSearch {
 }
 
 impl Identity {
+    /// The shortest new password the login preferences accept (`password.min_length`).
+    fn password_min_length(&self) -> usize {
+        usize::try_from(self.login_preferences().password.min_length).unwrap_or(usize::MAX)
+    }
+
     /// Creates a user from a request body (`credentials: {password, force_replace}` or
     /// `password` sets a password).
     pub async fn create_user(&self, body: Value) -> Result<User, Error> {
         let Value::Object(mut obj) = body else {
             return Err(invalid("the body must be a JSON object"));
         };
-        let password = take_password(&mut obj, self.settings.password_min_length)?;
+        let password = take_password(&mut obj, self.password_min_length())?;
         let f = parse_fields(&obj)?;
         let now = self.clock.now_s();
         let mut user = User {
@@ -501,7 +506,7 @@ impl Identity {
             return Err(invalid("the body must be a JSON object"));
         };
         let old = self.get_user(user_id).await?;
-        let password = take_password(&mut patch_obj, self.settings.password_min_length)?;
+        let password = take_password(&mut patch_obj, self.password_min_length())?;
         let mut current = user_json(&old);
         for field in READ_ONLY_FIELDS {
             if let Some(v) = patch_obj.get(field) {

@@ -15,10 +15,13 @@
 mod database;
 mod dialect;
 mod error;
+mod outbox;
+mod refresh;
 mod rows;
 mod sql_store;
 mod target;
 mod writer;
 
 pub use database::{open, ConnectionSettings, Database, PoolRole, SchemaStatus};
+pub use outbox::StoreOutbox;
 pub use target::DatabaseTarget;

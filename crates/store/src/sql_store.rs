@@ -6,6 +6,9 @@
 
 use async_trait::async_trait;
 use sqlx::AnyPool;
+use tessera_delivery::OutboxRecord;
+use tessera_identity::codes::{CodeRedemption, OneTimeCode, Redemption};
+use tessera_identity::refresh::{RefreshToken, Rotation};
 use tessera_identity::store::StoreResult;
 use tessera_identity::{
     Application, AuthFailures, BootstrapOutcome, BootstrapPlan, Change, ChangeKind, Client,
@@ -14,10 +17,12 @@ use tessera_identity::{
 };
 
 use crate::error::{backend, violation, write_error, Violation};
+use crate::outbox::{outbox_record, OUTBOX_COLUMNS};
 use crate::rows::{
     self, APPLICATION_COLUMNS, AUTH_FAILURE_COLUMNS, CLIENT_COLUMNS, CONNECTION_COLUMNS,
     JOURNEY_COLUMNS, SESSION_COLUMNS, SIGNING_KEY_COLUMNS, TRACE_COLUMNS, USER_COLUMNS,
 };
+use crate::refresh;
 use crate::writer::{WriteTx, Writer};
 
 /// The SQL implementation of [`Store`], shared by SQLite and PostgreSQL.
@@ -941,8 +946,160 @@ impl Store for SqlStore {
                     if updated == 0 {
                         return Ok(false);
                     }
+                    refresh::revoke_session_in(tx, &session_hash, now_s).await?;
                     tx.record_change(ChangeKind::Session, &session_hash).await?;
                     Ok(true)
+                })
+            })
+            .await
+    }
+
+    async fn create_one_time_code(&self, code: &OneTimeCode) -> StoreResult<()> {
+        let code = code.clone();
+        // Codes are not cached anywhere, so they record no change rows.
+        self.writer
+            .run(move |tx| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "UPDATE one_time_codes SET consumed_at = $4 \
+                         WHERE user_id = $1 AND client_id = $2 AND kind = $3 \
+                         AND consumed_at IS NULL",
+                    )
+                    .bind(&code.user_id)
+                    .bind(&code.client_id)
+                    .bind(&code.kind)
+                    .bind(code.created_at)
+                    .execute(tx.conn())
+                    .await
+                    .map_err(backend)?;
+                    sqlx::query(
+                        "INSERT INTO one_time_codes \
+                         (code_id, code_hash, user_id, client_id, kind, destination, \
+                          redirect_uri, state, created_at, expires_at, consumed_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)",
+                    )
+                    .bind(&code.code_id)
+                    .bind(&code.code_hash)
+                    .bind(&code.user_id)
+                    .bind(&code.client_id)
+                    .bind(&code.kind)
+                    .bind(code.destination.as_deref())
+                    .bind(code.redirect_uri.as_deref())
+                    .bind(code.state.as_deref())
+                    .bind(code.created_at)
+                    .bind(code.expires_at)
+                    .execute(tx.conn())
+                    .await
+                    .map_err(|e| write_error(e, || "one-time code already exists".to_string()))?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    async fn redeem_one_time_code(&self, redemption: &CodeRedemption) -> StoreResult<Redemption> {
+        const COLUMNS: &str = "code_id, code_hash, user_id, client_id, kind, destination, \
+             redirect_uri, state, created_at, expires_at, consumed_at";
+        fn decode(row: &sqlx::any::AnyRow) -> StoreResult<OneTimeCode> {
+            let what = "one-time code";
+            Ok(OneTimeCode {
+                code_id: rows::column(row, "code_id", what)?,
+                code_hash: rows::column(row, "code_hash", what)?,
+                user_id: rows::column(row, "user_id", what)?,
+                client_id: rows::column(row, "client_id", what)?,
+                kind: rows::column(row, "kind", what)?,
+                destination: rows::column(row, "destination", what)?,
+                redirect_uri: rows::column(row, "redirect_uri", what)?,
+                state: rows::column(row, "state", what)?,
+                created_at: rows::column(row, "created_at", what)?,
+                expires_at: rows::column(row, "expires_at", what)?,
+                consumed_at: rows::column(row, "consumed_at", what)?,
+            })
+        }
+        if redemption.kinds.is_empty() {
+            return Ok(Redemption::Invalid);
+        }
+        let r = redemption.clone();
+        // $1 = now, $2 = code_hash, then the kinds, then user_id and client_id when given.
+        let mut next = 3;
+        let mut matching = String::from("code_hash = $2 AND consumed_at IS NULL AND kind IN (");
+        for i in 0..r.kinds.len() {
+            if i > 0 {
+                matching.push_str(", ");
+            }
+            matching.push_str(&format!("${next}"));
+            next += 1;
+        }
+        matching.push(')');
+        if r.user_id.is_some() {
+            matching.push_str(&format!(" AND user_id = ${next}"));
+            next += 1;
+        }
+        if r.client_id.is_some() {
+            matching.push_str(&format!(" AND client_id = ${next}"));
+        }
+        // One conditional update: the inner SELECT picks the newest live match, and the outer
+        // `consumed_at IS NULL` is re-checked on the row itself, so a concurrent redeem that
+        // got there first (PostgreSQL: after waiting for its row lock) makes this one miss.
+        let consume = format!(
+            "UPDATE one_time_codes SET consumed_at = $1 \
+             WHERE code_id = (SELECT code_id FROM one_time_codes \
+               WHERE {matching} AND expires_at > $1 ORDER BY created_at DESC LIMIT 1) \
+             AND consumed_at IS NULL \
+             RETURNING {COLUMNS}"
+        );
+        let expired = format!(
+            "SELECT code_id FROM one_time_codes WHERE {matching} AND expires_at <= $1 LIMIT 1"
+        );
+        self.writer
+            .run(move |tx| {
+                Box::pin(async move {
+                    let mut q = sqlx::query(&consume).bind(r.now_s).bind(&r.code_hash);
+                    for k in &r.kinds {
+                        q = q.bind(k);
+                    }
+                    if let Some(u) = &r.user_id {
+                        q = q.bind(u);
+                    }
+                    if let Some(c) = &r.client_id {
+                        q = q.bind(c);
+                    }
+                    if let Some(row) = q.fetch_optional(tx.conn()).await.map_err(backend)? {
+                        return Ok(Redemption::Consumed(decode(&row)?));
+                    }
+                    let mut q = sqlx::query(&expired).bind(r.now_s).bind(&r.code_hash);
+                    for k in &r.kinds {
+                        q = q.bind(k);
+                    }
+                    if let Some(u) = &r.user_id {
+                        q = q.bind(u);
+                    }
+                    if let Some(c) = &r.client_id {
+                        q = q.bind(c);
+                    }
+                    let found = q.fetch_optional(tx.conn()).await.map_err(backend)?;
+                    Ok(if found.is_some() {
+                        Redemption::Expired
+                    } else {
+                        Redemption::Invalid
+                    })
+                })
+            })
+            .await
+    }
+
+    async fn purge_one_time_codes(&self, expired_before_s: i64) -> StoreResult<u64> {
+        self.writer
+            .run(move |tx| {
+                Box::pin(async move {
+                    Ok(
+                        sqlx::query("DELETE FROM one_time_codes WHERE expires_at < $1")
+                            .bind(expired_before_s)
+                            .execute(tx.conn())
+                            .await
+                            .map_err(backend)?
+                            .rows_affected(),
+                    )
                 })
             })
             .await
@@ -1040,6 +1197,109 @@ impl Store for SqlStore {
             .transpose()
     }
 
+    async fn get_setting(&self, name: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT doc FROM settings WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(backend)?;
+        row.as_ref()
+            .map(|r| rows::column(r, "doc", &format!("setting {name}")))
+            .transpose()
+    }
+
+    async fn put_setting(&self, name: &str, doc: &str, now_s: i64) -> StoreResult<()> {
+        let name = name.to_string();
+        let doc = doc.to_string();
+        self.writer
+            .run(move |tx| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO settings (name, doc, updated_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (name) DO UPDATE \
+                         SET doc = excluded.doc, updated_at = excluded.updated_at",
+                    )
+                    .bind(&name)
+                    .bind(&doc)
+                    .bind(now_s)
+                    .execute(tx.conn())
+                    .await
+                    .map_err(backend)?;
+                    tx.record_change(ChangeKind::Settings, &name).await
+                })
+            })
+            .await
+    }
+
+    async fn insert_outbox(&self, record: &OutboxRecord) -> StoreResult<()> {
+        let record = record.clone();
+        // Nothing caches the outbox, so no change row.
+        self.writer
+            .run(move |tx| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO outbox \
+                         (id, channel, to_addr, subject, text, created_at_ms) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(&record.id)
+                    .bind(record.channel.as_str())
+                    .bind(&record.to)
+                    .bind(record.subject.as_deref())
+                    .bind(&record.text)
+                    .bind(record.created_at_ms)
+                    .execute(tx.conn())
+                    .await
+                    .map_err(|e| {
+                        write_error(e, || format!("outbox message {} already exists", record.id))
+                    })?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    async fn list_outbox(&self, to: Option<&str>, limit: u32) -> StoreResult<Vec<OutboxRecord>> {
+        let limit = i64::from(limit);
+        let rows = match to {
+            Some(to) => {
+                let sql = format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE to_addr = $1 \
+                     ORDER BY created_at_ms DESC, seq DESC LIMIT $2"
+                );
+                sqlx::query(&sql)
+                    .bind(to)
+                    .bind(limit)
+                    .fetch_all(&self.reader)
+                    .await
+            }
+            None => {
+                let sql = format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox \
+                     ORDER BY created_at_ms DESC, seq DESC LIMIT $1"
+                );
+                sqlx::query(&sql).bind(limit).fetch_all(&self.reader).await
+            }
+        }
+        .map_err(backend)?;
+        rows.iter().map(outbox_record).collect()
+    }
+
+    async fn purge_outbox(&self, before_ms: i64) -> StoreResult<u64> {
+        self.writer
+            .run(move |tx| {
+                Box::pin(async move {
+                    Ok(sqlx::query("DELETE FROM outbox WHERE created_at_ms < $1")
+                        .bind(before_ms)
+                        .execute(tx.conn())
+                        .await
+                        .map_err(backend)?
+                        .rows_affected())
+                })
+            })
+            .await
+    }
+
     async fn changes_since(&self, since_ms: i64) -> StoreResult<Vec<Change>> {
         sqlx::query("SELECT seq, kind, key, at_ms FROM changes WHERE at_ms >= $1 ORDER BY seq")
             .bind(since_ms)
@@ -1049,6 +1309,37 @@ impl Store for SqlStore {
             .iter()
             .map(rows::change)
             .collect()
+    }
+
+    async fn create_refresh_token(&self, token: &RefreshToken) -> StoreResult<()> {
+        refresh::create(&self.writer, token).await
+    }
+
+    async fn get_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
+        refresh::get(&self.reader, token_hash).await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        token_hash: &str,
+        client_id: &str,
+        next_hash: &str,
+        next_expires_at: i64,
+        now_s: i64,
+    ) -> StoreResult<Rotation> {
+        refresh::rotate(
+            &self.writer,
+            token_hash,
+            client_id,
+            next_hash,
+            next_expires_at,
+            now_s,
+        )
+        .await
+    }
+
+    async fn revoke_refresh_family(&self, family_id: &str, now_s: i64) -> StoreResult<u64> {
+        refresh::revoke_family(&self.writer, family_id, now_s).await
     }
 
     async fn purge(&self, now_s: i64, changes_before_ms: i64) -> StoreResult<u64> {
@@ -1085,7 +1376,9 @@ impl Store for SqlStore {
                             .await
                             .map_err(backend)?
                             .rows_affected();
+                    let refresh = refresh::purge_in(tx, now_s).await?;
                     Ok(revocations
+                        .saturating_add(refresh)
                         .saturating_add(changes)
                         .saturating_add(sessions)
                         .saturating_add(failures))

@@ -42,6 +42,10 @@ pub struct RawConfig {
     pub tokens: RawTokens,
     #[serde(default)]
     pub outbound: RawOutbound,
+    /// `[delivery]`: how OTP and magic-link messages are sent (the delivery crate's own
+    /// section, which refuses unknown keys and accepts the string forms env values have).
+    #[serde(default)]
+    pub delivery: tessera_delivery::DeliveryConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -94,6 +98,8 @@ pub struct Overrides {
     pub database_url: Option<String>,
     pub log_format: Option<LogFormat>,
     pub log_level: Option<String>,
+    /// `serve --dev-outbox`: sets `delivery.outbox = true`.
+    pub dev_outbox: bool,
 }
 
 /// Merges file, environment and flags into one raw document.
@@ -163,6 +169,14 @@ pub fn load_raw(
             table.insert(key.into(), toml::Value::String(v));
         }
     }
+    if flags.dev_outbox {
+        set_path(
+            &mut table,
+            &["delivery".to_string(), "outbox".to_string()],
+            toml::Value::Boolean(true),
+        )
+        .context("applying --dev-outbox")?;
+    }
     toml::Value::Table(table)
         .try_into::<RawConfig>()
         .map_err(|e| anyhow!("invalid configuration: {}", e.message()))
@@ -214,6 +228,8 @@ pub struct Config {
     /// Destinations exempt from the outbound special-purpose address check.
     pub outbound_allow_cidrs: Vec<tessera_outbound::IpNet>,
     pub outbound_max_response_bytes: usize,
+    /// `[delivery]`, checked further when the senders are built at start.
+    pub delivery: tessera_delivery::DeliveryConfig,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -315,6 +331,7 @@ impl Config {
             secret_rotation_grace_s,
             outbound_allow_cidrs,
             outbound_max_response_bytes,
+            delivery: raw.delivery,
         })
     }
 }
@@ -342,6 +359,69 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn the_delivery_section_parses_from_toml() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(
+            &file,
+            "[delivery.smtp]\nhost = \"smtp.example.com\"\nport = 2525\ntls = \"tls\"\n\
+             username = \"u\"\npassword = \"p\"\nfrom = \"Tessera <noreply@example.com>\"\n\
+             [delivery.sms]\nurl = \"https://sms.example.com/send\"\n\
+             headers = { authorization = \"Bearer k\" }\n",
+        )
+        .unwrap();
+        let raw = load_raw(Some(&file), &env(&[]), &Overrides::default()).unwrap();
+        let config = Config::resolve(raw).unwrap();
+        assert!(!config.delivery.outbox);
+        let smtp = config.delivery.smtp.as_ref().unwrap();
+        assert_eq!(smtp.host, "smtp.example.com");
+        assert_eq!(smtp.effective_port(), 2525);
+        assert_eq!(smtp.tls, tessera_delivery::TlsMode::Tls);
+        let sms = config.delivery.sms.as_ref().unwrap();
+        assert_eq!(sms.url, "https://sms.example.com/send");
+        assert_eq!(sms.headers["authorization"], "Bearer k");
+        // Secrets never reach the debug output.
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("Bearer k") && !debug.contains("\"p\""), "{debug}");
+
+        let raw = load_raw(
+            Some(&file),
+            &env(&[("TESSERA_DELIVERY__BOGUS", "1")]),
+            &Overrides::default(),
+        );
+        assert!(raw.is_err());
+    }
+
+    #[test]
+    fn the_delivery_section_comes_from_env_and_the_dev_outbox_flag() {
+        let e = env(&[
+            ("TESSERA_DELIVERY__OUTBOX", "true"),
+            ("TESSERA_DELIVERY__SMTP__HOST", "mail.example.com"),
+            ("TESSERA_DELIVERY__SMTP__PORT", "2525"),
+            ("TESSERA_DELIVERY__SMTP__FROM", "a@example.com"),
+            ("TESSERA_DELIVERY__SMS__URL", "https://sms.example.com/"),
+            ("TESSERA_DELIVERY__SMS__HEADERS__X_API_KEY", "k"),
+        ]);
+        let config = Config::resolve(load_raw(None, &e, &Overrides::default()).unwrap()).unwrap();
+        assert!(config.delivery.outbox);
+        let smtp = config.delivery.smtp.as_ref().unwrap();
+        assert_eq!(smtp.host, "mail.example.com");
+        assert_eq!(smtp.port, Some(2525));
+        assert_eq!(config.delivery.sms.as_ref().unwrap().headers["x_api_key"], "k");
+
+        let config = Config::resolve(load_raw(None, &env(&[]), &Overrides::default()).unwrap())
+            .unwrap();
+        assert!(!config.delivery.outbox);
+        let flags = Overrides {
+            dev_outbox: true,
+            ..Default::default()
+        };
+        let e = env(&[("TESSERA_DELIVERY__OUTBOX", "false")]);
+        let config = Config::resolve(load_raw(None, &e, &flags).unwrap()).unwrap();
+        assert!(config.delivery.outbox, "the flag overrides the environment");
     }
 
     #[test]

@@ -30,6 +30,10 @@ enum Command {
         /// Apply pending PostgreSQL migrations before serving (SQLite always migrates).
         #[arg(long)]
         migrate: bool,
+        /// Store OTP and magic-link messages in the development outbox instead of sending
+        /// them (listed at GET /cis/v1/dev/outbox; same as TESSERA_DELIVERY__OUTBOX=true).
+        #[arg(long)]
+        dev_outbox: bool,
     },
     /// Apply pending database migrations and exit.
     Migrate {
@@ -69,7 +73,7 @@ struct CommonArgs {
 }
 
 impl CommonArgs {
-    fn config(&self) -> Result<Config> {
+    fn config(&self, dev_outbox: bool) -> Result<Config> {
         let env: BTreeMap<String, String> = std::env::vars().collect();
         let flags = Overrides {
             listen: self.listen.clone(),
@@ -78,6 +82,7 @@ impl CommonArgs {
             database_url: self.database_url.clone(),
             log_format: self.log_format,
             log_level: self.log_level.clone(),
+            dev_outbox,
         };
         Config::resolve(load_raw(self.config.as_deref(), &env, &flags)?)
     }
@@ -106,8 +111,12 @@ fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Serve { common, migrate } => {
-            let config = common.config()?;
+        Command::Serve {
+            common,
+            migrate,
+            dev_outbox,
+        } => {
+            let config = common.config(dev_outbox)?;
             tessera::telemetry::init(config.log_format, &config.log_level)?;
             let mode = if migrate {
                 MigrateMode::Migrate
@@ -126,7 +135,7 @@ async fn run(cli: Cli) -> Result<()> {
             srv.wait(shutdown_signal()).await
         }
         Command::Migrate { common } => {
-            let config = common.config()?;
+            let config = common.config(false)?;
             tessera::telemetry::init(config.log_format, &config.log_level)?;
             let db =
                 server::open_database(&config, Arc::new(SystemClock), MigrateMode::Migrate).await?;

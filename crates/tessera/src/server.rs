@@ -13,8 +13,9 @@ use tessera_api::ApiConfig;
 use tessera_identity::journeys::JourneyService;
 use tessera_identity::service::AdminCredentials;
 use tessera_identity::{BootstrapOutcome, ChangeKind, Clock, Identity, IdentitySettings};
+use tessera_delivery::{Deliver, DevOutbox, Router as DeliveryRouter};
 use tessera_jose::Kek;
-use tessera_store::{DatabaseTarget, SchemaStatus};
+use tessera_store::{DatabaseTarget, SchemaStatus, StoreOutbox};
 use tokio::sync::watch;
 use zeroize::Zeroizing;
 
@@ -115,6 +116,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, mode: MigrateMode) -> 
     settings.key_activation_delay_s = config.key_activation_delay_s;
     settings.leeway_s = config.leeway_s;
     settings.secret_rotation_grace_s = config.secret_rotation_grace_s;
+    settings.dev_outbox = config.delivery.outbox;
     let admin = config.admin.as_ref().map(|(id, secret)| AdminCredentials {
         client_id: id.clone(),
         client_secret: secret.clone(),
@@ -123,7 +125,16 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, mode: MigrateMode) -> 
         Identity::start(db.store(), clock.clone(), kek.clone(), settings, admin)
             .await
             .map_err(|e| anyhow!("starting the identity service: {e}"))?;
-    let identity = Arc::new(identity);
+    let outbound: Arc<dyn tessera_journey::Outbound> = Arc::new(
+        tessera_outbound::HttpOutbound::new(tessera_outbound::OutboundConfig {
+            allow_cidrs: config.outbound_allow_cidrs.clone(),
+            max_response_bytes: config.outbound_max_response_bytes,
+            ..Default::default()
+        })
+        .map_err(|e| anyhow!("building the outbound HTTP client: {e}"))?,
+    );
+    let messenger = build_messenger(&config, db.store(), clock.clone(), outbound.clone())?;
+    let identity = Arc::new(identity.with_messenger(messenger));
     if report.outcome == BootstrapOutcome::Created {
         tracing::info!(app_id = %report.management_app_id, "bootstrapped a new tenant");
     }
@@ -137,17 +148,11 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, mode: MigrateMode) -> 
         form_body_limit: config.form_body_limit,
         json_body_limit: config.json_body_limit,
     };
-    let outbound = tessera_outbound::HttpOutbound::new(tessera_outbound::OutboundConfig {
-        allow_cidrs: config.outbound_allow_cidrs.clone(),
-        max_response_bytes: config.outbound_max_response_bytes,
-        ..Default::default()
-    })
-    .map_err(|e| anyhow!("building the outbound HTTP client: {e}"))?;
     let journeys = Arc::new(JourneyService::new(
         db.store(),
         clock,
         kek,
-        Arc::new(outbound),
+        outbound,
         tessera_journey::RunLimits::default(),
     ));
     let state = tessera_api::app_state(identity.clone(), journeys.clone(), api_config);
@@ -185,6 +190,46 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, mode: MigrateMode) -> 
         shutdown: shutdown_tx,
         task,
     })
+}
+
+/// The sender of OTP and magic-link messages from `[delivery]`: with `outbox` on, the
+/// development outbox over the store (both channels); otherwise SMTP for email and the SMS
+/// webhook through `outbound` (so `outbound.allow_cidrs` applies). A channel without a section
+/// stays unconfigured and its sends fail with a configuration error. Logs which channels are
+/// configured, never credentials, header values or the webhook URL.
+fn build_messenger(
+    config: &Config,
+    store: Arc<dyn tessera_identity::Store>,
+    clock: Arc<dyn Clock>,
+    outbound: Arc<dyn tessera_journey::Outbound>,
+) -> Result<Arc<dyn Deliver>> {
+    let delivery = &config.delivery;
+    let outbox = delivery.outbox.then(|| {
+        let outbox = DevOutbox::new(StoreOutbox::new(store), move || clock.now_ms());
+        Arc::new(outbox) as Arc<dyn Deliver>
+    });
+    let router = DeliveryRouter::from_config(delivery, outbound, outbox)
+        .map_err(|e| anyhow!("configuring message delivery ([delivery]): {e}"))?;
+    if delivery.outbox {
+        tracing::warn!(
+            "development outbox on: email and SMS messages are stored, not sent, and listed at GET /cis/v1/dev/outbox"
+        );
+        if delivery.smtp.is_some() || delivery.sms.is_some() {
+            tracing::warn!("delivery.outbox is on, so [delivery.smtp] and [delivery.sms] are ignored");
+        }
+    } else {
+        let email = match &delivery.smtp {
+            Some(smtp) => format!("smtp {}:{}", smtp.host, smtp.effective_port()),
+            None => "not configured".to_string(),
+        };
+        let sms = if delivery.sms.is_some() {
+            "webhook"
+        } else {
+            "not configured"
+        };
+        tracing::info!(%email, sms, "message delivery");
+    }
+    Ok(Arc::new(router))
 }
 
 /// Follows other nodes' changes twice a second, writes queued journey traces four times a

@@ -1,12 +1,15 @@
-//! Backend authentication (`/cis/v1/auth/password/authenticate`, `/cis/v1/auth/session/*`)
-//! and OIDC userinfo (`/oidc/userinfo`). The rules live in `tessera_identity::sessions`;
-//! these handlers parse bodies and mark token responses `no-store`.
+//! Backend authentication (`/cis/v1/auth/password/authenticate`, `/cis/v1/auth/session/*`,
+//! `/cis/v1/auth/otp/*`, `/cis/v1/auth/link/email/*`) and OIDC userinfo (`/oidc/userinfo`).
+//! The rules live in `tessera_identity::{sessions, otp, magic_link}`; these handlers parse
+//! bodies and mark responses with tokens, codes or links `no-store`.
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use tessera_identity::magic_link::{LinkChannel, LinkLogin, LinkSend};
+use tessera_identity::otp::{Identifier, IdentifierType, OtpChannel, OtpLogin, OtpSend};
 use tessera_identity::sessions::{
     AuthTokens, LoginOptions, PasswordLogin, RequestedClaims, SessionId,
 };
@@ -107,9 +110,175 @@ pub async fn session_logout(
     Ok(axum::Json(json!({})).into_response())
 }
 
+/// The body of `/cis/v1/auth/token/refresh`. No `Debug`: it holds the token.
+#[derive(Deserialize)]
+pub struct RefreshBody {
+    refresh_token: String,
+}
+
+/// `POST /cis/v1/auth/token/refresh`: the refresh grant for the calling client (the
+/// `auth` permission); a refused token is 400 `invalid_grant`.
+pub async fn token_refresh(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    JsonBody(body): JsonBody<RefreshBody>,
+) -> ApiResult {
+    tessera_identity::users::require_permission(&auth.0, tessera_identity::Permission::Auth)?;
+    match state.identity.refresh(&auth.0.client, &body.refresh_token).await {
+        Ok(t) => tokens(t),
+        Err(tessera_identity::Error::OAuth(o)) => Err(ApiError::Coded(
+            axum::http::StatusCode::BAD_REQUEST,
+            o.code.as_str(),
+            o.description,
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// `GET/POST /oidc/userinfo` (OIDC Core §5.3): a user access token in the `Authorization`
 /// header; failures are 401 with `WWW-Authenticate: Bearer error="invalid_token"`.
 pub async fn userinfo(State(state): State<AppState>, auth: Authenticated) -> ApiResult {
     let claims = state.identity.userinfo(&auth.0).await?;
     Ok(no_store(axum::Json(claims).into_response()))
+}
+
+/// The body of `POST /cis/v1/auth/otp/send`. Unknown fields (Mosaic's `custom_sms_input`,
+/// `approval_data`, …) are ignored.
+#[derive(Deserialize)]
+pub struct OtpSendBody {
+    channel: String,
+    identifier_type: String,
+    identifier: String,
+    #[serde(default)]
+    expires_in: Option<u32>,
+}
+
+/// The body of `POST /cis/v1/auth/otp/authenticate`. No `Debug`: it holds the passcode.
+#[derive(Deserialize)]
+pub struct OtpAuthenticateBody {
+    passcode: String,
+    identifier_type: String,
+    identifier: String,
+    #[serde(default)]
+    session_id: Option<String>,
+    #[serde(default)]
+    resource: Option<String>,
+    #[serde(default)]
+    claims: Option<ClaimsRequest>,
+}
+
+/// The body of `POST /cis/v1/auth/link/email/send`: `identifier_type` + `identifier`, or the
+/// deprecated `email`.
+#[derive(Deserialize)]
+pub struct LinkSendBody {
+    redirect_uri: String,
+    #[serde(default)]
+    identifier_type: Option<String>,
+    #[serde(default)]
+    identifier: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    email_expiration: Option<u32>,
+    #[serde(default)]
+    channel: Option<String>,
+}
+
+/// The body of `POST /cis/v1/auth/link/email/authenticate`. No `Debug`: it holds the code.
+#[derive(Deserialize)]
+pub struct LinkAuthenticateBody {
+    code: String,
+    #[serde(default)]
+    session_id: Option<String>,
+    #[serde(default)]
+    resource: Option<String>,
+    #[serde(default)]
+    claims: Option<ClaimsRequest>,
+}
+
+fn identifier(kind: &str, value: String) -> Result<Identifier, ApiError> {
+    Ok(Identifier {
+        kind: IdentifierType::parse(kind)?,
+        value,
+    })
+}
+
+fn login_options(
+    session_id: Option<String>,
+    resource: Option<String>,
+    claims: Option<ClaimsRequest>,
+) -> LoginOptions {
+    LoginOptions {
+        session_id: session_id.map(SessionId::new),
+        resource,
+        claims: claims.map(ClaimsRequest::into_requested),
+    }
+}
+
+pub async fn otp_send(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    JsonBody(body): JsonBody<OtpSendBody>,
+) -> ApiResult {
+    let req = OtpSend {
+        channel: OtpChannel::parse(&body.channel)?,
+        identifier: identifier(&body.identifier_type, body.identifier)?,
+        expires_in: body.expires_in,
+    };
+    let sent = state.identity.otp_send(&auth.0, req).await?;
+    // `direct` answers carry the code.
+    Ok(no_store(axum::Json(sent).into_response()))
+}
+
+pub async fn otp_authenticate(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    JsonBody(body): JsonBody<OtpAuthenticateBody>,
+) -> ApiResult {
+    let login = OtpLogin {
+        passcode: Zeroizing::new(body.passcode),
+        identifier: identifier(&body.identifier_type, body.identifier)?,
+        options: login_options(body.session_id, body.resource, body.claims),
+    };
+    tokens(state.identity.otp_authenticate(&auth.0, login).await?)
+}
+
+pub async fn magic_link_send(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    JsonBody(body): JsonBody<LinkSendBody>,
+) -> ApiResult {
+    let who = match (body.identifier_type, body.identifier, body.email) {
+        (Some(kind), Some(value), _) => identifier(&kind, value)?,
+        (None, None, Some(email)) => identifier("email", email)?,
+        _ => {
+            return Err(ApiError::InvalidRequest(
+                "give `identifier_type` and `identifier` (or the deprecated `email`)".into(),
+            ))
+        }
+    };
+    let req = LinkSend {
+        redirect_uri: body.redirect_uri,
+        identifier: who,
+        state: body.state,
+        email_expiration: body.email_expiration,
+        channel: LinkChannel::parse(body.channel.as_deref().unwrap_or("email"))?,
+    };
+    let sent = state.identity.magic_link_send(&auth.0, req).await?;
+    // `direct` answers carry the link.
+    Ok(no_store(axum::Json(sent).into_response()))
+}
+
+pub async fn magic_link_authenticate(
+    State(state): State<AppState>,
+    auth: Authenticated,
+    JsonBody(body): JsonBody<LinkAuthenticateBody>,
+) -> ApiResult {
+    let login = LinkLogin {
+        code: Zeroizing::new(body.code),
+        options: login_options(body.session_id, body.resource, body.claims),
+    };
+    tokens(state.identity.magic_link_authenticate(&auth.0, login).await?)
 }

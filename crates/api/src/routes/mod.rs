@@ -5,4 +5,5 @@ pub mod auth;
 pub mod journeys;
 pub mod oidc;
 pub mod ops;
+pub mod settings;
 pub mod users;

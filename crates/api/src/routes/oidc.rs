@@ -18,7 +18,7 @@ use crate::metrics::GrantLabels;
 use crate::state::AppState;
 
 /// The grants the token endpoint serves today.
-pub const GRANT_TYPES: [&str; 1] = ["client_credentials"];
+pub const GRANT_TYPES: [&str; 2] = ["client_credentials", "refresh_token"];
 
 /// Builds the discovery document (OIDC Discovery 1.0 / RFC 8414) for `issuer`.
 pub fn discovery_document(issuer: &str) -> Bytes {
@@ -177,6 +177,20 @@ pub async fn token(
                 })
                 .inc();
             Ok(no_store(axum::Json(response).into_response()))
+        }
+        "refresh_token" => {
+            let presented = form
+                .single("refresh_token")?
+                .ok_or_else(|| OAuthError::invalid_request("`refresh_token` is required"))?;
+            let tokens = state.identity.refresh(&client, presented).await?;
+            state
+                .metrics
+                .tokens_issued
+                .get_or_create(&GrantLabels {
+                    grant: "refresh_token",
+                })
+                .inc();
+            Ok(no_store(axum::Json(tokens).into_response()))
         }
         _ => Err(OAuthError::new(
             OAuthErrorCode::UnsupportedGrantType,

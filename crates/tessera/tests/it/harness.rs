@@ -108,6 +108,7 @@ impl Backend {
             secret_rotation_grace_s: 0,
             outbound_allow_cidrs: vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
             outbound_max_response_bytes: 1 << 20,
+            delivery: Default::default(),
         }
     }
 

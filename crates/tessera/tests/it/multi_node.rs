@@ -12,14 +12,14 @@ use zeroize::Zeroizing;
 use crate::harness::{backends, now_ms, Backend, TestServer};
 
 /// A config with a shared KEK and a per-node data dir, as two machines would have.
-fn node_config(b: &Backend, node: &str, kek: &str) -> tessera::config::Config {
+pub(crate) fn node_config(b: &Backend, node: &str, kek: &str) -> tessera::config::Config {
     let mut c = b.config_without_admin();
     c.data_dir = b.dir.path().join(node);
     c.key_encryption_key = Some(Zeroizing::new(kek.to_string()));
     c
 }
 
-fn shared_kek() -> String {
+pub(crate) fn shared_kek() -> String {
     let mut k = [0u8; 32];
     tessera_jose::random_bytes(&mut k).unwrap();
     base64::engine::general_purpose::STANDARD.encode(k)
@@ -62,7 +62,7 @@ async fn racing_first_starts_create_one_tenant() {
     }
 }
 
-async fn eventually<F, Fut>(what: &str, mut check: F)
+pub(crate) async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
