@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-use crate::model::{Application, Client, SessionRecord};
+use crate::model::{Application, Client, SessionRecord, User};
 
 /// A client together with the application it belongs to.
 #[derive(Debug, Clone)]
@@ -126,9 +126,12 @@ impl TokenCache {
 /// feed (`Session` and `User` changes).
 pub struct LiveChecks {
     sessions: RwLock<HashMap<String, CachedSession>>,
-    users: RwLock<HashMap<String, (bool, i64)>>,
+    users: RwLock<HashMap<String, CachedUser>>,
     ttl_ms: i64,
 }
+
+/// A user as last read (`None`: it did not exist) and when, in milliseconds.
+type CachedUser = (Option<Arc<User>>, i64);
 
 /// A session as last read (`None`: it did not exist) and when, in milliseconds.
 type CachedSession = (Option<Arc<SessionRecord>>, i64);
@@ -164,19 +167,19 @@ impl LiveChecks {
         self.sessions.write().remove(session_hash);
     }
 
-    /// Whether the user is active, if a fresh answer is cached.
-    pub fn user_active(&self, user_id: &str, now_ms: i64) -> Option<bool> {
+    /// The cached user (`Some(None)`: known not to exist), if still fresh.
+    pub fn user(&self, user_id: &str, now_ms: i64) -> Option<Option<Arc<User>>> {
         let map = self.users.read();
-        let (active, at) = map.get(user_id)?;
-        (now_ms - *at < self.ttl_ms).then_some(*active)
+        let (record, at) = map.get(user_id)?;
+        (now_ms - *at < self.ttl_ms).then(|| record.clone())
     }
 
-    pub fn put_user(&self, user_id: &str, active: bool, now_ms: i64) {
+    pub fn put_user(&self, user_id: &str, record: Option<Arc<User>>, now_ms: i64) {
         let mut map = self.users.write();
         if map.len() >= LIVE_CHECK_CAPACITY {
             map.clear();
         }
-        map.insert(user_id.to_string(), (active, now_ms));
+        map.insert(user_id.to_string(), (record, now_ms));
     }
 
     pub fn remove_user(&self, user_id: &str) {

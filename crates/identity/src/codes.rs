@@ -69,7 +69,7 @@ pub struct CodeRedemption {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redemption {
     /// This attempt consumed the code (returned as it was before, with `consumed_at` set).
-    Consumed(OneTimeCode),
+    Consumed(Box<OneTimeCode>),
     /// A matching unused code exists but has expired (nothing changed).
     Expired,
     /// No matching unused code: wrong, already used, replaced, or another client's.

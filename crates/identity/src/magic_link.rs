@@ -134,11 +134,7 @@ impl Identity {
             require_permission(ctx, Permission::AuthDirect)?;
         }
         let settings = &ctx.client.client.settings;
-        if !settings
-            .redirect_uris
-            .iter()
-            .any(|u| *u == req.redirect_uri)
-        {
+        if !settings.redirect_uris.contains(&req.redirect_uri) {
             return Err(invalid_redirect_uri());
         }
         if req.state.as_ref().is_some_and(|s| s.len() > MAX_STATE_LEN) {

@@ -308,7 +308,7 @@ impl Identity {
 
     /// `POST /cis/v1/auth/otp/send`: needs `auth`, and `auth:direct` for `direct`.
     pub async fn otp_send(&self, ctx: &AccessContext, req: OtpSend) -> Result<OtpSent, Error> {
-        require_permission(ctx, crate::model::Permission::Auth)?;
+        require_permission(ctx, Permission::Auth)?;
         if req.channel == OtpChannel::Direct {
             require_permission(ctx, Permission::AuthDirect)?;
         }

@@ -301,8 +301,6 @@ mod tests {
         assert!(shape_error(json!({"otp": {"code_length": "6"}})).contains("`otp.code_length`"));
         assert!(shape_error(json!({"otp": {"code_length": -1}})).contains("non-negative"));
         assert!(shape_error(json!({"otp": {"code_length": 1.5}})).contains("non-negative"));
-        assert!(
-            shape_error(json!({"auth_methods": {"password": 1}})).contains("must be a boolean")
-        );
+        assert!(shape_error(json!({"auth_methods": {"password": 1}})).contains("must be a boolean"));
     }
 }

@@ -4,10 +4,10 @@
 //! transaction, so two concurrent refreshes of one token (on any nodes) cannot both win.
 //! Presenting a consumed token is treated as theft: the whole family is revoked.
 //!
-//! A token works until the earliest of its own TTL (`refresh_token_ttl`), the family's start
-//! + `max_refresh_rotate`, its session's end (logout revokes the session's families) and its
-//! user's disablement. Refresh keeps the session's `sid`, `auth_time` and `amr`, and the
-//! family's audience and requested custom claims.
+//! A token works until the earliest of its own TTL (`refresh_token_ttl`), the end of its
+//! family (start plus `max_refresh_rotate`), its session's end (logout revokes the session's
+//! families) and its user's disablement. Refresh keeps the session's `sid`, `auth_time` and
+//! `amr`, and the family's audience and requested custom claims.
 
 use serde::{Deserialize, Serialize};
 
@@ -147,13 +147,16 @@ impl Identity {
                 return Err(invalid_grant("the refresh token is invalid or expired"));
             }
         };
+        // Logout revokes a session's refresh tokens in the same transaction, so the rotation
+        // above already refused those; the (briefly cached) session and user records add
+        // the absolute session end and user disablement.
         let dead =
             || invalid_grant("the refresh token's session has ended or its user is inactive");
-        let session = match self.store.get_session(&row.session_hash).await? {
+        let session = match self.cached_session(&row.session_hash).await? {
             Some(s) if s.ended_at.is_none() && s.expires_at > now && s.user_id == row.user_id => s,
             _ => return Err(dead()),
         };
-        let user = match self.store.get_user(&row.user_id).await? {
+        let user = match self.cached_user(&row.user_id).await? {
             Some(u) if u.status == UserStatus::Active => u,
             _ => return Err(dead()),
         };

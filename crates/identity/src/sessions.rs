@@ -560,15 +560,7 @@ impl Identity {
             .ok_or(Error::Unauthenticated(
                 "the access token is invalid or expired",
             ))?;
-        let now_ms = self.clock.now_ms();
-        let session = match self.live.session(sid, now_ms) {
-            Some(s) => s,
-            None => {
-                let s = self.store.get_session(sid).await?.map(Arc::new);
-                self.live.put_session(sid, s.clone(), now_ms);
-                s
-            }
-        };
+        let session = self.cached_session(sid).await?;
         let now_s = self.clock.now_s();
         let live = session.is_some_and(|s| {
             s.user_id == token.sub && s.ended_at.is_none() && s.expires_at > now_s
@@ -576,23 +568,41 @@ impl Identity {
         if !live {
             return Err(dead);
         }
-        let active = match self.live.user_active(&token.sub, now_ms) {
-            Some(a) => a,
-            None => {
-                let a = self
-                    .store
-                    .get_user(&token.sub)
-                    .await?
-                    .is_some_and(|u| u.status == UserStatus::Active);
-                self.live.put_user(&token.sub, a, now_ms);
-                a
-            }
-        };
+        let active = self
+            .cached_user(&token.sub)
+            .await?
+            .is_some_and(|u| u.status == UserStatus::Active);
         if active {
             Ok(())
         } else {
             Err(dead)
         }
+    }
+
+    /// A session as read at most `live_check_cache_ms` ago on this node (this node's
+    /// changes and the change feed drop entries sooner).
+    pub(crate) async fn cached_session(
+        &self,
+        session_hash: &str,
+    ) -> Result<Option<Arc<SessionRecord>>, Error> {
+        let now_ms = self.clock.now_ms();
+        if let Some(s) = self.live.session(session_hash, now_ms) {
+            return Ok(s);
+        }
+        let s = self.store.get_session(session_hash).await?.map(Arc::new);
+        self.live.put_session(session_hash, s.clone(), now_ms);
+        Ok(s)
+    }
+
+    /// A user as read at most `live_check_cache_ms` ago on this node (as for sessions).
+    pub(crate) async fn cached_user(&self, user_id: &str) -> Result<Option<Arc<User>>, Error> {
+        let now_ms = self.clock.now_ms();
+        if let Some(u) = self.live.user(user_id, now_ms) {
+            return Ok(u);
+        }
+        let u = self.store.get_user(user_id).await?.map(Arc::new);
+        self.live.put_user(user_id, u.clone(), now_ms);
+        Ok(u)
     }
 
     /// Signs the user access token and ID token of `session` for `record`'s client.

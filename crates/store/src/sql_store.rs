@@ -1065,7 +1065,7 @@ impl Store for SqlStore {
                         q = q.bind(c);
                     }
                     if let Some(row) = q.fetch_optional(tx.conn()).await.map_err(backend)? {
-                        return Ok(Redemption::Consumed(decode(&row)?));
+                        return Ok(Redemption::Consumed(Box::new(decode(&row)?)));
                     }
                     let mut q = sqlx::query(&expired).bind(r.now_s).bind(&r.code_hash);
                     for k in &r.kinds {

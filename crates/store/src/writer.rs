@@ -169,28 +169,28 @@ async fn run_batch(pool: &AnyPool, dialect: Dialect, clock: &dyn Clock, batch: &
         now_ms: clock.now_ms(),
     };
     let mut completions: Vec<Complete> = Vec::with_capacity(batch.len());
-    let mut broken: Option<StoreError> = None;
-    for job in batch.drain(..) {
+    let mut broken: Option<StoreError> = savepoint(&mut write, "SAVEPOINT w").await.err();
+    let count = batch.len();
+    // Each write runs inside savepoint `w`. Between writes one round trip to the database
+    // ends the previous savepoint and opens the next; the last write's savepoint is ended
+    // by the commit (or, if it failed, rolled back first).
+    for (i, job) in batch.drain(..).enumerate() {
         if let Some(e) = &broken {
             fail_unrun(job, e);
             continue;
         }
-        if let Err(e) = savepoint(&mut write, "SAVEPOINT w").await {
-            broken = Some(e.clone_for_batch());
-            fail_unrun(job, &e);
-            continue;
-        }
         let ran = job(&mut write).await;
-        let end = if ran.ok {
-            savepoint(&mut write, "RELEASE w").await
-        } else {
-            match savepoint(&mut write, "ROLLBACK TO w").await {
-                Ok(()) => savepoint(&mut write, "RELEASE w").await,
-                Err(e) => Err(e),
-            }
+        let last = i + 1 == count;
+        let between = match (ran.ok, last) {
+            (true, true) => None,
+            (true, false) => Some("RELEASE w; SAVEPOINT w"),
+            (false, true) => Some("ROLLBACK TO w; RELEASE w"),
+            (false, false) => Some("ROLLBACK TO w; RELEASE w; SAVEPOINT w"),
         };
-        if let Err(e) = end {
-            broken = Some(e);
+        if let Some(sql) = between {
+            if let Err(e) = savepoint(&mut write, sql).await {
+                broken = Some(e);
+            }
         }
         completions.push(ran.complete);
     }
@@ -207,13 +207,14 @@ async fn run_batch(pool: &AnyPool, dialect: Dialect, clock: &dyn Clock, batch: &
     }
 }
 
-/// Runs a savepoint statement on the batch's transaction.
-async fn savepoint(write: &mut WriteTx, sql: &'static str) -> StoreResult<()> {
-    sqlx::query(sql)
-        .execute(&mut *write.tx)
-        .await
-        .map_err(backend)?;
-    Ok(())
+/// Runs savepoint statements (one or several, `;`-separated) on the batch's transaction.
+fn savepoint<'t>(write: &'t mut WriteTx, sql: &'static str) -> WriteFuture<'t, ()> {
+    Box::pin(async move {
+        use sqlx::Executor;
+        // An unprepared string: SQLite runs each of its statements in turn.
+        write.conn().execute(sql).await.map_err(backend)?;
+        Ok(())
+    })
 }
 
 /// Fails a write that never ran. It is never polled; its result channel reports `e`.

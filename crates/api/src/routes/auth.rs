@@ -280,5 +280,10 @@ pub async fn magic_link_authenticate(
         code: Zeroizing::new(body.code),
         options: login_options(body.session_id, body.resource, body.claims),
     };
-    tokens(state.identity.magic_link_authenticate(&auth.0, login).await?)
+    tokens(
+        state
+            .identity
+            .magic_link_authenticate(&auth.0, login)
+            .await?,
+    )
 }

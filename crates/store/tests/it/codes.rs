@@ -90,7 +90,7 @@ async fn codes_redeem_once_and_round_trip() {
             .unwrap();
         let mut expected = c.clone();
         expected.consumed_at = Some(120);
-        assert_eq!(got, Redemption::Consumed(expected), "{b}");
+        assert_eq!(got, Redemption::Consumed(Box::new(expected)), "{b}");
         // Used: invalid from now on.
         let again = try_redeem(&store, redeem("h1", Some("u1"), Some("c1"), 121));
         assert_eq!(again.await, Redemption::Invalid, "{b}");
