@@ -122,7 +122,10 @@ pub fn router(state: AppState) -> Router {
         .route("/cis/v1/auth/session/logout", post(auth::session_logout))
         .route("/cis/v1/auth/token/refresh", post(auth::token_refresh))
         .route("/cis/v1/auth/otp/send", post(auth::otp_send))
-        .route("/cis/v1/auth/otp/authenticate", post(auth::otp_authenticate))
+        .route(
+            "/cis/v1/auth/otp/authenticate",
+            post(auth::otp_authenticate),
+        )
         .route("/cis/v1/auth/link/email/send", post(auth::magic_link_send))
         .route(
             "/cis/v1/auth/link/email/authenticate",

@@ -166,15 +166,37 @@ struct IdTokenClaims<'a> {
 
 /// Claims a token's issuer sets itself: a `claims` request can never replace them.
 const RESERVED_CLAIMS: &[&str] = &[
-    "iss", "sub", "aud", "iat", "exp", "nbf", "jti", "client_id", "app_id", "app_name",
-    "scope", "sid", "auth_time", "amr", "acr", "azp", "nonce", "roles", "typ", "cnf",
+    "iss",
+    "sub",
+    "aud",
+    "iat",
+    "exp",
+    "nbf",
+    "jti",
+    "client_id",
+    "app_id",
+    "app_name",
+    "scope",
+    "sid",
+    "auth_time",
+    "amr",
+    "acr",
+    "azp",
+    "nonce",
+    "roles",
+    "typ",
+    "cnf",
 ];
 
 /// The custom claims a `claims` request names, from `user`: any OIDC standard claim of the
 /// user (whatever the scopes), `username`, `external_user_id`, `custom_data` (the whole
 /// object) or a top-level key of `custom_data`. Unknown, empty and reserved names are
 /// skipped; claims already in `base` are kept as they are.
-pub fn requested_claims(user: &User, names: &[String], base: &Map<String, Value>) -> Map<String, Value> {
+pub fn requested_claims(
+    user: &User,
+    names: &[String],
+    base: &Map<String, Value>,
+) -> Map<String, Value> {
     let mut out = Map::new();
     if names.is_empty() {
         return out;

@@ -9,12 +9,12 @@ use tessera_delivery::OutboxRecord;
 
 use crate::codes::{CodeRedemption, OneTimeCode, Redemption};
 use crate::error::StoreError;
-use crate::refresh::{RefreshToken, Rotation};
 use crate::model::{
     Application, AuthFailures, BootstrapOutcome, BootstrapPlan, Change, Client, ConnectionRecord,
     FailurePolicy, JourneyRecord, SessionRecord, StoredSigningKey, TraceRecord, User, UserFilter,
     UserLookup, UserPage,
 };
+use crate::refresh::{RefreshToken, Rotation};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 

@@ -18,11 +18,11 @@ use tessera_identity::{
 
 use crate::error::{backend, violation, write_error, Violation};
 use crate::outbox::{outbox_record, OUTBOX_COLUMNS};
+use crate::refresh;
 use crate::rows::{
     self, APPLICATION_COLUMNS, AUTH_FAILURE_COLUMNS, CLIENT_COLUMNS, CONNECTION_COLUMNS,
     JOURNEY_COLUMNS, SESSION_COLUMNS, SIGNING_KEY_COLUMNS, TRACE_COLUMNS, USER_COLUMNS,
 };
-use crate::refresh;
 use crate::writer::{WriteTx, Writer};
 
 /// The SQL implementation of [`Store`], shared by SQLite and PostgreSQL.

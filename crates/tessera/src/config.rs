@@ -385,7 +385,10 @@ mod tests {
         assert_eq!(sms.headers["authorization"], "Bearer k");
         // Secrets never reach the debug output.
         let debug = format!("{config:?}");
-        assert!(!debug.contains("Bearer k") && !debug.contains("\"p\""), "{debug}");
+        assert!(
+            !debug.contains("Bearer k") && !debug.contains("\"p\""),
+            "{debug}"
+        );
 
         let raw = load_raw(
             Some(&file),
@@ -410,10 +413,13 @@ mod tests {
         let smtp = config.delivery.smtp.as_ref().unwrap();
         assert_eq!(smtp.host, "mail.example.com");
         assert_eq!(smtp.port, Some(2525));
-        assert_eq!(config.delivery.sms.as_ref().unwrap().headers["x_api_key"], "k");
+        assert_eq!(
+            config.delivery.sms.as_ref().unwrap().headers["x_api_key"],
+            "k"
+        );
 
-        let config = Config::resolve(load_raw(None, &env(&[]), &Overrides::default()).unwrap())
-            .unwrap();
+        let config =
+            Config::resolve(load_raw(None, &env(&[]), &Overrides::default()).unwrap()).unwrap();
         assert!(!config.delivery.outbox);
         let flags = Overrides {
             dev_outbox: true,

@@ -10,10 +10,10 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine;
 use tessera_api::ApiConfig;
+use tessera_delivery::{Deliver, DevOutbox, Router as DeliveryRouter};
 use tessera_identity::journeys::JourneyService;
 use tessera_identity::service::AdminCredentials;
 use tessera_identity::{BootstrapOutcome, ChangeKind, Clock, Identity, IdentitySettings};
-use tessera_delivery::{Deliver, DevOutbox, Router as DeliveryRouter};
 use tessera_jose::Kek;
 use tessera_store::{DatabaseTarget, SchemaStatus, StoreOutbox};
 use tokio::sync::watch;
@@ -215,7 +215,9 @@ fn build_messenger(
             "development outbox on: email and SMS messages are stored, not sent, and listed at GET /cis/v1/dev/outbox"
         );
         if delivery.smtp.is_some() || delivery.sms.is_some() {
-            tracing::warn!("delivery.outbox is on, so [delivery.smtp] and [delivery.sms] are ignored");
+            tracing::warn!(
+                "delivery.outbox is on, so [delivery.smtp] and [delivery.sms] are ignored"
+            );
         }
     } else {
         let email = match &delivery.smtp {

@@ -124,7 +124,11 @@ pub async fn token_refresh(
     JsonBody(body): JsonBody<RefreshBody>,
 ) -> ApiResult {
     tessera_identity::users::require_permission(&auth.0, tessera_identity::Permission::Auth)?;
-    match state.identity.refresh(&auth.0.client, &body.refresh_token).await {
+    match state
+        .identity
+        .refresh(&auth.0.client, &body.refresh_token)
+        .await
+    {
         Ok(t) => tokens(t),
         Err(tessera_identity::Error::OAuth(o)) => Err(ApiError::Coded(
             axum::http::StatusCode::BAD_REQUEST,
