@@ -361,14 +361,14 @@ impl Identity {
         };
         let app = &ctx.client.app.name;
         let text = Zeroizing::new(format!(
-            "Your {app} verification code is {}. It expires in {minutes} minutes.",
+            "{} is your verification code for {app}. It expires in {minutes} minutes.",
             code.expose()
         ));
         // Deliver first: a failed send must leave the previous code valid.
         let message = match (req.channel, destination) {
             (OtpChannel::Email, Some(to)) => Some(tessera_delivery::Message::email(
                 to,
-                format!("Your {app} verification code"),
+                format!("Verification code for {app}"),
                 text.as_str(),
             )),
             (OtpChannel::Sms, Some(to)) => Some(tessera_delivery::Message::sms(to, text.as_str())),
