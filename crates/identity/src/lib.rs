@@ -14,6 +14,7 @@ pub mod error;
 pub mod journeys;
 pub mod keys;
 pub mod magic_link;
+pub mod messages;
 pub mod model;
 pub mod oauth;
 pub mod otp;

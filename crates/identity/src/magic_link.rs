@@ -20,6 +20,8 @@
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+use crate::messages::{render, MessageVars};
+
 use crate::codes::{link_hash, new_code_id, CodeRedemption, OneTimeCode, Redemption, Secret, EML};
 use crate::error::{Error, Rejection};
 use crate::model::{Permission, UserStatus};
@@ -190,16 +192,16 @@ impl Identity {
         };
         if req.channel == LinkChannel::Email {
             if let Some(to) = destination {
-                let app = &ctx.client.app.name;
+                let vars = MessageVars {
+                    app: &ctx.client.app.name,
+                    secret: link.expose(),
+                    minutes,
+                };
+                let templates = &self.settings.messages;
                 let m = tessera_delivery::Message::email(
                     to,
-                    format!("Sign in to {app}"),
-                    Zeroizing::new(format!(
-                        "Sign in to {app} with this link:\n\n{}\n\nIt expires in {minutes} \
-                         minutes. If you did not ask for it, ignore this email.",
-                        link.expose()
-                    ))
-                    .as_str(),
+                    render(&templates.magic_link_subject, &vars).as_str(),
+                    render(&templates.magic_link_text, &vars).as_str(),
                 );
                 let sent = self.messenger.deliver(&m).await;
                 drop(Zeroizing::new(m.text));

@@ -26,6 +26,8 @@
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+use crate::messages::{render, MessageVars};
+
 use crate::codes::{
     new_code_id, passcode_hash, random_digits, CodeRedemption, OneTimeCode, Redemption, Secret,
     EOTP, SMS,
@@ -359,19 +361,23 @@ impl Identity {
             expires_at: now + minutes * 60,
             consumed_at: None,
         };
-        let app = &ctx.client.app.name;
-        let text = Zeroizing::new(format!(
-            "{} is your verification code for {app}. It expires in {minutes} minutes.",
-            code.expose()
-        ));
+        let vars = MessageVars {
+            app: &ctx.client.app.name,
+            secret: code.expose(),
+            minutes,
+        };
+        let templates = &self.settings.messages;
         // Deliver first: a failed send must leave the previous code valid.
         let message = match (req.channel, destination) {
             (OtpChannel::Email, Some(to)) => Some(tessera_delivery::Message::email(
                 to,
-                format!("Verification code for {app}"),
-                text.as_str(),
+                render(&templates.otp_email_subject, &vars).as_str(),
+                render(&templates.otp_email_text, &vars).as_str(),
             )),
-            (OtpChannel::Sms, Some(to)) => Some(tessera_delivery::Message::sms(to, text.as_str())),
+            (OtpChannel::Sms, Some(to)) => Some(tessera_delivery::Message::sms(
+                to,
+                render(&templates.otp_sms_text, &vars).as_str(),
+            )),
             _ => None,
         };
         if let Some(m) = message {

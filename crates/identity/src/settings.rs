@@ -28,6 +28,8 @@ pub struct IdentitySettings {
     pub live_check_cache_ms: i64,
     /// Per-node limits of message sends and authenticate calls (`ratelimit.rs`).
     pub rate_limits: crate::ratelimit::RateLimitSettings,
+    /// The texts of passcode and magic-link messages (`[messages]`).
+    pub messages: crate::messages::MessageTemplates,
 }
 
 impl IdentitySettings {
@@ -42,6 +44,7 @@ impl IdentitySettings {
             session_idle_timeout_s: 24 * 3600,
             live_check_cache_ms: 2_000,
             rate_limits: crate::ratelimit::RateLimitSettings::default(),
+            messages: crate::messages::MessageTemplates::default(),
         }
     }
 }

@@ -46,6 +46,35 @@ pub struct RawConfig {
     /// section, which refuses unknown keys and accepts the string forms env values have).
     #[serde(default)]
     pub delivery: tessera_delivery::DeliveryConfig,
+    /// `[messages]`: the texts of passcode and magic-link messages.
+    #[serde(default)]
+    pub messages: RawMessages,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMessages {
+    pub otp_email_subject: Option<String>,
+    pub otp_email_text: Option<String>,
+    pub otp_sms_text: Option<String>,
+    pub magic_link_subject: Option<String>,
+    pub magic_link_text: Option<String>,
+}
+
+impl RawMessages {
+    /// The templates, defaults for the keys not given, validated.
+    fn resolve(self) -> Result<tessera_identity::messages::MessageTemplates> {
+        let d = tessera_identity::messages::MessageTemplates::default();
+        let t = tessera_identity::messages::MessageTemplates {
+            otp_email_subject: self.otp_email_subject.unwrap_or(d.otp_email_subject),
+            otp_email_text: self.otp_email_text.unwrap_or(d.otp_email_text),
+            otp_sms_text: self.otp_sms_text.unwrap_or(d.otp_sms_text),
+            magic_link_subject: self.magic_link_subject.unwrap_or(d.magic_link_subject),
+            magic_link_text: self.magic_link_text.unwrap_or(d.magic_link_text),
+        };
+        t.validate().map_err(|e| anyhow!(e))?;
+        Ok(t)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -230,6 +259,8 @@ pub struct Config {
     pub outbound_max_response_bytes: usize,
     /// `[delivery]`, checked further when the senders are built at start.
     pub delivery: tessera_delivery::DeliveryConfig,
+    /// `[messages]`, validated.
+    pub messages: tessera_identity::messages::MessageTemplates,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -332,6 +363,7 @@ impl Config {
             outbound_allow_cidrs,
             outbound_max_response_bytes,
             delivery: raw.delivery,
+            messages: raw.messages.resolve()?,
         })
     }
 }
@@ -359,6 +391,27 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn message_templates_come_from_toml_and_must_carry_their_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(&file, "[messages]\notp_sms_text = \"{{app}}: {{code}}\"\n").unwrap();
+        let raw = load_raw(Some(&file), &env(&[]), &Overrides::default()).unwrap();
+        let config = Config::resolve(raw).unwrap();
+        assert_eq!(config.messages.otp_sms_text, "{{app}}: {{code}}");
+        assert_eq!(
+            config.messages.otp_email_subject, "Verification code for {{app}}",
+            "keys not given keep their defaults"
+        );
+        std::fs::write(&file, "[messages]\nmagic_link_text = \"click here\"\n").unwrap();
+        let raw = load_raw(Some(&file), &env(&[]), &Overrides::default()).unwrap();
+        let e = Config::resolve(raw).unwrap_err().to_string();
+        assert!(
+            e.contains("messages.magic_link_text must contain {{link}}"),
+            "{e}"
+        );
     }
 
     #[test]

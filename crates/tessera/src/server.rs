@@ -117,6 +117,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, mode: MigrateMode) -> 
     settings.leeway_s = config.leeway_s;
     settings.secret_rotation_grace_s = config.secret_rotation_grace_s;
     settings.dev_outbox = config.delivery.outbox;
+    settings.messages = config.messages.clone();
     let admin = config.admin.as_ref().map(|(id, secret)| AdminCredentials {
         client_id: id.clone(),
         client_secret: secret.clone(),

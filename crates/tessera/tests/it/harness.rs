@@ -109,6 +109,7 @@ impl Backend {
             outbound_allow_cidrs: vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
             outbound_max_response_bytes: 1 << 20,
             delivery: Default::default(),
+            messages: Default::default(),
         }
     }
 

@@ -687,6 +687,9 @@ async fn email_codes_arrive_in_the_dev_outbox() {
     for b in backends().await {
         let mut config = b.config();
         config.delivery.outbox = true;
+        // Operator templates (`[messages]`) shape the email.
+        config.messages.otp_email_subject = "Your {{app}} code".into();
+        config.messages.otp_email_text = "Code: {{code}} ({{minutes}} min)".into();
         let srv = TestServer::start(config, TestClock::new(now_ms())).await;
         let admin = srv.admin_token().await;
         let (_, token) = client(&srv, &admin, json!({})).await;
@@ -712,7 +715,9 @@ async fn email_codes_arrive_in_the_dev_outbox() {
         assert_eq!(s, StatusCode::OK, "{outbox}");
         let m = &outbox[0];
         assert_eq!(m["channel"], "email");
+        assert_eq!(m["subject"], "Your Test app code", "{}", b.name);
         let c = code_in(m["text"].as_str().unwrap());
+        assert_eq!(m["text"], format!("Code: {c} (5 min)"), "{}", b.name);
         let (s, t) = authenticate(&srv, &token, "email", "ann@example.com", &c).await;
         assert_eq!(s, StatusCode::OK, "{t}");
         assert_eq!(
