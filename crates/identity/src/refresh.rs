@@ -1,8 +1,10 @@
-//! Refresh tokens (SPEC §4): opaque, 256 random bits, stored as base64url(SHA-256), bound to
-//! their client, **rotated on every use**. Each backend authentication starts a family;
-//! every refresh consumes the presented token and issues its successor in one database
-//! transaction, so two concurrent refreshes of one token (on any nodes) cannot both win.
-//! Presenting a consumed token is treated as theft: the whole family is revoked.
+//! Refresh tokens (SPEC §4): opaque, bound to their client, **rotated on every use**. Each
+//! backend authentication starts a *family*; a token is `<family_id>.<generation>.<secret>`
+//! (128-bit family id, 256-bit secret) and only base64url(SHA-256) of the current and the
+//! previous generation's token is stored. A refresh moves the family to the next generation
+//! in one conditional database update, so two concurrent refreshes of one token (on any
+//! nodes) cannot both win. Presenting an older generation is treated as theft: the family is
+//! revoked.
 //!
 //! A token works until the earliest of its own TTL (`refresh_token_ttl`), the end of its
 //! family (start plus `max_refresh_rotate`), its session's end (logout revokes the session's
@@ -21,35 +23,89 @@ use crate::sessions::{AuthTokens, RequestedClaims, SessionId, UserGrant};
 /// Longest accepted refresh token (ours are 43 characters).
 const MAX_TOKEN_LEN: usize = 256;
 
-/// One stored refresh token (never the token itself).
+/// One stored refresh-token family (never a token itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefreshToken {
-    /// base64url(SHA-256(token)).
-    pub token_hash: String,
+pub struct RefreshFamily {
     pub family_id: String,
+    /// The current token's generation (0 for the first token).
+    pub generation: i64,
+    /// base64url(SHA-256) of the current token.
+    pub token_hash: String,
+    /// base64url(SHA-256) of the previous generation's token.
+    pub previous_hash: Option<String>,
     pub client_id: String,
     pub user_id: String,
     pub session_hash: String,
     /// The session id sealed with the KEK (associated data: the family id), base64url.
     pub session_sealed: String,
-    /// JSON of [`GrantDoc`].
+    /// JSON of the grant (resource and requested claims).
     pub grant_doc: String,
     pub created_at: i64,
+    pub rotated_at: i64,
+    /// When the current token expires.
     pub expires_at: i64,
     pub family_expires_at: i64,
-    pub used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+}
+
+impl RefreshFamily {
+    /// Whether a presented (`generation`, `token_hash`) is an older token of this family: the
+    /// previous generation with its hash, or any generation before it (only holders of the
+    /// family's tokens know its 128-bit id).
+    pub fn is_replay(&self, generation: i64, token_hash: &str) -> bool {
+        (generation == self.generation - 1 && self.previous_hash.as_deref() == Some(token_hash))
+            || (0..self.generation - 1).contains(&generation)
+    }
+
+    /// Whether (`generation`, `token_hash`) is this family's current token.
+    pub fn is_current(&self, generation: i64, token_hash: &str) -> bool {
+        generation == self.generation && self.token_hash == token_hash
+    }
+}
+
+/// A rotation request (see `Store::rotate_refresh_token`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshRotation {
+    pub family_id: String,
+    pub generation: i64,
+    pub token_hash: String,
+    pub client_id: String,
+    pub next_hash: String,
+    pub next_expires_at: i64,
+    pub now_s: i64,
 }
 
 /// What a rotation did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
-    /// The presented token was consumed; this is its stored successor.
-    Rotated(RefreshToken),
-    /// The presented token had been consumed before: its family is now revoked.
+    /// The presented token was current; this is the family after the rotation.
+    Rotated(RefreshFamily),
+    /// An older generation was presented: the family is now revoked.
     Reused { family_id: String },
-    /// Unknown, expired, revoked or another client's: nothing changed.
+    /// Unknown, expired, revoked, forged or another client's: nothing changed.
     Invalid,
+}
+
+/// A presented token, split: (family id, generation).
+fn parse(token: &str) -> Option<(&str, i64)> {
+    if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+        return None;
+    }
+    let mut parts = token.splitn(3, '.');
+    let family = parts.next()?;
+    let generation = parts.next()?;
+    let secret = parts.next()?;
+    if family.is_empty() || secret.is_empty() || generation.len() > 10 {
+        return None;
+    }
+    let generation: i64 = generation.parse().ok()?;
+    (generation >= 0).then_some((family, generation))
+}
+
+/// A new token of `family_id` at `generation`.
+fn new_token(family_id: &str, generation: i64) -> Result<String, Error> {
+    let secret = tessera_jose::random_token_b64url(32)?;
+    Ok(format!("{family_id}.{generation}.{secret}"))
 }
 
 /// The part of a grant a family keeps for its refreshes.
@@ -81,8 +137,8 @@ impl Identity {
     ) -> Result<String, Error> {
         let settings = &record.client.settings;
         let now = self.clock.now_s();
-        let token = tessera_jose::random_token_b64url(32)?;
         let family_id = tessera_jose::random_token_b64url(16)?;
+        let token = new_token(&family_id, 0)?;
         let sealed = self
             .kek
             .seal(session_id.expose().as_bytes(), family_id.as_bytes())?;
@@ -91,9 +147,11 @@ impl Identity {
             claims: grant.claims.clone(),
         };
         let family_expires_at = now + i64::from(settings.max_refresh_rotate);
-        let row = RefreshToken {
+        let family = RefreshFamily {
             token_hash: token_hash(&token),
             family_id,
+            generation: 0,
+            previous_hash: None,
             client_id: record.client.client_id.clone(),
             user_id: session.user_id.clone(),
             session_hash: session.session_hash.clone(),
@@ -101,12 +159,12 @@ impl Identity {
             grant_doc: serde_json::to_string(&doc)
                 .map_err(|e| Error::Internal(format!("grant encoding: {e}")))?,
             created_at: now,
+            rotated_at: now,
             expires_at: (now + i64::from(settings.refresh_token_ttl)).min(family_expires_at),
             family_expires_at,
-            used_at: None,
             revoked_at: None,
         };
-        self.store.create_refresh_token(&row).await?;
+        self.store.create_refresh_family(&family).await?;
         Ok(token)
     }
 
@@ -117,21 +175,22 @@ impl Identity {
         record: &ClientRecord,
         presented: &str,
     ) -> Result<AuthTokens, Error> {
-        if presented.is_empty() || presented.len() > MAX_TOKEN_LEN {
-            return Err(invalid_grant("the refresh token is invalid or expired"));
-        }
+        let invalid = || invalid_grant("the refresh token is invalid or expired");
+        let (family_id, generation) = parse(presented).ok_or_else(invalid)?;
         let settings = &record.client.settings;
         let now = self.clock.now_s();
-        let next = tessera_jose::random_token_b64url(32)?;
+        let next = new_token(family_id, generation + 1)?;
         let rotation = self
             .store
-            .rotate_refresh_token(
-                &token_hash(presented),
-                &record.client.client_id,
-                &token_hash(&next),
-                now + i64::from(settings.refresh_token_ttl),
-                now,
-            )
+            .rotate_refresh_token(&RefreshRotation {
+                family_id: family_id.to_string(),
+                generation,
+                token_hash: token_hash(presented),
+                client_id: record.client.client_id.clone(),
+                next_hash: token_hash(&next),
+                next_expires_at: now + i64::from(settings.refresh_token_ttl),
+                now_s: now,
+            })
             .await?;
         let row = match rotation {
             Rotation::Rotated(row) => row,
@@ -180,6 +239,19 @@ impl Identity {
         Ok(tokens)
     }
 
+    /// The family whose current or previous token `presented` is, if any.
+    async fn family_of(&self, presented: &str) -> Result<Option<RefreshFamily>, Error> {
+        let Some((family_id, generation)) = parse(presented) else {
+            return Ok(None);
+        };
+        let hash = token_hash(presented);
+        Ok(self.store.get_refresh_family(family_id).await?.filter(|f| {
+            f.is_current(generation, &hash)
+                || (generation == f.generation - 1
+                    && f.previous_hash.as_deref() == Some(hash.as_str()))
+        }))
+    }
+
     /// Revokes the family of a refresh token presented to `/oidc/revoke` by `caller`.
     /// `Ok(false)` when it is not a known refresh token (RFC 7009: still a success).
     pub async fn revoke_refresh_token(
@@ -187,27 +259,20 @@ impl Identity {
         caller: &ClientRecord,
         presented: &str,
     ) -> Result<bool, OAuthError> {
-        if presented.len() > MAX_TOKEN_LEN {
-            return Ok(false);
-        }
-        let row = self
-            .store
-            .get_refresh_token(&token_hash(presented))
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "refresh token lookup failed");
-                OAuthError::server_error()
-            })?;
-        let Some(row) = row else {
+        let family = self.family_of(presented).await.map_err(|e| {
+            tracing::error!(error = %e, "refresh token lookup failed");
+            OAuthError::server_error()
+        })?;
+        let Some(family) = family else {
             return Ok(false);
         };
-        if row.client_id != caller.client.client_id {
+        if family.client_id != caller.client.client_id {
             return Err(OAuthError::invalid_request(
                 "the token was issued to another client",
             ));
         }
         self.store
-            .revoke_refresh_family(&row.family_id, self.clock.now_s())
+            .revoke_refresh_family(&family.family_id, self.clock.now_s())
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "refresh revocation write failed");
@@ -221,28 +286,26 @@ impl Identity {
         &self,
         presented: &str,
     ) -> Result<Option<serde_json::Value>, Error> {
-        if presented.len() > MAX_TOKEN_LEN {
-            return Ok(None);
-        }
-        let Some(row) = self.store.get_refresh_token(&token_hash(presented)).await? else {
+        let Some(family) = self.family_of(presented).await? else {
             return Ok(None);
         };
         let now = self.clock.now_s();
-        let live = row.used_at.is_none()
-            && row.revoked_at.is_none()
-            && row.expires_at > now
-            && row.family_expires_at > now;
+        let current = parse(presented).is_some_and(|(_, g)| g == family.generation);
+        let live = current
+            && family.revoked_at.is_none()
+            && family.expires_at > now
+            && family.family_expires_at > now;
         if !live {
             return Ok(Some(serde_json::json!({"active": false})));
         }
         let session_live = self
             .store
-            .get_session(&row.session_hash)
+            .get_session(&family.session_hash)
             .await?
             .is_some_and(|s| s.ended_at.is_none() && s.expires_at > now);
         let user_active = self
             .store
-            .get_user(&row.user_id)
+            .get_user(&family.user_id)
             .await?
             .is_some_and(|u| u.status == UserStatus::Active);
         if !session_live || !user_active {
@@ -251,12 +314,12 @@ impl Identity {
         Ok(Some(serde_json::json!({
             "active": true,
             "token_type": "refresh_token",
-            "client_id": row.client_id,
-            "sub": row.user_id,
-            "sid": row.session_hash,
+            "client_id": family.client_id,
+            "sub": family.user_id,
+            "sid": family.session_hash,
             "iss": self.settings.issuer,
-            "iat": row.created_at,
-            "exp": row.expires_at.min(row.family_expires_at),
+            "iat": family.rotated_at,
+            "exp": family.expires_at,
         })))
     }
 }
@@ -264,6 +327,55 @@ impl Identity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_parse_into_family_and_generation() {
+        let t = new_token("fam", 7).unwrap();
+        assert_eq!(parse(&t), Some(("fam", 7)));
+        assert!(t.len() > 43 + 5);
+        for bad in [
+            "",
+            "fam",
+            "fam.1",
+            "fam.x.s",
+            "fam.-1.s",
+            ".1.s",
+            "fam.1.",
+            "f.99999999999.s",
+        ] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
+        assert_eq!(parse(&"a".repeat(300)), None);
+    }
+
+    #[test]
+    fn replays_are_older_generations_of_the_family() {
+        let f = RefreshFamily {
+            family_id: "f".into(),
+            generation: 3,
+            token_hash: "h3".into(),
+            previous_hash: Some("h2".into()),
+            client_id: "c".into(),
+            user_id: "u".into(),
+            session_hash: "s".into(),
+            session_sealed: String::new(),
+            grant_doc: "{}".into(),
+            created_at: 0,
+            rotated_at: 0,
+            expires_at: 10,
+            family_expires_at: 10,
+            revoked_at: None,
+        };
+        assert!(f.is_current(3, "h3"));
+        assert!(!f.is_current(3, "forged"));
+        assert!(f.is_replay(2, "h2"));
+        assert!(
+            !f.is_replay(2, "forged"),
+            "the previous generation's hash is checked"
+        );
+        assert!(f.is_replay(0, "anything") && f.is_replay(1, "anything"));
+        assert!(!f.is_replay(3, "h3") && !f.is_replay(4, "x"));
+    }
 
     #[test]
     fn token_hashes_are_stable_and_distinct() {

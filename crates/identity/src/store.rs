@@ -14,7 +14,7 @@ use crate::model::{
     FailurePolicy, JourneyRecord, SessionRecord, StoredSigningKey, TraceRecord, User, UserFilter,
     UserLookup, UserPage,
 };
-use crate::refresh::{RefreshToken, Rotation};
+use crate::refresh::{RefreshFamily, RefreshRotation, Rotation};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -197,25 +197,17 @@ pub trait Store: Send + Sync + 'static {
     async fn purge_outbox(&self, before_ms: i64) -> StoreResult<u64>;
 
     // --- refresh tokens ---
-    /// Inserts the first token of a new family. Records no change (refresh tokens are not
-    /// cached).
-    async fn create_refresh_token(&self, token: &RefreshToken) -> StoreResult<()>;
-    async fn get_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>>;
-    /// In one transaction: consumes `token_hash` if it is `client_id`'s, unused, unrevoked
-    /// and unexpired at `now_s`, and inserts its successor `next_hash` in the same family,
-    /// expiring at the earlier of `next_expires_at` and the family's end → `Rotated`
-    /// (the successor). A token of `client_id` that was already consumed revokes its whole
-    /// family (committed) → `Reused`. Anything else changes nothing → `Invalid`. Two
-    /// concurrent rotations of one token: exactly one is `Rotated`.
-    async fn rotate_refresh_token(
-        &self,
-        token_hash: &str,
-        client_id: &str,
-        next_hash: &str,
-        next_expires_at: i64,
-        now_s: i64,
-    ) -> StoreResult<Rotation>;
-    /// Revokes every token of a family; returns how many were live.
+    /// Inserts a new family (generation 0). Records no change (families are not cached).
+    async fn create_refresh_family(&self, family: &RefreshFamily) -> StoreResult<()>;
+    async fn get_refresh_family(&self, family_id: &str) -> StoreResult<Option<RefreshFamily>>;
+    /// In one transaction: if the family's current generation is `generation` with
+    /// `token_hash`, it is `client_id`'s, unrevoked and unexpired at `now_s`, moves it to the
+    /// next generation with `next_hash` (expiring at the earlier of `next_expires_at` and the
+    /// family's end) → `Rotated` (the updated family). A replay of an older generation of
+    /// `client_id`'s family revokes the family (committed) → `Reused`. Anything else changes
+    /// nothing → `Invalid`. Two concurrent rotations of one token: exactly one is `Rotated`.
+    async fn rotate_refresh_token(&self, rotation: &RefreshRotation) -> StoreResult<Rotation>;
+    /// Revokes a family; returns 1 if it was live, else 0.
     async fn revoke_refresh_family(&self, family_id: &str, now_s: i64) -> StoreResult<u64>;
 
     // --- change feed and housekeeping ---

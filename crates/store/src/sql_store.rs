@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use sqlx::AnyPool;
 use tessera_delivery::OutboxRecord;
 use tessera_identity::codes::{CodeRedemption, OneTimeCode, Redemption};
-use tessera_identity::refresh::{RefreshToken, Rotation};
+use tessera_identity::refresh::{RefreshFamily, RefreshRotation, Rotation};
 use tessera_identity::store::StoreResult;
 use tessera_identity::{
     Application, AuthFailures, BootstrapOutcome, BootstrapPlan, Change, ChangeKind, Client,
@@ -1311,31 +1311,16 @@ impl Store for SqlStore {
             .collect()
     }
 
-    async fn create_refresh_token(&self, token: &RefreshToken) -> StoreResult<()> {
-        refresh::create(&self.writer, token).await
+    async fn create_refresh_family(&self, family: &RefreshFamily) -> StoreResult<()> {
+        refresh::create(&self.writer, family).await
     }
 
-    async fn get_refresh_token(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
-        refresh::get(&self.reader, token_hash).await
+    async fn get_refresh_family(&self, family_id: &str) -> StoreResult<Option<RefreshFamily>> {
+        refresh::get(&self.reader, family_id).await
     }
 
-    async fn rotate_refresh_token(
-        &self,
-        token_hash: &str,
-        client_id: &str,
-        next_hash: &str,
-        next_expires_at: i64,
-        now_s: i64,
-    ) -> StoreResult<Rotation> {
-        refresh::rotate(
-            &self.writer,
-            token_hash,
-            client_id,
-            next_hash,
-            next_expires_at,
-            now_s,
-        )
-        .await
+    async fn rotate_refresh_token(&self, rotation: &RefreshRotation) -> StoreResult<Rotation> {
+        refresh::rotate(&self.writer, rotation.clone()).await
     }
 
     async fn revoke_refresh_family(&self, family_id: &str, now_s: i64) -> StoreResult<u64> {

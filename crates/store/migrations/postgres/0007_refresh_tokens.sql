@@ -1,29 +1,31 @@
 -- Refresh tokens (postgres). Keep in step with migrations/sqlite/0007_refresh_tokens.sql: the same
 -- tables, columns and constraints, only the types differ.
 
--- One row per refresh token ever issued, until its family expires. The token itself (256
--- random bits) is never stored: `token_hash` is base64url(SHA-256(token)). Every rotation
--- consumes one row (`used_at`) and inserts its successor in the same family; presenting a
--- consumed token revokes the whole family (`revoked_at` on every row). The family's
--- client, user, session and grant (JSON: resource and requested claims) are copied to each
--- row so a rotation is one conditional UPDATE plus one INSERT. `session_sealed` is the
--- session id sealed with the KEK (AES-256-GCM, the family id as associated data), so a
--- refresh can answer the `session_id` the token response carries.
-CREATE TABLE refresh_tokens (
-    token_hash        TEXT PRIMARY KEY,
-    family_id         TEXT NOT NULL,
+-- One row per refresh-token family (one backend authentication), updated in place by every
+-- rotation, so the table grows with logins, not with refreshes. A token is
+-- `<family_id>.<generation>.<256 random bits>`; only base64url(SHA-256(token)) of the current
+-- generation (`token_hash`) and of the one before (`previous_hash`) are stored. A rotation
+-- is one conditional UPDATE by primary key that only the holder of the current generation
+-- can win; presenting an older generation revokes the family (`revoked_at`). The family's
+-- client, user, session, the session id sealed with the KEK (AES-256-GCM, the family id as
+-- associated data) and the grant (JSON: resource and requested claims) are fixed at creation.
+CREATE TABLE refresh_families (
+    family_id         TEXT PRIMARY KEY,
+    generation        BIGINT NOT NULL,
+    token_hash        TEXT NOT NULL,
+    previous_hash     TEXT,
     client_id         TEXT NOT NULL,
     user_id           TEXT NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
     session_hash      TEXT NOT NULL,
     session_sealed    TEXT NOT NULL,
     grant_doc         TEXT NOT NULL,
     created_at        BIGINT NOT NULL,
+    rotated_at        BIGINT NOT NULL,
     expires_at        BIGINT NOT NULL,
     family_expires_at BIGINT NOT NULL,
-    used_at           BIGINT,
     revoked_at        BIGINT
 );
 
-CREATE INDEX refresh_tokens_family_id ON refresh_tokens (family_id);
-CREATE INDEX refresh_tokens_session_hash ON refresh_tokens (session_hash);
-CREATE INDEX refresh_tokens_family_expires_at ON refresh_tokens (family_expires_at);
+CREATE INDEX refresh_families_user_id ON refresh_families (user_id);
+CREATE INDEX refresh_families_session_hash ON refresh_families (session_hash);
+CREATE INDEX refresh_families_family_expires_at ON refresh_families (family_expires_at);

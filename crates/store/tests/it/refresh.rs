@@ -1,10 +1,10 @@
-//! Refresh tokens: rotation consumes exactly once (also under concurrency), reuse revokes the
-//! family, logout revokes the session's tokens, and the group-commit writer keeps each
+//! Refresh families: a rotation wins exactly once (also under concurrency), a replayed older
+//! generation revokes the family, logout revokes the session's tokens, and the group-commit writer keeps each
 //! write's outcome its own.
 
 use std::sync::Arc;
 
-use tessera_identity::refresh::{RefreshToken, Rotation};
+use tessera_identity::refresh::{RefreshFamily, RefreshRotation, Rotation};
 use tessera_identity::{SessionRecord, Store, StoreError, User, UserStatus};
 
 use crate::harness::test_databases;
@@ -42,20 +42,41 @@ fn session(hash: &str, user_id: &str) -> SessionRecord {
     }
 }
 
-fn token(hash: &str, family: &str, session_hash: &str) -> RefreshToken {
-    RefreshToken {
+fn family(family_id: &str, hash: &str, session_hash: &str) -> RefreshFamily {
+    RefreshFamily {
+        family_id: family_id.to_string(),
+        generation: 0,
         token_hash: hash.to_string(),
-        family_id: family.to_string(),
+        previous_hash: None,
         client_id: "c-1".to_string(),
         user_id: "u1".to_string(),
         session_hash: session_hash.to_string(),
         session_sealed: "sealed".to_string(),
         grant_doc: "{}".to_string(),
         created_at: 100,
+        rotated_at: 100,
         expires_at: 1_000,
         family_expires_at: 5_000,
-        used_at: None,
         revoked_at: None,
+    }
+}
+
+fn rotation(
+    family_id: &str,
+    generation: i64,
+    hash: &str,
+    client: &str,
+    next: &str,
+    now: i64,
+) -> RefreshRotation {
+    RefreshRotation {
+        family_id: family_id.to_string(),
+        generation,
+        token_hash: hash.to_string(),
+        client_id: client.to_string(),
+        next_hash: next.to_string(),
+        next_expires_at: 9_999,
+        now_s: now,
     }
 }
 
@@ -71,63 +92,57 @@ async fn rotation_consumes_once_and_reuse_revokes_the_family() {
         let backend = tdb.backend();
         setup(&store).await;
         store
-            .create_refresh_token(&token("t1", "f1", "s1"))
+            .create_refresh_family(&family("f1", "h0", "s1"))
             .await
             .unwrap();
         assert_eq!(
-            store.get_refresh_token("t1").await.unwrap(),
-            Some(token("t1", "f1", "s1")),
+            store.get_refresh_family("f1").await.unwrap(),
+            Some(family("f1", "h0", "s1")),
             "{backend}"
         );
 
-        // Another client's token, an unknown one and an expired one change nothing.
-        for (hash, client, now) in [
-            ("t1", "c-2", 200),
-            ("nope", "c-1", 200),
-            ("t1", "c-1", 1_000),
+        // Another client, an unknown family, a wrong hash, a future generation and an expired
+        // token change nothing.
+        for r in [
+            rotation("f1", 0, "h0", "c-2", "x", 200),
+            rotation("nope", 0, "h0", "c-1", "x", 200),
+            rotation("f1", 0, "forged", "c-1", "x", 200),
+            rotation("f1", 1, "h0", "c-1", "x", 200),
+            rotation("f1", 0, "h0", "c-1", "x", 1_000),
         ] {
             assert_eq!(
-                store
-                    .rotate_refresh_token(hash, client, "x", 9_999, now)
-                    .await
-                    .unwrap(),
+                store.rotate_refresh_token(&r).await.unwrap(),
                 Rotation::Invalid,
-                "{backend} {hash} {client} {now}"
+                "{backend} {r:?}"
             );
         }
         assert_eq!(
-            store.get_refresh_token("x").await.unwrap(),
-            None,
-            "{backend}"
+            store.get_refresh_family("f1").await.unwrap(),
+            Some(family("f1", "h0", "s1"))
         );
 
-        // The successor keeps the family and is capped at the family's end.
-        let Rotation::Rotated(t2) = store
-            .rotate_refresh_token("t1", "c-1", "t2", 9_999, 200)
+        // The rotation moves the generation on and caps the expiry at the family's end.
+        let Rotation::Rotated(f) = store
+            .rotate_refresh_token(&rotation("f1", 0, "h0", "c-1", "h1", 200))
             .await
             .unwrap()
         else {
             panic!("{backend}: not rotated")
         };
-        assert_eq!(t2.token_hash, "t2");
-        assert_eq!(t2.family_id, "f1");
-        assert_eq!(t2.expires_at, 5_000, "{backend}");
-        assert_eq!(t2.created_at, 200);
-        assert_eq!(t2.used_at, None);
         assert_eq!(
-            store
-                .get_refresh_token("t1")
-                .await
-                .unwrap()
-                .unwrap()
-                .used_at,
-            Some(200)
+            (f.generation, f.token_hash.as_str()),
+            (1, "h1"),
+            "{backend}"
         );
+        assert_eq!(f.previous_hash.as_deref(), Some("h0"));
+        assert_eq!(f.expires_at, 5_000, "{backend}");
+        assert_eq!(f.rotated_at, 200);
+        assert_eq!(store.get_refresh_family("f1").await.unwrap(), Some(f));
 
-        // Presenting t1 again revokes the family, including the live t2.
+        // Presenting generation 0 again revokes the family, including the live generation 1.
         assert_eq!(
             store
-                .rotate_refresh_token("t1", "c-1", "t3", 9_999, 300)
+                .rotate_refresh_token(&rotation("f1", 0, "h0", "c-1", "h2", 300))
                 .await
                 .unwrap(),
             Rotation::Reused {
@@ -135,23 +150,15 @@ async fn rotation_consumes_once_and_reuse_revokes_the_family() {
             },
             "{backend}"
         );
-        assert_eq!(store.get_refresh_token("t3").await.unwrap(), None);
+        let f = store.get_refresh_family("f1").await.unwrap().unwrap();
+        assert_eq!((f.generation, f.revoked_at), (1, Some(300)), "{backend}");
         assert_eq!(
             store
-                .get_refresh_token("t2")
-                .await
-                .unwrap()
-                .unwrap()
-                .revoked_at,
-            Some(300)
-        );
-        assert_eq!(
-            store
-                .rotate_refresh_token("t2", "c-1", "t4", 9_999, 301)
+                .rotate_refresh_token(&rotation("f1", 1, "h1", "c-1", "h2", 301))
                 .await
                 .unwrap(),
             Rotation::Invalid,
-            "{backend}: a revoked token does not rotate"
+            "{backend}: a revoked family does not rotate"
         );
         db.close().await;
     }
@@ -164,7 +171,7 @@ async fn concurrent_rotations_of_one_token_have_one_winner() {
         let backend = tdb.backend();
         setup(&store).await;
         store
-            .create_refresh_token(&token("t1", "f1", "s1"))
+            .create_refresh_family(&family("f1", "h0", "s1"))
             .await
             .unwrap();
         let mut tasks = Vec::new();
@@ -172,7 +179,14 @@ async fn concurrent_rotations_of_one_token_have_one_winner() {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
                 store
-                    .rotate_refresh_token("t1", "c-1", &format!("next-{i}"), 9_999, 200)
+                    .rotate_refresh_token(&rotation(
+                        "f1",
+                        0,
+                        "h0",
+                        "c-1",
+                        &format!("next-{i}"),
+                        200,
+                    ))
                     .await
                     .unwrap()
             }));
@@ -191,24 +205,31 @@ async fn concurrent_rotations_of_one_token_have_one_winner() {
 }
 
 #[tokio::test]
-async fn ending_a_session_revokes_its_refresh_tokens_and_purge_drops_ended_families() {
+async fn ending_a_session_revokes_its_families_and_purge_drops_ended_ones() {
     for tdb in test_databases().await {
         let (db, store) = tdb.open_store().await;
         let backend = tdb.backend();
         setup(&store).await;
         store.create_session(&session("s2", "u1")).await.unwrap();
         store
-            .create_refresh_token(&token("a", "fa", "s1"))
+            .create_refresh_family(&family("fa", "a", "s1"))
             .await
             .unwrap();
         store
-            .create_refresh_token(&token("b", "fb", "s2"))
+            .create_refresh_family(&family("fb", "b", "s2"))
             .await
             .unwrap();
+        assert!(matches!(
+            store
+                .create_refresh_family(&family("fb", "c", "s2"))
+                .await
+                .unwrap_err(),
+            StoreError::Conflict(_)
+        ));
         assert!(store.end_session("s1", 200).await.unwrap());
         assert_eq!(
             store
-                .get_refresh_token("a")
+                .get_refresh_family("fa")
                 .await
                 .unwrap()
                 .unwrap()
@@ -217,7 +238,7 @@ async fn ending_a_session_revokes_its_refresh_tokens_and_purge_drops_ended_famil
         );
         assert_eq!(
             store
-                .get_refresh_token("b")
+                .get_refresh_family("fb")
                 .await
                 .unwrap()
                 .unwrap()
@@ -237,7 +258,7 @@ async fn ending_a_session_revokes_its_refresh_tokens_and_purge_drops_ended_famil
 
         store.purge(5_000, 0).await.unwrap();
         assert_eq!(
-            store.get_refresh_token("a").await.unwrap(),
+            store.get_refresh_family("fa").await.unwrap(),
             None,
             "{backend}"
         );
@@ -256,27 +277,27 @@ async fn a_failing_write_does_not_undo_the_writes_committed_with_it() {
         let mut tasks = Vec::new();
         for i in 0..64 {
             let store = store.clone();
-            // Every fourth write reuses an earlier hash: a primary-key conflict.
-            let hash = if i % 4 == 3 {
-                format!("t{}", i - 1)
+            // Every fourth write reuses an earlier family id: a primary-key conflict.
+            let id = if i % 4 == 3 {
+                format!("f{}", i - 1)
             } else {
-                format!("t{i}")
+                format!("f{i}")
             };
             tasks.push(tokio::spawn(async move {
                 let r = store
-                    .create_refresh_token(&token(&hash, &format!("f{i}"), "s1"))
+                    .create_refresh_family(&family(&id, &format!("h{i}"), "s1"))
                     .await;
-                (hash, i, r)
+                (id, i, r)
             }));
         }
         let mut ok = 0;
         for t in tasks {
-            let (hash, i, r) = t.await.unwrap();
+            let (id, i, r) = t.await.unwrap();
             match r {
                 Ok(()) => {
                     ok += 1;
-                    let stored = store.get_refresh_token(&hash).await.unwrap().unwrap();
-                    assert_eq!(stored.family_id, format!("f{i}"), "{backend}");
+                    let stored = store.get_refresh_family(&id).await.unwrap().unwrap();
+                    assert_eq!(stored.token_hash, format!("h{i}"), "{backend}");
                 }
                 Err(StoreError::Conflict(_)) => assert!(i % 4 >= 2, "{backend}: {i}"),
                 Err(e) => panic!("{backend}: {e}"),
