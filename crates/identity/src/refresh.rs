@@ -79,7 +79,7 @@ pub struct RefreshRotation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
     /// The presented token was current; this is the family after the rotation.
-    Rotated(RefreshFamily),
+    Rotated(Box<RefreshFamily>),
     /// An older generation was presented: the family is now revoked.
     Reused { family_id: String },
     /// Unknown, expired, revoked, forged or another client's: nothing changed.

@@ -124,7 +124,7 @@ pub(crate) async fn rotate(writer: &Writer, a: RefreshRotation) -> StoreResult<R
                     .await
                     .map_err(backend)?;
                 if let Some(row) = rotated {
-                    return Ok(Rotation::Rotated(family(&row)?));
+                    return Ok(Rotation::Rotated(Box::new(family(&row)?)));
                 }
                 let sql = format!("SELECT {COLUMNS} FROM refresh_families WHERE family_id = $1");
                 let known = sqlx::query(&sql)

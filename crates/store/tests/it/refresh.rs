@@ -137,7 +137,7 @@ async fn rotation_consumes_once_and_reuse_revokes_the_family() {
         assert_eq!(f.previous_hash.as_deref(), Some("h0"));
         assert_eq!(f.expires_at, 5_000, "{backend}");
         assert_eq!(f.rotated_at, 200);
-        assert_eq!(store.get_refresh_family("f1").await.unwrap(), Some(f));
+        assert_eq!(store.get_refresh_family("f1").await.unwrap(), Some(*f));
 
         // Presenting generation 0 again revokes the family, including the live generation 1.
         assert_eq!(
