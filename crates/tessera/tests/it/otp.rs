@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Mutex;
 
 use tessera_identity::TestClock;
@@ -806,6 +806,152 @@ async fn sms_codes_go_to_the_webhook() {
         let id = claims(t["id_token"].as_str().unwrap());
         assert_eq!(id["amr"], json!(["sms"]));
         assert_eq!(id["phone_number_verified"], true);
+        srv.stop().await;
+    }
+}
+
+/// Messages an [`smtp_sink`] accepted: (recipients, data).
+type Accepted = Arc<Mutex<Vec<(Vec<String>, String)>>>;
+
+/// A minimal SMTP server on loopback (RFC 5321 happy path, no TLS, no auth) that records
+/// each message's recipients and data, and refuses messages (554 after DATA) while `refuse`
+/// is set.
+async fn smtp_sink() -> (u16, Accepted, Arc<std::sync::atomic::AtomicBool>) {
+    let refuse = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let refusing = refuse.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let messages = Arc::new(Mutex::new(Vec::new()));
+    let seen = messages.clone();
+    tokio::spawn(async move {
+        while let Ok((conn, _)) = listener.accept().await {
+            let seen = seen.clone();
+            let refusing = refusing.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = conn.into_split();
+                let mut lines = tokio::io::BufReader::new(read).lines();
+                let _ = write.write_all(b"220 sink ESMTP\r\n").await;
+                let mut rcpt = Vec::new();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250 sink\r\n",
+                        "MAIL" | "RSET" | "NOOP" => b"250 OK\r\n",
+                        "RCPT" => {
+                            rcpt.push(line[8..].trim().trim_matches(['<', '>']).to_string());
+                            b"250 OK\r\n"
+                        }
+                        "DATA" => {
+                            let _ = write.write_all(b"354 go ahead\r\n").await;
+                            let mut data = String::new();
+                            while let Ok(Some(l)) = lines.next_line().await {
+                                if l == "." {
+                                    break;
+                                }
+                                data.push_str(&l);
+                                data.push('\n');
+                            }
+                            if refusing.load(std::sync::atomic::Ordering::SeqCst) {
+                                b"554 refused\r\n"
+                            } else {
+                                seen.lock().await.push((std::mem::take(&mut rcpt), data));
+                                b"250 queued\r\n"
+                            }
+                        }
+                        "QUIT" => {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            return;
+                        }
+                        _ => b"502 not implemented\r\n",
+                    };
+                    if write.write_all(reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, messages, refuse)
+}
+
+#[tokio::test]
+async fn email_codes_go_out_over_smtp() {
+    for b in backends().await {
+        let (port, messages, refuse) = smtp_sink().await;
+        let mut config = b.config();
+        let mut smtp =
+            tessera_delivery::SmtpConfig::new("127.0.0.1", "Tessera <noreply@example.com>");
+        smtp.port = Some(port);
+        smtp.tls = tessera_delivery::TlsMode::None;
+        config.delivery.smtp = Some(smtp);
+        let srv = TestServer::start(config, TestClock::new(now_ms())).await;
+        let admin = srv.admin_token().await;
+        let (_, token) = client(&srv, &admin, json!({})).await;
+        ann(&srv, &token).await;
+
+        let (s, v) = post(
+            &srv,
+            SEND,
+            &token,
+            json!({"channel": "email", "identifier_type": "username", "identifier": "ann"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{} {v}", b.name);
+        let sent = messages.lock().await.clone();
+        assert_eq!(sent.len(), 1, "{}", b.name);
+        let (rcpt, data) = &sent[0];
+        assert_eq!(rcpt, &vec!["Ann@Example.com".to_string()], "{}", b.name);
+        let (headers, body) = data.split_once("\n\n").unwrap();
+        assert!(
+            headers.contains("From: Tessera <noreply@example.com>"),
+            "{headers}"
+        );
+        assert!(
+            headers.contains("Subject: Verification code for Test app"),
+            "{headers}"
+        );
+        let c = code_in(body);
+        let (s, t) = authenticate(&srv, &token, "email", "ann@example.com", &c).await;
+        assert_eq!(s, StatusCode::OK, "{} {t}", b.name);
+        assert_eq!(
+            claims(t["id_token"].as_str().unwrap())["amr"],
+            json!(["eotp"])
+        );
+
+        // A refused delivery is 503 delivery_failed and leaves the earlier code usable.
+        let (s, _) = post(
+            &srv,
+            SEND,
+            &token,
+            json!({"channel": "email", "identifier_type": "username", "identifier": "ann"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        let second = {
+            let sent = messages.lock().await;
+            code_in(sent[1].1.split_once("\n\n").unwrap().1)
+        };
+        refuse.store(true, std::sync::atomic::Ordering::SeqCst);
+        let (s, v) = post(
+            &srv,
+            SEND,
+            &token,
+            json!({"channel": "email", "identifier_type": "username", "identifier": "ann"}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{} {v}", b.name);
+        assert_eq!(v["error_code"], "delivery_failed");
+        assert!(
+            !v.to_string().contains(&second),
+            "the error never shows a code"
+        );
+        let (s, t) = authenticate(&srv, &token, "email", "ann@example.com", &second).await;
+        assert_eq!(
+            s,
+            StatusCode::OK,
+            "{}: the earlier code still works: {t}",
+            b.name
+        );
         srv.stop().await;
     }
 }
