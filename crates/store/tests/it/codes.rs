@@ -5,28 +5,10 @@
 use std::sync::Arc;
 
 use tessera_identity::codes::{CodeRedemption, OneTimeCode, Redemption};
-use tessera_identity::{Store, StoreError, User, UserStatus};
+use tessera_identity::{Store, StoreError};
 
+use crate::fixtures::user;
 use crate::harness::test_databases;
-
-fn user(user_id: &str) -> User {
-    User {
-        user_id: user_id.to_string(),
-        username: Some(format!("name-{user_id}")),
-        email: None,
-        email_verified: false,
-        phone_number: None,
-        phone_number_verified: false,
-        external_user_id: None,
-        name: None,
-        custom_data: Default::default(),
-        status: UserStatus::Active,
-        password_hash: None,
-        password_force_replace: false,
-        created_at: 1,
-        updated_at: 1,
-    }
-}
 
 fn code(id: &str, hash: &str, user_id: &str, client_id: &str, kind: &str, at: i64) -> OneTimeCode {
     OneTimeCode {

@@ -1,6 +1,9 @@
 //! Model values for the tests.
 
-use tessera_identity::{Application, BootstrapPlan, Client, ClientSettings, StoredSigningKey};
+use tessera_identity::{
+    Application, BootstrapPlan, Client, ClientSettings, SessionRecord, StoredSigningKey, User,
+    UserStatus,
+};
 use tessera_jose::{Algorithm, Jwk};
 
 pub fn application(app_id: &str, created_at: i64) -> Application {
@@ -64,5 +67,41 @@ pub fn plan(tag: &str) -> BootstrapPlan {
         ],
         admin_client: client(&format!("admin-{tag}"), &management_app.app_id, 1_000),
         management_app,
+    }
+}
+
+/// A user with only a username (`name-<id>`).
+pub fn user(user_id: &str) -> User {
+    User {
+        user_id: user_id.to_string(),
+        username: Some(format!("name-{user_id}")),
+        email: None,
+        email_verified: false,
+        phone_number: None,
+        phone_number_verified: false,
+        external_user_id: None,
+        name: None,
+        custom_data: Default::default(),
+        status: UserStatus::Active,
+        password_hash: None,
+        password_force_replace: false,
+        created_at: 1,
+        updated_at: 1,
+    }
+}
+
+/// A live password session of `user_id` for client `c-1`, created at 100, ending at
+/// `expires_at`.
+pub fn session(hash: &str, user_id: &str, expires_at: i64) -> SessionRecord {
+    SessionRecord {
+        session_hash: hash.to_string(),
+        user_id: user_id.to_string(),
+        client_id: "c-1".to_string(),
+        methods: vec!["pwd".to_string()],
+        auth_time: 100,
+        created_at: 100,
+        last_used_at: 100,
+        expires_at,
+        ended_at: None,
     }
 }

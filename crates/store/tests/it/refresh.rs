@@ -5,41 +5,13 @@
 use std::sync::Arc;
 
 use tessera_identity::refresh::{RefreshFamily, RefreshRotation, Rotation};
-use tessera_identity::{SessionRecord, Store, StoreError, User, UserStatus};
+use tessera_identity::{SessionRecord, Store, StoreError};
 
+use crate::fixtures::user;
 use crate::harness::test_databases;
 
-fn user(user_id: &str) -> User {
-    User {
-        user_id: user_id.to_string(),
-        username: Some(format!("name-{user_id}")),
-        email: None,
-        email_verified: false,
-        phone_number: None,
-        phone_number_verified: false,
-        external_user_id: None,
-        name: None,
-        custom_data: Default::default(),
-        status: UserStatus::Active,
-        password_hash: None,
-        password_force_replace: false,
-        created_at: 1,
-        updated_at: 1,
-    }
-}
-
-fn session(hash: &str, user_id: &str) -> SessionRecord {
-    SessionRecord {
-        session_hash: hash.to_string(),
-        user_id: user_id.to_string(),
-        client_id: "c-1".to_string(),
-        methods: vec!["pwd".to_string()],
-        auth_time: 100,
-        created_at: 100,
-        last_used_at: 100,
-        expires_at: 10_000,
-        ended_at: None,
-    }
+fn session_at(hash: &str, user_id: &str) -> SessionRecord {
+    crate::fixtures::session(hash, user_id, 10_000)
 }
 
 fn family(family_id: &str, hash: &str, session_hash: &str) -> RefreshFamily {
@@ -82,7 +54,7 @@ fn rotation(
 
 async fn setup(store: &Arc<dyn Store>) {
     store.create_user(&user("u1")).await.unwrap();
-    store.create_session(&session("s1", "u1")).await.unwrap();
+    store.create_session(&session_at("s1", "u1")).await.unwrap();
 }
 
 #[tokio::test]
@@ -210,7 +182,7 @@ async fn ending_a_session_revokes_its_families_and_purge_drops_ended_ones() {
         let (db, store) = tdb.open_store().await;
         let backend = tdb.backend();
         setup(&store).await;
-        store.create_session(&session("s2", "u1")).await.unwrap();
+        store.create_session(&session_at("s2", "u1")).await.unwrap();
         store
             .create_refresh_family(&family("fa", "a", "s1"))
             .await

@@ -4,43 +4,13 @@
 
 use std::sync::Arc;
 
-use tessera_identity::{
-    ChangeKind, FailurePolicy, SessionRecord, Store, StoreError, User, UserStatus,
-};
+use tessera_identity::{ChangeKind, FailurePolicy, SessionRecord, Store, StoreError};
 
+use crate::fixtures::user;
 use crate::harness::test_databases;
 
-fn user(user_id: &str) -> User {
-    User {
-        user_id: user_id.to_string(),
-        username: Some(format!("name-{user_id}")),
-        email: None,
-        email_verified: false,
-        phone_number: None,
-        phone_number_verified: false,
-        external_user_id: None,
-        name: None,
-        custom_data: Default::default(),
-        status: UserStatus::Active,
-        password_hash: None,
-        password_force_replace: false,
-        created_at: 1,
-        updated_at: 1,
-    }
-}
-
-fn session(hash: &str, user_id: &str) -> SessionRecord {
-    SessionRecord {
-        session_hash: hash.to_string(),
-        user_id: user_id.to_string(),
-        client_id: "c-1".to_string(),
-        methods: vec!["pwd".to_string()],
-        auth_time: 100,
-        created_at: 100,
-        last_used_at: 100,
-        expires_at: 1_000,
-        ended_at: None,
-    }
+fn session_at(hash: &str, user_id: &str) -> SessionRecord {
+    crate::fixtures::session(hash, user_id, 1_000)
 }
 
 fn policy(now_s: i64) -> FailurePolicy {
@@ -59,7 +29,7 @@ async fn sessions_round_trip_and_gain_methods_only_while_live() {
         let backend = tdb.backend();
         store.create_user(&user("u1")).await.unwrap();
         store.create_user(&user("u2")).await.unwrap();
-        let s = session("h1", "u1");
+        let s = session_at("h1", "u1");
         store.create_session(&s).await.unwrap();
         assert_eq!(store.get_session("h1").await.unwrap(), Some(s.clone()));
         assert_eq!(store.get_session("nope").await.unwrap(), None);
@@ -69,7 +39,7 @@ async fn sessions_round_trip_and_gain_methods_only_while_live() {
         ));
         // A session of an unknown user is refused by the foreign key.
         assert!(store
-            .create_session(&session("h-x", "ghost"))
+            .create_session(&session_at("h-x", "ghost"))
             .await
             .is_err());
 
@@ -151,7 +121,7 @@ async fn sessions_round_trip_and_gain_methods_only_while_live() {
         assert_eq!(session_changes, ["h1", "h1", "h1", "h1"], "{backend}");
 
         // Deleting the user deletes its sessions.
-        store.create_session(&session("h2", "u2")).await.unwrap();
+        store.create_session(&session_at("h2", "u2")).await.unwrap();
         store.delete_user("u2").await.unwrap();
         assert_eq!(store.get_session("h2").await.unwrap(), None);
         db.close().await;
