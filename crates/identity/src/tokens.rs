@@ -289,6 +289,15 @@ impl Identity {
             Some(r) if r.client.settings.enabled => {}
             _ => return Ok(inactive),
         }
+        // A user token is active only while its session is live and its user active, as
+        // Tessera's own APIs require (SPEC §4).
+        if v.claims.contains_key("sid") {
+            match self.check_user_token(&v).await {
+                Ok(()) => {}
+                Err(Error::Unauthenticated(_)) => return Ok(inactive),
+                Err(e) => return Err(e),
+            }
+        }
         let mut out = serde_json::Map::new();
         out.insert("active".into(), Value::Bool(true));
         out.insert("token_type".into(), Value::String("Bearer".into()));

@@ -336,7 +336,8 @@ async fn introspection_and_revocation_cover_refresh_tokens() {
     for b in backends().await {
         let srv = b.start().await;
         let f = fixture(&srv, json!({}), "iris").await;
-        let rt1 = rt(&login(&srv, &f, "iris", json!({})).await);
+        let first = login(&srv, &f, "iris", json!({})).await;
+        let rt1 = rt(&first);
         let introspect = |token: String| {
             let (srv, f) = (&srv, &f);
             async move {
@@ -394,6 +395,25 @@ async fn introspection_and_revocation_cover_refresh_tokens() {
         );
         let (s, _) = refresh_rest(&srv, &f, &rt1).await;
         assert_eq!(s, StatusCode::BAD_REQUEST);
+
+        // A user access token introspects as active with its session claims, and as inactive
+        // once the session is logged out.
+        let at = first["access_token"].as_str().unwrap().to_string();
+        let v = introspect(at.clone()).await;
+        assert_eq!(v["active"], true, "{}: {v}", b.name);
+        assert_eq!(v["sub"], f.user_id.as_str());
+        assert_eq!(v["amr"], json!(["pwd"]));
+        assert!(v["sid"].is_string());
+        let (s, _) = srv
+            .send_json(
+                Method::POST,
+                "/cis/v1/auth/session/logout",
+                &f.token,
+                Some(json!({"session_id": first["session_id"]})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(introspect(at).await, json!({"active": false}), "{}", b.name);
         srv.stop().await;
     }
 }
