@@ -3,7 +3,7 @@
 use crate::oauth::OAuthError;
 
 /// What a store implementation reports.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
     NotFound,

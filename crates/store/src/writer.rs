@@ -203,7 +203,7 @@ async fn run_batch(pool: &AnyPool, dialect: Dialect, clock: &dyn Clock, batch: &
         None => write.tx.commit().await.err().map(backend),
     };
     for complete in completions {
-        complete(commit_error.as_ref().map(StoreErrorExt::clone_for_batch));
+        complete(commit_error.clone());
     }
 }
 
@@ -223,22 +223,6 @@ fn fail_unrun(job: Job, e: &StoreError) {
     // is dropped and the caller sees a closed channel mapped to this error's text in logs.
     tracing::error!(error = %e, "database write not run");
     drop(job);
-}
-
-trait StoreErrorExt {
-    fn clone_for_batch(&self) -> StoreError;
-}
-
-impl StoreErrorExt for StoreError {
-    /// Every write of a failed batch gets its own copy of the batch's error.
-    fn clone_for_batch(&self) -> StoreError {
-        match self {
-            StoreError::NotFound => StoreError::NotFound,
-            StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
-            StoreError::Backend(m) => StoreError::Backend(m.clone()),
-            StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
-        }
-    }
 }
 
 impl WriteTx {
