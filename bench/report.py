@@ -4,6 +4,9 @@
   report.py summarize SCENARIO SERVER OHA.json >> summary.tsv
       appends one TSV row: scenario server tokens_per_s rps p50_ms p99_ms ok non_ok errors total
       and exits 3 if most responses were not 200 (the run is meaningless then).
+  report.py summarize-wrk SCENARIO SERVER WRK.json >> summary.tsv
+      the same from the JSON that bench/wrk/report.lua writes (wrk counts a status >= 400 as an
+      error of kind "status"; every other completed response is counted as ok).
   report.py table summary.tsv
       prints the table with Tessera's ratios to the node peer and to the reference.
   report.py json-get KEY < body.json
@@ -37,6 +40,32 @@ def summarize(scenario, server, path):
         errs = ", ".join(f"{k}: {v}" for k, v in errors.items() if "aborted due to deadline" not in k)
         print(f"bench: WARNING {scenario}/{server}: {non_ok} non-200 responses ({codes}), "
               f"{n_err} errors ({errs})", file=sys.stderr)
+    if total == 0 or ok * 2 < total:
+        print(f"bench: FAIL {scenario}/{server}: only {ok} of {total} responses were 200",
+              file=sys.stderr)
+        return 3
+    return 0
+
+
+def summarize_wrk(scenario, server, path):
+    with open(path) as f:
+        data = json.load(f)
+    errors = data["errors"]
+    completed = data["requests"]
+    non_ok = errors["status"]
+    ok = completed - non_ok
+    # Socket errors; wrk does not count requests cut off by the end of the run as errors.
+    n_err = errors["connect"] + errors["read"] + errors["write"] + errors["timeout"]
+    total = completed + n_err
+    elapsed = data["duration_us"] / 1e6 or 1.0
+    lat = data["latency_us"]
+    row = [scenario, server, f"{ok / elapsed:.0f}", f"{completed / elapsed:.0f}",
+           f"{lat['p50'] / 1000:.3f}", f"{lat['p99'] / 1000:.3f}", str(ok), str(non_ok), str(n_err),
+           str(total)]
+    print("\t".join(row))
+    if non_ok or n_err:
+        print(f"bench: WARNING {scenario}/{server}: {non_ok} responses with status >= 400, "
+              f"{n_err} socket errors ({errors})", file=sys.stderr)
     if total == 0 or ok * 2 < total:
         print(f"bench: FAIL {scenario}/{server}: only {ok} of {total} responses were 200",
               file=sys.stderr)
@@ -89,6 +118,14 @@ def table(path):
               f"Tessera/reference = {fmt_ratio(t, rate.get('reference'))}"
               f"{' (aim >= 0.85x)' if cc else ''}, "
               f"reference/node = {fmt_ratio(rate.get('reference'), rate.get('node'))}")
+        if cc and rate.get("nosign") and rate.get("node"):
+            # The same request without its signature bounds what any server that signs each
+            # token can reach on this machine with this HTTP stack.
+            need = 10 * rate["node"]
+            print(f"{s}: ceiling without signing (nosign) = {rate['nosign']:.0f}/s = "
+                  f"{fmt_ratio(rate['nosign'], rate['node'])} node; 10x node = {need:.0f}/s is "
+                  f"{100 * need / rate['nosign']:.0f}% of that ceiling; "
+                  f"Tessera reaches {100 * (t or 0) / rate['nosign']:.0f}% of it")
     return 0
 
 
@@ -110,6 +147,8 @@ def json_get(key):
 def main(argv):
     if len(argv) >= 5 and argv[1] == "summarize":
         return summarize(argv[2], argv[3], argv[4])
+    if len(argv) >= 5 and argv[1] == "summarize-wrk":
+        return summarize_wrk(argv[2], argv[3], argv[4])
     if len(argv) == 3 and argv[1] == "table":
         return table(argv[2])
     if len(argv) == 3 and argv[1] == "json-get":

@@ -6,7 +6,8 @@
 //! time with the stored one), and ES256 signing with a key held in memory, producing a JWT
 //! access token with Tessera's client-token claim set and a JSON token response.
 //!
-//! Usage: `tessera-bench-reference [--listen 127.0.0.1:PORT] [--client-id ID] [--client-secret S]`
+//! Usage: `tessera-bench-reference [--listen 127.0.0.1:PORT] [--client-id ID] [--client-secret S]
+//! [--no-signing]`
 //! (or env `LISTEN`, `CLIENT_ID`, `CLIENT_SECRET`). Endpoints: `POST /oidc/token`,
 //! `GET /oidc/jwks`, `GET /healthz`.
 
@@ -46,6 +47,10 @@ struct AppState {
     header_b64: String,
     jwks: String,
     rng: SystemRandom,
+    /// `--no-signing`: append 64 zero bytes instead of an ES256 signature. The tokens are not
+    /// valid; the mode measures what the same request costs without its signature, a ceiling
+    /// for any server that signs each token (bench/run's `nosign` server).
+    no_signing: bool,
 }
 
 #[derive(Deserialize)]
@@ -153,11 +158,15 @@ async fn token(State(st): State<Arc<AppState>>, Form(req): Form<TokenRequest>) -
     jwt.push_str(&st.header_b64);
     jwt.push('.');
     B64.encode_string(&payload, &mut jwt);
-    let Ok(sig) = st.signing_key.sign(&st.rng, jwt.as_bytes()) else {
-        return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "sign");
-    };
     jwt.push('.');
-    B64.encode_string(sig.as_ref(), &mut jwt);
+    if st.no_signing {
+        B64.encode_string([0u8; 64], &mut jwt);
+    } else {
+        let Ok(sig) = st.signing_key.sign(&st.rng, jwt.as_bytes()) else {
+            return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "sign");
+        };
+        B64.encode_string(sig.as_ref(), &mut jwt);
+    }
 
     let body = TokenResponse {
         access_token: &jwt,
@@ -240,6 +249,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         header_b64,
         jwks,
         rng,
+        no_signing: args.iter().any(|a| a == "--no-signing"),
     });
 
     let app = Router::new()

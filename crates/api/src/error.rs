@@ -117,10 +117,20 @@ impl IntoResponse for ApiError {
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
             }
+            Self::PayloadTooLarge(_) => close_connection(&mut response),
             _ => {}
         }
         response
     }
+}
+
+/// Marks a response sent before the request body was read to its end: the server will not
+/// read the rest, so it closes the connection, and `Connection: close` tells the client not to
+/// send its next request on it (without it, a pooled client can race the close).
+pub(crate) fn close_connection(response: &mut Response) {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
 }
 
 impl From<IdentityError> for ApiError {

@@ -5,11 +5,12 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{header, request::Parts, HeaderMap};
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use tessera_identity::tokens::AccessContext;
 use tessera_identity::OAuthError;
 
-use crate::error::{ApiError, OAuthApiError};
+use crate::error::{close_connection, ApiError, OAuthApiError};
 use crate::state::AppState;
 
 /// Reads the whole body, refusing more than `limit` bytes.
@@ -81,20 +82,27 @@ impl OAuthForm {
 }
 
 impl FromRequest<AppState> for OAuthForm {
-    type Rejection = OAuthApiError;
+    type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         if !content_type_is(req.headers(), "application/x-www-form-urlencoded") {
-            return Err(OAuthError::invalid_request(
+            return Err(OAuthApiError::from(OAuthError::invalid_request(
                 "the Content-Type must be application/x-www-form-urlencoded",
-            )
-            .into());
+            ))
+            .into_response());
         }
         // The headers are moved out, not copied: this is the token endpoint's hot path.
         let (parts, body) = req.into_parts();
         let body = read_body_parts(&parts.headers, body, state.config.form_body_limit)
             .await
-            .map_err(|_| OAuthError::invalid_request("the request body is too large"))?;
+            .map_err(|_| {
+                let mut response = OAuthApiError::from(OAuthError::invalid_request(
+                    "the request body is too large",
+                ))
+                .into_response();
+                close_connection(&mut response);
+                response
+            })?;
         let headers = parts.headers;
         let pairs = url::form_urlencoded::parse(&body)
             .map(|(k, v)| (k.into_owned(), v.into_owned()))

@@ -38,13 +38,13 @@ pub fn app_state(
     config: ApiConfig,
 ) -> AppState {
     let discovery = oidc::discovery_document(identity.issuer());
-    AppState {
+    AppState::new(state::Shared {
         identity,
         journeys,
-        config: Arc::new(config),
-        metrics: Arc::new(Metrics::new()),
+        config,
+        metrics: Metrics::new(),
         discovery,
-    }
+    })
 }
 
 /// The whole HTTP application.

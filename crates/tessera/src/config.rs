@@ -89,6 +89,7 @@ pub struct RawOutbound {
 pub struct RawHttp {
     pub form_body_limit: Option<usize>,
     pub json_body_limit: Option<usize>,
+    pub workers: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,10 +106,11 @@ pub struct RawTokens {
 }
 
 /// Keys whose environment values are integers; all others are strings, except lists.
-const INTEGER_KEYS: [&str; 6] = [
+const INTEGER_KEYS: [&str; 7] = [
     "outbound.max_response_bytes",
     "http.form_body_limit",
     "http.json_body_limit",
+    "http.workers",
     "keys.activation_delay_s",
     "tokens.leeway_s",
     "tokens.secret_rotation_grace_s",
@@ -251,6 +253,8 @@ pub struct Config {
     pub key_encryption_key: Option<Zeroizing<String>>,
     pub form_body_limit: usize,
     pub json_body_limit: usize,
+    /// Threads serving HTTP, each with its own single-threaded runtime (see `http.rs`).
+    pub http_workers: usize,
     pub key_activation_delay_s: i64,
     pub leeway_s: i64,
     pub secret_rotation_grace_s: i64,
@@ -319,6 +323,11 @@ impl Config {
                 bail!("`{name}` must be between 1024 and 16777216 bytes");
             }
         }
+        let http_workers = match raw.http.workers {
+            Some(n) if (1..=256).contains(&n) => n,
+            Some(_) => bail!("`http.workers` must be between 1 and 256"),
+            None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        };
         let key_activation_delay_s = raw.keys.activation_delay_s.unwrap_or(30);
         let leeway_s = raw.tokens.leeway_s.unwrap_or(30);
         let secret_rotation_grace_s = raw.tokens.secret_rotation_grace_s.unwrap_or(0);
@@ -357,6 +366,7 @@ impl Config {
             key_encryption_key: raw.key_encryption_key.map(Zeroizing::new),
             form_body_limit,
             json_body_limit,
+            http_workers,
             key_activation_delay_s,
             leeway_s,
             secret_rotation_grace_s,
@@ -505,6 +515,22 @@ mod tests {
         assert_eq!(config.issuer.as_deref(), Some("http://flag"));
         assert_eq!(config.listen.port(), 1);
         assert_eq!(config.json_body_limit, 4096);
+    }
+
+    #[test]
+    fn http_workers_default_to_the_cpus_and_are_bounded() {
+        let flags = Overrides::default();
+        let config = Config::resolve(load_raw(None, &env(&[]), &flags).unwrap()).unwrap();
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        assert_eq!(config.http_workers, cpus);
+        let e = env(&[("TESSERA_HTTP__WORKERS", "3")]);
+        let config = Config::resolve(load_raw(None, &e, &flags).unwrap()).unwrap();
+        assert_eq!(config.http_workers, 3);
+        for bad in ["0", "257"] {
+            let e = env(&[("TESSERA_HTTP__WORKERS", bad)]);
+            let err = Config::resolve(load_raw(None, &e, &flags).unwrap()).unwrap_err();
+            assert!(format!("{err:#}").contains("http.workers"), "{err:#}");
+        }
     }
 
     #[test]

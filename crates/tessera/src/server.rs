@@ -165,21 +165,18 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, mode: MigrateMode) -> 
         journeys.clone(),
         shutdown_rx.clone(),
     ));
-    let mut http_shutdown = shutdown_rx;
+    let mut workers = crate::http::serve(listener, app, config.http_workers, shutdown_rx)?;
     let flush_journeys = journeys.clone();
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = http_shutdown.wait_for(|stop| *stop).await;
-            })
-            .await;
+        let served = workers.served().await;
         background.abort();
         // Traces of the last runs are written before the database closes.
         if let Err(e) = flush_journeys.flush_traces().await {
             tracing::warn!(error = %e, "writing the last traces failed");
         }
         db.close().await;
-        served.context("serving HTTP")
+        workers.release().await;
+        served
     });
     tracing::info!(%addr, %issuer, database = identity.store().backend(), "tessera is listening");
     Ok(Server {

@@ -63,6 +63,8 @@ async fn malformed_requests_get_documented_errors() {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        // The rest of the body is never read, so the connection is not reused.
+        assert_eq!(r.headers()["connection"], "close");
         assert_eq!(
             r.json::<Value>().await.unwrap()["error_code"],
             "payload_too_large"
@@ -77,6 +79,7 @@ async fn malformed_requests_get_documented_errors() {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(r.headers()["connection"], "close");
         assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
         // Unknown route and wrong method.
         let r = srv.http.get(srv.url("/nope")).send().await.unwrap();

@@ -103,6 +103,8 @@ impl Backend {
             key_encryption_key: self.kek.clone().map(Zeroizing::new),
             form_body_limit: 64 * 1024,
             json_body_limit: 64 * 1024,
+            // Two, so every test goes through the hand-off between serving threads.
+            http_workers: 2,
             key_activation_delay_s: 30,
             leeway_s: 30,
             secret_rotation_grace_s: 0,

@@ -169,6 +169,7 @@ async fn invoke_enforces_the_token_and_refuses_bad_input() {
         let big = format!("{{\"x\": \"{}\"}}", "a".repeat(65 * 1024));
         let r = invoke(&srv, Some(&token), &client_id, &big).await;
         assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(r.headers()["connection"], "close");
         let r = srv
             .http
             .post(srv.url(&format!(
