@@ -5,6 +5,7 @@
 //! and by other nodes' writes through the change feed (see `Identity::sync_changes`).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -24,9 +25,15 @@ impl ClientRecord {
     }
 }
 
+/// Clients by id. A record read from the store is cached only if no invalidation happened
+/// since the read began ([`ClientCache::epoch`] / [`ClientCache::insert_if_current`]): otherwise
+/// a request that read a client just before an update or a deletion could put the old record
+/// back after this node had dropped it, and it would stay until the client's next change.
 #[derive(Default)]
 pub struct ClientCache {
     by_id: RwLock<HashMap<String, Arc<ClientRecord>>>,
+    /// Bumped (under the write lock) by every invalidation.
+    epoch: AtomicU64,
 }
 
 impl ClientCache {
@@ -34,25 +41,42 @@ impl ClientCache {
         self.by_id.read().get(client_id).cloned()
     }
 
-    pub fn insert(&self, record: Arc<ClientRecord>) {
+    /// The invalidation count; read it before reading a record from the store.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Caches `record` unless something was invalidated since `epoch` was read; whether it
+    /// was cached.
+    pub fn insert_if_current(&self, record: Arc<ClientRecord>, epoch: u64) -> bool {
         let mut map = self.by_id.write();
+        if self.epoch.load(Ordering::Acquire) != epoch {
+            return false;
+        }
         // A bounded cache: an attacker cycling through client ids cannot grow it forever.
         if map.len() >= 50_000 {
             map.clear();
         }
         map.insert(record.client.client_id.clone(), record);
+        true
     }
 
     pub fn remove(&self, client_id: &str) {
-        self.by_id.write().remove(client_id);
+        let mut map = self.by_id.write();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        map.remove(client_id);
     }
 
     pub fn remove_app(&self, app_id: &str) {
-        self.by_id.write().retain(|_, r| r.app.app_id != app_id);
+        let mut map = self.by_id.write();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        map.retain(|_, r| r.app.app_id != app_id);
     }
 
     pub fn clear(&self) {
-        self.by_id.write().clear();
+        let mut map = self.by_id.write();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        map.clear();
     }
 }
 
@@ -184,5 +208,55 @@ impl LiveChecks {
 
     pub fn remove_user(&self, user_id: &str) {
         self.users.write().remove(user_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(client_id: &str, app_id: &str) -> Arc<ClientRecord> {
+        let settings = serde_json::from_value(serde_json::json!({"name": "c"})).unwrap();
+        Arc::new(ClientRecord {
+            client: Client {
+                client_id: client_id.into(),
+                app_id: app_id.into(),
+                secret_hash: vec![1],
+                previous_secret_hash: None,
+                previous_secret_expires_at: None,
+                settings,
+                created_at: 0,
+                updated_at: 0,
+            },
+            app: Application {
+                app_id: app_id.into(),
+                name: "a".into(),
+                description: None,
+                management: false,
+                created_at: 0,
+                updated_at: 0,
+            },
+        })
+    }
+
+    #[test]
+    fn a_record_read_before_an_invalidation_is_not_cached() {
+        let cache = ClientCache::default();
+        // Read began, then the client was updated (or deleted) and dropped from the cache.
+        let epoch = cache.epoch();
+        cache.remove("c1");
+        assert!(!cache.insert_if_current(record("c1", "a1"), epoch));
+        assert!(cache.get("c1").is_none());
+        // The same for an application-wide invalidation.
+        let epoch = cache.epoch();
+        cache.remove_app("a1");
+        assert!(!cache.insert_if_current(record("c1", "a1"), epoch));
+        assert!(cache.get("c1").is_none());
+        // With no invalidation in between, the record is cached.
+        let epoch = cache.epoch();
+        assert!(cache.insert_if_current(record("c1", "a1"), epoch));
+        assert!(cache.get("c1").is_some());
+        cache.remove_app("a1");
+        assert!(cache.get("c1").is_none());
     }
 }

@@ -254,6 +254,7 @@ impl Identity {
 
     /// Re-reads the login preferences from the store (another node changed them).
     pub(crate) async fn reload_login_preferences(&self) -> Result<(), Error> {
+        let _serialized = self.reload.lock().await;
         let prefs = load_login_preferences(self.store.as_ref()).await?;
         self.prefs.store(Arc::new(prefs));
         Ok(())

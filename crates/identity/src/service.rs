@@ -76,6 +76,11 @@ pub struct Identity {
     pub(crate) limits: crate::ratelimit::RateLimiter,
     seen_changes: Mutex<HashMap<i64, i64>>,
     last_poll_ms: Mutex<i64>,
+    /// Held across "read from the store, install in memory" of the signing keys and the login
+    /// preferences. Without it, a reload that read before a write could install its older
+    /// copy after the writer's own reload (say the change-feed follower racing a key rotation),
+    /// and the node would serve stale keys until the next change.
+    pub(crate) reload: tokio::sync::Mutex<()>,
 }
 
 impl Identity {
@@ -117,6 +122,7 @@ impl Identity {
             limits,
             seen_changes: Mutex::new(HashMap::new()),
             last_poll_ms: Mutex::new(last_poll),
+            reload: tokio::sync::Mutex::new(()),
         };
         Ok((identity, report))
     }
@@ -216,6 +222,7 @@ impl Identity {
     }
 
     pub(crate) async fn reload_keys(&self) -> Result<(), Error> {
+        let _serialized = self.reload.lock().await;
         let stored = self.store.list_signing_keys().await?;
         self.keys.replace(&stored, &self.kek)
     }
@@ -228,6 +235,7 @@ impl Identity {
         if let Some(r) = self.clients.get(client_id) {
             return Ok(Some(r));
         }
+        let epoch = self.clients.epoch();
         let Some(client) = self.store.get_client(client_id).await? else {
             return Ok(None);
         };
@@ -235,7 +243,7 @@ impl Identity {
             return Ok(None);
         };
         let record = Arc::new(ClientRecord { client, app });
-        self.clients.insert(record.clone());
+        self.clients.insert_if_current(record.clone(), epoch);
         Ok(Some(record))
     }
 }
