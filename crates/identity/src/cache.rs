@@ -152,6 +152,10 @@ pub struct LiveChecks {
     sessions: RwLock<HashMap<String, CachedSession>>,
     users: RwLock<HashMap<String, CachedUser>>,
     ttl_ms: i64,
+    /// Bumped (under the map's write lock) by every removal, so that a record read before a
+    /// logout or a user change is not put back after it (see [`ClientCache`]).
+    session_epoch: AtomicU64,
+    user_epoch: AtomicU64,
 }
 
 /// A user as last read (`None`: it did not exist) and when, in milliseconds.
@@ -169,7 +173,19 @@ impl LiveChecks {
             sessions: RwLock::new(HashMap::new()),
             users: RwLock::new(HashMap::new()),
             ttl_ms,
+            session_epoch: AtomicU64::new(0),
+            user_epoch: AtomicU64::new(0),
         }
+    }
+
+    /// Read before reading a session from the store; pass it to [`Self::put_session`].
+    pub fn session_epoch(&self) -> u64 {
+        self.session_epoch.load(Ordering::Acquire)
+    }
+
+    /// Read before reading a user from the store; pass it to [`Self::put_user`].
+    pub fn user_epoch(&self) -> u64 {
+        self.user_epoch.load(Ordering::Acquire)
     }
 
     /// The cached session (`Some(None)`: known not to exist), if still fresh.
@@ -179,8 +195,18 @@ impl LiveChecks {
         (now_ms - *at < self.ttl_ms).then(|| record.clone())
     }
 
-    pub fn put_session(&self, session_hash: &str, record: Option<Arc<SessionRecord>>, now_ms: i64) {
+    /// Caches `record` unless a session was dropped since `epoch` was read.
+    pub fn put_session(
+        &self,
+        session_hash: &str,
+        record: Option<Arc<SessionRecord>>,
+        now_ms: i64,
+        epoch: u64,
+    ) {
         let mut map = self.sessions.write();
+        if self.session_epoch.load(Ordering::Acquire) != epoch {
+            return;
+        }
         if map.len() >= LIVE_CHECK_CAPACITY {
             map.clear();
         }
@@ -188,7 +214,9 @@ impl LiveChecks {
     }
 
     pub fn remove_session(&self, session_hash: &str) {
-        self.sessions.write().remove(session_hash);
+        let mut map = self.sessions.write();
+        self.session_epoch.fetch_add(1, Ordering::AcqRel);
+        map.remove(session_hash);
     }
 
     /// The cached user (`Some(None)`: known not to exist), if still fresh.
@@ -198,8 +226,12 @@ impl LiveChecks {
         (now_ms - *at < self.ttl_ms).then(|| record.clone())
     }
 
-    pub fn put_user(&self, user_id: &str, record: Option<Arc<User>>, now_ms: i64) {
+    /// Caches `record` unless a user was dropped since `epoch` was read.
+    pub fn put_user(&self, user_id: &str, record: Option<Arc<User>>, now_ms: i64, epoch: u64) {
         let mut map = self.users.write();
+        if self.user_epoch.load(Ordering::Acquire) != epoch {
+            return;
+        }
         if map.len() >= LIVE_CHECK_CAPACITY {
             map.clear();
         }
@@ -207,7 +239,9 @@ impl LiveChecks {
     }
 
     pub fn remove_user(&self, user_id: &str) {
-        self.users.write().remove(user_id);
+        let mut map = self.users.write();
+        self.user_epoch.fetch_add(1, Ordering::AcqRel);
+        map.remove(user_id);
     }
 }
 
@@ -258,5 +292,39 @@ mod tests {
         assert!(cache.get("c1").is_some());
         cache.remove_app("a1");
         assert!(cache.get("c1").is_none());
+    }
+
+    #[test]
+    fn a_session_or_user_read_before_a_logout_or_change_is_not_cached() {
+        let live = LiveChecks::new(2_000);
+        let session = Arc::new(SessionRecord {
+            session_hash: "h1".into(),
+            user_id: "u1".into(),
+            client_id: "c1".into(),
+            methods: vec!["pwd".into()],
+            auth_time: 0,
+            created_at: 0,
+            last_used_at: 0,
+            expires_at: 10_000,
+            ended_at: None,
+        });
+        // Read began, then this node logged the session out: the live copy is not cached.
+        let epoch = live.session_epoch();
+        live.remove_session("h1");
+        live.put_session("h1", Some(session.clone()), 0, epoch);
+        assert!(live.session("h1", 1).is_none());
+        // With no logout in between, it is cached until the TTL.
+        let epoch = live.session_epoch();
+        live.put_session("h1", Some(session), 0, epoch);
+        assert!(live.session("h1", 1).is_some_and(|s| s.is_some()));
+        assert!(live.session("h1", 2_000).is_none(), "expired after the TTL");
+        // Users: the same.
+        let epoch = live.user_epoch();
+        live.remove_user("u1");
+        live.put_user("u1", None, 0, epoch);
+        assert!(live.user("u1", 1).is_none());
+        let epoch = live.user_epoch();
+        live.put_user("u1", None, 0, epoch);
+        assert_eq!(live.user("u1", 1).map(|u| u.is_none()), Some(true));
     }
 }

@@ -611,8 +611,10 @@ impl Identity {
         if let Some(s) = self.live.session(session_hash, now_ms) {
             return Ok(s);
         }
+        let epoch = self.live.session_epoch();
         let s = self.store.get_session(session_hash).await?.map(Arc::new);
-        self.live.put_session(session_hash, s.clone(), now_ms);
+        self.live
+            .put_session(session_hash, s.clone(), now_ms, epoch);
         Ok(s)
     }
 
@@ -622,8 +624,9 @@ impl Identity {
         if let Some(u) = self.live.user(user_id, now_ms) {
             return Ok(u);
         }
+        let epoch = self.live.user_epoch();
         let u = self.store.get_user(user_id).await?.map(Arc::new);
-        self.live.put_user(user_id, u.clone(), now_ms);
+        self.live.put_user(user_id, u.clone(), now_ms, epoch);
         Ok(u)
     }
 
