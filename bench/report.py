@@ -29,22 +29,12 @@ def summarize(scenario, server, path):
     non_ok = sum(v for k, v in status.items() if k != 200)
     # Requests aborted at the end of the fixed duration are not failures.
     n_err = sum(v for k, v in errors.items() if "aborted due to deadline" not in k)
-    total = ok + non_ok + n_err
-    elapsed = summary["total"] or 1.0
     lat = data["metrics"]["latency_ms"]
-    row = [scenario, server, f"{ok / elapsed:.0f}", f"{summary['requestsPerSec']:.0f}",
-           f"{lat['p50']:.3f}", f"{lat['p99']:.3f}", str(ok), str(non_ok), str(n_err), str(total)]
-    print("\t".join(row))
-    if non_ok or n_err:
-        codes = ", ".join(f"{k}: {v}" for k, v in sorted(status.items()) if k != 200)
-        errs = ", ".join(f"{k}: {v}" for k, v in errors.items() if "aborted due to deadline" not in k)
-        print(f"bench: WARNING {scenario}/{server}: {non_ok} non-200 responses ({codes}), "
-              f"{n_err} errors ({errs})", file=sys.stderr)
-    if total == 0 or ok * 2 < total:
-        print(f"bench: FAIL {scenario}/{server}: only {ok} of {total} responses were 200",
-              file=sys.stderr)
-        return 3
-    return 0
+    codes = ", ".join(f"{k}: {v}" for k, v in sorted(status.items()) if k != 200)
+    errs = ", ".join(f"{k}: {v}" for k, v in errors.items() if "aborted due to deadline" not in k)
+    return emit_row(scenario, server, ok, non_ok, n_err, summary["total"] or 1.0,
+                    summary["requestsPerSec"], lat["p50"], lat["p99"],
+                    f"{non_ok} non-200 responses ({codes}), {n_err} errors ({errs})")
 
 
 def summarize_wrk(scenario, server, path):
@@ -53,19 +43,23 @@ def summarize_wrk(scenario, server, path):
     errors = data["errors"]
     completed = data["requests"]
     non_ok = errors["status"]
-    ok = completed - non_ok
     # Socket errors; wrk does not count requests cut off by the end of the run as errors.
     n_err = errors["connect"] + errors["read"] + errors["write"] + errors["timeout"]
-    total = completed + n_err
     elapsed = data["duration_us"] / 1e6 or 1.0
     lat = data["latency_us"]
-    row = [scenario, server, f"{ok / elapsed:.0f}", f"{completed / elapsed:.0f}",
-           f"{lat['p50'] / 1000:.3f}", f"{lat['p99'] / 1000:.3f}", str(ok), str(non_ok), str(n_err),
-           str(total)]
+    return emit_row(scenario, server, completed - non_ok, non_ok, n_err, elapsed,
+                    completed / elapsed, lat["p50"] / 1000, lat["p99"] / 1000,
+                    f"{non_ok} responses with status >= 400, {n_err} socket errors ({errors})")
+
+
+def emit_row(scenario, server, ok, non_ok, n_err, elapsed, rps, p50_ms, p99_ms, problems):
+    """Prints one summary.tsv row; warns about failures; 3 if most responses were not 200."""
+    total = ok + non_ok + n_err
+    row = [scenario, server, f"{ok / elapsed:.0f}", f"{rps:.0f}", f"{p50_ms:.3f}",
+           f"{p99_ms:.3f}", str(ok), str(non_ok), str(n_err), str(total)]
     print("\t".join(row))
     if non_ok or n_err:
-        print(f"bench: WARNING {scenario}/{server}: {non_ok} responses with status >= 400, "
-              f"{n_err} socket errors ({errors})", file=sys.stderr)
+        print(f"bench: WARNING {scenario}/{server}: {problems}", file=sys.stderr)
     if total == 0 or ok * 2 < total:
         print(f"bench: FAIL {scenario}/{server}: only {ok} of {total} responses were 200",
               file=sys.stderr)
