@@ -117,16 +117,21 @@ impl IntoResponse for ApiError {
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
             }
-            Self::PayloadTooLarge(_) => close_connection(&mut response),
+            // Refused before the body was read.
+            Self::PayloadTooLarge(_) | Self::UnsupportedMediaType(_) => {
+                close_connection(&mut response)
+            }
             _ => {}
         }
         response
     }
 }
 
-/// Marks a response sent before the request body was read to its end: the server will not
-/// read the rest, so it closes the connection, and `Connection: close` tells the client not to
-/// send its next request on it (without it, a pooled client can race the close).
+/// Marks a response sent before the request body was read (too large, wrong content type):
+/// hyper closes such a connection unless the rest of the body is already buffered, and
+/// `Connection: close` tells the client not to send its next request on it (without it, a
+/// pooled client races the close). Other early refusals (401/403 before the body is read)
+/// concern small bodies, which hyper drains, so the connection stays usable.
 pub(crate) fn close_connection(response: &mut Response) {
     response
         .headers_mut()

@@ -86,29 +86,29 @@ impl FromRequest<AppState> for OAuthForm {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         if !content_type_is(req.headers(), "application/x-www-form-urlencoded") {
-            return Err(OAuthApiError::from(OAuthError::invalid_request(
+            return Err(refused_unread(
                 "the Content-Type must be application/x-www-form-urlencoded",
-            ))
-            .into_response());
+            ));
         }
         // The headers are moved out, not copied: this is the token endpoint's hot path.
         let (parts, body) = req.into_parts();
         let body = read_body_parts(&parts.headers, body, state.config.form_body_limit)
             .await
-            .map_err(|_| {
-                let mut response = OAuthApiError::from(OAuthError::invalid_request(
-                    "the request body is too large",
-                ))
-                .into_response();
-                close_connection(&mut response);
-                response
-            })?;
+            .map_err(|_| refused_unread("the request body is too large"))?;
         let headers = parts.headers;
         let pairs = url::form_urlencoded::parse(&body)
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
         Ok(Self { pairs, headers })
     }
+}
+
+/// An OAuth `invalid_request` for a request refused before its body was read.
+fn refused_unread(description: &'static str) -> Response {
+    let mut response =
+        OAuthApiError::from(OAuthError::invalid_request(description)).into_response();
+    close_connection(&mut response);
+    response
 }
 
 /// A JSON body deserialized into `T`; wrong content type is 415, malformed JSON is 400

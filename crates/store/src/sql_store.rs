@@ -62,6 +62,23 @@ impl SqlStore {
             })
             .await
     }
+
+    /// Runs one `DELETE … WHERE <column> < $1` (`sql` binds `bound` as `$1`) and returns how
+    /// many rows went: the housekeeping purges.
+    async fn delete_older(&self, sql: &'static str, bound: i64) -> StoreResult<u64> {
+        self.writer
+            .run(move |tx| {
+                Box::pin(async move {
+                    Ok(sqlx::query(sql)
+                        .bind(bound)
+                        .execute(tx.conn())
+                        .await
+                        .map_err(backend)?
+                        .rows_affected())
+                })
+            })
+            .await
+    }
 }
 
 #[async_trait]
@@ -637,20 +654,11 @@ impl Store for SqlStore {
     }
 
     async fn purge_traces(&self, before_ms: i64) -> StoreResult<u64> {
-        self.writer
-            .run(move |tx| {
-                Box::pin(async move {
-                    Ok(
-                        sqlx::query("DELETE FROM journey_traces WHERE created_at_ms < $1")
-                            .bind(before_ms)
-                            .execute(tx.conn())
-                            .await
-                            .map_err(backend)?
-                            .rows_affected(),
-                    )
-                })
-            })
-            .await
+        self.delete_older(
+            "DELETE FROM journey_traces WHERE created_at_ms < $1",
+            before_ms,
+        )
+        .await
     }
 
     async fn create_user(&self, user: &User) -> StoreResult<()> {
@@ -1089,20 +1097,11 @@ impl Store for SqlStore {
     }
 
     async fn purge_one_time_codes(&self, expired_before_s: i64) -> StoreResult<u64> {
-        self.writer
-            .run(move |tx| {
-                Box::pin(async move {
-                    Ok(
-                        sqlx::query("DELETE FROM one_time_codes WHERE expires_at < $1")
-                            .bind(expired_before_s)
-                            .execute(tx.conn())
-                            .await
-                            .map_err(backend)?
-                            .rows_affected(),
-                    )
-                })
-            })
-            .await
+        self.delete_older(
+            "DELETE FROM one_time_codes WHERE expires_at < $1",
+            expired_before_s,
+        )
+        .await
     }
 
     async fn record_auth_failure(
@@ -1286,17 +1285,7 @@ impl Store for SqlStore {
     }
 
     async fn purge_outbox(&self, before_ms: i64) -> StoreResult<u64> {
-        self.writer
-            .run(move |tx| {
-                Box::pin(async move {
-                    Ok(sqlx::query("DELETE FROM outbox WHERE created_at_ms < $1")
-                        .bind(before_ms)
-                        .execute(tx.conn())
-                        .await
-                        .map_err(backend)?
-                        .rows_affected())
-                })
-            })
+        self.delete_older("DELETE FROM outbox WHERE created_at_ms < $1", before_ms)
             .await
     }
 

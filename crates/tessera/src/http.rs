@@ -72,6 +72,7 @@ pub fn serve(
     workers: usize,
     shutdown: watch::Receiver<bool>,
 ) -> Result<Workers> {
+    let workers = workers.max(1);
     let local = listener.local_addr()?;
     let mut handoffs = Vec::with_capacity(workers);
     let mut out = Workers {
@@ -79,7 +80,7 @@ pub fn serve(
         release: Vec::with_capacity(workers),
         threads: Vec::with_capacity(workers),
     };
-    for i in 0..workers.max(1) {
+    for i in 0..workers {
         let (tx, rx) = mpsc::channel(HANDOFF_DEPTH);
         let (done_tx, done_rx) = oneshot::channel();
         let (release_tx, release_rx) = oneshot::channel::<()>();

@@ -47,10 +47,23 @@ async fn malformed_requests_get_documented_errors() {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(r.headers()["connection"], "close");
         assert_eq!(
             r.json::<Value>().await.unwrap()["error_code"],
             "unsupported_media_type"
         );
+        // The token endpoint with a JSON body: refused unread, connection closed.
+        let r = srv
+            .http
+            .post(srv.url("/oidc/token"))
+            .header("content-type", "application/json")
+            .body("{\"grant_type\": \"client_credentials\"}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(r.headers()["connection"], "close");
+        assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
         // Too large.
         let big = format!("{{\"name\": \"{}\"}}", "a".repeat(70 * 1024));
         let r = srv

@@ -50,6 +50,15 @@ pub async fn user(srv: &TestServer, token: &str, body: Value) -> String {
 }
 
 /// The standard test user: username ann, an unverified email and phone, a password.
+/// A node started with `config`, an admin token, a client's token, and the user `ann`.
+async fn start_with_ann(config: tessera::config::Config) -> (TestServer, String, String) {
+    let srv = TestServer::start(config, TestClock::new(now_ms())).await;
+    let admin = srv.admin_token().await;
+    let (_, token) = client(&srv, &admin, json!({})).await;
+    ann(&srv, &token).await;
+    (srv, admin, token)
+}
+
 async fn ann(srv: &TestServer, token: &str) -> String {
     user(
         srv,
@@ -690,10 +699,7 @@ async fn email_codes_arrive_in_the_dev_outbox() {
         // Operator templates (`[messages]`) shape the email.
         config.messages.otp_email_subject = "Your {{app}} code".into();
         config.messages.otp_email_text = "Code: {{code}} ({{minutes}} min)".into();
-        let srv = TestServer::start(config, TestClock::new(now_ms())).await;
-        let admin = srv.admin_token().await;
-        let (_, token) = client(&srv, &admin, json!({})).await;
-        ann(&srv, &token).await;
+        let (srv, admin, token) = start_with_ann(config).await;
 
         let (s, v) = post(
             &srv,
@@ -784,10 +790,7 @@ async fn sms_codes_go_to_the_webhook() {
         let (url, bodies) = sms_webhook().await;
         let mut config = b.config();
         config.delivery.sms = Some(tessera_delivery::SmsConfig::new(url));
-        let srv = TestServer::start(config, TestClock::new(now_ms())).await;
-        let admin = srv.admin_token().await;
-        let (_, token) = client(&srv, &admin, json!({})).await;
-        ann(&srv, &token).await;
+        let (srv, _, token) = start_with_ann(config).await;
 
         let (s, v) = post(
             &srv,
@@ -862,7 +865,8 @@ async fn smtp_sink() -> (u16, Accepted, Arc<std::sync::atomic::AtomicBool>) {
                             let _ = write.write_all(b"221 bye\r\n").await;
                             return;
                         }
-                        _ => b"502 not implemented\r\n",
+                        // RFC 5321 §4.2.4: a verb this sink does not know.
+                        _ => b"500 command unrecognized\r\n",
                     };
                     if write.write_all(reply).await.is_err() {
                         return;
@@ -884,10 +888,7 @@ async fn email_codes_go_out_over_smtp() {
         smtp.port = Some(port);
         smtp.tls = tessera_delivery::TlsMode::None;
         config.delivery.smtp = Some(smtp);
-        let srv = TestServer::start(config, TestClock::new(now_ms())).await;
-        let admin = srv.admin_token().await;
-        let (_, token) = client(&srv, &admin, json!({})).await;
-        ann(&srv, &token).await;
+        let (srv, _, token) = start_with_ann(config).await;
 
         let (s, v) = post(
             &srv,
