@@ -358,14 +358,17 @@ fn require_identifier(user: &User) -> Result<(), Error> {
     Ok(())
 }
 
-/// Checks that the caller may use the user APIs with `permission`: admins always may; other
-/// clients need the permission in their settings; user tokens never may.
+/// Checks that the caller may use the user APIs with `permission`: user tokens never may,
+/// whatever application issued them; admin clients always may; other clients need the
+/// permission in their settings.
 pub fn require_permission(ctx: &AccessContext, permission: Permission) -> Result<(), Error> {
-    if ctx.is_admin() {
-        return Ok(());
-    }
+    // The token kind comes first: a user token issued through a management-application
+    // client belongs to that client's application, and must not inherit its admin rights.
     if !ctx.is_client_token() {
         return Err(Error::Forbidden("this API needs a client access token"));
+    }
+    if ctx.is_admin() {
+        return Ok(());
     }
     if ctx.client.client.settings.permissions.contains(&permission) {
         Ok(())

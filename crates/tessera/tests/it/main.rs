@@ -19,6 +19,7 @@ mod otp;
 mod outbox;
 mod preferences;
 mod refresh;
+mod security;
 mod sessions;
 mod tokens;
 mod users;
