@@ -16,6 +16,7 @@ use tessera_jose::SecretHasher;
 use zeroize::Zeroizing;
 
 use crate::error::Error;
+pub use crate::model::{CodeRedemption, OneTimeCode, Redemption};
 
 /// The KEK derivation label of the one-time code hasher.
 pub const CODE_HASH_LABEL: &str = "tessera one-time code hmac v1";
@@ -26,55 +27,6 @@ pub const EOTP: &str = "eotp";
 pub const SMS: &str = "sms";
 /// amr of an email magic link.
 pub const EML: &str = "eml";
-
-/// A stored one-time code (the code itself is not in it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OneTimeCode {
-    /// Random row id.
-    pub code_id: String,
-    /// base64url(HMAC-SHA-256) of the code (see the module docs).
-    pub code_hash: String,
-    pub user_id: String,
-    /// The client that sent it; it alone may redeem it unless cross-client use is allowed.
-    pub client_id: String,
-    /// The amr the code proves: `eotp`, `sms` or `eml`.
-    pub kind: String,
-    /// The address it was sent to (email or E.164), if any: redeeming it marks that address
-    /// verified only while it is still the user's.
-    pub destination: Option<String>,
-    /// Magic links: where the link points.
-    pub redirect_uri: Option<String>,
-    /// Magic links: the caller's `state`.
-    pub state: Option<String>,
-    pub created_at: i64,
-    pub expires_at: i64,
-    /// Set when redeemed or replaced by a newer code.
-    pub consumed_at: Option<i64>,
-}
-
-/// Which code a redeem attempt may consume.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CodeRedemption {
-    pub code_hash: String,
-    /// Only codes of this user (passcodes); `None` for magic links.
-    pub user_id: Option<String>,
-    /// Only codes of these kinds (at least one).
-    pub kinds: Vec<String>,
-    /// Only codes sent by this client; `None` when any client may redeem.
-    pub client_id: Option<String>,
-    pub now_s: i64,
-}
-
-/// The outcome of a redeem attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Redemption {
-    /// This attempt consumed the code (returned as it was before, with `consumed_at` set).
-    Consumed(Box<OneTimeCode>),
-    /// A matching unused code exists but has expired (nothing changed).
-    Expired,
-    /// No matching unused code: wrong, already used, replaced, or another client's.
-    Invalid,
-}
 
 /// A code handed to the caller or put in a message. Its `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]

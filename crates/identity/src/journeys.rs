@@ -19,7 +19,7 @@ use tessera_journey::{
 use crate::clock::Clock;
 use crate::error::{Error, StoreError};
 use crate::model::{ConnectionRecord, JourneyRecord, TraceRecord};
-use crate::store::Store;
+use crate::ports::Store;
 
 /// How long run traces are kept.
 pub const DEFAULT_TRACE_RETENTION_MS: i64 = 24 * 3600 * 1000;

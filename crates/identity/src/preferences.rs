@@ -12,8 +12,8 @@ use serde_json::Value;
 
 use crate::clients::merge_patch;
 use crate::error::Error;
+use crate::ports::Store;
 use crate::service::Identity;
-use crate::store::Store;
 use crate::tokens::AccessContext;
 
 /// The name of the login-preferences document in the store's settings.

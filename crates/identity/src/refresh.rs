@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::ClientRecord;
 use crate::error::Error;
+pub use crate::model::{RefreshFamily, RefreshRotation, Rotation};
 use crate::model::{SessionRecord, UserStatus};
 use crate::oauth::{OAuthError, OAuthErrorCode};
 use crate::service::Identity;
@@ -22,69 +23,6 @@ use crate::sessions::{AuthTokens, RequestedClaims, SessionId, UserGrant};
 
 /// Longest accepted refresh token (ours are 43 characters).
 const MAX_TOKEN_LEN: usize = 256;
-
-/// One stored refresh-token family (never a token itself).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefreshFamily {
-    pub family_id: String,
-    /// The current token's generation (0 for the first token).
-    pub generation: i64,
-    /// base64url(SHA-256) of the current token.
-    pub token_hash: String,
-    /// base64url(SHA-256) of the previous generation's token.
-    pub previous_hash: Option<String>,
-    pub client_id: String,
-    pub user_id: String,
-    pub session_hash: String,
-    /// The session id sealed with the KEK (associated data: the family id), base64url.
-    pub session_sealed: String,
-    /// JSON of the grant (resource and requested claims).
-    pub grant_doc: String,
-    pub created_at: i64,
-    pub rotated_at: i64,
-    /// When the current token expires.
-    pub expires_at: i64,
-    pub family_expires_at: i64,
-    pub revoked_at: Option<i64>,
-}
-
-impl RefreshFamily {
-    /// Whether a presented (`generation`, `token_hash`) is an older token of this family: the
-    /// previous generation with its hash, or any generation before it (only holders of the
-    /// family's tokens know its 128-bit id).
-    pub fn is_replay(&self, generation: i64, token_hash: &str) -> bool {
-        (generation == self.generation - 1 && self.previous_hash.as_deref() == Some(token_hash))
-            || (0..self.generation - 1).contains(&generation)
-    }
-
-    /// Whether (`generation`, `token_hash`) is this family's current token.
-    pub fn is_current(&self, generation: i64, token_hash: &str) -> bool {
-        generation == self.generation && self.token_hash == token_hash
-    }
-}
-
-/// A rotation request (see `Store::rotate_refresh_token`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefreshRotation {
-    pub family_id: String,
-    pub generation: i64,
-    pub token_hash: String,
-    pub client_id: String,
-    pub next_hash: String,
-    pub next_expires_at: i64,
-    pub now_s: i64,
-}
-
-/// What a rotation did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rotation {
-    /// The presented token was current; this is the family after the rotation.
-    Rotated(Box<RefreshFamily>),
-    /// An older generation was presented: the family is now revoked.
-    Reused { family_id: String },
-    /// Unknown, expired, revoked, forged or another client's: nothing changed.
-    Invalid,
-}
 
 /// A presented token, split: (family id, generation).
 fn parse(token: &str) -> Option<(&str, i64)> {

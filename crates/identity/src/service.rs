@@ -17,9 +17,9 @@ use crate::model::{
     Application, BootstrapOutcome, BootstrapPlan, ChangeKind, Client, ClientSettings,
 };
 use crate::passwords::Passwords;
+use crate::ports::Store;
 use crate::preferences::LoginPreferences;
 use crate::settings::IdentitySettings;
-use crate::store::Store;
 
 /// How far back each change-feed poll looks. A writer's transaction that commits later than
 /// this after taking its timestamp could be missed; the window is generous for that reason.
@@ -210,9 +210,13 @@ impl Identity {
         if removed > 0 {
             self.reload_keys().await?;
         }
+        self.store.purge_revocations(now_s).await?;
         self.store
-            .purge(now_s, self.clock.now_ms() - 3_600_000)
+            .purge_changes(self.clock.now_ms() - 3_600_000)
             .await?;
+        self.store.purge_sessions(now_s).await?;
+        self.store.purge_lockouts(now_s).await?;
+        self.store.purge_refresh_families(now_s).await?;
         // Development-outbox messages are kept for a day.
         self.store
             .purge_outbox(self.clock.now_ms() - DEV_OUTBOX_RETENTION_MS)

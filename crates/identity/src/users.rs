@@ -67,16 +67,7 @@ fn field_label(name: &str) -> String {
     clean
 }
 
-/// The unique key of an email: trimmed and lowercased.
-pub fn email_norm(email: &str) -> String {
-    email.trim().to_lowercase()
-}
-
-/// The unique key of a username: NFC of the lowercase of its NFC form, trimmed.
-pub fn username_norm(username: &str) -> String {
-    let nfc: String = username.trim().nfc().collect();
-    nfc.to_lowercase().nfc().collect()
-}
+pub use crate::model::{email_norm, username_norm};
 
 /// A valid email, trimmed (case kept).
 pub fn normalize_email(input: &str) -> Result<String, Error> {

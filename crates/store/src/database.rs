@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sqlx::migrate::MigrationType;
 use sqlx::AnyPool;
-use tessera_identity::store::StoreResult;
+use tessera_identity::ports::StoreResult;
 use tessera_identity::{Clock, Store, StoreError};
 
 use crate::dialect::{Dialect, Role};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use sqlx::any::AnyRow;
 use tessera_delivery::{Channel, DeliveryError, OutboxRecord, OutboxStore};
-use tessera_identity::store::StoreResult;
+use tessera_identity::ports::StoreResult;
 use tessera_identity::{Store, StoreError};
 
 use crate::error::corrupt;

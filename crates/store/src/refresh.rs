@@ -4,8 +4,8 @@
 //! generation moved on, and the family is revoked in the same transaction.
 
 use sqlx::AnyPool;
+use tessera_identity::ports::StoreResult;
 use tessera_identity::refresh::{RefreshFamily, RefreshRotation, Rotation};
-use tessera_identity::store::StoreResult;
 
 use crate::error::backend;
 use crate::rows::column;

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Decode, Row, Type};
-use tessera_identity::store::StoreResult;
+use tessera_identity::ports::StoreResult;
 use tessera_identity::{
     Application, AuthFailures, Change, ChangeKind, Client, ConnectionRecord, JourneyRecord,
     PasswordHash, SessionRecord, StoreError, StoredSigningKey, TraceRecord, User,

@@ -8,12 +8,12 @@ use async_trait::async_trait;
 use sqlx::AnyPool;
 use tessera_delivery::OutboxRecord;
 use tessera_identity::codes::{CodeRedemption, OneTimeCode, Redemption};
+use tessera_identity::ports::*;
 use tessera_identity::refresh::{RefreshFamily, RefreshRotation, Rotation};
-use tessera_identity::store::StoreResult;
 use tessera_identity::{
     Application, AuthFailures, BootstrapOutcome, BootstrapPlan, Change, ChangeKind, Client,
-    ConnectionRecord, FailurePolicy, JourneyRecord, SessionRecord, Store, StoreError,
-    StoredSigningKey, TraceRecord, User, UserFilter, UserLookup, UserPage,
+    ConnectionRecord, FailurePolicy, JourneyRecord, SessionRecord, StoreError, StoredSigningKey,
+    TraceRecord, User, UserFilter, UserLookup, UserPage,
 };
 
 use crate::error::{backend, violation, write_error, Violation};
@@ -82,7 +82,7 @@ impl SqlStore {
 }
 
 #[async_trait]
-impl Store for SqlStore {
+impl TenantStore for SqlStore {
     fn backend(&self) -> &'static str {
         self.backend
     }
@@ -139,7 +139,10 @@ impl Store for SqlStore {
             .map(rows::application)
             .transpose()
     }
+}
 
+#[async_trait]
+impl KeyStore for SqlStore {
     async fn list_signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>> {
         let sql =
             format!("SELECT {SIGNING_KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid");
@@ -205,7 +208,10 @@ impl Store for SqlStore {
             })
             .await
     }
+}
 
+#[async_trait]
+impl ClientStore for SqlStore {
     async fn create_application(&self, app: &Application) -> StoreResult<()> {
         let app = app.clone();
         self.writer
@@ -368,7 +374,10 @@ impl Store for SqlStore {
         )
         .await
     }
+}
 
+#[async_trait]
+impl RevocationStore for SqlStore {
     async fn revoke_jti(&self, jti: &str, expires_at_s: i64) -> StoreResult<()> {
         let jti = jti.to_string();
         self.writer
@@ -415,6 +424,15 @@ impl Store for SqlStore {
         .map_err(backend)
     }
 
+    async fn purge_revocations(&self, now_s: i64) -> StoreResult<u64> {
+        // A token is invalid from its `exp` on, so its revocation matters only before that.
+        self.delete_older("DELETE FROM revoked_tokens WHERE expires_at <= $1", now_s)
+            .await
+    }
+}
+
+#[async_trait]
+impl JourneyStore for SqlStore {
     async fn put_journey(
         &self,
         journey_id: &str,
@@ -660,7 +678,10 @@ impl Store for SqlStore {
         )
         .await
     }
+}
 
+#[async_trait]
+impl UserStore for SqlStore {
     async fn create_user(&self, user: &User) -> StoreResult<()> {
         let row = UserRow::new(user)?;
         self.writer
@@ -804,7 +825,10 @@ impl Store for SqlStore {
             total: u64::try_from(total).unwrap_or(0),
         })
     }
+}
 
+#[async_trait]
+impl SessionStore for SqlStore {
     async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {
         let session = session.clone();
         let methods = rows::to_json(&session.methods, "session methods")?;
@@ -962,6 +986,15 @@ impl Store for SqlStore {
             .await
     }
 
+    async fn purge_sessions(&self, now_s: i64) -> StoreResult<u64> {
+        // A session past its absolute end is dead whether or not it ended.
+        self.delete_older("DELETE FROM sessions WHERE expires_at <= $1", now_s)
+            .await
+    }
+}
+
+#[async_trait]
+impl CodeStore for SqlStore {
     async fn create_one_time_code(&self, code: &OneTimeCode) -> StoreResult<()> {
         let code = code.clone();
         // Codes are not cached anywhere, so they record no change rows.
@@ -1103,7 +1136,10 @@ impl Store for SqlStore {
         )
         .await
     }
+}
 
+#[async_trait]
+impl LockoutStore for SqlStore {
     async fn record_auth_failure(
         &self,
         user_id: &str,
@@ -1196,6 +1232,15 @@ impl Store for SqlStore {
             .transpose()
     }
 
+    async fn purge_lockouts(&self, now_s: i64) -> StoreResult<u64> {
+        // An expired lock has already started the count over.
+        self.delete_older("DELETE FROM auth_failures WHERE locked_until <= $1", now_s)
+            .await
+    }
+}
+
+#[async_trait]
+impl SettingsStore for SqlStore {
     async fn get_setting(&self, name: &str) -> StoreResult<Option<String>> {
         let row = sqlx::query("SELECT doc FROM settings WHERE name = $1")
             .bind(name)
@@ -1229,7 +1274,10 @@ impl Store for SqlStore {
             })
             .await
     }
+}
 
+#[async_trait]
+impl DevOutboxStore for SqlStore {
     async fn insert_outbox(&self, record: &OutboxRecord) -> StoreResult<()> {
         let record = record.clone();
         // Nothing caches the outbox, so no change row.
@@ -1288,18 +1336,10 @@ impl Store for SqlStore {
         self.delete_older("DELETE FROM outbox WHERE created_at_ms < $1", before_ms)
             .await
     }
+}
 
-    async fn changes_since(&self, since_ms: i64) -> StoreResult<Vec<Change>> {
-        sqlx::query("SELECT seq, kind, key, at_ms FROM changes WHERE at_ms >= $1 ORDER BY seq")
-            .bind(since_ms)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?
-            .iter()
-            .map(rows::change)
-            .collect()
-    }
-
+#[async_trait]
+impl RefreshStore for SqlStore {
     async fn create_refresh_family(&self, family: &RefreshFamily) -> StoreResult<()> {
         refresh::create(&self.writer, family).await
     }
@@ -1316,48 +1356,29 @@ impl Store for SqlStore {
         refresh::revoke_family(&self.writer, family_id, now_s).await
     }
 
-    async fn purge(&self, now_s: i64, changes_before_ms: i64) -> StoreResult<u64> {
-        // Housekeeping records no change: expired revocations and old change rows are already
-        // meaningless to every cache.
+    async fn purge_refresh_families(&self, now_s: i64) -> StoreResult<u64> {
         self.writer
-            .run(move |tx| {
-                Box::pin(async move {
-                    let revocations =
-                        sqlx::query("DELETE FROM revoked_tokens WHERE expires_at <= $1")
-                            .bind(now_s)
-                            .execute(tx.conn())
-                            .await
-                            .map_err(backend)?
-                            .rows_affected();
-                    let changes = sqlx::query("DELETE FROM changes WHERE at_ms < $1")
-                        .bind(changes_before_ms)
-                        .execute(tx.conn())
-                        .await
-                        .map_err(backend)?
-                        .rows_affected();
-                    // A session past its absolute end is dead whether or not it ended;
-                    // an expired lock has already started the count over.
-                    let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-                        .bind(now_s)
-                        .execute(tx.conn())
-                        .await
-                        .map_err(backend)?
-                        .rows_affected();
-                    let failures =
-                        sqlx::query("DELETE FROM auth_failures WHERE locked_until <= $1")
-                            .bind(now_s)
-                            .execute(tx.conn())
-                            .await
-                            .map_err(backend)?
-                            .rows_affected();
-                    let refresh = refresh::purge_in(tx, now_s).await?;
-                    Ok(revocations
-                        .saturating_add(refresh)
-                        .saturating_add(changes)
-                        .saturating_add(sessions)
-                        .saturating_add(failures))
-                })
-            })
+            .run(move |tx| Box::pin(async move { refresh::purge_in(tx, now_s).await }))
+            .await
+    }
+}
+
+#[async_trait]
+impl ChangeStore for SqlStore {
+    async fn changes_since(&self, since_ms: i64) -> StoreResult<Vec<Change>> {
+        sqlx::query("SELECT seq, kind, key, at_ms FROM changes WHERE at_ms >= $1 ORDER BY seq")
+            .bind(since_ms)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(rows::change)
+            .collect()
+    }
+
+    async fn purge_changes(&self, before_ms: i64) -> StoreResult<u64> {
+        // Housekeeping records no change: old change rows are meaningless to every cache.
+        self.delete_older("DELETE FROM changes WHERE at_ms < $1", before_ms)
             .await
     }
 }

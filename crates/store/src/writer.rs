@@ -15,7 +15,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use sqlx::{Any, AnyConnection, AnyPool, Transaction};
-use tessera_identity::store::StoreResult;
+use tessera_identity::ports::StoreResult;
 use tessera_identity::{ChangeKind, Clock, StoreError};
 use tokio::sync::{mpsc, oneshot};
 

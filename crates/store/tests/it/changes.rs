@@ -161,9 +161,9 @@ async fn purge_deletes_expired_revocations_and_old_changes() {
         tdb.clock.set_ms(T0_MS + 5_000);
         store.revoke_jti("live", 200).await.unwrap(); // change at T0 + 5 s
 
-        let purged = store.purge(100, T0_MS + 5_000).await.unwrap();
         // One expired revocation and one change row older than the cut-off.
-        assert_eq!(purged, 2);
+        assert_eq!(store.purge_revocations(100).await.unwrap(), 1);
+        assert_eq!(store.purge_changes(T0_MS + 5_000).await.unwrap(), 1);
         assert!(!store.is_jti_revoked("old").await.unwrap());
         assert!(store.is_jti_revoked("live").await.unwrap());
         let remaining = store.changes_since(0).await.unwrap();
@@ -175,7 +175,8 @@ async fn purge_deletes_expired_revocations_and_old_changes() {
         store.revoke_jti("next", 300).await.unwrap();
         let latest = store.changes_since(0).await.unwrap();
         assert!(latest.iter().any(|c| c.key == "next" && c.seq > last_seq));
-        assert_eq!(store.purge(100, 0).await.unwrap(), 0);
+        assert_eq!(store.purge_revocations(100).await.unwrap(), 0);
+        assert_eq!(store.purge_changes(0).await.unwrap(), 0);
         db.close().await;
     }
 }

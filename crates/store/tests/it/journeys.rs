@@ -414,7 +414,7 @@ async fn purge_leaves_journeys_connections_and_traces_alone() {
             .unwrap();
 
         // Both change rows go; nothing else does.
-        assert_eq!(store.purge(i64::MAX, i64::MAX).await.unwrap(), 2);
+        assert_eq!(store.purge_changes(i64::MAX).await.unwrap(), 2);
         assert_eq!(
             store.latest_journey("j").await.unwrap(),
             Some(journey("j", 1, "v1", 1))

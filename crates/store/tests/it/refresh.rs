@@ -228,7 +228,7 @@ async fn ending_a_session_revokes_its_families_and_purge_drops_ended_ones() {
             "{backend}"
         );
 
-        store.purge(5_000, 0).await.unwrap();
+        store.purge_refresh_families(5_000).await.unwrap();
         assert_eq!(
             store.get_refresh_family("fa").await.unwrap(),
             None,

@@ -1,0 +1,24 @@
+//! The stored entities of the identity domain. A leaf: model types depend on nothing else in
+//! the crate, so every component and every store port can name them.
+
+mod change;
+mod client;
+mod code;
+mod journey;
+mod key;
+mod lockout;
+mod refresh;
+mod session;
+mod tenant;
+mod user;
+
+pub use change::*;
+pub use client::*;
+pub use code::*;
+pub use journey::*;
+pub use key::*;
+pub use lockout::*;
+pub use refresh::*;
+pub use session::*;
+pub use tenant::*;
+pub use user::*;
