@@ -1,128 +1,126 @@
-//! The one place where errors become HTTP responses.
+//! The one place where errors become HTTP responses, from the code table of
+//! `tessera_identity::error`.
 //!
 //! Two body formats exist (SPEC §3): OAuth endpoints answer RFC 6749 §5.2
-//! `{"error", "error_description"}`; every other endpoint answers
-//! `{"error_code", "message"}`. Internal errors are logged with a correlation id and answered
-//! with `{"error_code":"internal_error"}` and that id, never with their text.
+//! `{"error", "error_description"}` ([`OAuthApiError`]); every other endpoint answers
+//! `{"error_code", "message"}` ([`ApiError`]), plus any extra members the error carries.
+//! The status is the code's, whichever format. Internal errors are logged with a
+//! correlation id and answered with that id, never with their text. The headers a code
+//! needs (`WWW-Authenticate`, `Retry-After`, `Connection: close` for bodies refused unread,
+//! `Cache-Control: no-store` on OAuth errors) are added here.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
-use tessera_identity::{Error as IdentityError, OAuthError, OAuthErrorCode, Rejection};
+use serde_json::{Map, Value};
+use tessera_identity::{Code, Error};
 
-/// The `WWW-Authenticate` challenge for Bearer-protected endpoints.
-const BEARER_REALM: &str = "Bearer realm=\"tessera\"";
+/// The realm of every challenge.
+const REALM: &str = "tessera";
 
-/// An error of a REST endpoint, with its `error_code`.
+/// An error of a REST endpoint.
 #[derive(Debug)]
-pub enum ApiError {
-    /// 400 with `invalid_request` and a message naming the problem.
-    InvalidRequest(String),
-    /// 400 `invalid_request_body`: the JSON body could not be parsed.
-    InvalidBody(String),
-    /// 401: no bearer token.
-    MissingToken,
-    /// 401: a bearer token that failed verification.
-    InvalidToken(&'static str),
-    /// 403 `forbidden` (wrong role or client).
-    Forbidden(&'static str),
-    /// 403 `insufficient_permissions`.
-    InsufficientPermissions(&'static str),
-    NotFound(&'static str),
-    Conflict(String),
-    PayloadTooLarge(usize),
-    UnsupportedMediaType(&'static str),
-    MethodNotAllowed,
-    /// A refusal with its own status and `error_code` (e.g. 404 `user_not_found`).
-    Coded(StatusCode, &'static str, String),
-    /// 429 `rate_limited` with `Retry-After` in seconds.
-    RateLimited(u64),
-    /// Logged with its text; the client sees only the correlation id.
-    Internal(String),
+pub struct ApiError(pub Error);
+
+/// An error of an OAuth endpoint (token, introspection, revocation).
+#[derive(Debug)]
+pub struct OAuthApiError(pub Error);
+
+impl<E: Into<Error>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        Self(e.into())
+    }
 }
 
-impl ApiError {
-    /// `(status, error_code)` of every variant: the table of REST error codes.
-    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
-        match self {
-            Self::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
-            Self::InvalidBody(_) => (StatusCode::BAD_REQUEST, "invalid_request_body"),
-            Self::MissingToken => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            Self::InvalidToken(_) => (StatusCode::UNAUTHORIZED, "invalid_token"),
-            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            Self::InsufficientPermissions(_) => (StatusCode::FORBIDDEN, "insufficient_permissions"),
-            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Self::UnsupportedMediaType(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-            }
-            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            Self::Coded(status, code, _) => (*status, code),
-            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
-        }
+impl<E: Into<Error>> From<E> for OAuthApiError {
+    fn from(e: E) -> Self {
+        Self(e.into())
     }
+}
 
-    fn message(&self) -> String {
-        match self {
-            Self::InvalidRequest(m)
-            | Self::InvalidBody(m)
-            | Self::Conflict(m)
-            | Self::Coded(_, _, m) => m.clone(),
-            Self::MissingToken => "a Bearer access token is required".into(),
-            Self::InvalidToken(m) | Self::Forbidden(m) | Self::InsufficientPermissions(m) => {
-                (*m).to_string()
-            }
-            Self::NotFound(what) => format!("{what} not found"),
-            Self::PayloadTooLarge(limit) => format!("the request body exceeds {limit} bytes"),
-            Self::UnsupportedMediaType(expected) => format!("the Content-Type must be {expected}"),
-            Self::MethodNotAllowed => "method not allowed on this path".into(),
-            Self::RateLimited(s) => format!("too many requests; retry after {s} s"),
-            Self::Internal(_) => "internal server error".into(),
+/// The HTTP status of a code.
+pub fn status_of(code: Code) -> StatusCode {
+    StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// The message to show: the error's own, except for internal errors, whose text is for the
+/// log only.
+fn shown_message(e: &Error) -> &str {
+    match e.code() {
+        Code::Internal => Code::Internal.default_message(),
+        _ => e.message(),
+    }
+}
+
+/// Logs an internal error under a new correlation id and returns the id.
+fn log_internal(e: &Error) -> Option<String> {
+    (e.code() == Code::Internal).then(|| {
+        let correlation_id = uuid::Uuid::new_v4().to_string();
+        tracing::error!(%correlation_id, error = %e.message(), "internal error");
+        correlation_id
+    })
+}
+
+fn render(e: &Error, mut body: Map<String, Value>) -> Response {
+    if let Some(id) = log_internal(e) {
+        body.insert("correlation_id".into(), Value::String(id));
+    }
+    let mut response = (status_of(e.code()), axum::Json(Value::Object(body))).into_response();
+    add_headers(e, &mut response);
+    response
+}
+
+/// The headers a code carries, whichever body format.
+fn add_headers(e: &Error, response: &mut Response) {
+    let headers = response.headers_mut();
+    let challenge = match e.code() {
+        Code::Unauthorized => Some(format!("Bearer realm=\"{REALM}\"")),
+        Code::InvalidToken => Some(format!("Bearer realm=\"{REALM}\", error=\"invalid_token\"")),
+        Code::InvalidClient if e.basic_challenge() => {
+            Some(format!("Basic realm=\"{REALM}\", error=\"invalid_client\""))
         }
+        Code::InvalidClient => Some(format!("Basic realm=\"{REALM}\"")),
+        _ => None,
+    };
+    if let Some(v) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        headers.insert(header::WWW_AUTHENTICATE, v);
+    }
+    if let Some(s) = e.retry_after_s() {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(s));
+    }
+    // Refused before the body was read.
+    if matches!(e.code(), Code::PayloadTooLarge | Code::UnsupportedMediaType) {
+        close_connection(response);
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
-        if let Self::Internal(detail) = &self {
-            let correlation_id = uuid::Uuid::new_v4().to_string();
-            tracing::error!(%correlation_id, error = %detail, "internal error");
-            let body = json!({
-                "error_code": code,
-                "message": self.message(),
-                "correlation_id": correlation_id,
-            });
-            return (status, axum::Json(body)).into_response();
+        let e = self.0;
+        let mut body = Map::new();
+        body.insert("error_code".into(), Value::String(e.code().name().into()));
+        body.insert("message".into(), Value::String(shown_message(&e).into()));
+        if let Some(extra) = e.extra() {
+            for (k, v) in extra {
+                body.entry(k.clone()).or_insert_with(|| v.clone());
+            }
         }
-        let body = json!({"error_code": code, "message": self.message()});
-        let mut response = (status, axum::Json(body)).into_response();
-        match &self {
-            Self::MissingToken => {
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static(BEARER_REALM),
-                );
-            }
-            Self::InvalidToken(_) => {
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"tessera\", error=\"invalid_token\""),
-                );
-            }
-            Self::RateLimited(retry_after_s) => {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
-            }
-            // Refused before the body was read.
-            Self::PayloadTooLarge(_) | Self::UnsupportedMediaType(_) => {
-                close_connection(&mut response)
-            }
-            _ => {}
-        }
+        render(&e, body)
+    }
+}
+
+impl IntoResponse for OAuthApiError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        let mut body = Map::new();
+        body.insert("error".into(), Value::String(e.code().oauth_error().into()));
+        body.insert(
+            "error_description".into(),
+            Value::String(shown_message(&e).into()),
+        );
+        let mut response = render(&e, body);
+        let h = response.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         response
     }
 }
@@ -138,152 +136,68 @@ pub(crate) fn close_connection(response: &mut Response) {
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
 }
 
-impl From<IdentityError> for ApiError {
-    fn from(e: IdentityError) -> Self {
-        match e {
-            IdentityError::InvalidInput(m) => Self::InvalidRequest(m),
-            IdentityError::NotFound(what) => Self::NotFound(what),
-            IdentityError::Conflict(m) => Self::Conflict(m),
-            IdentityError::Unauthenticated(m) => Self::InvalidToken(m),
-            IdentityError::Forbidden(m) => Self::Forbidden(m),
-            IdentityError::OAuth(o) => Self::InvalidRequest(o.description),
-            IdentityError::Rejected {
-                kind,
-                code,
-                message,
-            } => {
-                let status = match kind {
-                    Rejection::BadRequest => StatusCode::BAD_REQUEST,
-                    Rejection::Forbidden => StatusCode::FORBIDDEN,
-                    Rejection::NotFound => StatusCode::NOT_FOUND,
-                    Rejection::Conflict => StatusCode::CONFLICT,
-                    Rejection::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-                };
-                Self::Coded(status, code, message)
-            }
-            IdentityError::RateLimited { retry_after_s } => Self::RateLimited(retry_after_s),
-            IdentityError::Internal(m) => Self::Internal(m),
-        }
-    }
-}
-
-/// An error of an OAuth endpoint (token, introspection, revocation), RFC 6749 §5.2.
-#[derive(Debug)]
-pub struct OAuthApiError(pub OAuthError);
-
-impl From<OAuthError> for OAuthApiError {
-    fn from(e: OAuthError) -> Self {
-        Self(e)
-    }
-}
-
-impl From<IdentityError> for OAuthApiError {
-    fn from(e: IdentityError) -> Self {
-        match e {
-            IdentityError::OAuth(o) => Self(o),
-            IdentityError::InvalidInput(m) => Self(OAuthError::invalid_request(m)),
-            other => {
-                tracing::error!(error = %other, "OAuth endpoint failed");
-                Self(OAuthError::server_error())
-            }
-        }
-    }
-}
-
-/// The HTTP status RFC 6749 and its extensions give each OAuth error.
-pub fn oauth_status(code: OAuthErrorCode) -> StatusCode {
-    match code {
-        OAuthErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
-        OAuthErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::BAD_REQUEST,
-    }
-}
-
-impl IntoResponse for OAuthApiError {
-    fn into_response(self) -> Response {
-        let e = self.0;
-        let status = oauth_status(e.code);
-        let body = json!({"error": e.code.as_str(), "error_description": e.description});
-        let mut response = (status, axum::Json(body)).into_response();
-        let headers = response.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        if e.code == OAuthErrorCode::InvalidClient {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"tessera\""),
-            );
-        }
-        response
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_rest_error_maps_to_a_4xx_or_500_with_a_snake_case_code() {
-        let all = [
-            ApiError::InvalidRequest("x".into()),
-            ApiError::InvalidBody("x".into()),
-            ApiError::MissingToken,
-            ApiError::InvalidToken("x"),
-            ApiError::Forbidden("x"),
-            ApiError::InsufficientPermissions("x"),
-            ApiError::NotFound("x"),
-            ApiError::Conflict("x".into()),
-            ApiError::PayloadTooLarge(1),
-            ApiError::UnsupportedMediaType("x"),
-            ApiError::MethodNotAllowed,
-            ApiError::from(IdentityError::rejected(
-                Rejection::Conflict,
-                "user_already_exists",
-                "x",
-            )),
-            ApiError::RateLimited(7),
-            ApiError::Internal("x".into()),
-        ];
-        let expected = [
-            400, 400, 401, 401, 403, 403, 404, 409, 413, 415, 405, 409, 429, 500,
-        ];
-        for (e, want) in all.iter().zip(expected) {
-            let (status, code) = e.status_and_code();
-            assert_eq!(status.as_u16(), want, "{e:?}");
-            assert!(
-                code.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
-                "{code}"
+    async fn body(r: Response) -> Value {
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_code_renders_with_its_status_in_both_formats() {
+        for code in Code::ALL {
+            let rest = ApiError(Error::from(*code)).into_response();
+            assert_eq!(rest.status().as_u16(), code.status(), "{code:?}");
+            let b = body(rest).await;
+            assert_eq!(b["error_code"], code.name());
+            assert!(b["message"].is_string());
+
+            let oauth = OAuthApiError(Error::from(*code)).into_response();
+            assert_eq!(oauth.status().as_u16(), code.status(), "{code:?}");
+            assert_eq!(
+                oauth.headers().get(header::CACHE_CONTROL).unwrap(),
+                "no-store"
             );
+            let b = body(oauth).await;
+            assert_eq!(b["error"], code.oauth_error());
         }
     }
 
-    #[test]
-    fn internal_errors_do_not_leak_their_text() {
-        let response = ApiError::Internal("password=hunter2".into()).into_response();
-        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(
-            ApiError::Internal("password=hunter2".into()).message(),
-            "internal server error"
-        );
+    #[tokio::test]
+    async fn oauth_codes_keep_their_names_on_rest_endpoints() {
+        let r = ApiError(Error::from(Code::InvalidTarget)).into_response();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(body(r).await["error_code"], "invalid_target");
+    }
+
+    #[tokio::test]
+    async fn internal_errors_do_not_leak_their_text() {
+        let r = ApiError(Error::internal("password=hunter2")).into_response();
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let b = body(r).await;
+        assert_eq!(b["message"], "internal server error");
+        assert!(b["correlation_id"].is_string());
+        assert!(!b.to_string().contains("hunter2"));
     }
 
     #[test]
-    fn oauth_statuses_follow_rfc6749() {
+    fn challenges_name_their_error() {
+        let r = OAuthApiError(Error::invalid_client(true)).into_response();
         assert_eq!(
-            oauth_status(OAuthErrorCode::InvalidClient),
-            StatusCode::UNAUTHORIZED
+            r.headers().get(header::WWW_AUTHENTICATE).unwrap(),
+            "Basic realm=\"tessera\", error=\"invalid_client\""
         );
+        let r = ApiError(Error::from(Code::Unauthorized)).into_response();
         assert_eq!(
-            oauth_status(OAuthErrorCode::InvalidScope),
-            StatusCode::BAD_REQUEST
+            r.headers().get(header::WWW_AUTHENTICATE).unwrap(),
+            "Bearer realm=\"tessera\""
         );
-        assert_eq!(
-            oauth_status(OAuthErrorCode::UnsupportedGrantType),
-            StatusCode::BAD_REQUEST
-        );
-        assert_eq!(
-            oauth_status(OAuthErrorCode::InvalidTarget),
-            StatusCode::BAD_REQUEST
-        );
+        let r = ApiError(Error::rate_limited(7)).into_response();
+        assert_eq!(r.headers().get(header::RETRY_AFTER).unwrap(), "7");
+        let r = OAuthApiError(Error::from(Code::PayloadTooLarge)).into_response();
+        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(r.headers().get(header::CONNECTION).unwrap(), "close");
     }
 }

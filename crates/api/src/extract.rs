@@ -1,20 +1,27 @@
-//! Request extractors: size-limited bodies with content-type checks, OAuth forms, JSON, and
-//! bearer-token authentication. Every rejection is an [`ApiError`] or [`OAuthApiError`], so
-//! bad input always gets the documented error format.
+//! Request extractors: size-limited bodies with content-type checks, OAuth forms, JSON,
+//! path parameters, and authentication. Every rejection is an [`ApiError`] or
+//! [`OAuthApiError`], so bad input always gets the documented error format.
+//!
+//! Authentication happens once per request, in [`CallerOf`]: the gate turns the bearer token
+//! into a typed caller, and the handler's parameter type says which proof it needs —
+//! [`AdminOnly`], [`Permitted<P>`], [`UserOnly`], [`ClientTokenOnly`] — so who may call an
+//! endpoint is visible in its signature and a handler without the right parameter cannot
+//! reach an operation that demands a proof.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{header, request::Parts, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
-use tessera_identity::tokens::AccessContext;
-use tessera_identity::OAuthError;
+use tessera_identity::caller::{ClientCaller, PermissionKind};
+use tessera_identity::grants::GrantParams;
+use tessera_identity::{Admin, Caller, Code, Error, Permit, UserCaller};
 
-use crate::error::{close_connection, ApiError, OAuthApiError};
+use crate::error::{ApiError, OAuthApiError};
 use crate::state::AppState;
 
-/// Reads the whole body, refusing more than `limit` bytes.
-pub(crate) async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
+/// Reads the whole body, refusing more than `limit` bytes (413).
+pub(crate) async fn read_body(req: Request, limit: usize) -> Result<Bytes, Error> {
     let (parts, body) = req.into_parts();
     read_body_parts(&parts.headers, body, limit).await
 }
@@ -24,19 +31,25 @@ pub(crate) async fn read_body_parts(
     headers: &HeaderMap,
     body: axum::body::Body,
     limit: usize,
-) -> Result<Bytes, ApiError> {
+) -> Result<Bytes, Error> {
+    let too_large = || {
+        Error::new(
+            Code::PayloadTooLarge,
+            format!("the request body exceeds {limit} bytes"),
+        )
+    };
     if let Some(len) = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
     {
         if len > limit as u64 {
-            return Err(ApiError::PayloadTooLarge(limit));
+            return Err(too_large());
         }
     }
     axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| ApiError::PayloadTooLarge(limit))
+        .map_err(|_| too_large())
 }
 
 pub(crate) fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
@@ -45,6 +58,14 @@ pub(crate) fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case(expected))
+}
+
+/// 415 naming the expected content type.
+pub(crate) fn unsupported_media_type(expected: &str) -> Error {
+    Error::new(
+        Code::UnsupportedMediaType,
+        format!("the Content-Type must be {expected}"),
+    )
 }
 
 /// An `application/x-www-form-urlencoded` body of an OAuth endpoint.
@@ -56,14 +77,12 @@ pub struct OAuthForm {
 
 impl OAuthForm {
     /// A parameter that may appear at most once (RFC 6749 §3.1: parameters MUST NOT repeat).
-    pub fn single(&self, name: &str) -> Result<Option<&str>, OAuthError> {
+    pub fn single(&self, name: &str) -> Result<Option<&str>, Error> {
         let mut found = None;
         for (k, v) in &self.pairs {
             if k == name {
                 if found.is_some() {
-                    return Err(OAuthError::invalid_request(format!(
-                        "parameter `{name}` is repeated"
-                    )));
+                    return Err(Error::invalid(format!("parameter `{name}` is repeated")));
                 }
                 found = Some(v.as_str());
             }
@@ -81,34 +100,41 @@ impl OAuthForm {
     }
 }
 
+impl GrantParams for OAuthForm {
+    fn single(&self, name: &str) -> Result<Option<&str>, Error> {
+        OAuthForm::single(self, name)
+    }
+
+    fn all(&self, name: &str) -> Vec<String> {
+        OAuthForm::all(self, name)
+    }
+}
+
 impl FromRequest<AppState> for OAuthForm {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         if !content_type_is(req.headers(), "application/x-www-form-urlencoded") {
-            return Err(refused_unread(
+            // RFC 6749 §3.2: a token request is form-encoded; anything else is a malformed
+            // request (400 `invalid_request`, as other providers answer), refused unread.
+            let mut response = OAuthApiError(Error::invalid(
                 "the Content-Type must be application/x-www-form-urlencoded",
-            ));
+            ))
+            .into_response();
+            crate::error::close_connection(&mut response);
+            return Err(response);
         }
         // The headers are moved out, not copied: this is the token endpoint's hot path.
         let (parts, body) = req.into_parts();
         let body = read_body_parts(&parts.headers, body, state.config.form_body_limit)
             .await
-            .map_err(|_| refused_unread("the request body is too large"))?;
+            .map_err(|e| OAuthApiError(e).into_response())?;
         let headers = parts.headers;
         let pairs = url::form_urlencoded::parse(&body)
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
         Ok(Self { pairs, headers })
     }
-}
-
-/// An OAuth `invalid_request` for a request refused before its body was read.
-fn refused_unread(description: &'static str) -> Response {
-    let mut response =
-        OAuthApiError::from(OAuthError::invalid_request(description)).into_response();
-    close_connection(&mut response);
-    response
 }
 
 /// A JSON body deserialized into `T`; wrong content type is 415, malformed JSON is 400
@@ -121,7 +147,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         if !content_type_is(req.headers(), "application/json") {
-            return Err(ApiError::UnsupportedMediaType("application/json"));
+            return Err(unsupported_media_type("application/json").into());
         }
         let body = read_body(req, state.config.json_body_limit).await?;
         let value = parse_json(&body)?;
@@ -144,20 +170,52 @@ impl<T: DeserializeOwned> FromRequest<AppState> for OptionalJsonBody<T> {
             return Ok(Self(None));
         }
         if has_type && !json_type {
-            return Err(ApiError::UnsupportedMediaType("application/json"));
+            return Err(unsupported_media_type("application/json").into());
         }
         Ok(Self(Some(parse_json(&body)?)))
     }
 }
 
-pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     serde_json::from_slice(body).map_err(|e| {
         let what = match e.classify() {
             serde_json::error::Category::Data => format!("invalid field: {e}"),
             _ => format!("malformed JSON at line {} column {}", e.line(), e.column()),
         };
-        ApiError::InvalidBody(what)
+        Error::new(Code::InvalidRequestBody, what)
     })
+}
+
+/// Path parameters. Unlike axum's `Path`, a segment that is not valid UTF-8 after
+/// percent-decoding (or a wrong count) is answered in the API's JSON error format.
+#[derive(Debug)]
+pub struct PathParams<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for PathParams<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Self(v)),
+            Err(rejection) => {
+                use axum::extract::rejection::PathRejection;
+                let message = match rejection {
+                    PathRejection::FailedToDeserializePathParams(e) => match e.kind() {
+                        axum::extract::path::ErrorKind::InvalidUtf8InPathParam { .. } => {
+                            "a path segment is not valid UTF-8".to_string()
+                        }
+                        _ => "a path segment is malformed".to_string(),
+                    },
+                    _ => "the path parameters are missing".to_string(),
+                };
+                Err(Error::new(Code::InvalidRequest, message).into())
+            }
+        }
+    }
 }
 
 /// The bearer token from `Authorization`, if any. A malformed header counts as missing.
@@ -171,33 +229,72 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     (!token.is_empty()).then_some(token)
 }
 
-/// Any valid bearer access token of Tessera (client or user).
+/// The caller of a request, authenticated by the gate: anonymous without a bearer token,
+/// 401 `invalid_token` for a token that fails any check.
 #[derive(Debug, Clone)]
-pub struct Authenticated(pub AccessContext);
+pub struct CallerOf(pub Caller);
 
-impl FromRequestParts<AppState> for Authenticated {
+impl FromRequestParts<AppState> for CallerOf {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer_token(&parts.headers).ok_or(ApiError::MissingToken)?;
-        Ok(Self(state.identity.verify_bearer(token).await?))
+        let caller = state
+            .identity
+            .gate
+            .authenticate(bearer_token(&parts.headers))
+            .await?;
+        Ok(Self(caller))
     }
 }
 
-/// A client access token of a management-application client.
+/// An administrator: a client token of the management application.
 #[derive(Debug, Clone)]
-pub struct Admin(pub AccessContext);
+pub struct AdminOnly(pub Admin);
 
-impl FromRequestParts<AppState> for Admin {
+impl FromRequestParts<AppState> for AdminOnly {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Authenticated(ctx) = Authenticated::from_request_parts(parts, state).await?;
-        if !ctx.is_client_token() || !ctx.is_admin() {
-            return Err(ApiError::Forbidden(
-                "this API needs a client token of the management application",
-            ));
-        }
-        Ok(Self(ctx))
+        let CallerOf(caller) = CallerOf::from_request_parts(parts, state).await?;
+        Ok(Self(caller.admin()?))
+    }
+}
+
+/// A client token whose client holds permission `P`.
+#[derive(Debug)]
+pub struct Permitted<P>(pub Permit<P>);
+
+impl<P: PermissionKind + Send + Sync> FromRequestParts<AppState> for Permitted<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let CallerOf(caller) = CallerOf::from_request_parts(parts, state).await?;
+        Ok(Self(caller.permit::<P>()?))
+    }
+}
+
+/// A live user access token.
+#[derive(Debug, Clone)]
+pub struct UserOnly(pub UserCaller);
+
+impl FromRequestParts<AppState> for UserOnly {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let CallerOf(caller) = CallerOf::from_request_parts(parts, state).await?;
+        Ok(Self(caller.user()?.clone()))
+    }
+}
+
+/// Any client access token (its client is checked by the operation).
+#[derive(Debug, Clone)]
+pub struct ClientTokenOnly(pub ClientCaller);
+
+impl FromRequestParts<AppState> for ClientTokenOnly {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let CallerOf(caller) = CallerOf::from_request_parts(parts, state).await?;
+        Ok(Self(caller.client_token()?.clone()))
     }
 }

@@ -2,13 +2,15 @@
 //! and the OpenAPI document.
 //!
 //! Architecture invariant: this crate knows HTTP and nothing about SQL; it turns requests into
-//! calls on `tessera_identity::Identity` and results into responses. Errors become responses
-//! only in `error.rs`.
+//! calls on the identity components and results into responses. Every route is one row of
+//! the route table (`table()`), with who may call it; errors become responses only in
+//! `error.rs`.
 
 pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod openapi;
+pub mod respond;
 pub mod routes;
 pub mod state;
 
@@ -16,13 +18,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::handler::Handler;
 use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{on, MethodFilter};
 use axum::Router;
-use tessera_identity::journeys::JourneyService;
-use tessera_identity::Identity;
+use tessera_identity::{Code, Error, Identity, Permission};
 
 pub use error::{ApiError, OAuthApiError};
 pub use metrics::Metrics;
@@ -32,145 +34,285 @@ use crate::metrics::{RequestLabels, RouteLabel, RouteLabels};
 use crate::routes::{admin, auth, journeys, oidc, ops, settings, users};
 
 /// Builds the shared state (serializing the discovery document once).
-pub fn app_state(
-    identity: Arc<Identity>,
-    journeys: Arc<JourneyService>,
-    config: ApiConfig,
-) -> AppState {
+pub fn app_state(identity: Arc<Identity>, config: ApiConfig) -> AppState {
     let discovery = oidc::discovery_document(identity.issuer());
     AppState::new(state::Shared {
         identity,
-        journeys,
         config,
         metrics: Metrics::new(),
         discovery,
     })
 }
 
-/// The whole HTTP application.
-pub fn router(state: AppState) -> Router {
-    let discovery_paths = [
+/// Who may call an endpoint. The handler's parameter types enforce it (the gate's proofs,
+/// `extract.rs`); this column of the route table documents it, and the end-to-end
+/// authorization test holds every route of the table to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone.
+    Public,
+    /// A client authenticating with its secret at an OAuth endpoint (form or HTTP Basic).
+    ClientAuth,
+    /// A client token of the management application.
+    Admin,
+    /// A client token whose client holds the permission (admins hold all).
+    Permission(Permission),
+    /// A live user access token.
+    User,
+    /// A client token of the `clientId` when the journey enforces its token; else anyone.
+    JourneyClient,
+}
+
+/// One method of one path, with who may call it.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+/// The route table: every endpoint and the router built from the same rows, so the list of
+/// endpoints (for the OpenAPI and authorization tests) cannot drift from what is served.
+struct Table {
+    endpoints: Vec<Endpoint>,
+    router: Router<AppState>,
+}
+
+impl Table {
+    fn new() -> Self {
+        Self {
+            endpoints: Vec::new(),
+            router: Router::new(),
+        }
+    }
+
+    fn add<H, T>(mut self, method: Method, path: &'static str, access: Access, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = match method {
+            Method::POST => MethodFilter::POST,
+            Method::PUT => MethodFilter::PUT,
+            Method::PATCH => MethodFilter::PATCH,
+            Method::DELETE => MethodFilter::DELETE,
+            _ => MethodFilter::GET,
+        };
+        self.router = self.router.route(path, on(filter, handler));
+        self.endpoints.push(Endpoint {
+            method,
+            path,
+            access,
+        });
+        self
+    }
+}
+
+fn table() -> Table {
+    use Access::{Admin, ClientAuth, JourneyClient, Public, User};
+    use Method as M;
+    let p = Access::Permission;
+    let mut t = Table::new();
+    for path in [
         "/.well-known/openid-configuration",
         "/.well-known/oauth-authorization-server",
         "/oidc/.well-known/openid-configuration",
         "/cis/oidc/.well-known/openid-configuration",
-    ];
-    let mut router = Router::new();
-    for path in discovery_paths {
-        router = router.route(path, get(oidc::discovery));
+    ] {
+        t = t.add(M::GET, path, Public, oidc::discovery);
     }
-    for prefix in ["/oidc", "/cis/oidc"] {
-        router = router
-            .route(&format!("{prefix}/jwks"), get(oidc::jwks))
-            .route(&format!("{prefix}/token"), post(oidc::token))
-            .route(&format!("{prefix}/introspect"), post(oidc::introspect))
-            .route(&format!("{prefix}/revoke"), post(oidc::revoke));
-    }
-    let router = router
-        .route(
-            "/cis/v1/applications",
-            post(admin::create_application).get(admin::list_applications),
+    t = t
+        .add(M::GET, "/oidc/jwks", Public, oidc::jwks)
+        .add(M::GET, "/cis/oidc/jwks", Public, oidc::jwks)
+        .add(M::POST, "/oidc/token", ClientAuth, oidc::token)
+        .add(M::POST, "/cis/oidc/token", ClientAuth, oidc::token)
+        .add(M::POST, "/oidc/introspect", ClientAuth, oidc::introspect)
+        .add(
+            M::POST,
+            "/cis/oidc/introspect",
+            ClientAuth,
+            oidc::introspect,
         )
-        .route(
-            "/cis/v1/applications/{app_id}",
-            get(admin::get_application)
-                .put(admin::update_application)
-                .delete(admin::delete_application),
-        )
-        .route(
-            "/cis/v1/applications/{app_id}/clients",
-            post(admin::create_client).get(admin::list_clients),
-        )
-        .route(
-            "/cis/v1/applications/{app_id}/clients/{client_id}",
-            get(admin::get_client)
-                .put(admin::update_client)
-                .delete(admin::delete_client),
-        )
-        .route(
+        .add(M::POST, "/oidc/revoke", ClientAuth, oidc::revoke)
+        .add(M::POST, "/cis/oidc/revoke", ClientAuth, oidc::revoke)
+        .add(M::GET, "/oidc/userinfo", User, auth::userinfo)
+        .add(M::POST, "/oidc/userinfo", User, auth::userinfo);
+    let apps = "/cis/v1/applications";
+    let app = "/cis/v1/applications/{app_id}";
+    let clients = "/cis/v1/applications/{app_id}/clients";
+    let client = "/cis/v1/applications/{app_id}/clients/{client_id}";
+    t = t
+        .add(M::POST, apps, Admin, admin::create_application)
+        .add(M::GET, apps, Admin, admin::list_applications)
+        .add(M::GET, app, Admin, admin::get_application)
+        .add(M::PUT, app, Admin, admin::update_application)
+        .add(M::DELETE, app, Admin, admin::delete_application)
+        .add(M::POST, clients, Admin, admin::create_client)
+        .add(M::GET, clients, Admin, admin::list_clients)
+        .add(M::GET, client, Admin, admin::get_client)
+        .add(M::PUT, client, Admin, admin::update_client)
+        .add(M::DELETE, client, Admin, admin::delete_client)
+        .add(
+            M::POST,
             "/cis/v1/applications/{app_id}/clients/{client_id}/secret",
-            post(admin::rotate_client_secret),
+            Admin,
+            admin::rotate_client_secret,
         )
-        .route("/cis/v1/keys/rotate", post(admin::rotate_keys))
-        .route(
+        .add(M::POST, "/cis/v1/keys/rotate", Admin, admin::rotate_keys)
+        .add(
+            M::GET,
             "/cis/v1/login-preferences",
-            get(settings::get_login_preferences).put(settings::put_login_preferences),
+            Admin,
+            settings::get_login_preferences,
         )
-        .route("/cis/v1/dev/outbox", get(settings::list_dev_outbox))
-        .route(
+        .add(
+            M::PUT,
+            "/cis/v1/login-preferences",
+            Admin,
+            settings::put_login_preferences,
+        )
+        .add(
+            M::GET,
+            "/cis/v1/dev/outbox",
+            Admin,
+            settings::list_dev_outbox,
+        );
+    let user = "/cis/v1/users/{user_id}";
+    t = t
+        .add(
+            M::POST,
             "/cis/v1/users",
-            post(users::create_user).get(users::list_users),
+            p(Permission::UsersWrite),
+            users::create_user,
         )
-        .route(
-            "/cis/v1/users/{user_id}",
-            get(users::get_user)
-                .patch(users::update_user)
-                .delete(users::delete_user),
+        .add(
+            M::GET,
+            "/cis/v1/users",
+            p(Permission::UsersRead),
+            users::list_users,
         )
-        .route(
+        .add(M::GET, user, p(Permission::UsersRead), users::get_user)
+        .add(
+            M::PATCH,
+            user,
+            p(Permission::UsersWrite),
+            users::update_user,
+        )
+        .add(
+            M::DELETE,
+            user,
+            p(Permission::UsersWrite),
+            users::delete_user,
+        )
+        .add(
+            M::GET,
             "/cis/v1/users/username/{username}",
-            get(users::get_user_by_username),
-        )
-        .route(
+            p(Permission::UsersRead),
+            users::get_user_by_username,
+        );
+    let a = p(Permission::Auth);
+    let s = p(Permission::Sessions);
+    t = t
+        .add(
+            M::POST,
             "/cis/v1/auth/password/authenticate",
-            post(auth::password_authenticate),
+            a,
+            auth::password_authenticate,
         )
-        .route(
+        .add(
+            M::POST,
             "/cis/v1/auth/session/authenticate",
-            post(auth::session_authenticate),
+            s,
+            auth::session_authenticate,
         )
-        .route("/cis/v1/auth/session/logout", post(auth::session_logout))
-        .route("/cis/v1/auth/token/refresh", post(auth::token_refresh))
-        .route("/cis/v1/auth/otp/send", post(auth::otp_send))
-        .route(
+        .add(
+            M::POST,
+            "/cis/v1/auth/session/logout",
+            s,
+            auth::session_logout,
+        )
+        .add(
+            M::POST,
+            "/cis/v1/auth/token/refresh",
+            a,
+            auth::token_refresh,
+        )
+        .add(M::POST, "/cis/v1/auth/otp/send", a, auth::otp_send)
+        .add(
+            M::POST,
             "/cis/v1/auth/otp/authenticate",
-            post(auth::otp_authenticate),
+            a,
+            auth::otp_authenticate,
         )
-        .route("/cis/v1/auth/link/email/send", post(auth::magic_link_send))
-        .route(
+        .add(
+            M::POST,
+            "/cis/v1/auth/link/email/send",
+            a,
+            auth::magic_link_send,
+        )
+        .add(
+            M::POST,
             "/cis/v1/auth/link/email/authenticate",
-            post(auth::magic_link_authenticate),
+            a,
+            auth::magic_link_authenticate,
+        );
+    let journey = "/ido/api/v2/journeys/{journey_id}";
+    let connection = "/ido/api/v2/connections/{name}";
+    let invoke = "/ido/api/v2/invoke-api-journey/{journey_id}";
+    t = t
+        .add(
+            M::GET,
+            "/ido/api/v2/journeys",
+            Admin,
+            journeys::list_journeys,
         )
-        .route("/oidc/userinfo", get(auth::userinfo).post(auth::userinfo))
-        .route("/ido/api/v2/journeys", get(journeys::list_journeys))
-        .route(
-            "/ido/api/v2/journeys/{journey_id}",
-            get(journeys::get_journey)
-                .put(journeys::put_journey)
-                .delete(journeys::delete_journey),
-        )
-        .route(
+        .add(M::GET, journey, Admin, journeys::get_journey)
+        .add(M::PUT, journey, Admin, journeys::put_journey)
+        .add(M::DELETE, journey, Admin, journeys::delete_journey)
+        .add(
+            M::GET,
             "/ido/api/v2/journeys/{journey_id}/runs/{trace_id}",
-            get(journeys::get_trace),
+            Admin,
+            journeys::get_trace,
         )
-        .route("/ido/api/v2/connections", get(journeys::list_connections))
-        .route(
-            "/ido/api/v2/connections/{name}",
-            get(journeys::get_connection)
-                .put(journeys::put_connection)
-                .delete(journeys::delete_connection),
+        .add(
+            M::GET,
+            "/ido/api/v2/connections",
+            Admin,
+            journeys::list_connections,
         )
-        .route(
-            "/ido/api/v2/invoke-api-journey/{journey_id}",
-            post(journeys::invoke).get(journeys::invoke),
-        )
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(ops::openapi))
+        .add(M::GET, connection, Admin, journeys::get_connection)
+        .add(M::PUT, connection, Admin, journeys::put_connection)
+        .add(M::DELETE, connection, Admin, journeys::delete_connection)
+        .add(M::POST, invoke, JourneyClient, journeys::invoke)
+        .add(M::GET, invoke, JourneyClient, journeys::invoke);
+    t.add(M::GET, "/healthz", Public, ops::healthz)
+        .add(M::GET, "/readyz", Public, ops::readyz)
+        .add(M::GET, "/metrics", Public, ops::metrics)
+        .add(M::GET, "/openapi.json", Public, ops::openapi)
+}
+
+/// Every endpoint the router serves, with who may call it.
+pub fn endpoints() -> Vec<Endpoint> {
+    table().endpoints
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    table()
+        .router
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed);
-    router
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
 
 async fn not_found() -> Response {
-    ApiError::NotFound("route").into_response()
+    ApiError(Error::new(Code::NotFound, "route not found")).into_response()
 }
 
 async fn method_not_allowed() -> Response {
-    ApiError::MethodNotAllowed.into_response()
+    ApiError(Code::MethodNotAllowed.into()).into_response()
 }
 
 static X_CONTENT_TYPE_OPTIONS: HeaderName = HeaderName::from_static("x-content-type-options");

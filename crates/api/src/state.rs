@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tessera_identity::journeys::JourneyService;
 use tessera_identity::Identity;
 
 use crate::metrics::Metrics;
@@ -34,7 +33,6 @@ pub struct AppState(Arc<Shared>);
 
 pub struct Shared {
     pub identity: Arc<Identity>,
-    pub journeys: Arc<JourneyService>,
     pub config: ApiConfig,
     pub metrics: Metrics,
     /// The discovery document, serialized once.

@@ -2,13 +2,14 @@
 //! connections cached per node, runs, and traces written in batches.
 //!
 //! A journey is compiled once per stored version and shared; other nodes' changes drop the
-//! cache entry through the change feed. Connection definitions are sealed with the KEK at
-//! rest (they may hold secret header values) and shown redacted.
+//! cache entry through the change feed. Both caches (compiled journeys, parsed connections)
+//! follow the epoch rule of `cache.rs`: a version read before an invalidation is never
+//! cached. Connection definitions are sealed with the KEK at rest (they may hold secret
+//! header values) and shown redacted. Admin operations take an [`Admin`] proof.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use serde_json::{json, Value};
 use tessera_jose::Kek;
 use tessera_journey::{
@@ -16,10 +17,13 @@ use tessera_journey::{
     RandomSource, RunEnv, RunLimits, RunOutcome, RunRequest, ValidationError, Warning,
 };
 
+use crate::cache::EpochCache;
+use crate::caller::Admin;
+use crate::changes::FollowChanges;
 use crate::clock::Clock;
-use crate::error::{Error, StoreError};
-use crate::model::{ConnectionRecord, JourneyRecord, TraceRecord};
-use crate::ports::Store;
+use crate::error::{Code, Error, StoreError};
+use crate::model::{Change, ChangeKind, ConnectionRecord, JourneyRecord, TraceRecord};
+use crate::ports::JourneyStore;
 
 /// How long run traces are kept.
 pub const DEFAULT_TRACE_RETENTION_MS: i64 = 24 * 3600 * 1000;
@@ -27,9 +31,21 @@ pub const DEFAULT_TRACE_RETENTION_MS: i64 = 24 * 3600 * 1000;
 const MAX_PENDING_TRACES: usize = 50_000;
 const CONNECTION_AAD: &[u8] = b"tessera connection v1";
 
-/// A journey upload that failed validation.
-#[derive(Debug)]
-pub struct InvalidJourney(pub Vec<ValidationError>);
+/// Compiled journeys and connections cached per node before the cache is cleared.
+const CACHE_CAPACITY: usize = 10_000;
+
+/// 400 `invalid_journey` listing the problems of an upload (`what`: journey, connection).
+fn invalid_journey(errors: &[ValidationError], what: &str) -> Error {
+    Error::new(
+        Code::InvalidJourney,
+        format!("the {what} is invalid ({} problem(s))", errors.len()),
+    )
+    .with("errors", json!(errors))
+}
+
+fn not_found(what: &'static str) -> Error {
+    Error::new(Code::NotFound, format!("{what} not found"))
+}
 
 /// Secure randomness for expressions (`@std.uuid`, `@std.randomBase64`, `@math.random`).
 struct SecureRandom;
@@ -59,21 +75,21 @@ impl ConnectionLookup for RunConnections<'_> {
 }
 
 pub struct JourneyService {
-    store: Arc<dyn Store>,
+    store: Arc<dyn JourneyStore>,
     clock: Arc<dyn Clock>,
     kek: Arc<Kek>,
     outbound: Arc<dyn Outbound>,
     jwks: JwksCache,
     limits: RunLimits,
-    journeys: RwLock<HashMap<String, Arc<CompiledJourney>>>,
-    connections: RwLock<HashMap<String, Arc<Connection>>>,
+    journeys: EpochCache<Option<Arc<CompiledJourney>>>,
+    connections: EpochCache<Option<Arc<Connection>>>,
     pending_traces: Mutex<Vec<TraceRecord>>,
     trace_retention_ms: i64,
 }
 
 impl JourneyService {
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn JourneyStore>,
         clock: Arc<dyn Clock>,
         kek: Arc<Kek>,
         outbound: Arc<dyn Outbound>,
@@ -86,8 +102,8 @@ impl JourneyService {
             outbound,
             jwks: JwksCache::new(),
             limits,
-            journeys: RwLock::new(HashMap::new()),
-            connections: RwLock::new(HashMap::new()),
+            journeys: EpochCache::new(CACHE_CAPACITY, None),
+            connections: EpochCache::new(CACHE_CAPACITY, None),
             pending_traces: Mutex::new(Vec::new()),
             trace_retention_ms: DEFAULT_TRACE_RETENTION_MS,
         }
@@ -98,25 +114,27 @@ impl JourneyService {
     /// Validates and stores a new version. The definition's `id` must equal `journey_id`.
     pub async fn put_journey(
         &self,
+        _admin: &Admin,
         journey_id: &str,
         source: &str,
         format: Format,
-    ) -> Result<Result<(JourneyRecord, Vec<Warning>), InvalidJourney>, Error> {
+    ) -> Result<(JourneyRecord, Vec<Warning>), Error> {
         if !valid_journey_id(journey_id) {
-            return Err(Error::InvalidInput(
-                "journey ids match [a-z0-9_-]+ (at most 128)".into(),
+            return Err(Error::invalid(
+                "journey ids match [a-z0-9_-]+ (at most 128)",
             ));
         }
-        let checked = match check_journey(source, format) {
-            Ok(c) => c,
-            Err(errors) => return Ok(Err(InvalidJourney(errors))),
-        };
+        let checked =
+            check_journey(source, format).map_err(|errors| invalid_journey(&errors, "journey"))?;
         if checked.journey.id != journey_id {
-            return Ok(Err(InvalidJourney(vec![ValidationError::new(
-                None,
-                "id",
-                "the definition's `id` must equal the journey id in the path",
-            )])));
+            return Err(invalid_journey(
+                &[ValidationError::new(
+                    None,
+                    "id",
+                    "the definition's `id` must equal the journey id in the path",
+                )],
+                "journey",
+            ));
         }
         let format_name = match format {
             Format::Json => "json",
@@ -127,51 +145,62 @@ impl JourneyService {
             .store
             .put_journey(journey_id, format_name, source, self.clock.now_s())
             .await?;
-        let version = u64::try_from(record.version).unwrap_or(0);
-        self.journeys.write().insert(
-            journey_id.to_string(),
-            Arc::new(checked.journey.with_version(version)),
-        );
-        Ok(Ok((record, checked.warnings)))
+        // This node's write invalidates its cache (the next read compiles the new version
+        // under the epoch rule); other nodes follow the `Journey` change row.
+        self.journeys.remove(journey_id);
+        Ok((record, checked.warnings))
     }
 
-    pub async fn get_journey(&self, journey_id: &str) -> Result<JourneyRecord, Error> {
+    pub async fn get_journey(
+        &self,
+        _admin: &Admin,
+        journey_id: &str,
+    ) -> Result<JourneyRecord, Error> {
         if !valid_journey_id(journey_id) {
-            return Err(Error::NotFound("journey"));
+            return Err(not_found("journey"));
         }
         self.store
             .latest_journey(journey_id)
             .await?
-            .ok_or(Error::NotFound("journey"))
+            .ok_or_else(|| not_found("journey"))
     }
 
-    pub async fn list_journeys(&self) -> Result<Vec<JourneyRecord>, Error> {
+    pub async fn list_journeys(&self, _admin: &Admin) -> Result<Vec<JourneyRecord>, Error> {
         Ok(self.store.list_journeys().await?)
     }
 
-    pub async fn delete_journey(&self, journey_id: &str) -> Result<(), Error> {
+    pub async fn delete_journey(&self, _admin: &Admin, journey_id: &str) -> Result<(), Error> {
         if !valid_journey_id(journey_id) {
-            return Err(Error::NotFound("journey"));
+            return Err(not_found("journey"));
         }
         self.store
             .delete_journey(journey_id)
             .await
             .map_err(|e| match e {
-                StoreError::NotFound => Error::NotFound("journey"),
+                StoreError::NotFound => not_found("journey"),
                 other => other.into(),
             })?;
-        self.journeys.write().remove(journey_id);
+        self.journeys.remove(journey_id);
         Ok(())
     }
 
-    /// The latest compiled version, from the cache or compiled from the store.
+    /// The latest compiled version, from the cache or compiled from the store (cached under
+    /// the epoch rule, so a version read before an invalidation is never kept).
     pub async fn compiled(&self, journey_id: &str) -> Result<Option<Arc<CompiledJourney>>, Error> {
-        if let Some(j) = self.journeys.read().get(journey_id) {
-            return Ok(Some(j.clone()));
-        }
         if !valid_journey_id(journey_id) {
             return Ok(None);
         }
+        self.journeys
+            .get_or_load(journey_id, self.clock.now_ms(), || {
+                self.compile_latest(journey_id)
+            })
+            .await
+    }
+
+    async fn compile_latest(
+        &self,
+        journey_id: &str,
+    ) -> Result<Option<Arc<CompiledJourney>>, Error> {
         let Some(record) = self.store.latest_journey(journey_id).await? else {
             return Ok(None);
         };
@@ -181,17 +210,13 @@ impl JourneyService {
             Format::Yaml
         };
         let checked = check_journey(&record.source, format).map_err(|errors| {
-            Error::Internal(format!(
+            Error::internal(format!(
                 "stored journey no longer validates ({} errors)",
                 errors.len()
             ))
         })?;
         let version = u64::try_from(record.version).unwrap_or(0);
-        let compiled = Arc::new(checked.journey.with_version(version));
-        self.journeys
-            .write()
-            .insert(journey_id.to_string(), compiled.clone());
-        Ok(Some(compiled))
+        Ok(Some(Arc::new(checked.journey.with_version(version))))
     }
 
     // --- connections ---
@@ -200,17 +225,16 @@ impl JourneyService {
     /// placeholder (or omitted) keep their previous value: secrets are write-only.
     pub async fn put_connection(
         &self,
+        _admin: &Admin,
         name: &str,
         mut definition: Value,
-    ) -> Result<Result<Value, InvalidJourney>, Error> {
+    ) -> Result<Value, Error> {
         if let Some(previous) = self.stored_connection_definition(name).await? {
             Connection::merge_secrets(&mut definition, &previous);
         }
-        let connection = match tessera_journey::parse_connection(name, &definition) {
-            Ok(c) => c,
-            Err(errors) => return Ok(Err(InvalidJourney(errors))),
-        };
-        let plain = serde_json::to_vec(&definition).map_err(|e| Error::Internal(e.to_string()))?;
+        let connection = tessera_journey::parse_connection(name, &definition)
+            .map_err(|errors| invalid_journey(&errors, "connection"))?;
+        let plain = serde_json::to_vec(&definition).map_err(|e| Error::internal(e.to_string()))?;
         let sealed = self.kek.seal(&plain, CONNECTION_AAD)?;
         let record = ConnectionRecord {
             name: name.to_string(),
@@ -220,10 +244,8 @@ impl JourneyService {
         self.store.put_connection(&record).await?;
         let redacted = connection.redacted();
         self.jwks.invalidate(name);
-        self.connections
-            .write()
-            .insert(name.to_string(), Arc::new(connection));
-        Ok(Ok(redacted))
+        self.connections.remove(name);
+        Ok(redacted)
     }
 
     async fn stored_connection_definition(&self, name: &str) -> Result<Option<Value>, Error> {
@@ -238,46 +260,44 @@ impl JourneyService {
 
     fn unseal(&self, record: &ConnectionRecord) -> Result<Value, Error> {
         let wrapper: Value = serde_json::from_str(&record.definition)
-            .map_err(|_| Error::Internal("stored connection is corrupt".into()))?;
+            .map_err(|_| Error::internal("stored connection is corrupt"))?;
         let sealed = wrapper
             .get("sealed")
             .and_then(Value::as_str)
             .and_then(|s| tessera_jose::b64url_decode(s).ok())
-            .ok_or_else(|| Error::Internal("stored connection is corrupt".into()))?;
+            .ok_or_else(|| Error::internal("stored connection is corrupt"))?;
         let plain = self.kek.open(&sealed, CONNECTION_AAD)?;
-        serde_json::from_slice(&plain)
-            .map_err(|_| Error::Internal("stored connection is corrupt".into()))
+        serde_json::from_slice(&plain).map_err(|_| Error::internal("stored connection is corrupt"))
     }
 
-    /// A connection by name, from the cache or the store.
+    /// A connection by name, from the cache or the store (cached under the epoch rule).
     pub async fn connection(&self, name: &str) -> Result<Option<Arc<Connection>>, Error> {
         if !valid_connection_name(name) {
             return Ok(None);
         }
-        if let Some(c) = self.connections.read().get(name) {
-            return Ok(Some(c.clone()));
-        }
+        self.connections
+            .get_or_load(name, self.clock.now_ms(), || self.load_connection(name))
+            .await
+    }
+
+    async fn load_connection(&self, name: &str) -> Result<Option<Arc<Connection>>, Error> {
         let Some(definition) = self.stored_connection_definition(name).await? else {
             return Ok(None);
         };
         let connection = tessera_journey::parse_connection(name, &definition)
-            .map_err(|_| Error::Internal("stored connection no longer validates".into()))?;
-        let connection = Arc::new(connection);
-        self.connections
-            .write()
-            .insert(name.to_string(), connection.clone());
-        Ok(Some(connection))
+            .map_err(|_| Error::internal("stored connection no longer validates"))?;
+        Ok(Some(Arc::new(connection)))
     }
 
     /// The redacted public view of a connection.
-    pub async fn get_connection(&self, name: &str) -> Result<Value, Error> {
+    pub async fn get_connection(&self, _admin: &Admin, name: &str) -> Result<Value, Error> {
         self.connection(name)
             .await?
             .map(|c| c.redacted())
-            .ok_or(Error::NotFound("connection"))
+            .ok_or_else(|| not_found("connection"))
     }
 
-    pub async fn list_connections(&self) -> Result<Vec<(String, Value)>, Error> {
+    pub async fn list_connections(&self, _admin: &Admin) -> Result<Vec<(String, Value)>, Error> {
         let mut out = Vec::new();
         for record in self.store.list_connections().await? {
             if let Some(c) = self.connection(&record.name).await? {
@@ -287,18 +307,18 @@ impl JourneyService {
         Ok(out)
     }
 
-    pub async fn delete_connection(&self, name: &str) -> Result<(), Error> {
+    pub async fn delete_connection(&self, _admin: &Admin, name: &str) -> Result<(), Error> {
         if !valid_connection_name(name) {
-            return Err(Error::NotFound("connection"));
+            return Err(not_found("connection"));
         }
         self.store
             .delete_connection(name)
             .await
             .map_err(|e| match e {
-                StoreError::NotFound => Error::NotFound("connection"),
+                StoreError::NotFound => not_found("connection"),
                 other => other.into(),
             })?;
-        self.connections.write().remove(name);
+        self.connections.remove(name);
         self.jwks.invalidate(name);
         Ok(())
     }
@@ -365,22 +385,27 @@ impl JourneyService {
     }
 
     /// A stored trace, as JSON.
-    pub async fn get_trace(&self, journey_id: &str, trace_id: &str) -> Result<Value, Error> {
+    pub async fn get_trace(
+        &self,
+        _admin: &Admin,
+        journey_id: &str,
+        trace_id: &str,
+    ) -> Result<Value, Error> {
         let plausible_trace = !trace_id.is_empty()
             && trace_id.len() <= 128
             && trace_id
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !valid_journey_id(journey_id) || !plausible_trace {
-            return Err(Error::NotFound("trace"));
+            return Err(not_found("trace"));
         }
         let record = self
             .store
             .get_trace(journey_id, trace_id)
             .await?
-            .ok_or(Error::NotFound("trace"))?;
+            .ok_or_else(|| not_found("trace"))?;
         let trace: Value = serde_json::from_str(&record.trace)
-            .map_err(|_| Error::Internal("stored trace is corrupt".into()))?;
+            .map_err(|_| Error::internal("stored trace is corrupt"))?;
         Ok(json!({
             "trace_id": record.trace_id,
             "journey_id": record.journey_id,
@@ -396,15 +421,24 @@ impl JourneyService {
             .await?;
         Ok(())
     }
+}
 
-    /// Drops cached entries another node changed.
-    pub fn invalidate_journey(&self, journey_id: &str) {
-        self.journeys.write().remove(journey_id);
+#[async_trait::async_trait]
+impl FollowChanges for JourneyService {
+    fn follows(&self, kind: ChangeKind) -> bool {
+        matches!(kind, ChangeKind::Journey | ChangeKind::Connection)
     }
 
-    pub fn invalidate_connection(&self, name: &str) {
-        self.connections.write().remove(name);
-        self.jwks.invalidate(name);
+    async fn apply(&self, changes: &[&Change]) -> Result<(), Error> {
+        for change in changes {
+            if change.kind == ChangeKind::Journey {
+                self.journeys.remove(&change.key);
+            } else {
+                self.connections.remove(&change.key);
+                self.jwks.invalidate(&change.key);
+            }
+        }
+        Ok(())
     }
 }
 

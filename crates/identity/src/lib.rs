@@ -1,38 +1,55 @@
-//! The identity domain of Tessera: applications, clients, signing keys, tokens and users.
+//! The identity domain of Tessera: the components that apply every rule — who may get which
+//! token, what a token contains, how secrets, keys, sessions, codes and lockouts work — over
+//! storage ports, with no HTTP, SQL, environment variables or files.
 //!
-//! This crate knows nothing about HTTP, SQL, environment variables or files. It defines the
-//! ports it needs (`Store`, `Clock`) and implements the rules: who may get which token, what a
-//! token contains, how secrets are checked, how keys rotate. The `api` crate turns HTTP requests
-//! into calls on [`Identity`]; the `store` crate implements [`Store`] for SQLite and PostgreSQL.
+//! Layout (leaves first; no module imports one above it):
+//! - leaves: `error` (the one table of error codes), `clock`, `util`, `settings`, `model`
+//!   (stored entities), `ports` (one store trait per aggregate), `cache` (the epoch-guarded
+//!   cache), `caller` (typed callers and the proofs operations demand), `claims`,
+//!   `passwords`, `ratelimit`, `messages`, `changes` (the change-feed dispatcher);
+//! - components, each with private state, built with the ports and components it needs:
+//!   `keys`, `clients`, `revocations`, `live`, `gate`, `preferences`, `users`, `sessions`,
+//!   `lockouts`, `issuer`, `refresh`, `logins`, `authn` (password, OTP, magic links over
+//!   one challenge flow), `grants`, `introspection`, `journeys`, `outbox`, `tenant`;
+//! - `identity`: the facade that wires them for the HTTP layer and the binary.
 
+pub mod authn;
 pub mod cache;
+pub mod caller;
+pub mod changes;
+pub mod claims;
 pub mod clients;
 pub mod clock;
-pub mod codes;
-pub mod dev_outbox;
 pub mod error;
+pub mod gate;
+pub mod grants;
+pub mod identity;
+pub mod introspection;
+pub mod issuer;
 pub mod journeys;
 pub mod keys;
-pub mod magic_link;
+pub mod live;
+pub mod lockouts;
+pub mod logins;
 pub mod messages;
 pub mod model;
-pub mod oauth;
-pub mod otp;
+pub mod outbox;
 pub mod passwords;
 pub mod ports;
 pub mod preferences;
 pub mod ratelimit;
 pub mod refresh;
-pub mod service;
+pub mod revocations;
 pub mod sessions;
 pub mod settings;
-pub mod tokens;
+pub mod tenant;
 pub mod users;
+pub mod util;
 
+pub use caller::{perm, Admin, AuthenticatedClient, Caller, Permit, UserCaller};
 pub use clock::{Clock, SystemClock, TestClock};
-pub use error::{Error, Rejection, StoreError};
+pub use error::{Code, Error, StoreError};
+pub use identity::{Dependencies, Identity};
 pub use model::*;
-pub use oauth::{OAuthError, OAuthErrorCode};
 pub use ports::Store;
-pub use service::Identity;
 pub use settings::IdentitySettings;

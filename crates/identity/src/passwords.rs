@@ -41,7 +41,7 @@ impl Default for Passwords {
 
 fn argon2() -> Result<Argon2<'static>, Error> {
     let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
-        .map_err(|e| Error::Internal(format!("argon2 parameters: {e}")))?;
+        .map_err(|e| Error::internal(format!("argon2 parameters: {e}")))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
@@ -49,16 +49,16 @@ fn hash_blocking(password: &[u8]) -> Result<PasswordHash, Error> {
     let mut salt = [0u8; 16];
     tessera_jose::random_bytes(&mut salt)?;
     let salt =
-        SaltString::encode_b64(&salt).map_err(|e| Error::Internal(format!("argon2 salt: {e}")))?;
+        SaltString::encode_b64(&salt).map_err(|e| Error::internal(format!("argon2 salt: {e}")))?;
     let hash = argon2()?
         .hash_password(password, &salt)
-        .map_err(|e| Error::Internal(format!("argon2 hash: {e}")))?;
+        .map_err(|e| Error::internal(format!("argon2 hash: {e}")))?;
     Ok(PasswordHash(hash.to_string()))
 }
 
 fn verify_blocking(phc: &str, password: &[u8]) -> Result<bool, Error> {
     let parsed = argon2::password_hash::PasswordHash::new(phc)
-        .map_err(|e| Error::Internal(format!("stored password hash: {e}")))?;
+        .map_err(|e| Error::internal(format!("stored password hash: {e}")))?;
     Ok(argon2()?.verify_password(password, &parsed).is_ok())
 }
 
@@ -92,13 +92,13 @@ impl Passwords {
             .permits
             .acquire()
             .await
-            .map_err(|_| Error::Internal("password hasher closed".into()))?;
+            .map_err(|_| Error::internal("password hasher closed"))?;
         let handle = tokio::runtime::Handle::try_current()
-            .map_err(|_| Error::Internal("password hashing needs a tokio runtime".into()))?;
+            .map_err(|_| Error::internal("password hashing needs a tokio runtime"))?;
         handle
             .spawn_blocking(job)
             .await
-            .map_err(|e| Error::Internal(format!("password hashing task: {e}")))?
+            .map_err(|e| Error::internal(format!("password hashing task: {e}")))?
     }
 
     /// Hashes a password (Argon2id, random 128-bit salt, PHC string).

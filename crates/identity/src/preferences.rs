@@ -7,14 +7,17 @@
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::clients::merge_patch;
+use crate::caller::Admin;
+use crate::changes::FollowChanges;
+use crate::clock::Clock;
 use crate::error::Error;
-use crate::ports::Store;
-use crate::service::Identity;
-use crate::tokens::AccessContext;
+use crate::model::{Change, ChangeKind};
+use crate::ports::SettingsStore;
+use crate::util::{field_label, merge_patch};
 
 /// The name of the login-preferences document in the store's settings.
 pub const LOGIN_PREFERENCES: &str = "login_preferences";
@@ -127,7 +130,7 @@ fn check_range(field: &str, value: u32, min: u32, max: u32) -> Result<(), Error>
     if (min..=max).contains(&value) {
         Ok(())
     } else {
-        Err(Error::InvalidInput(format!(
+        Err(Error::invalid(format!(
             "`{field}` must be between {min} and {max}, got {value}"
         )))
     }
@@ -171,92 +174,123 @@ fn check_shape(doc: &Value, template: &Value, path: &str) -> Result<(), Error> {
             for (k, v) in fields {
                 let name = label(&field_label(k));
                 let Some(t) = known.get(k) else {
-                    return Err(Error::InvalidInput(format!("unknown field `{name}`")));
+                    return Err(Error::invalid(format!("unknown field `{name}`")));
                 };
                 check_shape(v, t, &name)?;
             }
             Ok(())
         }
-        (_, Value::Object(_)) => Err(Error::InvalidInput(format!("`{path}` must be an object"))),
+        (_, Value::Object(_)) => Err(Error::invalid(format!("`{path}` must be an object"))),
         (Value::Bool(_), Value::Bool(_)) => Ok(()),
-        (_, Value::Bool(_)) => Err(Error::InvalidInput(format!("`{path}` must be a boolean"))),
+        (_, Value::Bool(_)) => Err(Error::invalid(format!("`{path}` must be a boolean"))),
         (Value::Number(n), Value::Number(_))
             if n.as_u64().is_some_and(|n| u32::try_from(n).is_ok()) =>
         {
             Ok(())
         }
-        (_, Value::Number(_)) => Err(Error::InvalidInput(format!(
+        (_, Value::Number(_)) => Err(Error::invalid(format!(
             "`{path}` must be a non-negative integer"
         ))),
-        _ => Err(Error::InvalidInput(format!("`{path}` has the wrong type"))),
+        _ => Err(Error::invalid(format!("`{path}` has the wrong type"))),
     }
-}
-
-/// A field name fit for an error message: printable and short.
-fn field_label(name: &str) -> String {
-    name.chars().filter(|c| !c.is_control()).take(64).collect()
 }
 
 /// Parses a stored document. It was validated when written, so a failure means the data is
 /// corrupt (or written by a newer binary).
 fn parse_stored(doc: &str) -> Result<LoginPreferences, Error> {
     serde_json::from_str(doc)
-        .map_err(|e| Error::Internal(format!("the stored login preferences do not parse: {e}")))
+        .map_err(|e| Error::internal(format!("the stored login preferences do not parse: {e}")))
 }
 
 /// The stored login preferences, or the defaults when none were ever stored.
-pub(crate) async fn load_login_preferences(store: &dyn Store) -> Result<LoginPreferences, Error> {
+async fn load(store: &dyn SettingsStore) -> Result<LoginPreferences, Error> {
     match store.get_setting(LOGIN_PREFERENCES).await? {
         Some(doc) => parse_stored(&doc),
         None => Ok(LoginPreferences::default()),
     }
 }
 
-impl Identity {
+/// The login preferences component: the current document of this node.
+pub struct Preferences {
+    store: Arc<dyn SettingsStore>,
+    clock: Arc<dyn Clock>,
+    current: ArcSwap<LoginPreferences>,
+    /// Held across "read from the store, install in memory", so a reload that read before
+    /// a write never installs its older copy after the writer's own.
+    reload: tokio::sync::Mutex<()>,
+}
+
+impl Preferences {
+    pub async fn load(store: Arc<dyn SettingsStore>, clock: Arc<dyn Clock>) -> Result<Self, Error> {
+        let prefs = load(store.as_ref()).await?;
+        Ok(Self {
+            store,
+            clock,
+            current: ArcSwap::from_pointee(prefs),
+            reload: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The tenant's current login preferences (as this node last read them).
+    pub fn current(&self) -> Arc<LoginPreferences> {
+        self.current.load_full()
+    }
+
+    /// `GET /cis/v1/login-preferences` (admins only).
+    pub fn get(&self, _admin: &Admin) -> Arc<LoginPreferences> {
+        self.current()
+    }
+
     /// `PUT /cis/v1/login-preferences` (admins only): applies `patch` to the stored document
     /// as a JSON Merge Patch (RFC 7396; `null` resets a field to its default), refuses
     /// unknown fields and out-of-range values naming the field, stores the result (which
     /// every other node reloads through the change feed) and returns it.
-    pub async fn put_login_preferences(
-        &self,
-        ctx: &AccessContext,
-        patch: Value,
-    ) -> Result<Arc<LoginPreferences>, Error> {
-        if !ctx.is_client_token() || !ctx.is_admin() {
-            return Err(Error::Forbidden(
-                "this API needs a client token of the management application",
-            ));
-        }
+    pub async fn put(&self, _admin: &Admin, patch: Value) -> Result<Arc<LoginPreferences>, Error> {
         if !patch.is_object() {
-            return Err(Error::InvalidInput("the body must be a JSON object".into()));
+            return Err(Error::invalid("the body must be a JSON object"));
         }
+        let _serialized = self.reload.lock().await;
         // The base is the stored document, not this node's cache, which may lag another
         // node's write by one poll.
-        let current = load_login_preferences(self.store.as_ref()).await?;
+        let current = load(self.store.as_ref()).await?;
         let mut doc = serde_json::to_value(&current)
-            .map_err(|e| Error::Internal(format!("serializing login preferences: {e}")))?;
+            .map_err(|e| Error::internal(format!("serializing login preferences: {e}")))?;
         merge_patch(&mut doc, &patch);
         let template = serde_json::to_value(LoginPreferences::default())
-            .map_err(|e| Error::Internal(format!("serializing login preferences: {e}")))?;
+            .map_err(|e| Error::internal(format!("serializing login preferences: {e}")))?;
         check_shape(&doc, &template, "")?;
         let prefs: LoginPreferences = serde_json::from_value(doc)
-            .map_err(|e| Error::InvalidInput(format!("invalid login preferences: {e}")))?;
+            .map_err(|e| Error::invalid(format!("invalid login preferences: {e}")))?;
         prefs.validate()?;
         let text = serde_json::to_string(&prefs)
-            .map_err(|e| Error::Internal(format!("serializing login preferences: {e}")))?;
+            .map_err(|e| Error::internal(format!("serializing login preferences: {e}")))?;
         self.store
             .put_setting(LOGIN_PREFERENCES, &text, self.clock.now_s())
             .await?;
         let prefs = Arc::new(prefs);
-        self.prefs.store(prefs.clone());
+        self.current.store(prefs.clone());
         Ok(prefs)
     }
 
     /// Re-reads the login preferences from the store (another node changed them).
-    pub(crate) async fn reload_login_preferences(&self) -> Result<(), Error> {
+    pub async fn reload(&self) -> Result<(), Error> {
         let _serialized = self.reload.lock().await;
-        let prefs = load_login_preferences(self.store.as_ref()).await?;
-        self.prefs.store(Arc::new(prefs));
+        let prefs = load(self.store.as_ref()).await?;
+        self.current.store(Arc::new(prefs));
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl FollowChanges for Preferences {
+    fn follows(&self, kind: ChangeKind) -> bool {
+        kind == ChangeKind::Settings
+    }
+
+    async fn apply(&self, changes: &[&Change]) -> Result<(), Error> {
+        if changes.iter().any(|c| c.key == LOGIN_PREFERENCES) {
+            self.reload().await?;
+        }
         Ok(())
     }
 }

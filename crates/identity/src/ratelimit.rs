@@ -3,7 +3,7 @@
 //! Every message send (OTP, magic link) passes three limits: per destination address, per
 //! client and global; every authenticate call (OTP, magic link, password) passes a limit per
 //! identifier (when the call names one) and per client. Over any limit the call fails with
-//! [`Error::RateLimited`] (429 with `Retry-After`) before anything is sent or checked, and
+//! [`Code::RateLimited`](crate::error::Code::RateLimited) (429 with `Retry-After`) before anything is sent or checked, and
 //! no counter moves.
 //!
 //! Invariants:
@@ -171,9 +171,7 @@ impl RateLimiter {
         if retry_after_ms > 0 {
             // Whole seconds, rounded up, at least one.
             let secs = (retry_after_ms + 999) / 1000;
-            return Err(Error::RateLimited {
-                retry_after_s: u64::try_from(secs.max(1)).unwrap_or(1),
-            });
+            return Err(Error::rate_limited(u64::try_from(secs.max(1)).unwrap_or(1)));
         }
         for (scope, key, limit) in keys {
             let full = state.windows.len() >= self.settings.max_keys;
@@ -221,7 +219,7 @@ mod tests {
 
     fn retry(r: Result<(), Error>) -> u64 {
         match r {
-            Err(Error::RateLimited { retry_after_s }) => retry_after_s,
+            Err(e) if e.is(crate::error::Code::RateLimited) => e.retry_after_s().unwrap(),
             other => panic!("expected RateLimited, got {other:?}"),
         }
     }

@@ -11,15 +11,18 @@
 //! families) and its user's disablement. Refresh keeps the session's `sid`, `auth_time` and
 //! `amr`, and the family's audience and requested custom claims.
 
-use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
-use crate::cache::ClientRecord;
-use crate::error::Error;
-pub use crate::model::{RefreshFamily, RefreshRotation, Rotation};
-use crate::model::{SessionRecord, UserStatus};
-use crate::oauth::{OAuthError, OAuthErrorCode};
-use crate::service::Identity;
-use crate::sessions::{AuthTokens, RequestedClaims, SessionId, UserGrant};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tessera_jose::Kek;
+
+use crate::claims::{RequestedClaims, UserGrant};
+use crate::clock::Clock;
+use crate::error::{Code, Error};
+use crate::model::{ClientRecord, RefreshFamily, RefreshRotation, Rotation, SessionRecord};
+use crate::ports::RefreshStore;
+use crate::sessions::SessionId;
 
 /// Longest accepted refresh token (ours are 43 characters).
 const MAX_TOKEN_LEN: usize = 256;
@@ -60,20 +63,39 @@ fn token_hash(token: &str) -> String {
     tessera_jose::b64url_encode(&tessera_jose::sha256(token.as_bytes()))
 }
 
-fn invalid_grant(description: &str) -> Error {
-    Error::OAuth(OAuthError::new(OAuthErrorCode::InvalidGrant, description))
+fn invalid_grant(description: &'static str) -> Error {
+    Error::new(Code::InvalidGrant, description)
 }
 
-impl Identity {
-    /// Starts a refresh-token family for `session` and returns its first token.
-    pub(crate) async fn start_refresh_family(
+/// A successful rotation: the family after it, the next token, and what the family keeps.
+pub struct Rotated {
+    pub family: RefreshFamily,
+    pub next_token: String,
+    pub session_id: SessionId,
+    pub grant: UserGrant,
+}
+
+/// Refresh-token families.
+pub struct RefreshTokens {
+    store: Arc<dyn RefreshStore>,
+    kek: Arc<Kek>,
+    clock: Arc<dyn Clock>,
+}
+
+impl RefreshTokens {
+    pub fn new(store: Arc<dyn RefreshStore>, kek: Arc<Kek>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, kek, clock }
+    }
+
+    /// Starts a family for `session` and returns its first token.
+    pub(crate) async fn start(
         &self,
         record: &ClientRecord,
         session: &SessionRecord,
         session_id: &SessionId,
         grant: &UserGrant,
     ) -> Result<String, Error> {
-        let settings = &record.client.settings;
+        let settings = record.settings();
         let now = self.clock.now_s();
         let family_id = tessera_jose::random_token_b64url(16)?;
         let token = new_token(&family_id, 0)?;
@@ -90,12 +112,12 @@ impl Identity {
             family_id,
             generation: 0,
             previous_hash: None,
-            client_id: record.client.client_id.clone(),
+            client_id: record.client_id().to_string(),
             user_id: session.user_id.clone(),
             session_hash: session.session_hash.clone(),
             session_sealed: tessera_jose::b64url_encode(&sealed),
             grant_doc: serde_json::to_string(&doc)
-                .map_err(|e| Error::Internal(format!("grant encoding: {e}")))?,
+                .map_err(|e| Error::internal(format!("grant encoding: {e}")))?,
             created_at: now,
             rotated_at: now,
             expires_at: (now + i64::from(settings.refresh_token_ttl)).min(family_expires_at),
@@ -106,16 +128,15 @@ impl Identity {
         Ok(token)
     }
 
-    /// The refresh grant (`grant_type=refresh_token` and `/cis/v1/auth/token/refresh`) for
-    /// the authenticated client `record`. Refusals are `invalid_grant`.
-    pub async fn refresh(
+    /// Rotates `presented` for the authenticated client `record`. Refusals are
+    /// `invalid_grant`; a replay of an older generation revokes the family.
+    pub(crate) async fn rotate(
         &self,
         record: &ClientRecord,
         presented: &str,
-    ) -> Result<AuthTokens, Error> {
+    ) -> Result<Rotated, Error> {
         let invalid = || invalid_grant("the refresh token is invalid or expired");
         let (family_id, generation) = parse(presented).ok_or_else(invalid)?;
-        let settings = &record.client.settings;
         let now = self.clock.now_s();
         let next = new_token(family_id, generation + 1)?;
         let rotation = self
@@ -124,57 +145,42 @@ impl Identity {
                 family_id: family_id.to_string(),
                 generation,
                 token_hash: token_hash(presented),
-                client_id: record.client.client_id.clone(),
+                client_id: record.client_id().to_string(),
                 next_hash: token_hash(&next),
-                next_expires_at: now + i64::from(settings.refresh_token_ttl),
+                next_expires_at: now + i64::from(record.settings().refresh_token_ttl),
                 now_s: now,
             })
             .await?;
-        let row = match rotation {
-            Rotation::Rotated(row) => row,
+        let family = match rotation {
+            Rotation::Rotated(family) => *family,
             Rotation::Reused { family_id } => {
                 tracing::warn!(
-                    client_id = %record.client.client_id,
+                    client_id = %record.client_id(),
                     %family_id,
                     "a used refresh token was presented again; its family is revoked"
                 );
-                return Err(invalid_grant("the refresh token is invalid or expired"));
+                return Err(invalid());
             }
-            Rotation::Invalid => {
-                return Err(invalid_grant("the refresh token is invalid or expired"));
-            }
+            Rotation::Invalid => return Err(invalid()),
         };
-        // Logout revokes a session's refresh tokens in the same transaction, so the rotation
-        // above already refused those; the (briefly cached) session and user records add
-        // the absolute session end and user disablement.
-        let dead =
-            || invalid_grant("the refresh token's session has ended or its user is inactive");
-        let session = match self.cached_session(&row.session_hash).await? {
-            Some(s) if s.ended_at.is_none() && s.expires_at > now && s.user_id == row.user_id => s,
-            _ => return Err(dead()),
-        };
-        let user = match self.cached_user(&row.user_id).await? {
-            Some(u) if u.status == UserStatus::Active => u,
-            _ => return Err(dead()),
-        };
-        let sealed = tessera_jose::b64url_decode(&row.session_sealed)
-            .map_err(|_| Error::Internal("refresh token row: bad session seal".into()))?;
-        let opened = self.kek.open(&sealed, row.family_id.as_bytes())?;
+        let sealed = tessera_jose::b64url_decode(&family.session_sealed)
+            .map_err(|_| Error::internal("refresh token row: bad session seal"))?;
+        let opened = self.kek.open(&sealed, family.family_id.as_bytes())?;
         let session_id = SessionId::new(
             String::from_utf8(opened.to_vec())
-                .map_err(|_| Error::Internal("refresh token row: bad session id".into()))?,
+                .map_err(|_| Error::internal("refresh token row: bad session id"))?,
         );
-        let doc: GrantDoc = serde_json::from_str(&row.grant_doc)
-            .map_err(|e| Error::Internal(format!("refresh token row: grant: {e}")))?;
-        let grant = UserGrant {
-            resource: doc.resource,
-            claims: doc.claims,
-        };
-        let mut tokens = self
-            .issue_user_tokens(record, &user, &session, session_id, &grant)
-            .await?;
-        tokens.refresh_token = Some(next);
-        Ok(tokens)
+        let doc: GrantDoc = serde_json::from_str(&family.grant_doc)
+            .map_err(|e| Error::internal(format!("refresh token row: grant: {e}")))?;
+        Ok(Rotated {
+            family,
+            next_token: next,
+            session_id,
+            grant: UserGrant {
+                resource: doc.resource,
+                claims: doc.claims,
+            },
+        })
     }
 
     /// The family whose current or previous token `presented` is, if any.
@@ -190,40 +196,28 @@ impl Identity {
         }))
     }
 
-    /// Revokes the family of a refresh token presented to `/oidc/revoke` by `caller`.
-    /// `Ok(false)` when it is not a known refresh token (RFC 7009: still a success).
-    pub async fn revoke_refresh_token(
-        &self,
-        caller: &ClientRecord,
-        presented: &str,
-    ) -> Result<bool, OAuthError> {
-        let family = self.family_of(presented).await.map_err(|e| {
-            tracing::error!(error = %e, "refresh token lookup failed");
-            OAuthError::server_error()
-        })?;
-        let Some(family) = family else {
+    /// Revokes the family of a refresh token presented to `/oidc/revoke` by `client_id`.
+    /// `Ok(false)` when it is not a known refresh token (RFC 7009: still a success);
+    /// another client's token is refused.
+    pub(crate) async fn revoke(&self, client_id: &str, presented: &str) -> Result<bool, Error> {
+        let Some(family) = self.family_of(presented).await? else {
             return Ok(false);
         };
-        if family.client_id != caller.client.client_id {
-            return Err(OAuthError::invalid_request(
-                "the token was issued to another client",
-            ));
+        if family.client_id != client_id {
+            return Err(Error::invalid("the token was issued to another client"));
         }
         self.store
             .revoke_refresh_family(&family.family_id, self.clock.now_s())
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "refresh revocation write failed");
-                OAuthError::server_error()
-            })?;
+            .await?;
         Ok(true)
     }
 
-    /// RFC 7662 introspection of a refresh token: `None` when it is not one of ours.
-    pub async fn introspect_refresh_token(
+    /// RFC 7662 introspection of a refresh token: `None` when it is not one of ours; the
+    /// live family otherwise, for the caller to check its session and user.
+    pub(crate) async fn introspect(
         &self,
         presented: &str,
-    ) -> Result<Option<serde_json::Value>, Error> {
+    ) -> Result<Option<Option<RefreshFamily>>, Error> {
         let Some(family) = self.family_of(presented).await? else {
             return Ok(None);
         };
@@ -233,33 +227,30 @@ impl Identity {
             && family.revoked_at.is_none()
             && family.expires_at > now
             && family.family_expires_at > now;
-        if !live {
-            return Ok(Some(serde_json::json!({"active": false})));
-        }
-        let session_live = self
-            .store
-            .get_session(&family.session_hash)
-            .await?
-            .is_some_and(|s| s.ended_at.is_none() && s.expires_at > now);
-        let user_active = self
-            .store
-            .get_user(&family.user_id)
-            .await?
-            .is_some_and(|u| u.status == UserStatus::Active);
-        if !session_live || !user_active {
-            return Ok(Some(serde_json::json!({"active": false})));
-        }
-        Ok(Some(serde_json::json!({
-            "active": true,
-            "token_type": "refresh_token",
-            "client_id": family.client_id,
-            "sub": family.user_id,
-            "sid": family.session_hash,
-            "iss": self.settings.issuer,
-            "iat": family.rotated_at,
-            "exp": family.expires_at,
-        })))
+        Ok(Some(live.then_some(family)))
     }
+
+    /// Housekeeping: families that can no longer be used are deleted.
+    pub async fn purge(&self) -> Result<(), Error> {
+        self.store
+            .purge_refresh_families(self.clock.now_s())
+            .await?;
+        Ok(())
+    }
+}
+
+/// The introspection answer of a live refresh token.
+pub(crate) fn introspection_json(family: &RefreshFamily, issuer: &str) -> Value {
+    json!({
+        "active": true,
+        "token_type": "refresh_token",
+        "client_id": family.client_id,
+        "sub": family.user_id,
+        "sid": family.session_hash,
+        "iss": issuer,
+        "iat": family.rotated_at,
+        "exp": family.expires_at,
+    })
 }
 
 #[cfg(test)]

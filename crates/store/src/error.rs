@@ -24,9 +24,17 @@ pub(crate) fn violation(error: &sqlx::Error) -> Option<Violation> {
     }
 }
 
-/// Any database failure, for logs.
+/// Any database failure, for logs. Failures to reach the database (I/O, TLS, a pool that
+/// timed out or closed) are `Unavailable`: the API answers 503 and the caller may retry.
 pub(crate) fn backend(error: sqlx::Error) -> StoreError {
-    StoreError::Backend(error.to_string())
+    match &error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
+        _ => StoreError::Backend(error.to_string()),
+    }
 }
 
 /// A failed write: unique violations become `Conflict(conflict())`, foreign-key violations

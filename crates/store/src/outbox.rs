@@ -62,7 +62,7 @@ fn delivery_error(what: &str, e: StoreError) -> DeliveryError {
         // A duplicate random id: the caller may simply try again with a new one.
         StoreError::Conflict(_) => DeliveryError::temporary(format!("{what}: duplicate id")),
         StoreError::NotFound => DeliveryError::temporary(format!("{what}: not found")),
-        StoreError::Backend(_) | StoreError::Corrupt(_) => {
+        StoreError::Backend(_) | StoreError::Corrupt(_) | StoreError::Unavailable(_) => {
             DeliveryError::temporary(format!("{what}: database error"))
         }
     }

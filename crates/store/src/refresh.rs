@@ -5,7 +5,7 @@
 
 use sqlx::AnyPool;
 use tessera_identity::ports::StoreResult;
-use tessera_identity::refresh::{RefreshFamily, RefreshRotation, Rotation};
+use tessera_identity::{RefreshFamily, RefreshRotation, Rotation};
 
 use crate::error::backend;
 use crate::rows::column;

@@ -7,14 +7,14 @@
 use async_trait::async_trait;
 use sqlx::AnyPool;
 use tessera_delivery::OutboxRecord;
-use tessera_identity::codes::{CodeRedemption, OneTimeCode, Redemption};
 use tessera_identity::ports::*;
-use tessera_identity::refresh::{RefreshFamily, RefreshRotation, Rotation};
 use tessera_identity::{
     Application, AuthFailures, BootstrapOutcome, BootstrapPlan, Change, ChangeKind, Client,
     ConnectionRecord, FailurePolicy, JourneyRecord, SessionRecord, StoreError, StoredSigningKey,
     TraceRecord, User, UserFilter, UserLookup, UserPage,
 };
+use tessera_identity::{CodeRedemption, OneTimeCode, Redemption};
+use tessera_identity::{RefreshFamily, RefreshRotation, Rotation};
 
 use crate::error::{backend, violation, write_error, Violation};
 use crate::outbox::{outbox_record, OUTBOX_COLUMNS};

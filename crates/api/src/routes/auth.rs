@@ -1,22 +1,26 @@
 //! Backend authentication (`/cis/v1/auth/password/authenticate`, `/cis/v1/auth/session/*`,
-//! `/cis/v1/auth/otp/*`, `/cis/v1/auth/link/email/*`) and OIDC userinfo (`/oidc/userinfo`).
-//! The rules live in `tessera_identity::{sessions, otp, magic_link}`; these handlers parse
-//! bodies and mark responses with tokens, codes or links `no-store`.
+//! `/cis/v1/auth/otp/*`, `/cis/v1/auth/link/email/*`, `/cis/v1/auth/token/refresh`) and OIDC
+//! userinfo (`/oidc/userinfo`). The rules live in the identity components; these handlers
+//! parse bodies and render answers.
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tessera_identity::magic_link::{LinkChannel, LinkLogin, LinkSend};
-use tessera_identity::otp::{Identifier, IdentifierType, OtpChannel, OtpLogin, OtpSend};
-use tessera_identity::sessions::{
-    AuthTokens, LoginOptions, PasswordLogin, RequestedClaims, SessionId,
+use tessera_identity::authn::{
+    LinkChannel, LinkLogin, LinkSend, OtpChannel, OtpLogin, OtpSend, PasswordLogin,
 };
+use tessera_identity::claims::RequestedClaims;
+use tessera_identity::logins::LoginOptions;
+use tessera_identity::perm;
+use tessera_identity::sessions::SessionId;
+use tessera_identity::users::{Identifier, IdentifierType};
+use tessera_identity::Error;
 use zeroize::Zeroizing;
 
 use crate::error::ApiError;
-use crate::extract::{Authenticated, JsonBody};
+use crate::extract::{JsonBody, Permitted, UserOnly};
+use crate::respond::{json, no_store, rest_tokens};
 use crate::state::AppState;
 
 type ApiResult = Result<Response, ApiError>;
@@ -63,51 +67,58 @@ pub struct SessionBody {
     session_id: String,
 }
 
-fn no_store(mut response: Response) -> Response {
-    let h = response.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    response
-}
-
-fn tokens(t: AuthTokens) -> ApiResult {
-    Ok(no_store(axum::Json(t).into_response()))
+fn login_options(
+    session_id: Option<String>,
+    resource: Option<String>,
+    claims: Option<ClaimsRequest>,
+) -> LoginOptions {
+    LoginOptions {
+        session_id: session_id.map(SessionId::new),
+        resource,
+        claims: claims.map(ClaimsRequest::into_requested),
+    }
 }
 
 pub async fn password_authenticate(
     State(state): State<AppState>,
-    auth: Authenticated,
+    Permitted(permit): Permitted<perm::Auth>,
     JsonBody(body): JsonBody<PasswordBody>,
 ) -> ApiResult {
     let login = PasswordLogin {
         username: body.username,
         password: Zeroizing::new(body.password),
-        options: LoginOptions {
-            session_id: body.session_id.map(SessionId::new),
-            resource: body.resource,
-            claims: body.claims.map(ClaimsRequest::into_requested),
-        },
+        options: login_options(body.session_id, body.resource, body.claims),
     };
-    tokens(state.identity.password_authenticate(&auth.0, login).await?)
+    let tokens = state
+        .identity
+        .passwords
+        .authenticate(&permit, login)
+        .await?;
+    Ok(rest_tokens(&tokens))
 }
 
 pub async fn session_authenticate(
     State(state): State<AppState>,
-    auth: Authenticated,
+    Permitted(permit): Permitted<perm::Sessions>,
     JsonBody(body): JsonBody<SessionBody>,
 ) -> ApiResult {
     let id = SessionId::new(body.session_id);
-    tokens(state.identity.session_authenticate(&auth.0, id).await?)
+    let tokens = state
+        .identity
+        .logins
+        .session_authenticate(&permit, id)
+        .await?;
+    Ok(rest_tokens(&tokens))
 }
 
 pub async fn session_logout(
     State(state): State<AppState>,
-    auth: Authenticated,
+    Permitted(permit): Permitted<perm::Sessions>,
     JsonBody(body): JsonBody<SessionBody>,
 ) -> ApiResult {
     let id = SessionId::new(body.session_id);
-    state.identity.session_logout(&auth.0, id).await?;
-    Ok(axum::Json(json!({})).into_response())
+    state.identity.logins.logout(&permit, id).await?;
+    Ok(json(json!({})))
 }
 
 /// The body of `/cis/v1/auth/token/refresh`. No `Debug`: it holds the token.
@@ -116,34 +127,26 @@ pub struct RefreshBody {
     refresh_token: String,
 }
 
-/// `POST /cis/v1/auth/token/refresh`: the refresh grant for the calling client (the
-/// `auth` permission); a refused token is 400 `invalid_grant`.
+/// `POST /cis/v1/auth/token/refresh`: the refresh grant for the calling client; a refused
+/// token is 400 `invalid_grant`.
 pub async fn token_refresh(
     State(state): State<AppState>,
-    auth: Authenticated,
+    Permitted(permit): Permitted<perm::Auth>,
     JsonBody(body): JsonBody<RefreshBody>,
 ) -> ApiResult {
-    tessera_identity::users::require_permission(&auth.0, tessera_identity::Permission::Auth)?;
-    match state
+    let tokens = state
         .identity
-        .refresh(&auth.0.client, &body.refresh_token)
-        .await
-    {
-        Ok(t) => tokens(t),
-        Err(tessera_identity::Error::OAuth(o)) => Err(ApiError::Coded(
-            axum::http::StatusCode::BAD_REQUEST,
-            o.code.as_str(),
-            o.description,
-        )),
-        Err(e) => Err(e.into()),
-    }
+        .logins
+        .refresh_for(&permit, &body.refresh_token)
+        .await?;
+    Ok(rest_tokens(&tokens))
 }
 
 /// `GET/POST /oidc/userinfo` (OIDC Core §5.3): a user access token in the `Authorization`
 /// header; failures are 401 with `WWW-Authenticate: Bearer error="invalid_token"`.
-pub async fn userinfo(State(state): State<AppState>, auth: Authenticated) -> ApiResult {
-    let claims = state.identity.userinfo(&auth.0).await?;
-    Ok(no_store(axum::Json(claims).into_response()))
+pub async fn userinfo(State(state): State<AppState>, UserOnly(user): UserOnly) -> ApiResult {
+    let claims = state.identity.users.userinfo(&user).await?;
+    Ok(no_store(json(claims)))
 }
 
 /// The body of `POST /cis/v1/auth/otp/send`. Unknown fields (Mosaic's `custom_sms_input`,
@@ -202,28 +205,16 @@ pub struct LinkAuthenticateBody {
     claims: Option<ClaimsRequest>,
 }
 
-fn identifier(kind: &str, value: String) -> Result<Identifier, ApiError> {
+fn identifier(kind: &str, value: String) -> Result<Identifier, Error> {
     Ok(Identifier {
         kind: IdentifierType::parse(kind)?,
         value,
     })
 }
 
-fn login_options(
-    session_id: Option<String>,
-    resource: Option<String>,
-    claims: Option<ClaimsRequest>,
-) -> LoginOptions {
-    LoginOptions {
-        session_id: session_id.map(SessionId::new),
-        resource,
-        claims: claims.map(ClaimsRequest::into_requested),
-    }
-}
-
 pub async fn otp_send(
     State(state): State<AppState>,
-    auth: Authenticated,
+    Permitted(permit): Permitted<perm::Auth>,
     JsonBody(body): JsonBody<OtpSendBody>,
 ) -> ApiResult {
     let req = OtpSend {
@@ -231,14 +222,14 @@ pub async fn otp_send(
         identifier: identifier(&body.identifier_type, body.identifier)?,
         expires_in: body.expires_in,
     };
-    let sent = state.identity.otp_send(&auth.0, req).await?;
+    let sent = state.identity.otp.send(&permit, req).await?;
     // `direct` answers carry the code.
     Ok(no_store(axum::Json(sent).into_response()))
 }
 
 pub async fn otp_authenticate(
     State(state): State<AppState>,
-    auth: Authenticated,
+    Permitted(permit): Permitted<perm::Auth>,
     JsonBody(body): JsonBody<OtpAuthenticateBody>,
 ) -> ApiResult {
     let login = OtpLogin {
@@ -246,21 +237,23 @@ pub async fn otp_authenticate(
         identifier: identifier(&body.identifier_type, body.identifier)?,
         options: login_options(body.session_id, body.resource, body.claims),
     };
-    tokens(state.identity.otp_authenticate(&auth.0, login).await?)
+    let tokens = state.identity.otp.authenticate(&permit, login).await?;
+    Ok(rest_tokens(&tokens))
 }
 
 pub async fn magic_link_send(
     State(state): State<AppState>,
-    auth: Authenticated,
+    Permitted(permit): Permitted<perm::Auth>,
     JsonBody(body): JsonBody<LinkSendBody>,
 ) -> ApiResult {
     let who = match (body.identifier_type, body.identifier, body.email) {
         (Some(kind), Some(value), _) => identifier(&kind, value)?,
         (None, None, Some(email)) => identifier("email", email)?,
         _ => {
-            return Err(ApiError::InvalidRequest(
-                "give `identifier_type` and `identifier` (or the deprecated `email`)".into(),
-            ))
+            return Err(Error::invalid(
+                "give `identifier_type` and `identifier` (or the deprecated `email`)",
+            )
+            .into())
         }
     };
     let req = LinkSend {
@@ -270,24 +263,24 @@ pub async fn magic_link_send(
         email_expiration: body.email_expiration,
         channel: LinkChannel::parse(body.channel.as_deref().unwrap_or("email"))?,
     };
-    let sent = state.identity.magic_link_send(&auth.0, req).await?;
+    let sent = state.identity.magic_links.send(&permit, req).await?;
     // `direct` answers carry the link.
     Ok(no_store(axum::Json(sent).into_response()))
 }
 
 pub async fn magic_link_authenticate(
     State(state): State<AppState>,
-    auth: Authenticated,
+    Permitted(permit): Permitted<perm::Auth>,
     JsonBody(body): JsonBody<LinkAuthenticateBody>,
 ) -> ApiResult {
     let login = LinkLogin {
         code: Zeroizing::new(body.code),
         options: login_options(body.session_id, body.resource, body.claims),
     };
-    tokens(
-        state
-            .identity
-            .magic_link_authenticate(&auth.0, login)
-            .await?,
-    )
+    let tokens = state
+        .identity
+        .magic_links
+        .authenticate(&permit, login)
+        .await?;
+    Ok(rest_tokens(&tokens))
 }

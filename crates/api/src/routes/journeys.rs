@@ -2,31 +2,26 @@
 //! invoke endpoint that runs a backend API journey as a REST endpoint.
 
 use axum::body::Body;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
-use tessera_identity::journeys::InvalidJourney;
+use tessera_identity::{Code, Error};
 use tessera_journey::{Format, JourneyType, RunRequest, RunResult};
 
 use crate::error::ApiError;
-use crate::extract::{bearer_token, content_type_is, read_body, Admin, JsonBody};
+use crate::extract::{
+    bearer_token, content_type_is, read_body, unsupported_media_type, AdminOnly, JsonBody,
+    PathParams,
+};
 use crate::metrics::JourneyLabels;
+use crate::respond::json;
 use crate::state::AppState;
 
 type ApiResult = Result<Response, ApiError>;
 
 /// The header carrying a run's trace id on every invoke response.
 pub static TRACE_HEADER: HeaderName = HeaderName::from_static("x-tessera-trace-id");
-
-fn invalid_journey(errors: InvalidJourney, what: &str) -> Response {
-    let body = json!({
-        "error_code": "invalid_journey",
-        "message": format!("the {what} is invalid ({} problem(s))", errors.0.len()),
-        "errors": errors.0,
-    });
-    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
-}
 
 fn journey_json(r: &tessera_identity::model::JourneyRecord) -> Value {
     json!({
@@ -40,8 +35,8 @@ fn journey_json(r: &tessera_identity::model::JourneyRecord) -> Value {
 /// `PUT /ido/api/v2/journeys/{journey_id}` with a YAML or JSON body.
 pub async fn put_journey(
     State(state): State<AppState>,
-    _admin: Admin,
-    Path(journey_id): Path<String>,
+    AdminOnly(admin): AdminOnly,
+    PathParams(journey_id): PathParams<String>,
     req: Request,
 ) -> ApiResult {
     let headers = req.headers().clone();
@@ -59,35 +54,37 @@ pub async fn put_journey(
     {
         Format::Yaml
     } else {
-        return Err(ApiError::UnsupportedMediaType(
-            "application/yaml or application/json",
-        ));
+        return Err(unsupported_media_type("application/yaml or application/json").into());
     };
     let body = read_body(req, state.config.json_body_limit).await?;
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::InvalidBody("the definition must be UTF-8 text".into()))?;
-    match state
+    let text = std::str::from_utf8(&body).map_err(|_| {
+        Error::new(
+            Code::InvalidRequestBody,
+            "the definition must be UTF-8 text",
+        )
+    })?;
+    let (record, warnings) = state
+        .identity
         .journeys
-        .put_journey(&journey_id, text, format)
-        .await?
-    {
-        Ok((record, warnings)) => {
-            let mut v = journey_json(&record);
-            if let Some(o) = v.as_object_mut() {
-                o.insert("warnings".into(), json!(warnings));
-            }
-            Ok(axum::Json(v).into_response())
-        }
-        Err(errors) => Ok(invalid_journey(errors, "journey")),
+        .put_journey(&admin, &journey_id, text, format)
+        .await?;
+    let mut v = journey_json(&record);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("warnings".into(), json!(warnings));
     }
+    Ok(json(v))
 }
 
 pub async fn get_journey(
     State(state): State<AppState>,
-    _admin: Admin,
-    Path(journey_id): Path<String>,
+    AdminOnly(admin): AdminOnly,
+    PathParams(journey_id): PathParams<String>,
 ) -> ApiResult {
-    let record = state.journeys.get_journey(&journey_id).await?;
+    let record = state
+        .identity
+        .journeys
+        .get_journey(&admin, &journey_id)
+        .await?;
     let mut v = journey_json(&record);
     if let Some(o) = v.as_object_mut() {
         o.insert("source".into(), Value::String(record.source));
@@ -95,8 +92,11 @@ pub async fn get_journey(
     Ok(axum::Json(v).into_response())
 }
 
-pub async fn list_journeys(State(state): State<AppState>, _admin: Admin) -> ApiResult {
-    let list = state.journeys.list_journeys().await?;
+pub async fn list_journeys(
+    State(state): State<AppState>,
+    AdminOnly(admin): AdminOnly,
+) -> ApiResult {
+    let list = state.identity.journeys.list_journeys(&admin).await?;
     Ok(
         axum::Json(json!({"journeys": list.iter().map(journey_json).collect::<Vec<_>>()}))
             .into_response(),
@@ -105,46 +105,62 @@ pub async fn list_journeys(State(state): State<AppState>, _admin: Admin) -> ApiR
 
 pub async fn delete_journey(
     State(state): State<AppState>,
-    _admin: Admin,
-    Path(journey_id): Path<String>,
+    AdminOnly(admin): AdminOnly,
+    PathParams(journey_id): PathParams<String>,
 ) -> ApiResult {
-    state.journeys.delete_journey(&journey_id).await?;
+    state
+        .identity
+        .journeys
+        .delete_journey(&admin, &journey_id)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub async fn get_trace(
     State(state): State<AppState>,
-    _admin: Admin,
-    Path((journey_id, trace_id)): Path<(String, String)>,
+    AdminOnly(admin): AdminOnly,
+    PathParams((journey_id, trace_id)): PathParams<(String, String)>,
 ) -> ApiResult {
-    Ok(axum::Json(state.journeys.get_trace(&journey_id, &trace_id).await?).into_response())
+    let trace = state
+        .identity
+        .journeys
+        .get_trace(&admin, &journey_id, &trace_id)
+        .await?;
+    Ok(json(trace))
 }
 
 pub async fn put_connection(
     State(state): State<AppState>,
-    _admin: Admin,
-    Path(name): Path<String>,
+    AdminOnly(admin): AdminOnly,
+    PathParams(name): PathParams<String>,
     JsonBody(definition): JsonBody<Value>,
 ) -> ApiResult {
-    match state.journeys.put_connection(&name, definition).await? {
-        Ok(redacted) => {
-            Ok(axum::Json(json!({"name": name, "definition": redacted})).into_response())
-        }
-        Err(errors) => Ok(invalid_journey(errors, "connection")),
-    }
+    let redacted = state
+        .identity
+        .journeys
+        .put_connection(&admin, &name, definition)
+        .await?;
+    Ok(json(json!({"name": name, "definition": redacted})))
 }
 
 pub async fn get_connection(
     State(state): State<AppState>,
-    _admin: Admin,
-    Path(name): Path<String>,
+    AdminOnly(admin): AdminOnly,
+    PathParams(name): PathParams<String>,
 ) -> ApiResult {
-    let definition = state.journeys.get_connection(&name).await?;
+    let definition = state
+        .identity
+        .journeys
+        .get_connection(&admin, &name)
+        .await?;
     Ok(axum::Json(json!({"name": name, "definition": definition})).into_response())
 }
 
-pub async fn list_connections(State(state): State<AppState>, _admin: Admin) -> ApiResult {
-    let list = state.journeys.list_connections().await?;
+pub async fn list_connections(
+    State(state): State<AppState>,
+    AdminOnly(admin): AdminOnly,
+) -> ApiResult {
+    let list = state.identity.journeys.list_connections(&admin).await?;
     let items: Vec<Value> = list
         .into_iter()
         .map(|(name, definition)| json!({"name": name, "definition": definition}))
@@ -154,10 +170,14 @@ pub async fn list_connections(State(state): State<AppState>, _admin: Admin) -> A
 
 pub async fn delete_connection(
     State(state): State<AppState>,
-    _admin: Admin,
-    Path(name): Path<String>,
+    AdminOnly(admin): AdminOnly,
+    PathParams(name): PathParams<String>,
 ) -> ApiResult {
-    state.journeys.delete_connection(&name).await?;
+    state
+        .identity
+        .journeys
+        .delete_connection(&admin, &name)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -165,7 +185,7 @@ pub async fn delete_connection(
 /// Every response, errors included, carries `x-tessera-trace-id`.
 pub async fn invoke(
     State(state): State<AppState>,
-    Path(journey_id): Path<String>,
+    PathParams(journey_id): PathParams<String>,
     Query(params): Query<Vec<(String, String)>>,
     req: Request,
 ) -> Response {
@@ -188,27 +208,33 @@ async fn invoke_inner(
     trace_id: &str,
 ) -> ApiResult {
     let journey = state
+        .identity
         .journeys
         .compiled(journey_id)
         .await?
         .filter(|j| j.journey_type == JourneyType::BackendApi)
-        .ok_or(ApiError::NotFound("journey"))?;
+        .ok_or_else(|| Error::new(Code::NotFound, "journey not found"))?;
     let client_id = params
         .iter()
         .find(|(k, _)| k == "clientId")
         .map(|(_, v)| v.clone());
     if journey.enforce_token {
-        let token = bearer_token(req.headers()).ok_or(ApiError::MissingToken)?;
-        let ctx = state.identity.verify_bearer(token).await?;
+        // The gate decides who calls, as for every endpoint; only enforcing journeys ask.
+        let caller = state
+            .identity
+            .gate
+            .authenticate(bearer_token(req.headers()))
+            .await?;
+        let client = caller.client_token()?;
         let Some(client_id) = client_id.as_deref() else {
-            return Err(ApiError::InvalidRequest(
-                "the `clientId` query parameter is required".into(),
-            ));
+            return Err(Error::invalid("the `clientId` query parameter is required").into());
         };
-        if !ctx.is_client_token() || ctx.token.client_id != client_id {
-            return Err(ApiError::Forbidden(
+        if client.client_id() != client_id {
+            return Err(Error::new(
+                Code::Forbidden,
                 "the token belongs to another client than `clientId`",
-            ));
+            )
+            .into());
         }
     }
     let method = req.method().clone();
@@ -223,7 +249,7 @@ async fn invoke_inner(
         if bytes.iter().all(u8::is_ascii_whitespace) {
             Value::Null
         } else if has_type && !is_json {
-            return Err(ApiError::UnsupportedMediaType("application/json"));
+            return Err(unsupported_media_type("application/json").into());
         } else {
             crate::extract::parse_json::<Value>(&bytes)?
         }
@@ -239,21 +265,19 @@ async fn invoke_inner(
         body,
         headers,
     };
-    let outcome = state.journeys.run(&journey, request, trace_id).await;
+    let outcome = state
+        .identity
+        .journeys
+        .run(&journey, request, trace_id)
+        .await;
     let (label, response) = match outcome.result {
         RunResult::Completed(http) => ("completed", completed_response(http)),
         RunResult::Failed(failure) => {
             tracing::info!(journey = %journey.id, step = %failure.step_id, code = %failure.code, %trace_id, "journey run failed");
-            let body = json!({
-                "error_code": "journey_failed",
-                "message": failure.message,
-                "step_id": failure.step_id,
-                "trace_id": trace_id,
-            });
-            (
-                "failed",
-                (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response(),
-            )
+            let error = Error::new(Code::JourneyFailed, failure.message)
+                .with("step_id", Value::String(failure.step_id))
+                .with("trace_id", Value::String(trace_id.to_string()));
+            ("failed", ApiError(error).into_response())
         }
     };
     state

@@ -7,18 +7,17 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use bytes::Bytes;
 use serde_json::json;
+use tessera_identity::gate::ClientAuth;
+use tessera_identity::grants::{Grant, GRANT_TYPES};
 use tessera_identity::model::TokenEndpointAuthMethod;
-use tessera_identity::tokens::ClientAuth;
-use tessera_identity::{OAuthError, OAuthErrorCode};
+use tessera_identity::{AuthenticatedClient, Error};
 use zeroize::Zeroizing;
 
 use crate::error::OAuthApiError;
 use crate::extract::OAuthForm;
 use crate::metrics::GrantLabels;
+use crate::respond::{no_store, oauth_tokens};
 use crate::state::AppState;
-
-/// The grants the token endpoint serves today.
-pub const GRANT_TYPES: [&str; 2] = ["client_credentials", "refresh_token"];
 
 /// Builds the discovery document (OIDC Discovery 1.0 / RFC 8414) for `issuer`.
 pub fn discovery_document(issuer: &str) -> Bytes {
@@ -73,33 +72,31 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
 }
 
 pub async fn jwks(State(state): State<AppState>) -> Response {
-    let set = state.identity.jwks();
+    let set = state.identity.keys.jwks();
     let body = Bytes::from(serde_json::to_vec(&set).unwrap_or_default());
     // Shorter than the key activation delay, so a cached copy always holds a new key before
     // it signs anything.
-    let max_age = (state.identity.settings().key_activation_delay_s / 2).clamp(0, 300);
+    let max_age = (state.identity.keys.activation_delay_s() / 2).clamp(0, 300);
     public_json(body, u32::try_from(max_age).unwrap_or(0))
 }
 
 /// Extracts the client's credentials from HTTP Basic or the form (RFC 6749 §2.3.1).
-fn client_auth(form: &OAuthForm) -> Result<ClientAuth, OAuthError> {
+fn client_auth(form: &OAuthForm) -> Result<ClientAuth, Error> {
     let form_id = form.single("client_id")?;
     let form_secret = form.single("client_secret")?;
     if let Some(value) = form.headers.get(header::AUTHORIZATION) {
-        let value = value
-            .to_str()
-            .map_err(|_| OAuthError::invalid_client(true))?;
+        let value = value.to_str().map_err(|_| Error::invalid_client(true))?;
         if let Some((scheme, encoded)) = value.split_once(' ') {
             if scheme.eq_ignore_ascii_case("basic") {
                 if form_secret.is_some() {
-                    return Err(OAuthError::invalid_request(
+                    return Err(Error::invalid(
                         "use one client authentication method, not several",
                     ));
                 }
                 let (id, secret) =
-                    decode_basic(encoded.trim()).ok_or_else(|| OAuthError::invalid_client(true))?;
+                    decode_basic(encoded.trim()).ok_or_else(|| Error::invalid_client(true))?;
                 if form_id.is_some_and(|f| f != id) {
-                    return Err(OAuthError::invalid_request(
+                    return Err(Error::invalid(
                         "client_id in the form differs from the Authorization header",
                     ));
                 }
@@ -112,7 +109,7 @@ fn client_auth(form: &OAuthForm) -> Result<ClientAuth, OAuthError> {
         }
     }
     let Some(client_id) = form_id else {
-        return Err(OAuthError::invalid_client(false));
+        return Err(Error::invalid_client(false));
     };
     Ok(ClientAuth {
         client_id: client_id.to_string(),
@@ -145,59 +142,29 @@ fn form_decode(s: &str) -> Option<String> {
         .map(|c| c.into_owned())
 }
 
-fn no_store(mut response: Response) -> Response {
-    let h = response.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    response
+/// The client an OAuth request authenticates as (HTTP Basic or the form), checked by the
+/// gate.
+async fn authenticated(state: &AppState, form: &OAuthForm) -> Result<AuthenticatedClient, Error> {
+    let auth = client_auth(form)?;
+    state.identity.gate.authenticate_client(&auth).await
 }
 
-/// `POST /oidc/token`.
+/// `POST /oidc/token`: the client authenticates, the form becomes a [`Grant`], the grants
+/// component issues the tokens.
 pub async fn token(
     State(state): State<AppState>,
     form: OAuthForm,
 ) -> Result<Response, OAuthApiError> {
-    let grant_type = form
-        .single("grant_type")?
-        .ok_or_else(|| OAuthError::invalid_request("`grant_type` is required"))?;
-    let auth = client_auth(&form)?;
-    let client = state.identity.authenticate_client(&auth).await?;
-    match grant_type {
-        "client_credentials" => {
-            let scope = form.single("scope")?;
-            let resources = form.all("resource");
-            let response = state
-                .identity
-                .client_credentials_token(&client, scope, &resources)?;
-            state
-                .metrics
-                .tokens_issued
-                .get_or_create(&GrantLabels {
-                    grant: "client_credentials",
-                })
-                .inc();
-            Ok(no_store(axum::Json(response).into_response()))
-        }
-        "refresh_token" => {
-            let presented = form
-                .single("refresh_token")?
-                .ok_or_else(|| OAuthError::invalid_request("`refresh_token` is required"))?;
-            let tokens = state.identity.refresh(&client, presented).await?;
-            state
-                .metrics
-                .tokens_issued
-                .get_or_create(&GrantLabels {
-                    grant: "refresh_token",
-                })
-                .inc();
-            Ok(no_store(axum::Json(tokens).into_response()))
-        }
-        _ => Err(OAuthError::new(
-            OAuthErrorCode::UnsupportedGrantType,
-            "this grant type is not supported",
-        )
-        .into()),
-    }
+    let client = authenticated(&state, &form).await?;
+    let grant = Grant::parse(&form)?;
+    let name = grant.name();
+    let tokens = state.identity.grants.token(&client, grant).await?;
+    state
+        .metrics
+        .tokens_issued
+        .get_or_create(&GrantLabels { grant: name })
+        .inc();
+    Ok(oauth_tokens(&tokens))
 }
 
 /// `POST /oidc/introspect` (RFC 7662).
@@ -205,13 +172,16 @@ pub async fn introspect(
     State(state): State<AppState>,
     form: OAuthForm,
 ) -> Result<Response, OAuthApiError> {
-    let auth = client_auth(&form)?;
-    let client = state.identity.authenticate_client(&auth).await?;
+    let client = authenticated(&state, &form).await?;
     let token = form
         .single("token")?
-        .ok_or_else(|| OAuthError::invalid_request("`token` is required"))?;
+        .ok_or_else(|| Error::invalid("`token` is required"))?;
     let _hint = form.single("token_type_hint")?;
-    let body = state.identity.introspect(&client, token).await?;
+    let body = state
+        .identity
+        .introspection
+        .introspect(&client, token)
+        .await?;
     Ok(no_store(axum::Json(body).into_response()))
 }
 
@@ -220,14 +190,13 @@ pub async fn revoke(
     State(state): State<AppState>,
     form: OAuthForm,
 ) -> Result<Response, OAuthApiError> {
-    let auth = client_auth(&form)?;
-    let client = state.identity.authenticate_client(&auth).await?;
+    let client = authenticated(&state, &form).await?;
     let token = form
         .single("token")?
-        .ok_or_else(|| OAuthError::invalid_request("`token` is required"))?;
+        .ok_or_else(|| Error::invalid("`token` is required"))?;
     // RFC 7009 §2.1: an unknown hint is ignored and every supported type is searched.
     let _hint = form.single("token_type_hint")?;
-    state.identity.revoke(&client, token).await?;
+    state.identity.introspection.revoke(&client, token).await?;
     Ok(no_store(axum::http::StatusCode::OK.into_response()))
 }
 

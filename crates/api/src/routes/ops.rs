@@ -13,17 +13,17 @@ pub async fn healthz() -> impl IntoResponse {
 
 /// Ready when the database answers.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let store = state.identity.store();
-    match store.ping().await {
+    let identity = &state.identity;
+    match identity.ping().await {
         Ok(()) => (
             StatusCode::OK,
-            axum::Json(json!({"status": "ready", "database": store.backend()})),
+            axum::Json(json!({"status": "ready", "database": identity.backend()})),
         ),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(json!({"status": "unavailable", "database": store.backend()})),
+                axum::Json(json!({"status": "unavailable", "database": identity.backend()})),
             )
         }
     }

@@ -1,48 +1,40 @@
-//! The users API (`/cis/v1/users`): any valid client access token of the tenant, with the
-//! `users:read` permission for reads and `users:write` for writes; admins always may.
+//! The users API (`/cis/v1/users`): client access tokens with the `users:read` permission
+//! for reads and `users:write` for writes (admins hold both; user tokens never may).
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
-use tessera_identity::users::{require_permission, user_json, UserSearch};
-use tessera_identity::Permission;
+use tessera_identity::perm;
+use tessera_identity::users::{user_json, UserSearch};
+use tessera_identity::Error;
 
 use crate::error::ApiError;
-use crate::extract::{Authenticated, JsonBody};
+use crate::extract::{JsonBody, PathParams, Permitted};
+use crate::respond::{json, json_with};
 use crate::state::AppState;
 
 type ApiResult = Result<Response, ApiError>;
 
-fn ok(value: Value) -> ApiResult {
-    Ok(axum::Json(value).into_response())
-}
-
-fn allow(auth: &Authenticated, permission: Permission) -> Result<(), ApiError> {
-    Ok(require_permission(&auth.0, permission)?)
-}
-
 pub async fn create_user(
     State(state): State<AppState>,
-    auth: Authenticated,
+    Permitted(permit): Permitted<perm::UsersWrite>,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult {
-    allow(&auth, Permission::UsersWrite)?;
-    let user = state.identity.create_user(body).await?;
-    Ok((StatusCode::CREATED, axum::Json(user_json(&user))).into_response())
+    let user = state.identity.users.create(&permit, body).await?;
+    Ok(json_with(StatusCode::CREATED, user_json(&user)))
 }
 
 /// `?email=`, `?phone_number=`, `limit` (1–1000, default 100), `offset`; unknown or repeated
 /// parameters are refused.
-fn parse_search(query: Option<&str>) -> Result<UserSearch, ApiError> {
+fn parse_search(query: Option<&str>) -> Result<UserSearch, Error> {
     let mut search = UserSearch::default();
     let number = |name: &str, v: &str| {
-        v.parse::<u32>().map_err(|_| {
-            ApiError::InvalidRequest(format!("`{name}` must be a non-negative integer"))
-        })
+        v.parse::<u32>()
+            .map_err(|_| Error::invalid(format!("`{name}` must be a non-negative integer")))
     };
     for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        let repeated = || ApiError::InvalidRequest(format!("parameter `{k}` is repeated"));
+        let repeated = || Error::invalid(format!("parameter `{k}` is repeated"));
         match k.as_ref() {
             "email" if search.email.is_none() => search.email = Some(v.into_owned()),
             "phone_number" if search.phone_number.is_none() => {
@@ -52,10 +44,8 @@ fn parse_search(query: Option<&str>) -> Result<UserSearch, ApiError> {
             "offset" if search.offset.is_none() => search.offset = Some(number("offset", &v)?),
             "email" | "phone_number" | "limit" | "offset" => return Err(repeated()),
             _ => {
-                let name: String = k.chars().filter(|c| !c.is_control()).take(64).collect();
-                return Err(ApiError::InvalidRequest(format!(
-                    "unknown query parameter `{name}`"
-                )));
+                let name = tessera_identity::util::field_label(&k);
+                return Err(Error::invalid(format!("unknown query parameter `{name}`")));
             }
         }
     }
@@ -64,56 +54,57 @@ fn parse_search(query: Option<&str>) -> Result<UserSearch, ApiError> {
 
 pub async fn list_users(
     State(state): State<AppState>,
-    auth: Authenticated,
+    Permitted(permit): Permitted<perm::UsersRead>,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
-    allow(&auth, Permission::UsersRead)?;
     let search = parse_search(query.as_deref())?;
-    let page = state.identity.search_users(search).await?;
-    ok(json!({
+    let page = state.identity.users.search(&permit, search).await?;
+    Ok(json(json!({
         "result": page.users.iter().map(user_json).collect::<Vec<_>>(),
         "total": page.total,
-    }))
+    })))
 }
 
 pub async fn get_user(
     State(state): State<AppState>,
-    auth: Authenticated,
-    Path(user_id): Path<String>,
+    Permitted(permit): Permitted<perm::UsersRead>,
+    PathParams(user_id): PathParams<String>,
 ) -> ApiResult {
-    allow(&auth, Permission::UsersRead)?;
-    ok(user_json(&state.identity.get_user(&user_id).await?))
+    Ok(json(user_json(
+        &state.identity.users.get(&permit, &user_id).await?,
+    )))
 }
 
 pub async fn get_user_by_username(
     State(state): State<AppState>,
-    auth: Authenticated,
-    Path(username): Path<String>,
+    Permitted(permit): Permitted<perm::UsersRead>,
+    PathParams(username): PathParams<String>,
 ) -> ApiResult {
-    allow(&auth, Permission::UsersRead)?;
-    ok(user_json(
-        &state.identity.get_user_by_username(&username).await?,
-    ))
+    Ok(json(user_json(
+        &state
+            .identity
+            .users
+            .get_by_username(&permit, &username)
+            .await?,
+    )))
 }
 
 pub async fn update_user(
     State(state): State<AppState>,
-    auth: Authenticated,
-    Path(user_id): Path<String>,
+    Permitted(permit): Permitted<perm::UsersWrite>,
+    PathParams(user_id): PathParams<String>,
     JsonBody(patch): JsonBody<Value>,
 ) -> ApiResult {
-    allow(&auth, Permission::UsersWrite)?;
-    ok(user_json(
-        &state.identity.patch_user(&user_id, patch).await?,
-    ))
+    Ok(json(user_json(
+        &state.identity.users.patch(&permit, &user_id, patch).await?,
+    )))
 }
 
 pub async fn delete_user(
     State(state): State<AppState>,
-    auth: Authenticated,
-    Path(user_id): Path<String>,
+    Permitted(permit): Permitted<perm::UsersWrite>,
+    PathParams(user_id): PathParams<String>,
 ) -> ApiResult {
-    allow(&auth, Permission::UsersWrite)?;
-    state.identity.delete_user(&user_id).await?;
+    state.identity.users.delete(&permit, &user_id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

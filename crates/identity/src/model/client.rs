@@ -189,3 +189,38 @@ pub struct Client {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+/// A client together with the application it belongs to: what requests are checked against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientRecord {
+    pub client: Client,
+    pub app: Application,
+}
+
+impl ClientRecord {
+    /// Admin rights come from the client's application in the store, never from a claim.
+    pub fn is_admin(&self) -> bool {
+        self.app.management
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.client.client_id
+    }
+
+    pub fn settings(&self) -> &ClientSettings {
+        &self.client.settings
+    }
+}
+
+impl Permission {
+    /// The permission's name in client settings and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UsersRead => "users:read",
+            Self::UsersWrite => "users:write",
+            Self::Auth => "auth",
+            Self::AuthDirect => "auth:direct",
+            Self::Sessions => "sessions",
+        }
+    }
+}

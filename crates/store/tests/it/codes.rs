@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use tessera_identity::codes::{CodeRedemption, OneTimeCode, Redemption};
+use tessera_identity::{CodeRedemption, OneTimeCode, Redemption};
 use tessera_identity::{Store, StoreError};
 
 use crate::fixtures::user;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use tessera_identity::refresh::{RefreshFamily, RefreshRotation, Rotation};
+use tessera_identity::{RefreshFamily, RefreshRotation, Rotation};
 use tessera_identity::{SessionRecord, Store, StoreError};
 
 use crate::fixtures::user;

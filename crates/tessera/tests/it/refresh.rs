@@ -132,8 +132,11 @@ async fn refresh_rotates_and_keeps_the_session_claims() {
         assert_eq!(id["sid"], before["sid"]);
 
         // The OAuth grant rotates the same family; the refreshed token works for userinfo.
+        // Its answer is RFC 6749 §5.1: no session id (that is the REST APIs' field).
         let (s, third) = refresh_grant(&srv, &f, &rt2).await;
         assert_eq!(s, StatusCode::OK, "{}: {third}", b.name);
+        assert!(third.get("session_id").is_none(), "{}: {third}", b.name);
+        assert!(third["refresh_token"].is_string() && third["id_token"].is_string());
         let (s, info) = srv
             .send_json(
                 Method::GET,
@@ -151,7 +154,7 @@ async fn refresh_rotates_and_keeps_the_session_claims() {
                 Method::POST,
                 "/cis/v1/auth/session/authenticate",
                 &f.token,
-                Some(json!({"session_id": third["session_id"]})),
+                Some(json!({"session_id": second["session_id"]})),
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{}: {v}", b.name);

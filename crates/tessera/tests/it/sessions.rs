@@ -570,12 +570,13 @@ async fn bad_input_is_a_400_never_a_500() {
                 "invalid_request",
             ),
             (
+                // OAuth codes keep their names on REST endpoints (RFC 8707).
                 json!({"username": "ann", "password": SECRET, "resource": "https://not.allowed"}),
-                "invalid_request",
+                "invalid_target",
             ),
             (
                 json!({"username": "ann", "password": SECRET, "resource": "not a uri"}),
-                "invalid_request",
+                "invalid_target",
             ),
         ];
         for (body, expected) in cases {

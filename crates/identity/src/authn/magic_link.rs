@@ -17,21 +17,20 @@
 //!   cannot be guessed, so there is no failure counter; the per-client authenticate rate
 //!   limit applies.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+use super::challenge::{expiry_minutes, method_enabled, Challenges, Delivery, Outgoing};
+use super::codes::{link_hash, Secret, EML};
+use crate::caller::{perm, Permit};
+use crate::error::{Code, Error};
+use crate::issuer::IssuedTokens;
+use crate::logins::LoginOptions;
 use crate::messages::{render, MessageVars};
-
-use crate::codes::{link_hash, new_code_id, CodeRedemption, OneTimeCode, Redemption, Secret, EML};
-use crate::error::{Error, Rejection};
-use crate::model::{Permission, UserStatus};
-use crate::otp::{
-    delivery_failed, email_missing, expiry_minutes, method_enabled, user_not_found, Identifier,
-};
-use crate::service::Identity;
-use crate::sessions::{invalid_credentials, not_active, AuthTokens, LoginOptions};
-use crate::tokens::AccessContext;
-use crate::users::{email_norm, require_permission};
+use crate::model::{email_norm, CodeRedemption, Redemption};
+use crate::users::Identifier;
 
 /// Longest `state` accepted.
 const MAX_STATE_LEN: usize = 1024;
@@ -52,9 +51,7 @@ impl LinkChannel {
         match s {
             "email" => Ok(Self::Email),
             "direct" => Ok(Self::Direct),
-            _ => Err(Error::InvalidInput(
-                "`channel` must be one of email, direct".into(),
-            )),
+            _ => Err(Error::invalid("`channel` must be one of email, direct")),
         }
     }
 }
@@ -95,25 +92,10 @@ impl std::fmt::Debug for LinkLogin {
     }
 }
 
-fn invalid_redirect_uri() -> Error {
-    Error::rejected(
-        Rejection::BadRequest,
-        "invalid_redirect_uri",
-        "`redirect_uri` is not one of the client's redirect_uris",
-    )
-}
-
-fn link_expired() -> Error {
-    Error::rejected(
-        Rejection::BadRequest,
-        "auth_link_expired",
-        "the magic link has expired",
-    )
-}
-
 /// `redirect_uri` with `code` (and `state`) appended to its query.
 fn build_link(redirect_uri: &str, code: &str, state: Option<&str>) -> Result<String, Error> {
-    let mut url = url::Url::parse(redirect_uri).map_err(|_| invalid_redirect_uri())?;
+    let mut url =
+        url::Url::parse(redirect_uri).map_err(|_| Error::from(Code::InvalidRedirectUri))?;
     {
         let mut q = url.query_pairs_mut();
         q.append_pair("code", code);
@@ -124,93 +106,97 @@ fn build_link(redirect_uri: &str, code: &str, state: Option<&str>) -> Result<Str
     Ok(url.into())
 }
 
-impl Identity {
-    /// `POST /cis/v1/auth/link/email/send`: needs `auth`, and `auth:direct` for `direct`.
-    pub async fn magic_link_send(
+/// Email magic links.
+pub struct MagicLinks {
+    challenges: Arc<Challenges>,
+}
+
+impl MagicLinks {
+    pub fn new(challenges: Arc<Challenges>) -> Self {
+        Self { challenges }
+    }
+
+    /// `POST /cis/v1/auth/link/email/send`; `direct` also needs `auth:direct`.
+    pub async fn send(
         &self,
-        ctx: &AccessContext,
+        permit: &Permit<perm::Auth>,
         req: LinkSend,
     ) -> Result<LinkSent, Error> {
-        require_permission(ctx, Permission::Auth)?;
         if req.channel == LinkChannel::Direct {
-            require_permission(ctx, Permission::AuthDirect)?;
+            permit.also::<perm::AuthDirect>()?;
         }
-        let settings = &ctx.client.client.settings;
-        if !settings.redirect_uris.contains(&req.redirect_uri) {
-            return Err(invalid_redirect_uri());
+        let client = permit.client();
+        let c = &self.challenges;
+        if !client.settings().redirect_uris.contains(&req.redirect_uri) {
+            return Err(Code::InvalidRedirectUri.into());
         }
         if req.state.as_ref().is_some_and(|s| s.len() > MAX_STATE_LEN) {
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::invalid(format!(
                 "`state` is longer than {MAX_STATE_LEN} bytes"
             )));
         }
-        let prefs = self.login_preferences();
+        let prefs = c.prefs();
         method_enabled(&prefs, EML)?;
         let minutes = expiry_minutes(
             "email_expiration",
             req.email_expiration,
             prefs.magic_link.expires_in,
         )?;
-        let user = self
-            .user_by_identifier(&req.identifier, true)
-            .await?
-            .ok_or_else(user_not_found)?;
-        if user.status != UserStatus::Active {
-            return Err(not_active());
-        }
+        let user =
+            Challenges::require_active(c.users().by_identifier(&req.identifier, true).await?)?;
         let destination = match req.channel {
-            LinkChannel::Email => Some(user.email.clone().ok_or_else(email_missing)?),
+            LinkChannel::Email => Some(
+                user.email
+                    .clone()
+                    .ok_or_else(|| Error::from(Code::UserEmailAddressMissing))?,
+            ),
             LinkChannel::Direct => user.email.clone(),
         };
-        let client_id = &ctx.client.client.client_id;
         let limit_key = match &destination {
             Some(d) => email_norm(d),
             None => format!("user:{}", user.user_id),
         };
-        self.limits
-            .check_send(self.clock.now_ms(), client_id, &limit_key)?;
-
         let code = Secret::new(tessera_jose::random_token_b64url(32)?);
         let link = Secret::new(build_link(
             &req.redirect_uri,
             code.expose(),
             req.state.as_deref(),
         )?);
-        let now = self.clock.now_s();
-        let record = OneTimeCode {
-            code_id: new_code_id()?,
-            code_hash: link_hash(&self.code_hasher, code.expose()),
-            user_id: user.user_id.clone(),
-            client_id: client_id.clone(),
-            kind: EML.to_string(),
-            destination: destination.clone(),
-            redirect_uri: Some(req.redirect_uri.clone()),
-            state: req.state.clone(),
-            created_at: now,
-            expires_at: now + minutes * 60,
-            consumed_at: None,
-        };
-        if req.channel == LinkChannel::Email {
-            if let Some(to) = destination {
+        let mut record = c.record(
+            client,
+            &user,
+            EML,
+            link_hash(c.hasher(), code.expose()),
+            destination,
+            minutes,
+        )?;
+        record.redirect_uri = Some(req.redirect_uri.clone());
+        record.state = req.state.clone();
+        let delivery = match req.channel {
+            LinkChannel::Email => {
                 let vars = MessageVars {
-                    app: &ctx.client.app.name,
+                    app: &client.app.name,
                     secret: link.expose(),
                     minutes,
                 };
-                let templates = &self.settings.messages;
-                let m = tessera_delivery::Message::email(
-                    to,
-                    render(&templates.magic_link_subject, &vars).as_str(),
-                    render(&templates.magic_link_text, &vars).as_str(),
-                );
-                let sent = self.messenger.deliver(&m).await;
-                drop(Zeroizing::new(m.text));
-                if let Err(e) = sent {
-                    return Err(delivery_failed("magic link", "email", &e));
+                let t = c.templates();
+                Delivery::Email {
+                    subject: render(&t.magic_link_subject, &vars),
+                    text: render(&t.magic_link_text, &vars),
                 }
             }
-        }
-        self.store.create_one_time_code(&record).await?;
+            LinkChannel::Direct => Delivery::Direct,
+        };
+        c.send(
+            client,
+            Outgoing {
+                record,
+                delivery,
+                limit_key,
+                what: "magic link",
+            },
+        )
+        .await?;
         let direct = req.channel == LinkChannel::Direct;
         Ok(LinkSent {
             message: "Magic link sent",
@@ -219,45 +205,39 @@ impl Identity {
         })
     }
 
-    /// `POST /cis/v1/auth/link/email/authenticate`: needs `auth`.
-    pub async fn magic_link_authenticate(
+    /// `POST /cis/v1/auth/link/email/authenticate`.
+    pub async fn authenticate(
         &self,
-        ctx: &AccessContext,
+        permit: &Permit<perm::Auth>,
         login: LinkLogin,
-    ) -> Result<AuthTokens, Error> {
-        require_permission(ctx, Permission::Auth)?;
-        let client_id = &ctx.client.client.client_id;
-        self.limits
-            .check_authenticate(self.clock.now_ms(), client_id, None)?;
-        self.precheck_login(ctx, &login.options).await?;
+    ) -> Result<IssuedTokens, Error> {
+        let client = permit.client();
+        let c = &self.challenges;
+        c.limits()
+            .check_authenticate(c.now_ms(), client.client_id(), None)?;
+        c.logins().precheck(client, &login.options).await?;
         let code = login.code.trim();
         if code.is_empty() || code.len() > MAX_CODE_LEN {
-            return Err(invalid_credentials());
+            return Err(Code::AuthInvalidCredentials.into());
         }
         let redemption = CodeRedemption {
-            code_hash: link_hash(&self.code_hasher, code),
+            code_hash: link_hash(c.hasher(), code),
             user_id: None,
             kinds: vec![EML.to_string()],
-            client_id: Some(client_id.clone()),
-            now_s: self.clock.now_s(),
+            client_id: Some(client.client_id().to_string()),
+            now_s: c.now_s(),
         };
-        let record = match self.store.redeem_one_time_code(&redemption).await? {
+        let record = match c.redeem(&redemption).await? {
             Redemption::Consumed(r) => r,
-            Redemption::Expired => return Err(link_expired()),
-            Redemption::Invalid => return Err(invalid_credentials()),
+            Redemption::Expired => return Err(Code::AuthLinkExpired.into()),
+            Redemption::Invalid => return Err(Code::AuthInvalidCredentials.into()),
         };
-        method_enabled(&self.login_preferences(), EML)?;
-        let mut user = self
-            .store
-            .get_user(&record.user_id)
+        let user = c
+            .users()
+            .by_id(&record.user_id)
             .await?
-            .ok_or_else(invalid_credentials)?;
-        if user.status != UserStatus::Active {
-            return Err(not_active());
-        }
-        self.mark_verified(&mut user, EML, record.destination.as_deref())
-            .await?;
-        self.complete_login(ctx, &user, EML, login.options).await
+            .ok_or_else(|| Error::from(Code::AuthInvalidCredentials))?;
+        c.finish(client, user, &record, login.options).await
     }
 }
 

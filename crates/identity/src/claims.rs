@@ -1,0 +1,175 @@
+//! What user tokens say about their user: the `amr` of a session's methods (with `mfa`
+//! across two factor classes), the OIDC standard claims a scope releases, and custom claims
+//! a `claims` request names. Pure functions of the user record.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::model::User;
+
+/// The `claims` request parameter: claim names wanted in each token (the values of the
+/// request object are ignored, as `null` in OIDC Core §5.5 means "requested").
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct RequestedClaims {
+    pub id_token: Vec<String>,
+    pub access_token: Vec<String>,
+}
+
+/// What the tokens of one issuance are for, beyond the session: kept with a refresh token
+/// so refreshed tokens carry the same audience and custom claims.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct UserGrant {
+    pub resource: Option<String>,
+    pub claims: Option<RequestedClaims>,
+}
+
+/// Claims a token's issuer sets itself: a `claims` request can never replace them.
+const RESERVED_CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "iat",
+    "exp",
+    "nbf",
+    "jti",
+    "client_id",
+    "app_id",
+    "app_name",
+    "scope",
+    "sid",
+    "auth_time",
+    "amr",
+    "acr",
+    "azp",
+    "nonce",
+    "roles",
+    "typ",
+    "cnf",
+];
+
+/// The custom claims a `claims` request names, from `user`: any OIDC standard claim of the
+/// user (whatever the scopes), `username`, `external_user_id`, `custom_data` (the whole
+/// object) or a top-level key of `custom_data`. Unknown, empty and reserved names are
+/// skipped; claims already in `base` are kept as they are.
+pub fn requested_claims(
+    user: &User,
+    names: &[String],
+    base: &Map<String, Value>,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    if names.is_empty() {
+        return out;
+    }
+    let standard = standard_claims(user, ["email", "phone", "profile"]);
+    for name in names {
+        let name = name.as_str();
+        if RESERVED_CLAIMS.contains(&name) || base.contains_key(name) || out.contains_key(name) {
+            continue;
+        }
+        let value = match name {
+            "username" => user.username.clone().map(Value::String),
+            "custom_data" => Some(Value::Object(user.custom_data.clone())),
+            _ => standard
+                .get(name)
+                .cloned()
+                .or_else(|| user.custom_data.get(name).cloned()),
+        };
+        if let Some(value) = value {
+            out.insert(name.to_string(), value);
+        }
+    }
+    out
+}
+
+/// The factor class of an amr value (SPEC §4).
+fn factor_class(method: &str) -> &'static str {
+    match method {
+        "pwd" => "knowledge",
+        "eotp" | "eml" => "email",
+        "sms" => "phone",
+        "webauthn" => "authenticator",
+        _ => "external",
+    }
+}
+
+/// The session's methods, plus `mfa` when they span two or more factor classes.
+pub fn amr(methods: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = methods.to_vec();
+    let first = methods.first().map(|m| factor_class(m));
+    if methods.iter().any(|m| Some(factor_class(m)) != first) {
+        out.push("mfa".to_string());
+    }
+    out
+}
+
+/// The OIDC standard claims of `user` released by `scopes` (OIDC Core §5.4), and
+/// `external_user_id` when set.
+pub fn standard_claims<'s>(
+    user: &User,
+    scopes: impl IntoIterator<Item = &'s str>,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    for scope in scopes {
+        match scope {
+            "email" => {
+                if let Some(email) = &user.email {
+                    out.insert("email".into(), Value::String(email.clone()));
+                    out.insert("email_verified".into(), Value::Bool(user.email_verified));
+                }
+            }
+            "phone" => {
+                if let Some(phone) = &user.phone_number {
+                    out.insert("phone_number".into(), Value::String(phone.clone()));
+                    out.insert(
+                        "phone_number_verified".into(),
+                        Value::Bool(user.phone_number_verified),
+                    );
+                }
+            }
+            "profile" => {
+                if let Some(name) = &user.name {
+                    let parts: Vec<&str> = [&name.first_name, &name.last_name]
+                        .into_iter()
+                        .filter_map(|p| p.as_deref())
+                        .filter(|p| !p.is_empty())
+                        .collect();
+                    if !parts.is_empty() {
+                        out.insert("name".into(), Value::String(parts.join(" ")));
+                    }
+                    if let Some(first) = &name.first_name {
+                        out.insert("given_name".into(), Value::String(first.clone()));
+                    }
+                    if let Some(last) = &name.last_name {
+                        out.insert("family_name".into(), Value::String(last.clone()));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(ext) = &user.external_user_id {
+        out.insert("external_user_id".into(), Value::String(ext.clone()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn methods(m: &[&str]) -> Vec<String> {
+        m.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn mfa_needs_two_factor_classes() {
+        assert_eq!(amr(&methods(&["pwd"])), ["pwd"]);
+        assert_eq!(amr(&methods(&["eotp", "eml"])), ["eotp", "eml"]);
+        assert_eq!(amr(&methods(&["pwd", "sms"])), ["pwd", "sms", "mfa"]);
+        assert_eq!(
+            amr(&methods(&["eml", "flex.login"])),
+            ["eml", "flex.login", "mfa"]
+        );
+    }
+}

@@ -1,0 +1,393 @@
+//! [`Users`]: the tenant's users — the operations behind `/cis/v1/users` (each taking a
+//! `users:read` or `users:write` [`Permit`]), and the lookups, password checks and address
+//! verification the authentication components use.
+//!
+//! Invariants:
+//! - Email, phone number and username are unique when present (the store enforces it on
+//!   their normalised forms, `fields.rs`); a user has at least one of them.
+//! - Changing an address resets its `*_verified` flag unless the same request sets it.
+//! - Passwords are Argon2id hashes (`passwords.rs`); no answer ever holds one.
+//! - Every write drops the user from this node's live checks at once (other nodes follow
+//!   the `User` change row).
+
+mod fields;
+mod identifier;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+pub use fields::{normalize_email, normalize_phone, normalize_username, user_json};
+pub use identifier::{Identifier, IdentifierType};
+
+use crate::caller::{perm, Permit, UserCaller};
+use crate::claims::standard_claims;
+use crate::clock::Clock;
+use crate::error::{Code, Error, StoreError};
+use crate::live::LiveChecks;
+use crate::model::{email_norm, username_norm, User, UserFilter, UserLookup, UserPage};
+use crate::passwords::Passwords;
+use crate::ports::UserStore;
+use crate::preferences::Preferences;
+use crate::util::{merge_patch, new_id, plausible_id, plausible_key};
+
+use fields::{invalid, parse_fields, require_identifier, take_password};
+
+/// Default and largest page size of a user search.
+pub const DEFAULT_PAGE: u32 = 100;
+pub const MAX_PAGE: u32 = 1000;
+
+/// Fields of the public representation that a PATCH may not change.
+const READ_ONLY_FIELDS: [&str; 3] = ["user_id", "created_at", "updated_at"];
+
+/// The search parameters of `GET /cis/v1/users`.
+#[derive(Debug, Clone, Default)]
+pub struct UserSearch {
+    pub email: Option<String>,
+    pub phone_number: Option<String>,
+    pub limit: Option<u32>,
+    pub offset: Option<u32>,
+}
+
+fn user_not_found() -> Error {
+    Code::UserNotFound.into()
+}
+
+/// A store error of a user write, in the API's terms.
+fn user_store_error(e: StoreError) -> Error {
+    match e {
+        StoreError::NotFound => user_not_found(),
+        StoreError::Conflict(field) => Error::new(
+            Code::UserAlreadyExists,
+            format!("a user with this {field} already exists"),
+        ),
+        other => Error::from(other),
+    }
+}
+
+/// The users component.
+pub struct Users {
+    store: Arc<dyn UserStore>,
+    clock: Arc<dyn Clock>,
+    passwords: Arc<Passwords>,
+    prefs: Arc<Preferences>,
+    live: Arc<LiveChecks>,
+}
+
+impl Users {
+    pub fn new(
+        store: Arc<dyn UserStore>,
+        clock: Arc<dyn Clock>,
+        passwords: Arc<Passwords>,
+        prefs: Arc<Preferences>,
+        live: Arc<LiveChecks>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            passwords,
+            prefs,
+            live,
+        }
+    }
+
+    /// The shortest new password the login preferences accept (`password.min_length`).
+    fn password_min_length(&self) -> usize {
+        usize::try_from(self.prefs.current().password.min_length).unwrap_or(usize::MAX)
+    }
+
+    /// Creates a user from a request body (`credentials: {password, force_replace}` or
+    /// `password` sets a password).
+    pub async fn create(
+        &self,
+        _permit: &Permit<perm::UsersWrite>,
+        body: Value,
+    ) -> Result<User, Error> {
+        let Value::Object(mut obj) = body else {
+            return Err(invalid("the body must be a JSON object"));
+        };
+        let password = take_password(&mut obj, self.password_min_length())?;
+        let f = parse_fields(&obj)?;
+        let now = self.clock.now_s();
+        let mut user = User {
+            user_id: new_id()?,
+            username: f.username,
+            email_verified: f.email.is_some() && f.email_verified.unwrap_or(false),
+            email: f.email,
+            phone_number_verified: f.phone_number.is_some()
+                && f.phone_number_verified.unwrap_or(false),
+            phone_number: f.phone_number,
+            external_user_id: f.external_user_id,
+            name: f.name,
+            custom_data: f.custom_data.unwrap_or_default(),
+            status: f.status.unwrap_or_default(),
+            password_hash: None,
+            password_force_replace: false,
+            created_at: now,
+            updated_at: now,
+        };
+        require_identifier(&user)?;
+        if let Some(p) = password {
+            user.password_hash = Some(self.passwords.hash(p.password).await?);
+            user.password_force_replace = p.force_replace;
+        }
+        self.store
+            .create_user(&user)
+            .await
+            .map_err(user_store_error)?;
+        Ok(user)
+    }
+
+    pub async fn get(
+        &self,
+        _permit: &Permit<perm::UsersRead>,
+        user_id: &str,
+    ) -> Result<User, Error> {
+        self.by_id(user_id).await?.ok_or_else(user_not_found)
+    }
+
+    /// The user with this username (compared case-insensitively after NFC).
+    pub async fn get_by_username(
+        &self,
+        _permit: &Permit<perm::UsersRead>,
+        username: &str,
+    ) -> Result<User, Error> {
+        if !plausible_key(username) {
+            return Err(user_not_found());
+        }
+        self.find(&UserLookup::UsernameNorm(username_norm(username)))
+            .await?
+            .ok_or_else(user_not_found)
+    }
+
+    /// Users matching the given email (case-insensitive) and phone number (any format that
+    /// normalises to the same E.164), a page at a time.
+    pub async fn search(
+        &self,
+        _permit: &Permit<perm::UsersRead>,
+        search: UserSearch,
+    ) -> Result<UserPage, Error> {
+        let limit = search.limit.unwrap_or(DEFAULT_PAGE);
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(invalid(format!("`limit` must be between 1 and {MAX_PAGE}")));
+        }
+        if search
+            .email
+            .as_deref()
+            .is_some_and(|e| e.len() > 1024 || e.chars().any(char::is_control))
+        {
+            return Err(Error::new(
+                Code::InvalidEmail,
+                "`email` contains control characters or is too long",
+            ));
+        }
+        let phone_number = match search.phone_number.as_deref() {
+            Some(p) => Some(normalize_phone(p)?),
+            None => None,
+        };
+        let filter = UserFilter {
+            email_norm: search.email.as_deref().map(email_norm),
+            phone_number,
+            limit,
+            offset: search.offset.unwrap_or(0),
+        };
+        Ok(self.store.list_users(&filter).await?)
+    }
+
+    /// Applies `patch` to the user's public representation as a JSON Merge Patch; `password`
+    /// or `credentials` set a new password.
+    pub async fn patch(
+        &self,
+        _permit: &Permit<perm::UsersWrite>,
+        user_id: &str,
+        patch: Value,
+    ) -> Result<User, Error> {
+        let Value::Object(mut patch_obj) = patch else {
+            return Err(invalid("the body must be a JSON object"));
+        };
+        let old = self.by_id(user_id).await?.ok_or_else(user_not_found)?;
+        let password = take_password(&mut patch_obj, self.password_min_length())?;
+        let mut current = user_json(&old);
+        for field in READ_ONLY_FIELDS {
+            if let Some(v) = patch_obj.get(field) {
+                if current.get(field) != Some(v) {
+                    return Err(invalid(format!("`{field}` cannot be changed")));
+                }
+            }
+        }
+        let sets_email_verified = patch_obj.contains_key("email_verified");
+        let sets_phone_verified = patch_obj.contains_key("phone_number_verified");
+        merge_patch(&mut current, &Value::Object(patch_obj));
+        let Value::Object(mut merged) = current else {
+            return Err(Error::internal("user representation is not an object"));
+        };
+        for field in READ_ONLY_FIELDS {
+            merged.remove(field);
+        }
+        let f = parse_fields(&merged)?;
+        let mut user = User {
+            user_id: old.user_id.clone(),
+            username: f.username,
+            email: f.email,
+            email_verified: f.email_verified.unwrap_or(false),
+            phone_number: f.phone_number,
+            phone_number_verified: f.phone_number_verified.unwrap_or(false),
+            external_user_id: f.external_user_id,
+            name: f.name,
+            custom_data: f.custom_data.unwrap_or_default(),
+            status: f.status.unwrap_or_default(),
+            password_hash: old.password_hash.clone(),
+            password_force_replace: old.password_force_replace,
+            created_at: old.created_at,
+            updated_at: self.clock.now_s(),
+        };
+        // A changed address is unverified unless this request says otherwise.
+        if user.email_norm() != old.email_norm() && !sets_email_verified {
+            user.email_verified = false;
+        }
+        if user.email.is_none() {
+            user.email_verified = false;
+        }
+        if user.phone_number != old.phone_number && !sets_phone_verified {
+            user.phone_number_verified = false;
+        }
+        if user.phone_number.is_none() {
+            user.phone_number_verified = false;
+        }
+        require_identifier(&user)?;
+        if let Some(p) = password {
+            user.password_hash = Some(self.passwords.hash(p.password).await?);
+            user.password_force_replace = p.force_replace;
+        }
+        self.store
+            .update_user(&user)
+            .await
+            .map_err(user_store_error)?;
+        self.live.forget_user(&user.user_id);
+        Ok(user)
+    }
+
+    pub async fn delete(
+        &self,
+        _permit: &Permit<perm::UsersWrite>,
+        user_id: &str,
+    ) -> Result<(), Error> {
+        if !plausible_key(user_id) {
+            return Err(user_not_found());
+        }
+        self.store
+            .delete_user(user_id)
+            .await
+            .map_err(user_store_error)?;
+        self.live.forget_user(user_id);
+        Ok(())
+    }
+
+    /// The OIDC userinfo response (OIDC Core §5.3) for a live user token: `sub` and the
+    /// standard claims of the token's scopes, from the current user record.
+    pub async fn userinfo(&self, caller: &UserCaller) -> Result<Value, Error> {
+        let user = self
+            .by_id(caller.user_id())
+            .await?
+            .ok_or_else(|| Error::new(Code::InvalidToken, "the token's user no longer exists"))?;
+        let scopes = caller.token().scope.as_deref().unwrap_or_default();
+        let mut out = standard_claims(&user, scopes.split(' '));
+        out.insert("sub".into(), Value::String(user.user_id));
+        Ok(Value::Object(out))
+    }
+
+    // --- for the authentication components ---
+
+    /// The user with this id, if any.
+    pub(crate) async fn by_id(&self, user_id: &str) -> Result<Option<User>, Error> {
+        if !plausible_key(user_id) {
+            return Ok(None);
+        }
+        Ok(self.store.get_user(user_id).await?)
+    }
+
+    /// The user with this (normalised) address, if any.
+    pub(crate) async fn find(&self, lookup: &UserLookup) -> Result<Option<User>, Error> {
+        let key = match lookup {
+            UserLookup::EmailNorm(k) | UserLookup::Phone(k) | UserLookup::UsernameNorm(k) => k,
+        };
+        if !plausible_key(key) {
+            return Ok(None);
+        }
+        Ok(self.store.get_user_by(lookup).await?)
+    }
+
+    /// The user an identifier names. Malformed values are errors when `strict` (sends),
+    /// else simply nobody (authenticate calls).
+    pub(crate) async fn by_identifier(
+        &self,
+        id: &Identifier,
+        strict: bool,
+    ) -> Result<Option<User>, Error> {
+        match id.kind {
+            IdentifierType::Email => {
+                self.find(&UserLookup::EmailNorm(email_norm(&id.value)))
+                    .await
+            }
+            IdentifierType::PhoneNumber => match normalize_phone(&id.value) {
+                Ok(p) => self.find(&UserLookup::Phone(p)).await,
+                Err(e) if strict => Err(e),
+                Err(_) => Ok(None),
+            },
+            IdentifierType::UserId => {
+                if !plausible_id(&id.value) {
+                    return Ok(None);
+                }
+                self.by_id(&id.value).await
+            }
+            IdentifierType::Username => {
+                self.find(&UserLookup::UsernameNorm(username_norm(&id.value)))
+                    .await
+            }
+        }
+    }
+
+    /// Checks a password. Unknown users (`None`) and users without a password cost the same
+    /// Argon2id time and return false.
+    pub(crate) async fn verify_password(
+        &self,
+        user: Option<&User>,
+        password: &str,
+    ) -> Result<bool, Error> {
+        let hash = user.and_then(|u| u.password_hash.as_ref());
+        self.passwords
+            .verify(hash, Zeroizing::new(password.to_string()))
+            .await
+    }
+
+    /// Marks `destination` verified on the user if it is still their address of the
+    /// channel `phone` says (phone number, else email).
+    pub(crate) async fn mark_verified(
+        &self,
+        user: &mut User,
+        phone: bool,
+        destination: Option<&str>,
+    ) -> Result<(), Error> {
+        let Some(dest) = destination else {
+            return Ok(());
+        };
+        let changed = if phone {
+            let same = user.phone_number.as_deref() == Some(dest);
+            let change = same && !user.phone_number_verified;
+            user.phone_number_verified |= same;
+            change
+        } else {
+            let same = user.email_norm().as_deref() == Some(email_norm(dest).as_str());
+            let change = same && !user.email_verified;
+            user.email_verified |= same;
+            change
+        };
+        if changed {
+            user.updated_at = self.clock.now_s();
+            self.store.update_user(user).await?;
+            self.live.forget_user(&user.user_id);
+        }
+        Ok(())
+    }
+}
