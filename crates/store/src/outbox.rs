@@ -1,23 +1,24 @@
-//! The development outbox in the database: decoding `outbox` rows, and [`StoreOutbox`], the
-//! [`OutboxStore`] port of `tessera_delivery` over any [`Store`], so a
+//! The development outbox in the database: [`DevOutboxStore`] over SQL (the `outbox` table),
+//! and [`StoreOutbox`], the [`OutboxStore`] port of `tessera_delivery` over any [`Store`], so a
 //! [`DevOutbox`](tessera_delivery::DevOutbox) keeps its messages in the shared database and
-//! every node lists the same ones.
+//! every node lists the same ones. Nothing caches the outbox, so it records no change rows.
 
 use std::sync::Arc;
 
 use sqlx::any::AnyRow;
 use tessera_delivery::{Channel, DeliveryError, OutboxRecord, OutboxStore};
-use tessera_identity::ports::StoreResult;
+use tessera_identity::ports::{DevOutboxStore, StoreResult};
 use tessera_identity::{Store, StoreError};
 
-use crate::error::corrupt;
+use crate::error::{backend, corrupt, write_error};
 use crate::rows::column;
+use crate::sql_store::SqlStore;
 
-/// The columns [`outbox_record`] reads.
-pub(crate) const OUTBOX_COLUMNS: &str = "id, channel, to_addr, subject, text, created_at_ms";
+/// The columns [`decode_outbox_record`] reads.
+const OUTBOX_COLUMNS: &str = "id, channel, to_addr, subject, text, created_at_ms";
 
 /// Decodes one `outbox` row.
-pub(crate) fn outbox_record(row: &AnyRow) -> StoreResult<OutboxRecord> {
+fn decode_outbox_record(row: &AnyRow) -> StoreResult<OutboxRecord> {
     let id: String = column(row, "id", "outbox message")?;
     let what = format!("outbox message {id}");
     let channel: String = column(row, "channel", &what)?;
@@ -87,5 +88,67 @@ impl OutboxStore for StoreOutbox {
             .list_outbox(to, limit)
             .await
             .map_err(|e| delivery_error("listing the dev outbox", e))
+    }
+}
+
+#[async_trait::async_trait]
+impl DevOutboxStore for SqlStore {
+    async fn insert_outbox(&self, record: &OutboxRecord) -> StoreResult<()> {
+        let record = record.clone();
+        // Nothing caches the outbox, so no change row.
+        self.writer
+            .run(move |tx| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO outbox \
+                         (id, channel, to_addr, subject, text, created_at_ms) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(&record.id)
+                    .bind(record.channel.as_str())
+                    .bind(&record.to)
+                    .bind(record.subject.as_deref())
+                    .bind(&record.text)
+                    .bind(record.created_at_ms)
+                    .execute(tx.conn())
+                    .await
+                    .map_err(|e| {
+                        write_error(e, || format!("outbox message {} already exists", record.id))
+                    })?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    async fn list_outbox(&self, to: Option<&str>, limit: u32) -> StoreResult<Vec<OutboxRecord>> {
+        let limit = i64::from(limit);
+        let rows = match to {
+            Some(to) => {
+                let sql = format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE to_addr = $1 \
+                     ORDER BY created_at_ms DESC, seq DESC LIMIT $2"
+                );
+                sqlx::query(&sql)
+                    .bind(to)
+                    .bind(limit)
+                    .fetch_all(&self.reader)
+                    .await
+            }
+            None => {
+                let sql = format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox \
+                     ORDER BY created_at_ms DESC, seq DESC LIMIT $1"
+                );
+                sqlx::query(&sql).bind(limit).fetch_all(&self.reader).await
+            }
+        }
+        .map_err(backend)?;
+        rows.iter().map(decode_outbox_record).collect()
+    }
+
+    async fn purge_outbox(&self, before_ms: i64) -> StoreResult<u64> {
+        self.delete_older("DELETE FROM outbox WHERE created_at_ms < $1", before_ms)
+            .await
     }
 }

@@ -4,11 +4,12 @@
 //! generation moved on, and the family is revoked in the same transaction.
 
 use sqlx::AnyPool;
-use tessera_identity::ports::StoreResult;
+use tessera_identity::ports::{RefreshStore, StoreResult};
 use tessera_identity::refresh::{RefreshFamily, RefreshRotation, Rotation};
 
 use crate::error::backend;
 use crate::rows::column;
+use crate::sql_store::SqlStore;
 use crate::writer::{WriteTx, Writer};
 
 /// The columns [`family`] reads.
@@ -191,4 +192,29 @@ pub(crate) async fn purge_in(tx: &mut WriteTx, now_s: i64) -> StoreResult<u64> {
             .map_err(backend)?
             .rows_affected(),
     )
+}
+
+#[async_trait::async_trait]
+impl RefreshStore for SqlStore {
+    async fn create_refresh_family(&self, family: &RefreshFamily) -> StoreResult<()> {
+        create(&self.writer, family).await
+    }
+
+    async fn get_refresh_family(&self, family_id: &str) -> StoreResult<Option<RefreshFamily>> {
+        get(&self.reader, family_id).await
+    }
+
+    async fn rotate_refresh_token(&self, rotation: &RefreshRotation) -> StoreResult<Rotation> {
+        rotate(&self.writer, rotation.clone()).await
+    }
+
+    async fn revoke_refresh_family(&self, family_id: &str, now_s: i64) -> StoreResult<u64> {
+        revoke_family(&self.writer, family_id, now_s).await
+    }
+
+    async fn purge_refresh_families(&self, now_s: i64) -> StoreResult<u64> {
+        self.writer
+            .run(move |tx| Box::pin(async move { purge_in(tx, now_s).await }))
+            .await
+    }
 }
