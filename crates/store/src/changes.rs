@@ -8,21 +8,19 @@ use sqlx::any::AnyRow;
 use tessera_identity::ports::{ChangeStore, StoreResult};
 use tessera_identity::{Change, ChangeKind};
 
-use crate::error::backend;
+use crate::query::fetch_all;
 use crate::rows::column;
 use crate::sql_store::SqlStore;
+
+/// The columns [`decode_change`] reads.
+const CHANGE_COLUMNS: &str = "seq, kind, key, at_ms";
 
 #[async_trait]
 impl ChangeStore for SqlStore {
     async fn changes_since(&self, since_ms: i64) -> StoreResult<Vec<Change>> {
-        sqlx::query("SELECT seq, kind, key, at_ms FROM changes WHERE at_ms >= $1 ORDER BY seq")
-            .bind(since_ms)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?
-            .iter()
-            .map(decode_change)
-            .collect()
+        let sql = format!("SELECT {CHANGE_COLUMNS} FROM changes WHERE at_ms >= $1 ORDER BY seq");
+        let query = sqlx::query(&sql).bind(since_ms);
+        fetch_all(&self.reader, query, decode_change).await
     }
 
     async fn purge_changes(&self, before_ms: i64) -> StoreResult<u64> {

@@ -8,6 +8,7 @@ use tessera_identity::ports::{ClientStore, StoreResult};
 use tessera_identity::{Application, ChangeKind, Client, StoreError};
 
 use crate::error::{backend, write_error};
+use crate::query::{execute, fetch_all, fetch_optional};
 use crate::rows::{column, from_json, to_json};
 use crate::sql_store::SqlStore;
 use crate::writer::WriteTx;
@@ -31,51 +32,27 @@ impl ClientStore for SqlStore {
 
     async fn get_application(&self, app_id: &str) -> StoreResult<Option<Application>> {
         let sql = format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE app_id = $1");
-        sqlx::query(&sql)
-            .bind(app_id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?
-            .as_ref()
-            .map(decode_application)
-            .transpose()
+        let query = sqlx::query(&sql).bind(app_id);
+        fetch_optional(&self.reader, query, decode_application).await
     }
 
     async fn list_applications(&self) -> StoreResult<Vec<Application>> {
         let sql =
             format!("SELECT {APPLICATION_COLUMNS} FROM applications ORDER BY created_at, app_id");
-        sqlx::query(&sql)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?
-            .iter()
-            .map(decode_application)
-            .collect()
+        fetch_all(&self.reader, sqlx::query(&sql), decode_application).await
     }
 
     async fn update_application(&self, app: &Application) -> StoreResult<()> {
-        let app = app.clone();
-        self.writer
-            .run(move |tx| {
-                Box::pin(async move {
-                    let updated = sqlx::query(
-                        "UPDATE applications SET name = $2, description = $3, updated_at = $4 \
-                         WHERE app_id = $1",
-                    )
-                    .bind(&app.app_id)
-                    .bind(&app.name)
-                    .bind(&app.description)
-                    .bind(app.updated_at)
-                    .execute(tx.conn())
-                    .await
-                    .map_err(backend)?
-                    .rows_affected();
-                    if updated == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    tx.record_change(ChangeKind::Application, &app.app_id).await
-                })
-            })
+        let a = app.clone();
+        let statement = sqlx::query(
+            "UPDATE applications SET name = $2, description = $3, updated_at = $4 \
+             WHERE app_id = $1",
+        )
+        .bind(a.app_id)
+        .bind(a.name)
+        .bind(a.description)
+        .bind(a.updated_at);
+        self.write_one(statement, backend, ChangeKind::Application, &app.app_id)
             .await
     }
 
@@ -93,13 +70,9 @@ impl ClientStore for SqlStore {
                     .fetch_all(tx.conn())
                     .await
                     .map_err(backend)?;
-                    let deleted = sqlx::query("DELETE FROM applications WHERE app_id = $1")
-                        .bind(&app_id)
-                        .execute(tx.conn())
-                        .await
-                        .map_err(backend)?
-                        .rows_affected();
-                    if deleted == 0 {
+                    let statement =
+                        sqlx::query("DELETE FROM applications WHERE app_id = $1").bind(&app_id);
+                    if execute(tx.conn(), statement, backend).await? == 0 {
                         return Err(StoreError::NotFound);
                     }
                     tx.record_change(ChangeKind::Application, &app_id).await?;
@@ -121,58 +94,32 @@ impl ClientStore for SqlStore {
 
     async fn get_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
         let sql = format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = $1");
-        sqlx::query(&sql)
-            .bind(client_id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?
-            .as_ref()
-            .map(decode_client)
-            .transpose()
+        let query = sqlx::query(&sql).bind(client_id);
+        fetch_optional(&self.reader, query, decode_client).await
     }
 
     async fn list_clients(&self, app_id: &str) -> StoreResult<Vec<Client>> {
         let sql = format!(
             "SELECT {CLIENT_COLUMNS} FROM clients WHERE app_id = $1 ORDER BY created_at, client_id"
         );
-        sqlx::query(&sql)
-            .bind(app_id)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?
-            .iter()
-            .map(decode_client)
-            .collect()
+        fetch_all(&self.reader, sqlx::query(&sql).bind(app_id), decode_client).await
     }
 
     async fn update_client(&self, client: &Client) -> StoreResult<()> {
-        let client = client.clone();
         let settings = to_json(&client.settings, "client settings")?;
-        self.writer
-            .run(move |tx| {
-                Box::pin(async move {
-                    let updated = sqlx::query(
-                        "UPDATE clients SET secret_hash = $2, previous_secret_hash = $3, \
-                         previous_secret_expires_at = $4, settings = $5, updated_at = $6 \
-                         WHERE client_id = $1",
-                    )
-                    .bind(&client.client_id)
-                    .bind(&client.secret_hash)
-                    .bind(&client.previous_secret_hash)
-                    .bind(client.previous_secret_expires_at)
-                    .bind(&settings)
-                    .bind(client.updated_at)
-                    .execute(tx.conn())
-                    .await
-                    .map_err(backend)?
-                    .rows_affected();
-                    if updated == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    tx.record_change(ChangeKind::Client, &client.client_id)
-                        .await
-                })
-            })
+        let c = client.clone();
+        let statement = sqlx::query(
+            "UPDATE clients SET secret_hash = $2, previous_secret_hash = $3, \
+             previous_secret_expires_at = $4, settings = $5, updated_at = $6 \
+             WHERE client_id = $1",
+        )
+        .bind(c.client_id)
+        .bind(c.secret_hash)
+        .bind(c.previous_secret_hash)
+        .bind(c.previous_secret_expires_at)
+        .bind(settings)
+        .bind(c.updated_at);
+        self.write_one(statement, backend, ChangeKind::Client, &client.client_id)
             .await
     }
 
@@ -186,8 +133,10 @@ impl ClientStore for SqlStore {
     }
 }
 
+/// Inserts an application and records its change, inside the caller's transaction (creation,
+/// and bootstrap in `tenant.rs`).
 pub(crate) async fn insert_application(tx: &mut WriteTx, app: &Application) -> StoreResult<()> {
-    sqlx::query(
+    let statement = sqlx::query(
         "INSERT INTO applications \
          (app_id, name, description, management, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -197,10 +146,8 @@ pub(crate) async fn insert_application(tx: &mut WriteTx, app: &Application) -> S
     .bind(&app.description)
     .bind(i64::from(app.management))
     .bind(app.created_at)
-    .bind(app.updated_at)
-    .execute(tx.conn())
-    .await
-    .map_err(|e| {
+    .bind(app.updated_at);
+    execute(tx.conn(), statement, |e| {
         write_error(e, || {
             if app.management {
                 format!(
@@ -211,13 +158,16 @@ pub(crate) async fn insert_application(tx: &mut WriteTx, app: &Application) -> S
                 format!("application {} already exists", app.app_id)
             }
         })
-    })?;
+    })
+    .await?;
     tx.record_change(ChangeKind::Application, &app.app_id).await
 }
 
+/// Inserts a client and records its change, inside the caller's transaction (creation, and
+/// bootstrap in `tenant.rs`).
 pub(crate) async fn insert_client(tx: &mut WriteTx, client: &Client) -> StoreResult<()> {
     let settings = to_json(&client.settings, "client settings")?;
-    sqlx::query(
+    let statement = sqlx::query(
         "INSERT INTO clients \
          (client_id, app_id, secret_hash, previous_secret_hash, previous_secret_expires_at, \
           settings, created_at, updated_at) \
@@ -230,10 +180,11 @@ pub(crate) async fn insert_client(tx: &mut WriteTx, client: &Client) -> StoreRes
     .bind(client.previous_secret_expires_at)
     .bind(&settings)
     .bind(client.created_at)
-    .bind(client.updated_at)
-    .execute(tx.conn())
-    .await
-    .map_err(|e| write_error(e, || format!("client {} already exists", client.client_id)))?;
+    .bind(client.updated_at);
+    execute(tx.conn(), statement, |e| {
+        write_error(e, || format!("client {} already exists", client.client_id))
+    })
+    .await?;
     tx.record_change(ChangeKind::Client, &client.client_id)
         .await
 }

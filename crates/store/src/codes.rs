@@ -4,12 +4,18 @@
 //! change rows.
 
 use async_trait::async_trait;
+use sqlx::any::AnyRow;
 use tessera_identity::codes::{CodeRedemption, OneTimeCode, Redemption};
 use tessera_identity::ports::{CodeStore, StoreResult};
 
 use crate::error::{backend, write_error};
+use crate::query::{execute, fetch_optional, Statement};
 use crate::rows::column;
 use crate::sql_store::SqlStore;
+
+/// The columns [`decode_code`] reads.
+const CODE_COLUMNS: &str = "code_id, code_hash, user_id, client_id, kind, destination, \
+     redirect_uri, state, created_at, expires_at, consumed_at";
 
 #[async_trait]
 impl CodeStore for SqlStore {
@@ -19,7 +25,7 @@ impl CodeStore for SqlStore {
         self.writer
             .run(move |tx| {
                 Box::pin(async move {
-                    sqlx::query(
+                    let replace_older = sqlx::query(
                         "UPDATE one_time_codes SET consumed_at = $4 \
                          WHERE user_id = $1 AND client_id = $2 AND kind = $3 \
                          AND consumed_at IS NULL",
@@ -27,11 +33,9 @@ impl CodeStore for SqlStore {
                     .bind(&code.user_id)
                     .bind(&code.client_id)
                     .bind(&code.kind)
-                    .bind(code.created_at)
-                    .execute(tx.conn())
-                    .await
-                    .map_err(backend)?;
-                    sqlx::query(
+                    .bind(code.created_at);
+                    execute(tx.conn(), replace_older, backend).await?;
+                    let insert = sqlx::query(
                         "INSERT INTO one_time_codes \
                          (code_id, code_hash, user_id, client_id, kind, destination, \
                           redirect_uri, state, created_at, expires_at, consumed_at) \
@@ -46,10 +50,11 @@ impl CodeStore for SqlStore {
                     .bind(code.redirect_uri.as_deref())
                     .bind(code.state.as_deref())
                     .bind(code.created_at)
-                    .bind(code.expires_at)
-                    .execute(tx.conn())
-                    .await
-                    .map_err(|e| write_error(e, || "one-time code already exists".to_string()))?;
+                    .bind(code.expires_at);
+                    execute(tx.conn(), insert, |e| {
+                        write_error(e, || "one-time code already exists".to_string())
+                    })
+                    .await?;
                     Ok(())
                 })
             })
@@ -57,29 +62,12 @@ impl CodeStore for SqlStore {
     }
 
     async fn redeem_one_time_code(&self, redemption: &CodeRedemption) -> StoreResult<Redemption> {
-        const COLUMNS: &str = "code_id, code_hash, user_id, client_id, kind, destination, \
-             redirect_uri, state, created_at, expires_at, consumed_at";
-        fn decode(row: &sqlx::any::AnyRow) -> StoreResult<OneTimeCode> {
-            let what = "one-time code";
-            Ok(OneTimeCode {
-                code_id: column(row, "code_id", what)?,
-                code_hash: column(row, "code_hash", what)?,
-                user_id: column(row, "user_id", what)?,
-                client_id: column(row, "client_id", what)?,
-                kind: column(row, "kind", what)?,
-                destination: column(row, "destination", what)?,
-                redirect_uri: column(row, "redirect_uri", what)?,
-                state: column(row, "state", what)?,
-                created_at: column(row, "created_at", what)?,
-                expires_at: column(row, "expires_at", what)?,
-                consumed_at: column(row, "consumed_at", what)?,
-            })
-        }
         if redemption.kinds.is_empty() {
             return Ok(Redemption::Invalid);
         }
         let r = redemption.clone();
-        // $1 = now, $2 = code_hash, then the kinds, then user_id and client_id when given.
+        // $1 = now, $2 = code_hash, then the kinds, then user_id and client_id when given
+        // (the order `bind_matching` binds them in).
         let mut next = 3;
         let mut matching = String::from("code_hash = $2 AND consumed_at IS NULL AND kind IN (");
         for i in 0..r.kinds.len() {
@@ -105,7 +93,7 @@ impl CodeStore for SqlStore {
              WHERE code_id = (SELECT code_id FROM one_time_codes \
                WHERE {matching} AND expires_at > $1 ORDER BY created_at DESC LIMIT 1) \
              AND consumed_at IS NULL \
-             RETURNING {COLUMNS}"
+             RETURNING {CODE_COLUMNS}"
         );
         let expired = format!(
             "SELECT code_id FROM one_time_codes WHERE {matching} AND expires_at <= $1 LIMIT 1"
@@ -113,30 +101,13 @@ impl CodeStore for SqlStore {
         self.writer
             .run(move |tx| {
                 Box::pin(async move {
-                    let mut q = sqlx::query(&consume).bind(r.now_s).bind(&r.code_hash);
-                    for k in &r.kinds {
-                        q = q.bind(k);
+                    let query = bind_matching(sqlx::query(&consume), &r);
+                    if let Some(code) = fetch_optional(tx.conn(), query, decode_code).await? {
+                        return Ok(Redemption::Consumed(Box::new(code)));
                     }
-                    if let Some(u) = &r.user_id {
-                        q = q.bind(u);
-                    }
-                    if let Some(c) = &r.client_id {
-                        q = q.bind(c);
-                    }
-                    if let Some(row) = q.fetch_optional(tx.conn()).await.map_err(backend)? {
-                        return Ok(Redemption::Consumed(Box::new(decode(&row)?)));
-                    }
-                    let mut q = sqlx::query(&expired).bind(r.now_s).bind(&r.code_hash);
-                    for k in &r.kinds {
-                        q = q.bind(k);
-                    }
-                    if let Some(u) = &r.user_id {
-                        q = q.bind(u);
-                    }
-                    if let Some(c) = &r.client_id {
-                        q = q.bind(c);
-                    }
-                    let found = q.fetch_optional(tx.conn()).await.map_err(backend)?;
+                    // Only whether an expired match exists matters, not what it holds.
+                    let query = bind_matching(sqlx::query(&expired), &r);
+                    let found = fetch_optional(tx.conn(), query, |_| Ok(())).await?;
                     Ok(if found.is_some() {
                         Redemption::Expired
                     } else {
@@ -154,4 +125,37 @@ impl CodeStore for SqlStore {
         )
         .await
     }
+}
+
+/// Binds the arguments of a redemption's matching condition, in the order its placeholders
+/// were numbered: now, code hash, the kinds, then user and client when given.
+fn bind_matching<'q>(query: Statement<'q>, r: &'q CodeRedemption) -> Statement<'q> {
+    let mut query = query.bind(r.now_s).bind(&r.code_hash);
+    for kind in &r.kinds {
+        query = query.bind(kind);
+    }
+    if let Some(user_id) = &r.user_id {
+        query = query.bind(user_id);
+    }
+    if let Some(client_id) = &r.client_id {
+        query = query.bind(client_id);
+    }
+    query
+}
+
+fn decode_code(row: &AnyRow) -> StoreResult<OneTimeCode> {
+    let what = "one-time code";
+    Ok(OneTimeCode {
+        code_id: column(row, "code_id", what)?,
+        code_hash: column(row, "code_hash", what)?,
+        user_id: column(row, "user_id", what)?,
+        client_id: column(row, "client_id", what)?,
+        kind: column(row, "kind", what)?,
+        destination: column(row, "destination", what)?,
+        redirect_uri: column(row, "redirect_uri", what)?,
+        state: column(row, "state", what)?,
+        created_at: column(row, "created_at", what)?,
+        expires_at: column(row, "expires_at", what)?,
+        consumed_at: column(row, "consumed_at", what)?,
+    })
 }

@@ -6,9 +6,10 @@
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use tessera_identity::ports::{JourneyStore, StoreResult};
-use tessera_identity::{ChangeKind, ConnectionRecord, JourneyRecord, StoreError, TraceRecord};
+use tessera_identity::{ChangeKind, ConnectionRecord, JourneyRecord, TraceRecord};
 
 use crate::error::{backend, write_error};
+use crate::query::{execute, fetch_all, fetch_optional};
 use crate::rows::column;
 use crate::sql_store::SqlStore;
 
@@ -56,7 +57,7 @@ impl JourneyStore for SqlStore {
                     .fetch_one(tx.conn())
                     .await
                     .map_err(backend)?;
-                    sqlx::query(
+                    let statement = sqlx::query(
                         "INSERT INTO journeys (journey_id, version, format, source, created_at) \
                          VALUES ($1, $2, $3, $4, $5)",
                     )
@@ -64,17 +65,16 @@ impl JourneyStore for SqlStore {
                     .bind(record.version)
                     .bind(&record.format)
                     .bind(&record.source)
-                    .bind(record.created_at)
-                    .execute(tx.conn())
-                    .await
-                    .map_err(|e| {
+                    .bind(record.created_at);
+                    execute(tx.conn(), statement, |e| {
                         write_error(e, || {
                             format!(
                                 "journey {} version {} already exists",
                                 record.journey_id, record.version
                             )
                         })
-                    })?;
+                    })
+                    .await?;
                     tx.record_change(ChangeKind::Journey, &record.journey_id)
                         .await?;
                     Ok(record)
@@ -88,14 +88,8 @@ impl JourneyStore for SqlStore {
             "SELECT {JOURNEY_COLUMNS} FROM journeys JOIN journey_heads USING (journey_id) \
              WHERE journey_id = $1 AND version = latest_version AND deleted = 0"
         );
-        sqlx::query(&sql)
-            .bind(journey_id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?
-            .as_ref()
-            .map(decode_journey)
-            .transpose()
+        let query = sqlx::query(&sql).bind(journey_id);
+        fetch_optional(&self.reader, query, decode_journey).await
     }
 
     async fn journey_version(
@@ -106,15 +100,8 @@ impl JourneyStore for SqlStore {
         let sql = format!(
             "SELECT {JOURNEY_COLUMNS} FROM journeys WHERE journey_id = $1 AND version = $2"
         );
-        sqlx::query(&sql)
-            .bind(journey_id)
-            .bind(version)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?
-            .as_ref()
-            .map(decode_journey)
-            .transpose()
+        let query = sqlx::query(&sql).bind(journey_id).bind(version);
+        fetch_optional(&self.reader, query, decode_journey).await
     }
 
     async fn list_journeys(&self) -> StoreResult<Vec<JourneyRecord>> {
@@ -122,85 +109,44 @@ impl JourneyStore for SqlStore {
             "SELECT {JOURNEY_COLUMNS} FROM journeys JOIN journey_heads USING (journey_id) \
              WHERE version = latest_version AND deleted = 0 ORDER BY journey_id"
         );
-        sqlx::query(&sql)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?
-            .iter()
-            .map(decode_journey)
-            .collect()
+        fetch_all(&self.reader, sqlx::query(&sql), decode_journey).await
     }
 
     async fn delete_journey(&self, journey_id: &str) -> StoreResult<()> {
-        let journey_id = journey_id.to_string();
-        self.writer
-            .run(move |tx| {
-                Box::pin(async move {
-                    // The versions stay (runs in flight finish on theirs), and so does the
-                    // head row: its number continues if the journey is stored again.
-                    let deleted = sqlx::query(
-                        "UPDATE journey_heads SET deleted = 1 \
-                         WHERE journey_id = $1 AND deleted = 0",
-                    )
-                    .bind(&journey_id)
-                    .execute(tx.conn())
-                    .await
-                    .map_err(backend)?
-                    .rows_affected();
-                    if deleted == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    tx.record_change(ChangeKind::Journey, &journey_id).await
-                })
-            })
+        // The versions stay (runs in flight finish on theirs), and so does the head row: its
+        // number continues if the journey is stored again.
+        let statement = sqlx::query(
+            "UPDATE journey_heads SET deleted = 1 WHERE journey_id = $1 AND deleted = 0",
+        )
+        .bind(journey_id.to_string());
+        self.write_one(statement, backend, ChangeKind::Journey, journey_id)
             .await
     }
 
     async fn put_connection(&self, connection: &ConnectionRecord) -> StoreResult<()> {
-        let connection = connection.clone();
-        self.writer
-            .run(move |tx| {
-                Box::pin(async move {
-                    sqlx::query(
-                        "INSERT INTO connections (name, definition, updated_at) \
-                         VALUES ($1, $2, $3) \
-                         ON CONFLICT (name) DO UPDATE \
-                         SET definition = excluded.definition, updated_at = excluded.updated_at",
-                    )
-                    .bind(&connection.name)
-                    .bind(&connection.definition)
-                    .bind(connection.updated_at)
-                    .execute(tx.conn())
-                    .await
-                    .map_err(backend)?;
-                    tx.record_change(ChangeKind::Connection, &connection.name)
-                        .await
-                })
-            })
+        let c = connection.clone();
+        let statement = sqlx::query(
+            "INSERT INTO connections (name, definition, updated_at) \
+             VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE \
+             SET definition = excluded.definition, updated_at = excluded.updated_at",
+        )
+        .bind(c.name)
+        .bind(c.definition)
+        .bind(c.updated_at);
+        self.write_recording(statement, backend, ChangeKind::Connection, &connection.name)
             .await
     }
 
     async fn get_connection(&self, name: &str) -> StoreResult<Option<ConnectionRecord>> {
         let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE name = $1");
-        sqlx::query(&sql)
-            .bind(name)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?
-            .as_ref()
-            .map(decode_connection)
-            .transpose()
+        let query = sqlx::query(&sql).bind(name);
+        fetch_optional(&self.reader, query, decode_connection).await
     }
 
     async fn list_connections(&self) -> StoreResult<Vec<ConnectionRecord>> {
         let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connections ORDER BY name");
-        sqlx::query(&sql)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?
-            .iter()
-            .map(decode_connection)
-            .collect()
+        fetch_all(&self.reader, sqlx::query(&sql), decode_connection).await
     }
 
     async fn delete_connection(&self, name: &str) -> StoreResult<()> {
@@ -222,7 +168,7 @@ impl JourneyStore for SqlStore {
             .run(move |tx| {
                 Box::pin(async move {
                     for trace in &traces {
-                        sqlx::query(
+                        let statement = sqlx::query(
                             "INSERT INTO journey_traces \
                              (trace_id, journey_id, created_at_ms, trace) \
                              VALUES ($1, $2, $3, $4)",
@@ -230,12 +176,11 @@ impl JourneyStore for SqlStore {
                         .bind(&trace.trace_id)
                         .bind(&trace.journey_id)
                         .bind(trace.created_at_ms)
-                        .bind(&trace.trace)
-                        .execute(tx.conn())
-                        .await
-                        .map_err(|e| {
+                        .bind(&trace.trace);
+                        execute(tx.conn(), statement, |e| {
                             write_error(e, || format!("trace {} already exists", trace.trace_id))
-                        })?;
+                        })
+                        .await?;
                     }
                     Ok(())
                 })
@@ -251,15 +196,8 @@ impl JourneyStore for SqlStore {
         let sql = format!(
             "SELECT {TRACE_COLUMNS} FROM journey_traces WHERE trace_id = $1 AND journey_id = $2"
         );
-        sqlx::query(&sql)
-            .bind(trace_id)
-            .bind(journey_id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?
-            .as_ref()
-            .map(decode_trace)
-            .transpose()
+        let query = sqlx::query(&sql).bind(trace_id).bind(journey_id);
+        fetch_optional(&self.reader, query, decode_trace).await
     }
 
     async fn purge_traces(&self, before_ms: i64) -> StoreResult<u64> {

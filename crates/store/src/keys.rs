@@ -11,6 +11,7 @@ use tessera_identity::{ChangeKind, StoreError, StoredSigningKey};
 use tessera_jose::Algorithm;
 
 use crate::error::{backend, corrupt, write_error};
+use crate::query::{execute, fetch_all};
 use crate::rows::{column, from_json, to_json};
 use crate::sql_store::SqlStore;
 use crate::writer::WriteTx;
@@ -24,13 +25,7 @@ impl KeyStore for SqlStore {
     async fn list_signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>> {
         let sql =
             format!("SELECT {SIGNING_KEY_COLUMNS} FROM signing_keys ORDER BY created_at, kid");
-        sqlx::query(&sql)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?
-            .iter()
-            .map(decode_signing_key)
-            .collect()
+        fetch_all(&self.reader, sqlx::query(&sql), decode_signing_key).await
     }
 
     async fn rotate_signing_keys(
@@ -47,15 +42,11 @@ impl KeyStore for SqlStore {
                         insert_signing_key(tx, key).await?;
                     }
                     for (kid, retire_at) in &retire {
-                        let updated =
+                        let statement =
                             sqlx::query("UPDATE signing_keys SET retire_at = $2 WHERE kid = $1")
                                 .bind(kid)
-                                .bind(*retire_at)
-                                .execute(tx.conn())
-                                .await
-                                .map_err(backend)?
-                                .rows_affected();
-                        if updated == 0 {
+                                .bind(*retire_at);
+                        if execute(tx.conn(), statement, backend).await? == 0 {
                             return Err(StoreError::NotFound);
                         }
                         tx.record_change(ChangeKind::SigningKeys, kid).await?;
@@ -81,19 +72,22 @@ impl KeyStore for SqlStore {
                     for kid in &deleted {
                         tx.record_change(ChangeKind::SigningKeys, kid).await?;
                     }
-                    Ok(count(deleted.len()))
+                    // A `usize` always fits in a `u64` on supported platforms.
+                    Ok(u64::try_from(deleted.len()).unwrap_or(u64::MAX))
                 })
             })
             .await
     }
 }
 
+/// Inserts a signing key and records its change, inside the caller's transaction (rotation,
+/// and bootstrap in `tenant.rs`).
 pub(crate) async fn insert_signing_key(
     tx: &mut WriteTx,
     key: &StoredSigningKey,
 ) -> StoreResult<()> {
     let public_jwk = to_json(&key.public_jwk, "public JWK")?;
-    sqlx::query(
+    let statement = sqlx::query(
         "INSERT INTO signing_keys \
          (kid, alg, public_jwk, sealed_private_key, created_at, activate_at, retire_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -104,16 +98,12 @@ pub(crate) async fn insert_signing_key(
     .bind(&key.sealed_private_key)
     .bind(key.created_at)
     .bind(key.activate_at)
-    .bind(key.retire_at)
-    .execute(tx.conn())
-    .await
-    .map_err(|e| write_error(e, || format!("signing key {} already exists", key.kid)))?;
+    .bind(key.retire_at);
+    execute(tx.conn(), statement, |e| {
+        write_error(e, || format!("signing key {} already exists", key.kid))
+    })
+    .await?;
     tx.record_change(ChangeKind::SigningKeys, &key.kid).await
-}
-
-/// A row count as `u64` (a `usize` always fits on supported platforms).
-fn count(n: usize) -> u64 {
-    u64::try_from(n).unwrap_or(u64::MAX)
 }
 
 fn decode_signing_key(row: &AnyRow) -> StoreResult<StoredSigningKey> {

@@ -8,6 +8,7 @@ use tessera_identity::ports::{LockoutStore, StoreResult};
 use tessera_identity::{AuthFailures, FailurePolicy};
 
 use crate::error::{backend, write_error};
+use crate::query::{execute, fetch_optional};
 use crate::rows::column;
 use crate::sql_store::SqlStore;
 
@@ -57,16 +58,14 @@ impl LockoutStore for SqlStore {
                     let mut failures = decode_auth_failures(&row)?;
                     if failures.count >= policy.max_failures && failures.locked_until.is_none() {
                         let until = now + policy.lockout_s;
-                        sqlx::query(
+                        let lock = sqlx::query(
                             "UPDATE auth_failures SET locked_until = $3 \
                              WHERE user_id = $1 AND method = $2",
                         )
                         .bind(&user_id)
                         .bind(&method)
-                        .bind(until)
-                        .execute(tx.conn())
-                        .await
-                        .map_err(backend)?;
+                        .bind(until);
+                        execute(tx.conn(), lock, backend).await?;
                         failures.locked_until = Some(until);
                     }
                     Ok(failures)
@@ -76,36 +75,19 @@ impl LockoutStore for SqlStore {
     }
 
     async fn reset_auth_failures(&self, user_id: &str, method: &str) -> StoreResult<()> {
-        let user_id = user_id.to_string();
-        let method = method.to_string();
-        self.writer
-            .run(move |tx| {
-                Box::pin(async move {
-                    sqlx::query("DELETE FROM auth_failures WHERE user_id = $1 AND method = $2")
-                        .bind(&user_id)
-                        .bind(&method)
-                        .execute(tx.conn())
-                        .await
-                        .map_err(backend)?;
-                    Ok(())
-                })
-            })
-            .await
+        let statement = sqlx::query("DELETE FROM auth_failures WHERE user_id = $1 AND method = $2")
+            .bind(user_id.to_string())
+            .bind(method.to_string());
+        self.write(statement, backend).await?;
+        Ok(())
     }
 
     async fn get_lock(&self, user_id: &str, method: &str) -> StoreResult<Option<AuthFailures>> {
         let sql = format!(
             "SELECT {AUTH_FAILURE_COLUMNS} FROM auth_failures WHERE user_id = $1 AND method = $2"
         );
-        sqlx::query(&sql)
-            .bind(user_id)
-            .bind(method)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?
-            .as_ref()
-            .map(decode_auth_failures)
-            .transpose()
+        let query = sqlx::query(&sql).bind(user_id).bind(method);
+        fetch_optional(&self.reader, query, decode_auth_failures).await
     }
 
     async fn purge_lockouts(&self, now_s: i64) -> StoreResult<u64> {

@@ -12,27 +12,14 @@ use crate::sql_store::SqlStore;
 #[async_trait]
 impl RevocationStore for SqlStore {
     async fn revoke_jti(&self, jti: &str, expires_at_s: i64) -> StoreResult<()> {
-        let jti = jti.to_string();
-        self.writer
-            .run(move |tx| {
-                Box::pin(async move {
-                    let inserted = sqlx::query(
-                        "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) \
-                         ON CONFLICT (jti) DO NOTHING",
-                    )
-                    .bind(&jti)
-                    .bind(expires_at_s)
-                    .execute(tx.conn())
-                    .await
-                    .map_err(backend)?
-                    .rows_affected();
-                    // Revoking twice changes nothing, so it announces nothing.
-                    if inserted > 0 {
-                        tx.record_change(ChangeKind::RevokedToken, &jti).await?;
-                    }
-                    Ok(())
-                })
-            })
+        let statement = sqlx::query(
+            "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(jti.to_string())
+        .bind(expires_at_s);
+        // Revoking twice changes no row, so it announces nothing.
+        self.write_recording(statement, backend, ChangeKind::RevokedToken, jti)
             .await
     }
 

@@ -9,7 +9,8 @@ use tessera_identity::ports::{SessionStore, StoreResult};
 use tessera_identity::{ChangeKind, SessionRecord, StoreError};
 
 use crate::error::{backend, write_error};
-use crate::refresh;
+use crate::query::{execute, fetch_optional};
+use crate::refresh::revoke_session_in;
 use crate::rows::{column, from_json, to_json};
 use crate::sql_store::SqlStore;
 use crate::writer::WriteTx;
@@ -21,45 +22,32 @@ const SESSION_COLUMNS: &str = "session_hash, user_id, client_id, methods, auth_t
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {
-        let session = session.clone();
         let methods = to_json(&session.methods, "session methods")?;
-        self.writer
-            .run(move |tx| {
-                Box::pin(async move {
-                    sqlx::query(
-                        "INSERT INTO sessions \
-                         (session_hash, user_id, client_id, methods, auth_time, created_at, \
-                          last_used_at, expires_at, ended_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)",
-                    )
-                    .bind(&session.session_hash)
-                    .bind(&session.user_id)
-                    .bind(&session.client_id)
-                    .bind(&methods)
-                    .bind(session.auth_time)
-                    .bind(session.created_at)
-                    .bind(session.last_used_at)
-                    .bind(session.expires_at)
-                    .execute(tx.conn())
-                    .await
-                    .map_err(|e| write_error(e, || "session already exists".to_string()))?;
-                    tx.record_change(ChangeKind::Session, &session.session_hash)
-                        .await
-                })
-            })
+        let s = session.clone();
+        let statement = sqlx::query(
+            "INSERT INTO sessions \
+             (session_hash, user_id, client_id, methods, auth_time, created_at, \
+              last_used_at, expires_at, ended_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)",
+        )
+        .bind(s.session_hash)
+        .bind(s.user_id)
+        .bind(s.client_id)
+        .bind(methods)
+        .bind(s.auth_time)
+        .bind(s.created_at)
+        .bind(s.last_used_at)
+        .bind(s.expires_at);
+        let key = &session.session_hash;
+        let on_error = |e| write_error(e, || "session already exists".to_string());
+        self.write_recording(statement, on_error, ChangeKind::Session, key)
             .await
     }
 
     async fn get_session(&self, session_hash: &str) -> StoreResult<Option<SessionRecord>> {
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE session_hash = $1");
-        sqlx::query(&sql)
-            .bind(session_hash)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?
-            .as_ref()
-            .map(decode_session)
-            .transpose()
+        let query = sqlx::query(&sql).bind(session_hash);
+        fetch_optional(&self.reader, query, decode_session).await
     }
 
     async fn add_session_method(
@@ -92,7 +80,7 @@ impl SessionStore for SqlStore {
                             session.methods.push(method.clone());
                         }
                         let new_methods = to_json(&session.methods, "session methods")?;
-                        let updated = sqlx::query(
+                        let statement = sqlx::query(
                             "UPDATE sessions SET methods = $2, auth_time = $3, \
                              last_used_at = $3 \
                              WHERE session_hash = $1 AND methods = $4 AND ended_at IS NULL",
@@ -100,12 +88,8 @@ impl SessionStore for SqlStore {
                         .bind(&session_hash)
                         .bind(&new_methods)
                         .bind(now_s)
-                        .bind(&old_methods)
-                        .execute(tx.conn())
-                        .await
-                        .map_err(backend)?
-                        .rows_affected();
-                        if updated == 1 {
+                        .bind(&old_methods);
+                        if execute(tx.conn(), statement, backend).await? == 1 {
                             session.auth_time = now_s;
                             session.last_used_at = now_s;
                             tx.record_change(ChangeKind::Session, &session_hash).await?;
@@ -130,19 +114,15 @@ impl SessionStore for SqlStore {
         self.writer
             .run(move |tx| {
                 Box::pin(async move {
-                    let updated = sqlx::query(
+                    let statement = sqlx::query(
                         "UPDATE sessions SET last_used_at = $2 \
                          WHERE session_hash = $1 AND ended_at IS NULL AND expires_at > $2 \
                          AND last_used_at >= $3",
                     )
                     .bind(&session_hash)
                     .bind(now_s)
-                    .bind(min_last_used_s)
-                    .execute(tx.conn())
-                    .await
-                    .map_err(backend)?
-                    .rows_affected();
-                    if updated == 0 {
+                    .bind(min_last_used_s);
+                    if execute(tx.conn(), statement, backend).await? == 0 {
                         return Ok(None);
                     }
                     live_session(tx, &session_hash, now_s, min_last_used_s).await
@@ -156,20 +136,16 @@ impl SessionStore for SqlStore {
         self.writer
             .run(move |tx| {
                 Box::pin(async move {
-                    let updated = sqlx::query(
+                    let statement = sqlx::query(
                         "UPDATE sessions SET ended_at = $2 \
                          WHERE session_hash = $1 AND ended_at IS NULL AND expires_at > $2",
                     )
                     .bind(&session_hash)
-                    .bind(now_s)
-                    .execute(tx.conn())
-                    .await
-                    .map_err(backend)?
-                    .rows_affected();
-                    if updated == 0 {
+                    .bind(now_s);
+                    if execute(tx.conn(), statement, backend).await? == 0 {
                         return Ok(false);
                     }
-                    refresh::revoke_session_in(tx, &session_hash, now_s).await?;
+                    revoke_session_in(tx, &session_hash, now_s).await?;
                     tx.record_change(ChangeKind::Session, &session_hash).await?;
                     Ok(true)
                 })
@@ -193,19 +169,11 @@ async fn live_session(
     min_last_used_s: i64,
 ) -> StoreResult<Option<SessionRecord>> {
     let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE session_hash = $1");
-    let row = sqlx::query(&sql)
-        .bind(session_hash)
-        .fetch_optional(tx.conn())
-        .await
-        .map_err(backend)?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let session = decode_session(&row)?;
-    let live = session.ended_at.is_none()
-        && session.expires_at > now_s
-        && session.last_used_at >= min_last_used_s;
-    Ok(live.then_some(session))
+    let query = sqlx::query(&sql).bind(session_hash);
+    let session = fetch_optional(tx.conn(), query, decode_session).await?;
+    Ok(session.filter(|s| {
+        s.ended_at.is_none() && s.expires_at > now_s && s.last_used_at >= min_last_used_s
+    }))
 }
 
 fn decode_session(row: &AnyRow) -> StoreResult<SessionRecord> {

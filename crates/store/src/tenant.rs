@@ -9,6 +9,7 @@ use tessera_identity::{Application, BootstrapOutcome, BootstrapPlan};
 use crate::clients::{decode_application, insert_application, insert_client, APPLICATION_COLUMNS};
 use crate::error::backend;
 use crate::keys::insert_signing_key;
+use crate::query::{execute, fetch_optional};
 use crate::sql_store::SqlStore;
 
 #[async_trait]
@@ -18,10 +19,7 @@ impl TenantStore for SqlStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.reader)
-            .await
-            .map_err(backend)?;
+        execute(&self.reader, sqlx::query("SELECT 1"), backend).await?;
         Ok(())
     }
 
@@ -32,16 +30,12 @@ impl TenantStore for SqlStore {
                 Box::pin(async move {
                     // First, so the loser of a race stops here: the primary key makes the
                     // second insert wait for the first transaction and then do nothing.
-                    let created = sqlx::query(
+                    let statement = sqlx::query(
                         "INSERT INTO tenant (id, created_at_ms) VALUES (1, $1) \
                          ON CONFLICT DO NOTHING",
                     )
-                    .bind(tx.now_ms())
-                    .execute(tx.conn())
-                    .await
-                    .map_err(backend)?
-                    .rows_affected();
-                    if created == 0 {
+                    .bind(tx.now_ms());
+                    if execute(tx.conn(), statement, backend).await? == 0 {
                         return Ok(BootstrapOutcome::AlreadyBootstrapped);
                     }
                     for key in &plan.signing_keys {
@@ -61,12 +55,6 @@ impl TenantStore for SqlStore {
 
     async fn management_application(&self) -> StoreResult<Option<Application>> {
         let sql = format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE management = 1");
-        sqlx::query(&sql)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?
-            .as_ref()
-            .map(decode_application)
-            .transpose()
+        fetch_optional(&self.reader, sqlx::query(&sql), decode_application).await
     }
 }

@@ -12,6 +12,7 @@ use tessera_identity::{
 };
 
 use crate::error::{backend, corrupt, violation, write_error, Violation};
+use crate::query::{fetch_all, fetch_optional};
 use crate::rows::{column, from_json, to_json};
 use crate::sql_store::SqlStore;
 
@@ -22,43 +23,28 @@ const USER_COLUMNS: &str = "user_id, doc, password_hash";
 impl UserStore for SqlStore {
     async fn create_user(&self, user: &User) -> StoreResult<()> {
         let row = UserRow::new(user)?;
-        self.writer
-            .run(move |tx| {
-                Box::pin(async move {
-                    sqlx::query(
-                        "INSERT INTO users \
-                         (user_id, username_norm, email_norm, phone_number, doc, password_hash, \
-                          status, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                    )
-                    .bind(&row.user_id)
-                    .bind(&row.username_norm)
-                    .bind(&row.email_norm)
-                    .bind(&row.phone_number)
-                    .bind(&row.doc)
-                    .bind(&row.password_hash)
-                    .bind(row.status)
-                    .bind(row.created_at)
-                    .bind(row.updated_at)
-                    .execute(tx.conn())
-                    .await
-                    .map_err(user_write_error)?;
-                    tx.record_change(ChangeKind::User, &row.user_id).await
-                })
-            })
+        let statement = sqlx::query(
+            "INSERT INTO users \
+             (user_id, username_norm, email_norm, phone_number, doc, password_hash, \
+              status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(row.user_id)
+        .bind(row.username_norm)
+        .bind(row.email_norm)
+        .bind(row.phone_number)
+        .bind(row.doc)
+        .bind(row.password_hash)
+        .bind(row.status)
+        .bind(row.created_at)
+        .bind(row.updated_at);
+        self.write_recording(statement, user_write_error, ChangeKind::User, &user.user_id)
             .await
     }
 
     async fn get_user(&self, user_id: &str) -> StoreResult<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE user_id = $1");
-        sqlx::query(&sql)
-            .bind(user_id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?
-            .as_ref()
-            .map(decode_user)
-            .transpose()
+        fetch_optional(&self.reader, sqlx::query(&sql).bind(user_id), decode_user).await
     }
 
     async fn get_user_by(&self, lookup: &UserLookup) -> StoreResult<Option<User>> {
@@ -68,44 +54,25 @@ impl UserStore for SqlStore {
             UserLookup::UsernameNorm(v) => ("username_norm", v),
         };
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE {column} = $1");
-        sqlx::query(&sql)
-            .bind(value)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(backend)?
-            .as_ref()
-            .map(decode_user)
-            .transpose()
+        fetch_optional(&self.reader, sqlx::query(&sql).bind(value), decode_user).await
     }
 
     async fn update_user(&self, user: &User) -> StoreResult<()> {
         let row = UserRow::new(user)?;
-        self.writer
-            .run(move |tx| {
-                Box::pin(async move {
-                    let updated = sqlx::query(
-                        "UPDATE users SET username_norm = $2, email_norm = $3, \
-                         phone_number = $4, doc = $5, password_hash = $6, status = $7, \
-                         updated_at = $8 WHERE user_id = $1",
-                    )
-                    .bind(&row.user_id)
-                    .bind(&row.username_norm)
-                    .bind(&row.email_norm)
-                    .bind(&row.phone_number)
-                    .bind(&row.doc)
-                    .bind(&row.password_hash)
-                    .bind(row.status)
-                    .bind(row.updated_at)
-                    .execute(tx.conn())
-                    .await
-                    .map_err(user_write_error)?
-                    .rows_affected();
-                    if updated == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    tx.record_change(ChangeKind::User, &row.user_id).await
-                })
-            })
+        let statement = sqlx::query(
+            "UPDATE users SET username_norm = $2, email_norm = $3, \
+             phone_number = $4, doc = $5, password_hash = $6, status = $7, \
+             updated_at = $8 WHERE user_id = $1",
+        )
+        .bind(row.user_id)
+        .bind(row.username_norm)
+        .bind(row.email_norm)
+        .bind(row.phone_number)
+        .bind(row.doc)
+        .bind(row.password_hash)
+        .bind(row.status)
+        .bind(row.updated_at);
+        self.write_one(statement, user_write_error, ChangeKind::User, &user.user_id)
             .await
     }
 
@@ -151,13 +118,7 @@ impl UserStore for SqlStore {
         for v in &values {
             list_query = list_query.bind(v);
         }
-        let users = list_query
-            .fetch_all(&self.reader)
-            .await
-            .map_err(backend)?
-            .iter()
-            .map(decode_user)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let users = fetch_all(&self.reader, list_query, decode_user).await?;
         Ok(UserPage {
             users,
             total: u64::try_from(total).unwrap_or(0),
