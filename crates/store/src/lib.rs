@@ -12,11 +12,10 @@
 //! writes go through one connection (WAL, `synchronous=FULL`) and reads through a pool of
 //! `query_only` connections that never wait for the writer.
 //!
-//! Layout: `sql_store` holds the [`SqlStore`](sql_store::SqlStore) struct and its
-//! one-statement write helpers, `query` the statement-level helpers (fetch and decode,
-//! execute), `rows` the column and JSON decoding helpers, `writer` the write path (group
-//! commit on SQLite). Every other module is one aggregate: the port it implements, its SQL,
-//! its column lists and its row decoders.
+//! Layout: `sql_store` holds the `SqlStore` struct and its one-statement write helpers,
+//! `query` the statement-level helpers (fetch and decode, execute), `rows` the column and JSON
+//! decoding helpers, `writer` the write path (group commit on SQLite). Every other module is
+//! one aggregate: the port it implements, its SQL, its column lists and its row decoders.
 
 mod database;
 mod dialect;
