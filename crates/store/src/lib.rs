@@ -11,16 +11,35 @@
 //! differences (connection settings, migrations, how a write transaction begins). On SQLite,
 //! writes go through one connection (WAL, `synchronous=FULL`) and reads through a pool of
 //! `query_only` connections that never wait for the writer.
+//!
+//! Layout: `sql_store` holds the `SqlStore` struct and its one-statement write helpers,
+//! `query` the statement-level helpers (fetch and decode, execute), `rows` the column and JSON
+//! decoding helpers, `writer` the write path (group commit on SQLite). Every other module is
+//! one aggregate: the port it implements, its SQL, its column lists and its row decoders.
 
 mod database;
 mod dialect;
 mod error;
-mod outbox;
-mod refresh;
+mod query;
 mod rows;
 mod sql_store;
 mod target;
 mod writer;
+
+// One module per aggregate, each implementing one port of `tessera_identity::ports`.
+mod changes;
+mod clients;
+mod codes;
+mod journeys;
+mod keys;
+mod lockouts;
+mod outbox;
+mod refresh;
+mod revocations;
+mod sessions;
+mod settings;
+mod tenant;
+mod users;
 
 pub use database::{open, ConnectionSettings, Database, PoolRole, SchemaStatus};
 pub use outbox::StoreOutbox;

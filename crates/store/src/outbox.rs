@@ -1,39 +1,71 @@
-//! The development outbox in the database: decoding `outbox` rows, and [`StoreOutbox`], the
-//! [`OutboxStore`] port of `tessera_delivery` over any [`Store`], so a
+//! The development outbox in the database: [`DevOutboxStore`] over SQL (the `outbox` table),
+//! and [`StoreOutbox`], the [`OutboxStore`] port of `tessera_delivery` over any [`Store`], so a
 //! [`DevOutbox`](tessera_delivery::DevOutbox) keeps its messages in the shared database and
-//! every node lists the same ones.
+//! every node lists the same ones. Nothing caches the outbox, so it records no change rows.
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use tessera_delivery::{Channel, DeliveryError, OutboxRecord, OutboxStore};
-use tessera_identity::ports::StoreResult;
+use tessera_identity::ports::{DevOutboxStore, StoreResult};
 use tessera_identity::{Store, StoreError};
 
-use crate::error::corrupt;
+use crate::error::{corrupt, write_error};
+use crate::query::fetch_all;
 use crate::rows::column;
+use crate::sql_store::SqlStore;
 
-/// The columns [`outbox_record`] reads.
-pub(crate) const OUTBOX_COLUMNS: &str = "id, channel, to_addr, subject, text, created_at_ms";
+/// The columns [`decode_outbox_record`] reads.
+const OUTBOX_COLUMNS: &str = "id, channel, to_addr, subject, text, created_at_ms";
 
-/// Decodes one `outbox` row.
-pub(crate) fn outbox_record(row: &AnyRow) -> StoreResult<OutboxRecord> {
-    let id: String = column(row, "id", "outbox message")?;
-    let what = format!("outbox message {id}");
-    let channel: String = column(row, "channel", &what)?;
-    let channel = match channel.as_str() {
-        "email" => Channel::Email,
-        "sms" => Channel::Sms,
-        other => return Err(corrupt(format!("{what} column channel"), other)),
-    };
-    Ok(OutboxRecord {
-        channel,
-        to: column(row, "to_addr", &what)?,
-        subject: column(row, "subject", &what)?,
-        text: column(row, "text", &what)?,
-        created_at_ms: column(row, "created_at_ms", &what)?,
-        id,
-    })
+#[async_trait]
+impl DevOutboxStore for SqlStore {
+    async fn insert_outbox(&self, record: &OutboxRecord) -> StoreResult<()> {
+        let r = record.clone();
+        let statement = sqlx::query(
+            "INSERT INTO outbox \
+             (id, channel, to_addr, subject, text, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(r.id)
+        .bind(r.channel.as_str())
+        .bind(r.to)
+        .bind(r.subject)
+        .bind(r.text)
+        .bind(r.created_at_ms);
+        let conflict = format!("outbox message {} already exists", record.id);
+        self.write(statement, move |e| write_error(e, move || conflict))
+            .await?;
+        Ok(())
+    }
+
+    async fn list_outbox(&self, to: Option<&str>, limit: u32) -> StoreResult<Vec<OutboxRecord>> {
+        let limit = i64::from(limit);
+        match to {
+            Some(to) => {
+                let sql = format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE to_addr = $1 \
+                     ORDER BY created_at_ms DESC, seq DESC LIMIT $2"
+                );
+                let query = sqlx::query(&sql).bind(to).bind(limit);
+                fetch_all(&self.reader, query, decode_outbox_record).await
+            }
+            None => {
+                let sql = format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox \
+                     ORDER BY created_at_ms DESC, seq DESC LIMIT $1"
+                );
+                let query = sqlx::query(&sql).bind(limit);
+                fetch_all(&self.reader, query, decode_outbox_record).await
+            }
+        }
+    }
+
+    async fn purge_outbox(&self, before_ms: i64) -> StoreResult<u64> {
+        self.delete_older("DELETE FROM outbox WHERE created_at_ms < $1", before_ms)
+            .await
+    }
 }
 
 /// [`OutboxStore`] over a [`Store`]: the `outbox` table. Store failures become temporary
@@ -57,18 +89,7 @@ impl StoreOutbox {
     }
 }
 
-fn delivery_error(what: &str, e: StoreError) -> DeliveryError {
-    match e {
-        // A duplicate random id: the caller may simply try again with a new one.
-        StoreError::Conflict(_) => DeliveryError::temporary(format!("{what}: duplicate id")),
-        StoreError::NotFound => DeliveryError::temporary(format!("{what}: not found")),
-        StoreError::Backend(_) | StoreError::Corrupt(_) | StoreError::Unavailable(_) => {
-            DeliveryError::temporary(format!("{what}: database error"))
-        }
-    }
-}
-
-#[async_trait::async_trait]
+#[async_trait]
 impl OutboxStore for StoreOutbox {
     async fn insert(&self, record: OutboxRecord) -> Result<(), DeliveryError> {
         self.store
@@ -88,4 +109,35 @@ impl OutboxStore for StoreOutbox {
             .await
             .map_err(|e| delivery_error("listing the dev outbox", e))
     }
+}
+
+fn delivery_error(what: &str, e: StoreError) -> DeliveryError {
+    match e {
+        // A duplicate random id: the caller may simply try again with a new one.
+        StoreError::Conflict(_) => DeliveryError::temporary(format!("{what}: duplicate id")),
+        StoreError::NotFound => DeliveryError::temporary(format!("{what}: not found")),
+        StoreError::Backend(_) | StoreError::Corrupt(_) | StoreError::Unavailable(_) => {
+            DeliveryError::temporary(format!("{what}: database error"))
+        }
+    }
+}
+
+/// Decodes one `outbox` row.
+fn decode_outbox_record(row: &AnyRow) -> StoreResult<OutboxRecord> {
+    let id: String = column(row, "id", "outbox message")?;
+    let what = format!("outbox message {id}");
+    let channel: String = column(row, "channel", &what)?;
+    let channel = match channel.as_str() {
+        "email" => Channel::Email,
+        "sms" => Channel::Sms,
+        other => return Err(corrupt(format!("{what} column channel"), other)),
+    };
+    Ok(OutboxRecord {
+        channel,
+        to: column(row, "to_addr", &what)?,
+        subject: column(row, "subject", &what)?,
+        text: column(row, "text", &what)?,
+        created_at_ms: column(row, "created_at_ms", &what)?,
+        id,
+    })
 }

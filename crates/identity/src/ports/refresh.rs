@@ -24,6 +24,7 @@ pub trait RefreshStore: Send + Sync + 'static {
     /// Revokes a family; returns 1 if it was live, else 0.
     async fn revoke_refresh_family(&self, family_id: &str, now_s: i64) -> StoreResult<u64>;
 
-    /// Deletes families that can no longer be used at `now_s` (expired or revoked).
+    /// Deletes families past their end (`family_expires_at <= now_s`); a revoked family is
+    /// kept until then, and presenting any of its tokens stays `Invalid`.
     async fn purge_refresh_families(&self, now_s: i64) -> StoreResult<u64>;
 }

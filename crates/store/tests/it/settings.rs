@@ -81,6 +81,30 @@ async fn putting_a_setting_records_a_settings_change() {
     }
 }
 
+/// Replacing a document takes the upsert's update path, which must announce the change too
+/// (the write helper records a change only when its statement changed a row).
+#[tokio::test]
+async fn replacing_a_setting_records_another_settings_change() {
+    for tdb in test_databases().await {
+        let (db, store) = tdb.open_store().await;
+        store
+            .put_setting("login_preferences", "{}", 10)
+            .await
+            .unwrap();
+        store
+            .put_setting("login_preferences", r#"{"a":1}"#, 11)
+            .await
+            .unwrap();
+        let changes = store.changes_since(T0_MS - 1).await.unwrap();
+        let settings = changes
+            .iter()
+            .filter(|c| c.kind == ChangeKind::Settings && c.key == "login_preferences")
+            .count();
+        assert_eq!(settings, 2, "{}", tdb.backend());
+        db.close().await;
+    }
+}
+
 #[tokio::test]
 async fn outbox_lists_newest_first_filtered_and_limited() {
     for tdb in test_databases().await {

@@ -1,0 +1,194 @@
+//! [`SessionStore`] over SQL: the `sessions` table, keyed by the hash of the session id (the id
+//! itself is never stored). Creating, gaining a method and ending record a `Session` change,
+//! so other nodes drop what they cached; ending a session also revokes its refresh families
+//! (`refresh.rs`) in the same transaction.
+
+use async_trait::async_trait;
+use sqlx::any::AnyRow;
+use tessera_identity::ports::{SessionStore, StoreResult};
+use tessera_identity::{ChangeKind, SessionRecord, StoreError};
+
+use crate::error::{backend, write_error};
+use crate::query::{execute, fetch_optional};
+use crate::refresh::revoke_session_in;
+use crate::rows::{column, from_json, to_json};
+use crate::sql_store::SqlStore;
+use crate::writer::WriteTx;
+
+/// The columns [`decode_session`] reads.
+const SESSION_COLUMNS: &str = "session_hash, user_id, client_id, methods, auth_time, \
+     created_at, last_used_at, expires_at, ended_at";
+
+#[async_trait]
+impl SessionStore for SqlStore {
+    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()> {
+        let methods = to_json(&session.methods, "session methods")?;
+        let s = session.clone();
+        let statement = sqlx::query(
+            "INSERT INTO sessions \
+             (session_hash, user_id, client_id, methods, auth_time, created_at, \
+              last_used_at, expires_at, ended_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)",
+        )
+        .bind(s.session_hash)
+        .bind(s.user_id)
+        .bind(s.client_id)
+        .bind(methods)
+        .bind(s.auth_time)
+        .bind(s.created_at)
+        .bind(s.last_used_at)
+        .bind(s.expires_at);
+        let key = &session.session_hash;
+        let on_error = |e| write_error(e, || "session already exists".to_string());
+        self.write_recording(statement, on_error, ChangeKind::Session, key)
+            .await
+    }
+
+    async fn get_session(&self, session_hash: &str) -> StoreResult<Option<SessionRecord>> {
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE session_hash = $1");
+        let query = sqlx::query(&sql).bind(session_hash);
+        fetch_optional(&self.reader, query, decode_session).await
+    }
+
+    async fn add_session_method(
+        &self,
+        session_hash: &str,
+        user_id: &str,
+        method: &str,
+        now_s: i64,
+        min_last_used_s: i64,
+    ) -> StoreResult<Option<SessionRecord>> {
+        let session_hash = session_hash.to_string();
+        let user_id = user_id.to_string();
+        let method = method.to_string();
+        self.writer
+            .run(move |tx| {
+                Box::pin(async move {
+                    // Compare-and-swap on the methods document: a concurrent change of the
+                    // same session (PostgreSQL) makes the update miss, and we read again.
+                    for _ in 0..8 {
+                        let Some(mut session) =
+                            live_session(tx, &session_hash, now_s, min_last_used_s).await?
+                        else {
+                            return Ok(None);
+                        };
+                        if session.user_id != user_id {
+                            return Ok(None);
+                        }
+                        let old_methods = to_json(&session.methods, "session methods")?;
+                        if !session.methods.contains(&method) {
+                            session.methods.push(method.clone());
+                        }
+                        let new_methods = to_json(&session.methods, "session methods")?;
+                        let statement = sqlx::query(
+                            "UPDATE sessions SET methods = $2, auth_time = $3, \
+                             last_used_at = $3 \
+                             WHERE session_hash = $1 AND methods = $4 AND ended_at IS NULL",
+                        )
+                        .bind(&session_hash)
+                        .bind(&new_methods)
+                        .bind(now_s)
+                        .bind(&old_methods);
+                        if execute(tx.conn(), statement, backend).await? == 1 {
+                            session.auth_time = now_s;
+                            session.last_used_at = now_s;
+                            tx.record_change(ChangeKind::Session, &session_hash).await?;
+                            return Ok(Some(session));
+                        }
+                    }
+                    Err(StoreError::Backend(
+                        "session changed concurrently too often".into(),
+                    ))
+                })
+            })
+            .await
+    }
+
+    async fn touch_session(
+        &self,
+        session_hash: &str,
+        now_s: i64,
+        min_last_used_s: i64,
+    ) -> StoreResult<Option<SessionRecord>> {
+        let session_hash = session_hash.to_string();
+        self.writer
+            .run(move |tx| {
+                Box::pin(async move {
+                    let statement = sqlx::query(
+                        "UPDATE sessions SET last_used_at = $2 \
+                         WHERE session_hash = $1 AND ended_at IS NULL AND expires_at > $2 \
+                         AND last_used_at >= $3",
+                    )
+                    .bind(&session_hash)
+                    .bind(now_s)
+                    .bind(min_last_used_s);
+                    if execute(tx.conn(), statement, backend).await? == 0 {
+                        return Ok(None);
+                    }
+                    live_session(tx, &session_hash, now_s, min_last_used_s).await
+                })
+            })
+            .await
+    }
+
+    async fn end_session(&self, session_hash: &str, now_s: i64) -> StoreResult<bool> {
+        let session_hash = session_hash.to_string();
+        self.writer
+            .run(move |tx| {
+                Box::pin(async move {
+                    let statement = sqlx::query(
+                        "UPDATE sessions SET ended_at = $2 \
+                         WHERE session_hash = $1 AND ended_at IS NULL AND expires_at > $2",
+                    )
+                    .bind(&session_hash)
+                    .bind(now_s);
+                    if execute(tx.conn(), statement, backend).await? == 0 {
+                        return Ok(false);
+                    }
+                    revoke_session_in(tx, &session_hash, now_s).await?;
+                    tx.record_change(ChangeKind::Session, &session_hash).await?;
+                    Ok(true)
+                })
+            })
+            .await
+    }
+
+    async fn purge_sessions(&self, now_s: i64) -> StoreResult<u64> {
+        // A session past its absolute end is dead whether or not it ended.
+        self.delete_older("DELETE FROM sessions WHERE expires_at <= $1", now_s)
+            .await
+    }
+}
+
+/// The session if it is live at `now_s`: not ended, not expired, used since
+/// `min_last_used_s`. Read inside the write transaction.
+async fn live_session(
+    tx: &mut WriteTx,
+    session_hash: &str,
+    now_s: i64,
+    min_last_used_s: i64,
+) -> StoreResult<Option<SessionRecord>> {
+    let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE session_hash = $1");
+    let query = sqlx::query(&sql).bind(session_hash);
+    let session = fetch_optional(tx.conn(), query, decode_session).await?;
+    Ok(session.filter(|s| {
+        s.ended_at.is_none() && s.expires_at > now_s && s.last_used_at >= min_last_used_s
+    }))
+}
+
+fn decode_session(row: &AnyRow) -> StoreResult<SessionRecord> {
+    let session_hash: String = column(row, "session_hash", "session")?;
+    let what = format!("session {session_hash}");
+    let methods: String = column(row, "methods", &what)?;
+    Ok(SessionRecord {
+        user_id: column(row, "user_id", &what)?,
+        client_id: column(row, "client_id", &what)?,
+        methods: from_json(&methods, &format!("{what} methods"))?,
+        auth_time: column(row, "auth_time", &what)?,
+        created_at: column(row, "created_at", &what)?,
+        last_used_at: column(row, "last_used_at", &what)?,
+        expires_at: column(row, "expires_at", &what)?,
+        ended_at: column(row, "ended_at", &what)?,
+        session_hash,
+    })
+}
