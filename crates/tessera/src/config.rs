@@ -313,6 +313,12 @@ impl Config {
         if matches!(database, Database::Postgres(_)) && raw.key_encryption_key.is_none() {
             bail!("TESSERA_KEY_ENCRYPTION_KEY (32 random bytes, base64) is required with PostgreSQL, so every node shares it");
         }
+        // Every node of a PostgreSQL deployment must sign and accept one issuer; a default
+        // taken from each node's own listen address would make the nodes refuse each other's
+        // tokens.
+        if matches!(database, Database::Postgres(_)) && issuer.is_none() {
+            bail!("`--issuer` (TESSERA_ISSUER, or `issuer` in the config file) is required with PostgreSQL, so every node shares it: give the public URL clients use, e.g. --issuer https://id.example.com");
+        }
         let form_body_limit = raw.http.form_body_limit.unwrap_or(64 * 1024);
         let json_body_limit = raw.http.json_body_limit.unwrap_or(64 * 1024);
         for (name, v) in [
@@ -573,9 +579,34 @@ mod tests {
     fn postgres_needs_a_shared_kek() {
         let raw = RawConfig {
             database_url: Some("postgres://x@localhost/db".into()),
+            issuer: Some("https://id.example.com".into()),
             ..Default::default()
         };
         let err = Config::resolve(raw).unwrap_err();
         assert!(err.to_string().contains("TESSERA_KEY_ENCRYPTION_KEY"));
+    }
+
+    /// Two nodes on one PostgreSQL each defaulted the issuer to their own listen address and
+    /// refused each other's user tokens (`iss` mismatch).
+    #[test]
+    fn postgres_needs_an_explicit_issuer() {
+        let raw = RawConfig {
+            database_url: Some("postgres://x@localhost/db".into()),
+            key_encryption_key: Some("a2V5".into()),
+            ..Default::default()
+        };
+        let err = Config::resolve(raw).unwrap_err().to_string();
+        assert!(err.contains("--issuer"), "{err}");
+        assert!(err.contains("PostgreSQL"), "{err}");
+        let raw = RawConfig {
+            database_url: Some("postgres://x@localhost/db".into()),
+            key_encryption_key: Some("a2V5".into()),
+            issuer: Some("https://id.example.com".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Config::resolve(raw).unwrap().issuer.as_deref(),
+            Some("https://id.example.com")
+        );
     }
 }

@@ -123,13 +123,16 @@ async fn run(cli: Cli) -> Result<()> {
             } else {
                 MigrateMode::Default
             };
+            let data_dir = config.data_dir.clone();
             let srv = server::start(config, Arc::new(SystemClock), mode).await?;
-            if let Some(creds) = &srv.generated_admin {
-                // Printed once, on the first start, to stdout (never to the log).
+            if srv.generated_admin.is_some() {
+                // SPEC §2: the secret is written only to the file (mode 0600); the terminal
+                // and the log name the file and how to read it, never the secret.
                 println!(
-                    "Admin client created. client_id={} client_secret={} (also in the data dir's admin-credentials.json)",
-                    creds.client_id,
-                    creds.client_secret.as_str()
+                    "{}",
+                    tessera::server::admin_credentials_notice(
+                        &data_dir.join("admin-credentials.json")
+                    )
                 );
             }
             srv.wait(shutdown_signal()).await

@@ -309,6 +309,16 @@ fn write_admin_credentials(
     write_private_file(path, text.as_bytes())
 }
 
+/// What the first start prints about generated admin credentials: where they are and how to
+/// read them, never the secret itself.
+pub fn admin_credentials_notice(path: &Path) -> String {
+    format!(
+        "Admin client created; its client_id and client_secret are in {path} (mode 0600), \
+         shown nowhere else. Read them with: cat {path}",
+        path = path.display()
+    )
+}
+
 /// Writes a file readable by its owner only.
 fn write_private_file(path: &Path, contents: &[u8]) -> Result<()> {
     use std::io::Write;

@@ -164,6 +164,46 @@ fn r_is_ok(v: &Value) -> bool {
     v.get("keys").is_some() || v.is_null()
 }
 
+/// Invalid UTF-8 in a path segment was answered with axum's `text/plain` "Invalid URL".
+#[tokio::test]
+async fn invalid_utf8_in_a_path_segment_gets_a_json_error() {
+    for b in backends().await {
+        let srv = b.start().await;
+        let admin = srv.admin_token().await;
+        for path in [
+            "/cis/v1/applications/%ff%fe",
+            "/cis/v1/applications/%ff/clients/%fe",
+            "/cis/v1/users/%c3%28",
+            "/ido/api/v2/journeys/%ff",
+        ] {
+            let r = srv
+                .http
+                .get(srv.url(path))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{path}");
+            assert_eq!(r.headers()["content-type"], "application/json", "{path}");
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["error_code"], "invalid_request", "{path}");
+            assert!(
+                body["message"].as_str().unwrap().contains("UTF-8"),
+                "{path}"
+            );
+        }
+        // Unauthenticated, the same path is refused for the missing token first.
+        let r = srv
+            .http
+            .get(srv.url("/cis/v1/applications/%ff%fe"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        srv.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn operational_endpoints() {
     for b in backends().await {

@@ -46,3 +46,55 @@ fn journey_check_accepts_the_example_and_refuses_a_broken_file() {
     assert!(!ok, "{text}");
     assert!(text.contains("a:expression:1:"), "{text}");
 }
+
+/// The first start printed the generated admin secret on standard output; SPEC §2 says the
+/// output names the file and never the secret.
+#[test]
+fn the_first_start_names_the_credentials_file_and_never_prints_the_secret() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data_dir)
+        .env_remove("TESSERA_ADMIN_CLIENT_ID")
+        .env_remove("TESSERA_ADMIN_CLIENT_SECRET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    // The notice comes once the server is up; the process keeps running afterwards.
+    while !printed.contains("admin-credentials.json") {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        printed.push_str(&line);
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut logged = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logged)
+        .unwrap();
+    let creds: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(data_dir.join("admin-credentials.json")).unwrap(),
+    )
+    .unwrap();
+    let secret = creds["client_secret"].as_str().unwrap();
+    assert!(secret.len() >= 32);
+    assert!(printed.contains("admin-credentials.json"), "{printed}");
+    assert!(printed.contains("cat "), "says how to read it: {printed}");
+    assert!(
+        !printed.contains(secret),
+        "the secret was printed: {printed}"
+    );
+    assert!(!logged.contains(secret), "the secret was logged");
+}
