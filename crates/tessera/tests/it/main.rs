@@ -4,6 +4,7 @@
 //! database).
 
 mod admin;
+mod authorization;
 mod bad_input;
 mod bootstrap;
 mod cli;
