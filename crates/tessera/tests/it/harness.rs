@@ -13,6 +13,37 @@ use tessera_identity::TestClock;
 use zeroize::Zeroizing;
 
 pub const ISSUER: &str = "http://tessera.test";
+/// The password of the test users.
+pub const SECRET: &str = "correct horse battery";
+/// Every client permission, `auth:direct` included (codes and links handed to the caller).
+pub const ALL_PERMISSIONS: [&str; 5] = [
+    "users:read",
+    "users:write",
+    "auth",
+    "auth:direct",
+    "sessions",
+];
+
+/// The paths several test modules call.
+pub mod paths {
+    pub const USERS: &str = "/cis/v1/users";
+    pub const PASSWORD: &str = "/cis/v1/auth/password/authenticate";
+    pub const SESSION_AUTH: &str = "/cis/v1/auth/session/authenticate";
+    pub const LOGOUT: &str = "/cis/v1/auth/session/logout";
+    pub const REFRESH: &str = "/cis/v1/auth/token/refresh";
+    pub const OTP_SEND: &str = "/cis/v1/auth/otp/send";
+    pub const OTP_AUTH: &str = "/cis/v1/auth/otp/authenticate";
+    pub const LINK_SEND: &str = "/cis/v1/auth/link/email/send";
+    pub const LINK_AUTH: &str = "/cis/v1/auth/link/email/authenticate";
+    pub const USERINFO: &str = "/oidc/userinfo";
+    pub const PREFS: &str = "/cis/v1/login-preferences";
+    pub const OUTBOX: &str = "/cis/v1/dev/outbox";
+}
+
+/// The `error_code` of a REST error body ("" if none).
+pub fn code(v: &Value) -> &str {
+    v["error_code"].as_str().unwrap_or_default()
+}
 pub const POSTGRES_ENV: &str = "TESSERA_TEST_POSTGRES_URL";
 pub const ADMIN_ID: &str = "test-admin";
 pub const ADMIN_SECRET: &str = "test-admin-secret-0123456789-abcdefghijklmnop";
@@ -248,6 +279,46 @@ impl TestServer {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
         (status, value)
+    }
+
+    /// POSTs a JSON body with a bearer token.
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.send_json(reqwest::Method::POST, path, token, Some(body))
+            .await
+    }
+
+    /// A new client (with extra settings, e.g. `permissions`) and its client token:
+    /// (client_id, token).
+    pub async fn client(&self, admin: &str, fields: Value) -> (String, String) {
+        let (_, client_id, secret) = self.app_and_client(admin, fields).await;
+        let token = self.token(&client_id, &secret).await;
+        (client_id, token)
+    }
+
+    /// The client token of a new client (with extra settings).
+    pub async fn client_token(&self, admin: &str, fields: Value) -> String {
+        self.client(admin, fields).await.1
+    }
+
+    /// Creates a user (201 expected); returns its user_id.
+    pub async fn create_user(&self, token: &str, body: Value) -> String {
+        let (s, u) = self.post(paths::USERS, token, body).await;
+        assert_eq!(s, StatusCode::CREATED, "{u}");
+        u["user_id"].as_str().unwrap().to_string()
+    }
+
+    /// A password login with `body` (`username`, `password`, …).
+    pub async fn login(&self, token: &str, body: Value) -> (StatusCode, Value) {
+        self.post(paths::PASSWORD, token, body).await
+    }
+
+    /// A password login of `username` with [`SECRET`] (200 expected); the token answer.
+    pub async fn login_ok(&self, token: &str, username: &str) -> Value {
+        let (s, v) = self
+            .login(token, json!({"username": username, "password": SECRET}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v
     }
 
     /// Creates an application and a client in it (with extra client fields); returns

@@ -7,24 +7,24 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tessera_identity::TestClock;
 
-use crate::harness::{backends, claims, now_ms, verify_with_jwks, TestServer};
-use crate::otp::{client, code, user, DIRECT_PERMISSIONS};
+use crate::harness::paths::{LINK_AUTH as AUTH, LINK_SEND as SEND};
+use crate::harness::{
+    backends, claims, code, now_ms, verify_with_jwks, TestServer, ALL_PERMISSIONS,
+};
 
-const SEND: &str = "/cis/v1/auth/link/email/send";
-const AUTH: &str = "/cis/v1/auth/link/email/authenticate";
 const CALLBACK: &str = "https://app.example/callback";
 
 /// A client with the callback registered (and `auth:direct` when `direct`).
 async fn link_client(srv: &TestServer, admin: &str, direct: bool) -> (String, String) {
     let mut fields = json!({"redirect_uris": [CALLBACK, "https://app.example/other?x=1"]});
     if direct {
-        fields["permissions"] = json!(DIRECT_PERMISSIONS);
+        fields["permissions"] = json!(ALL_PERMISSIONS);
     }
-    client(srv, admin, fields).await
+    srv.client(admin, fields).await
 }
 
 async fn post(srv: &TestServer, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
-    srv.send_json(Method::POST, path, token, Some(body)).await
+    srv.post(path, token, body).await
 }
 
 /// Sends a direct link and returns its code, checking the link's shape.
@@ -56,12 +56,12 @@ async fn a_direct_link_logs_in_once_with_amr_eml() {
         let srv = b.start().await;
         let admin = srv.admin_token().await;
         let (client_id, token) = link_client(&srv, &admin, true).await;
-        let user_id = user(
-            &srv,
-            &token,
-            json!({"email": "Ann@Example.com", "username": "ann"}),
-        )
-        .await;
+        let user_id = srv
+            .create_user(
+                &token,
+                json!({"email": "Ann@Example.com", "username": "ann"}),
+            )
+            .await;
 
         let r = srv
             .http
@@ -148,10 +148,10 @@ async fn send_checks_redirect_uri_identifier_permission_and_preferences() {
         let admin = srv.admin_token().await;
         let (_, token) = link_client(&srv, &admin, true).await;
         let (_, plain) = link_client(&srv, &admin, false).await;
-        user(&srv, &token, json!({"email": "ann@example.com"})).await;
-        user(&srv, &token, json!({"username": "nomail"})).await;
-        user(
-            &srv,
+        srv.create_user(&token, json!({"email": "ann@example.com"}))
+            .await;
+        srv.create_user(&token, json!({"username": "nomail"})).await;
+        srv.create_user(
             &token,
             json!({"email": "off@example.com", "status": "disabled"}),
         )
@@ -285,7 +285,8 @@ async fn links_expire_replace_each_other_and_belong_to_their_client() {
         let admin = srv.admin_token().await;
         let (_, token) = link_client(&srv, &admin, true).await;
         let (_, other) = link_client(&srv, &admin, true).await;
-        user(&srv, &token, json!({"email": "ann@example.com"})).await;
+        srv.create_user(&token, json!({"email": "ann@example.com"}))
+            .await;
 
         // Default lifetime: 15 minutes.
         let c = direct_link(&srv, &token, json!({})).await;
@@ -331,7 +332,8 @@ async fn email_links_arrive_in_the_dev_outbox() {
         let srv = TestServer::start(config, TestClock::new(now_ms())).await;
         let admin = srv.admin_token().await;
         let (_, token) = link_client(&srv, &admin, false).await;
-        user(&srv, &token, json!({"email": "ann@example.com"})).await;
+        srv.create_user(&token, json!({"email": "ann@example.com"}))
+            .await;
 
         let (s, v) = post(
             &srv,

@@ -13,40 +13,15 @@ use tokio::sync::Mutex;
 
 use tessera_identity::TestClock;
 
-use crate::harness::{backends, claims, now_ms, verify_with_jwks, TestServer};
-
-pub const SEND: &str = "/cis/v1/auth/otp/send";
-pub const AUTH: &str = "/cis/v1/auth/otp/authenticate";
-const PASSWORD: &str = "/cis/v1/auth/password/authenticate";
-const PREFS: &str = "/cis/v1/login-preferences";
-const SECRET: &str = "correct horse battery";
-pub const DIRECT_PERMISSIONS: [&str; 5] = [
-    "users:read",
-    "users:write",
-    "auth",
-    "auth:direct",
-    "sessions",
-];
-
-/// A client (with extra settings) and its client token: (client_id, token).
-pub async fn client(srv: &TestServer, admin: &str, fields: Value) -> (String, String) {
-    let (_, client_id, secret) = srv.app_and_client(admin, fields).await;
-    let token = srv.token(&client_id, &secret).await;
-    (client_id, token)
-}
+use crate::harness::paths::{OTP_AUTH as AUTH, OTP_SEND as SEND, PASSWORD, PREFS};
+use crate::harness::{
+    backends, claims, code, now_ms, verify_with_jwks, TestServer, ALL_PERMISSIONS, SECRET,
+};
 
 /// A client allowed to use the `direct` channel.
-pub async fn direct_client(srv: &TestServer, admin: &str) -> (String, String) {
-    client(srv, admin, json!({"permissions": DIRECT_PERMISSIONS})).await
-}
-
-/// Creates a user; returns its user_id.
-pub async fn user(srv: &TestServer, token: &str, body: Value) -> String {
-    let (s, u) = srv
-        .send_json(Method::POST, "/cis/v1/users", token, Some(body))
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{u}");
-    u["user_id"].as_str().unwrap().to_string()
+async fn direct_client(srv: &TestServer, admin: &str) -> (String, String) {
+    srv.client(admin, json!({"permissions": ALL_PERMISSIONS}))
+        .await
 }
 
 /// The standard test user: username ann, an unverified email and phone, a password.
@@ -54,14 +29,13 @@ pub async fn user(srv: &TestServer, token: &str, body: Value) -> String {
 async fn start_with_ann(config: tessera::config::Config) -> (TestServer, String, String) {
     let srv = TestServer::start(config, TestClock::new(now_ms())).await;
     let admin = srv.admin_token().await;
-    let (_, token) = client(&srv, &admin, json!({})).await;
+    let (_, token) = srv.client(&admin, json!({})).await;
     ann(&srv, &token).await;
     (srv, admin, token)
 }
 
 async fn ann(srv: &TestServer, token: &str) -> String {
-    user(
-        srv,
+    srv.create_user(
         token,
         json!({
             "username": "ann",
@@ -73,12 +47,8 @@ async fn ann(srv: &TestServer, token: &str) -> String {
     .await
 }
 
-pub fn code(v: &Value) -> &str {
-    v["error_code"].as_str().unwrap_or_default()
-}
-
 async fn post(srv: &TestServer, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
-    srv.send_json(Method::POST, path, token, Some(body)).await
+    srv.post(path, token, body).await
 }
 
 /// A `direct` code for (identifier_type, identifier).
@@ -128,10 +98,10 @@ async fn send_reports_every_error_code() {
     for b in backends().await {
         let srv = b.start().await;
         let admin = srv.admin_token().await;
-        let (_, plain) = client(&srv, &admin, json!({})).await;
+        let (_, plain) = srv.client(&admin, json!({})).await;
         let (_, token) = direct_client(&srv, &admin).await;
         ann(&srv, &token).await;
-        user(&srv, &token, json!({"username": "nomail"})).await;
+        srv.create_user(&token, json!({"username": "nomail"})).await;
         let send = |channel: &str, kind: &str, id: &str| json!({"channel": channel, "identifier_type": kind, "identifier": id});
 
         // `direct` needs `auth:direct`.
@@ -241,12 +211,12 @@ async fn send_reports_every_error_code() {
         assert_eq!(s, StatusCode::OK);
 
         // A disabled user.
-        let disabled = user(
-            &srv,
-            &token,
-            json!({"email": "off@example.com", "status": "disabled"}),
-        )
-        .await;
+        let disabled = srv
+            .create_user(
+                &token,
+                json!({"email": "off@example.com", "status": "disabled"}),
+            )
+            .await;
         let (s, v) = post(&srv, SEND, &token, send("direct", "user_id", &disabled)).await;
         assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "user_not_active"));
         srv.stop().await;

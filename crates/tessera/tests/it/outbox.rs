@@ -10,13 +10,8 @@ use tessera_delivery::{Deliver, DevOutbox, Message};
 use tessera_identity::{Clock, TestClock};
 use tessera_store::StoreOutbox;
 
-use crate::harness::{backends, now_ms, TestServer};
-
-const OUTBOX: &str = "/cis/v1/dev/outbox";
-
-fn code(v: &Value) -> &str {
-    v["error_code"].as_str().unwrap_or_default()
-}
+use crate::harness::paths::OUTBOX;
+use crate::harness::{backends, code, now_ms, TestServer};
 
 async fn start_with_outbox(b: &crate::harness::Backend) -> TestServer {
     let mut config = b.config();

@@ -7,16 +7,9 @@ use serde_json::{json, Value};
 use tessera_identity::TestClock;
 use zeroize::Zeroizing;
 
-use crate::harness::{backends, now_ms, TestServer, ADMIN_ID, ADMIN_SECRET};
+use crate::harness::paths::PREFS;
+use crate::harness::{backends, code, now_ms, TestServer, ADMIN_ID, ADMIN_SECRET, SECRET};
 use crate::multi_node::{eventually, node_config, shared_kek};
-
-const PREFS: &str = "/cis/v1/login-preferences";
-const PASSWORD: &str = "/cis/v1/auth/password/authenticate";
-const SECRET: &str = "correct horse battery";
-
-fn code(v: &Value) -> &str {
-    v["error_code"].as_str().unwrap_or_default()
-}
 
 async fn put(srv: &TestServer, admin: &str, body: Value) -> (StatusCode, Value) {
     srv.send_json(Method::PUT, PREFS, admin, Some(body)).await
@@ -24,8 +17,7 @@ async fn put(srv: &TestServer, admin: &str, body: Value) -> (StatusCode, Value) 
 
 /// A client token with every default permission.
 async fn client_token(srv: &TestServer, admin: &str) -> String {
-    let (_, id, secret) = srv.app_and_client(admin, json!({})).await;
-    srv.token(&id, &secret).await
+    srv.client_token(admin, json!({})).await
 }
 
 async fn create_user(srv: &TestServer, token: &str, username: &str) -> (StatusCode, Value) {
@@ -39,13 +31,8 @@ async fn create_user(srv: &TestServer, token: &str, username: &str) -> (StatusCo
 }
 
 async fn login(srv: &TestServer, token: &str, password: &str) -> (StatusCode, Value) {
-    srv.send_json(
-        Method::POST,
-        PASSWORD,
-        token,
-        Some(json!({"username": "ann", "password": password})),
-    )
-    .await
+    srv.login(token, json!({"username": "ann", "password": password}))
+        .await
 }
 
 #[tokio::test]

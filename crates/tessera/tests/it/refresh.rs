@@ -6,11 +6,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::harness::{backends, verify_with_jwks, TestServer};
-
-const PASSWORD: &str = "/cis/v1/auth/password/authenticate";
-const REFRESH: &str = "/cis/v1/auth/token/refresh";
-const SECRET: &str = "correct horse battery";
+use crate::harness::paths::{PASSWORD, REFRESH};
+use crate::harness::{backends, verify_with_jwks, TestServer, SECRET};
 
 struct Fixture {
     client_id: String,

@@ -6,20 +6,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::harness::{backends, claims, header, verify_with_jwks, TestServer};
-
-const PASSWORD: &str = "/cis/v1/auth/password/authenticate";
-const SESSION_AUTH: &str = "/cis/v1/auth/session/authenticate";
-const LOGOUT: &str = "/cis/v1/auth/session/logout";
-const USERINFO: &str = "/oidc/userinfo";
-const SECRET: &str = "correct horse battery";
-
-/// A client (with extra settings) and its client token: (client_id, token).
-async fn client(srv: &TestServer, admin: &str, fields: Value) -> (String, String) {
-    let (_, client_id, secret) = srv.app_and_client(admin, fields).await;
-    let token = srv.token(&client_id, &secret).await;
-    (client_id, token)
-}
+use crate::harness::paths::{LOGOUT, PASSWORD, SESSION_AUTH, USERINFO};
+use crate::harness::{backends, claims, code, header, verify_with_jwks, TestServer, SECRET};
 
 /// Creates a user with a password; returns its user_id.
 async fn user(srv: &TestServer, token: &str, username: &str, email: &str) -> String {
@@ -44,23 +32,11 @@ async fn user(srv: &TestServer, token: &str, username: &str, email: &str) -> Str
 }
 
 async fn login(srv: &TestServer, token: &str, body: Value) -> (StatusCode, Value) {
-    srv.send_json(Method::POST, PASSWORD, token, Some(body))
-        .await
+    srv.login(token, body).await
 }
 
 async fn login_ok(srv: &TestServer, token: &str, username: &str) -> Value {
-    let (s, v) = login(
-        srv,
-        token,
-        json!({"username": username, "password": SECRET}),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    v
-}
-
-fn code(v: &Value) -> &str {
-    v["error_code"].as_str().unwrap_or_default()
+    srv.login_ok(token, username).await
 }
 
 #[tokio::test]
@@ -68,7 +44,7 @@ async fn a_password_login_issues_tokens_that_verify_with_the_right_claims() {
     for b in backends().await {
         let srv = b.start().await;
         let admin = srv.admin_token().await;
-        let (client_id, token) = client(&srv, &admin, json!({})).await;
+        let (client_id, token) = srv.client(&admin, json!({})).await;
         let user_id = user(&srv, &token, "ann", "Ann@Example.com").await;
 
         let r = srv
@@ -146,7 +122,7 @@ async fn wrong_passwords_and_unknown_users_get_the_same_error() {
     for b in backends().await {
         let srv = b.start().await;
         let admin = srv.admin_token().await;
-        let (_, token) = client(&srv, &admin, json!({})).await;
+        let (_, token) = srv.client(&admin, json!({})).await;
         user(&srv, &token, "ann", "ann@example.com").await;
         let (s1, wrong) = login(&srv, &token, json!({"username": "ann", "password": "nope"})).await;
         let (s2, unknown) =
@@ -170,7 +146,7 @@ async fn failures_lock_the_password_until_the_lockout_ends() {
     for b in backends().await {
         let srv = b.start().await;
         let admin = srv.admin_token().await;
-        let (_, token) = client(&srv, &admin, json!({})).await;
+        let (_, token) = srv.client(&admin, json!({})).await;
         user(&srv, &token, "ann", "ann@example.com").await;
         let wrong = json!({"username": "ann", "password": "wrong password"});
 
@@ -204,7 +180,7 @@ async fn a_disabled_user_is_refused_and_its_tokens_stop_working() {
     for b in backends().await {
         let srv = b.start().await;
         let admin = srv.admin_token().await;
-        let (_, token) = client(&srv, &admin, json!({})).await;
+        let (_, token) = srv.client(&admin, json!({})).await;
         let user_id = user(&srv, &token, "ann", "ann@example.com").await;
         let tokens = login_ok(&srv, &token, "ann").await;
         let at = tokens["access_token"].as_str().unwrap();
@@ -249,13 +225,10 @@ async fn sessions_give_silent_authentication_to_other_clients_until_logout() {
     for b in backends().await {
         let srv = b.start().await;
         let admin = srv.admin_token().await;
-        let (_, token) = client(&srv, &admin, json!({})).await;
-        let (other_id, other) = client(
-            &srv,
-            &admin,
-            json!({"id_token_signed_response_alg": "ES256"}),
-        )
-        .await;
+        let (_, token) = srv.client(&admin, json!({})).await;
+        let (other_id, other) = srv
+            .client(&admin, json!({"id_token_signed_response_alg": "ES256"}))
+            .await;
         let user_id = user(&srv, &token, "ann", "ann@example.com").await;
         let first = login_ok(&srv, &token, "ann").await;
         let sid = claims(first["access_token"].as_str().unwrap())["sid"].clone();
@@ -429,7 +402,9 @@ async fn userinfo_releases_claims_by_scope_and_wants_a_user_token() {
     for b in backends().await {
         let srv = b.start().await;
         let admin = srv.admin_token().await;
-        let (_, token) = client(&srv, &admin, json!({"default_scopes": ["openid", "email"]})).await;
+        let (_, token) = srv
+            .client(&admin, json!({"default_scopes": ["openid", "email"]}))
+            .await;
         let user_id = user(&srv, &token, "ann", "ann@example.com").await;
         let tokens = login_ok(&srv, &token, "ann").await;
         let at = tokens["access_token"].as_str().unwrap();
@@ -485,13 +460,13 @@ async fn the_auth_apis_need_their_permissions() {
     for b in backends().await {
         let srv = b.start().await;
         let admin = srv.admin_token().await;
-        let (_, full) = client(&srv, &admin, json!({})).await;
-        let (_, limited) = client(
-            &srv,
-            &admin,
-            json!({"permissions": ["users:read", "users:write"]}),
-        )
-        .await;
+        let (_, full) = srv.client(&admin, json!({})).await;
+        let (_, limited) = srv
+            .client(
+                &admin,
+                json!({"permissions": ["users:read", "users:write"]}),
+            )
+            .await;
         user(&srv, &full, "ann", "ann@example.com").await;
         let tokens = login_ok(&srv, &full, "ann").await;
         let session = json!({"session_id": tokens["session_id"]});
@@ -536,7 +511,7 @@ async fn bad_input_is_a_400_never_a_500() {
     for b in backends().await {
         let srv = b.start().await;
         let admin = srv.admin_token().await;
-        let (_, token) = client(&srv, &admin, json!({})).await;
+        let (_, token) = srv.client(&admin, json!({})).await;
         user(&srv, &token, "ann", "ann@example.com").await;
         let cases = [
             (json!({"username": "ann"}), "invalid_request_body"),

@@ -5,9 +5,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+use crate::harness::paths::USERS;
 use crate::harness::{backends, TestServer};
-
-const USERS: &str = "/cis/v1/users";
 
 /// A client token of a new client with the given permissions (`None`: the defaults).
 async fn client_token(srv: &TestServer, admin: &str, permissions: Option<Value>) -> String {
@@ -15,8 +14,7 @@ async fn client_token(srv: &TestServer, admin: &str, permissions: Option<Value>)
         Some(p) => json!({"permissions": p}),
         None => json!({}),
     };
-    let (_, client_id, secret) = srv.app_and_client(admin, fields).await;
-    srv.token(&client_id, &secret).await
+    srv.client_token(admin, fields).await
 }
 
 async fn create(srv: &TestServer, token: &str, body: Value) -> (StatusCode, Value) {
