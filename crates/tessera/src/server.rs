@@ -68,6 +68,7 @@ pub async fn open_database(
             if let Some(parent) = path.parent() {
                 create_private_dir(parent)?;
             }
+            make_database_files_private(path)?;
             DatabaseTarget::Sqlite(path.clone())
         }
         Database::Postgres(url) => DatabaseTarget::Postgres(url.to_string()),
@@ -342,8 +343,58 @@ fn write_private_file(path: &Path, contents: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// The SQLite file holds password hashes and personal data: it is created (or set) mode
+/// 0600 before SQLite opens it. SQLite gives its `-wal` and `-shm` files the database file's
+/// mode; existing ones are set too.
+fn make_database_files_private(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if !path.exists() {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            let file = Path::new(&name);
+            if let Ok(meta) = std::fs::metadata(file) {
+                if meta.permissions().mode() & 0o077 != 0 {
+                    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+                        .with_context(|| format!("making {} private", file.display()))?;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Creates the data dir (mode 0700); an existing one that others can read is used but
+/// warned about, since it holds the database, the KEK and the admin credentials.
 fn create_private_dir(path: &Path) -> Result<()> {
-    if path.as_os_str().is_empty() || path.exists() {
+    if path.as_os_str().is_empty() {
+        return Ok(());
+    }
+    if path.exists() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if let Ok(meta) = std::fs::metadata(path) {
+                if meta.permissions().mode() & 0o077 != 0 {
+                    tracing::warn!(
+                        path = %path.display(),
+                        "the data dir can be read by other users; its files are created 0600, \
+                         but consider `chmod 700` on it"
+                    );
+                }
+            }
+        }
         return Ok(());
     }
     std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;

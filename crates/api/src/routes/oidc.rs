@@ -118,13 +118,16 @@ fn client_auth(form: &OAuthForm) -> Result<ClientAuth, Error> {
     })
 }
 
-/// Decodes `base64(urlencode(id) ":" urlencode(secret))`.
+/// Base64 with or without padding: some clients omit the `=` of Basic credentials.
+const BASIC_BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
+
+/// Decodes `base64(urlencode(id) ":" urlencode(secret))`, padded or not.
 fn decode_basic(encoded: &str) -> Option<(String, Zeroizing<String>)> {
-    let raw = Zeroizing::new(
-        base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .ok()?,
-    );
+    let raw = Zeroizing::new(BASIC_BASE64.decode(encoded).ok()?);
     let text = std::str::from_utf8(&raw).ok()?;
     let (id, secret) = text.split_once(':')?;
     let id = form_decode(id)?;
@@ -210,6 +213,16 @@ mod tests {
         let (id, secret) = decode_basic(&encoded).unwrap();
         assert_eq!(id, "my-client");
         assert_eq!(secret.as_str(), "s:c r&t");
+    }
+
+    #[test]
+    fn basic_credentials_without_padding_are_accepted() {
+        // "id:s" is 4 bytes: padded base64 ends in "==".
+        let padded = base64::engine::general_purpose::STANDARD.encode("id:s");
+        assert!(padded.ends_with("=="));
+        let (id, secret) = decode_basic(padded.trim_end_matches('=')).unwrap();
+        assert_eq!((id.as_str(), secret.as_str()), ("id", "s"));
+        assert!(decode_basic(&padded).is_some());
     }
 
     #[test]

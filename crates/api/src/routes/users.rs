@@ -1,5 +1,6 @@
 //! The users API (`/cis/v1/users`): client access tokens with the `users:read` permission
-//! for reads and `users:write` for writes (admins hold both; user tokens never may).
+//! for reads and `users:write` for writes (admins hold both; user tokens never may). Every
+//! answer carries personal data, so none may be cached (`Cache-Control: no-store`).
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -11,7 +12,7 @@ use tessera_identity::Error;
 
 use crate::error::ApiError;
 use crate::extract::{JsonBody, PathParams, Permitted};
-use crate::respond::{json, json_with};
+use crate::respond::{json, json_with, no_store};
 use crate::state::AppState;
 
 type ApiResult = Result<Response, ApiError>;
@@ -22,7 +23,7 @@ pub async fn create_user(
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult {
     let user = state.identity.users.create(&permit, body).await?;
-    Ok(json_with(StatusCode::CREATED, user_json(&user)))
+    Ok(no_store(json_with(StatusCode::CREATED, user_json(&user))))
 }
 
 /// `?email=`, `?phone_number=`, `limit` (1–1000, default 100), `offset`; unknown or repeated
@@ -59,10 +60,10 @@ pub async fn list_users(
 ) -> ApiResult {
     let search = parse_search(query.as_deref())?;
     let page = state.identity.users.search(&permit, search).await?;
-    Ok(json(json!({
+    Ok(no_store(json(json!({
         "result": page.users.iter().map(user_json).collect::<Vec<_>>(),
         "total": page.total,
-    })))
+    }))))
 }
 
 pub async fn get_user(
@@ -70,9 +71,9 @@ pub async fn get_user(
     Permitted(permit): Permitted<perm::UsersRead>,
     PathParams(user_id): PathParams<String>,
 ) -> ApiResult {
-    Ok(json(user_json(
+    Ok(no_store(json(user_json(
         &state.identity.users.get(&permit, &user_id).await?,
-    )))
+    ))))
 }
 
 pub async fn get_user_by_username(
@@ -80,13 +81,13 @@ pub async fn get_user_by_username(
     Permitted(permit): Permitted<perm::UsersRead>,
     PathParams(username): PathParams<String>,
 ) -> ApiResult {
-    Ok(json(user_json(
+    Ok(no_store(json(user_json(
         &state
             .identity
             .users
             .get_by_username(&permit, &username)
             .await?,
-    )))
+    ))))
 }
 
 pub async fn update_user(
@@ -95,9 +96,9 @@ pub async fn update_user(
     PathParams(user_id): PathParams<String>,
     JsonBody(patch): JsonBody<Value>,
 ) -> ApiResult {
-    Ok(json(user_json(
+    Ok(no_store(json(user_json(
         &state.identity.users.patch(&permit, &user_id, patch).await?,
-    )))
+    ))))
 }
 
 pub async fn delete_user(
@@ -106,5 +107,5 @@ pub async fn delete_user(
     PathParams(user_id): PathParams<String>,
 ) -> ApiResult {
     state.identity.users.delete(&permit, &user_id).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(no_store(StatusCode::NO_CONTENT.into_response()))
 }

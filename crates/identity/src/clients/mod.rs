@@ -37,7 +37,10 @@ use crate::ports::ClientStore;
 use crate::util::{merge_patch, new_id, new_secret, plausible_id};
 
 pub(crate) use settings::parse_settings;
-use settings::validate_name;
+use settings::{validate_name, validate_text};
+
+/// The longest grace period a rotated secret may keep working: 30 days.
+pub const MAX_SECRET_GRACE_S: i64 = 30 * 24 * 3600;
 
 /// The KEK derivation label of the client-secret hasher.
 const SECRET_HASH_LABEL: &str = "tessera client secret hmac v1";
@@ -154,6 +157,9 @@ impl Clients {
         input: ApplicationInput,
     ) -> Result<Application, Error> {
         validate_name("name", &input.name)?;
+        if let Some(d) = &input.description {
+            validate_text("description", d)?;
+        }
         let now = self.clock.now_s();
         let app = Application {
             app_id: new_id()?,
@@ -202,6 +208,9 @@ impl Clients {
         let input: ApplicationInput = serde_json::from_value(current)
             .map_err(|e| Error::invalid(format!("invalid application: {e}")))?;
         validate_name("name", &input.name)?;
+        if let Some(d) = &input.description {
+            validate_text("description", d)?;
+        }
         app.name = input.name;
         app.description = input.description;
         app.updated_at = self.clock.now_s();
@@ -358,6 +367,11 @@ impl Clients {
             .grace_period_s
             .map(i64::from)
             .unwrap_or(self.default_grace_s);
+        if grace > MAX_SECRET_GRACE_S {
+            return Err(Error::invalid(format!(
+                "`grace_period_s` must be at most {MAX_SECRET_GRACE_S} (30 days)"
+            )));
+        }
         let secret = Zeroizing::new(new_secret()?);
         if grace > 0 {
             client.previous_secret_hash = Some(std::mem::take(&mut client.secret_hash));

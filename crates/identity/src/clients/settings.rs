@@ -12,7 +12,64 @@ pub(crate) fn validate_name(field: &str, name: &str) -> Result<(), Error> {
             "`{field}` must be 1 to 200 characters"
         )));
     }
+    validate_text(field, name)
+}
+
+/// Free text (names, descriptions): no control characters, which no name needs and some
+/// databases refuse (NUL on PostgreSQL).
+pub(crate) fn validate_text(field: &str, text: &str) -> Result<(), Error> {
+    if text.chars().any(char::is_control) {
+        return Err(Error::invalid(format!(
+            "`{field}` must not contain control characters"
+        )));
+    }
+    if text.chars().count() > 1000 {
+        return Err(Error::invalid(format!(
+            "`{field}` is longer than 1000 characters"
+        )));
+    }
     Ok(())
+}
+
+/// Whether `host` is a loopback host (RFC 8252 §7.3: `http` redirects are allowed there only).
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// A registered redirect URI (SPEC §5, RFC 8252): `https`; `http` only on a loopback host;
+/// or a private-use scheme of a native app, which is a reverse domain name (it contains a
+/// dot, RFC 8252 §7.1). Never `javascript:`, `data:`, `file:` and the like, never a fragment.
+pub(crate) fn validate_redirect_uri(field: &str, uri: &str) -> Result<(), Error> {
+    let parsed = url::Url::parse(uri)
+        .map_err(|_| Error::invalid(format!("`{field}` must hold absolute URIs")))?;
+    if parsed.fragment().is_some() {
+        return Err(Error::invalid(format!(
+            "`{field}` must not contain fragments"
+        )));
+    }
+    if uri.chars().any(char::is_control) || uri.len() > 2000 {
+        return Err(Error::invalid(format!(
+            "`{field}` must hold URIs of at most 2000 printable characters"
+        )));
+    }
+    let ok = match parsed.scheme() {
+        "https" => parsed.has_host(),
+        "http" => is_loopback(&parsed),
+        scheme => scheme.contains('.'),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "`{field}` must hold https URIs, http URIs on a loopback host, or a native app's \
+             private-use scheme (a reverse domain name such as com.example.app:/callback)"
+        )))
+    }
 }
 
 pub(crate) fn parse_settings(body: Value) -> Result<ClientSettings, Error> {
@@ -27,12 +84,11 @@ pub(crate) fn parse_settings(body: Value) -> Result<ClientSettings, Error> {
 
 fn validate_settings(s: &ClientSettings) -> Result<(), Error> {
     validate_name("name", &s.name)?;
+    if let Some(d) = &s.description {
+        validate_text("description", d)?;
+    }
     for uri in &s.redirect_uris {
-        let parsed = url::Url::parse(uri)
-            .map_err(|_| Error::invalid("`redirect_uris` must hold absolute URIs"))?;
-        if parsed.fragment().is_some() {
-            return Err(Error::invalid("`redirect_uris` must not contain fragments"));
-        }
+        validate_redirect_uri("redirect_uris", uri)?;
     }
     for r in &s.allowed_resources {
         let parsed = url::Url::parse(r)
@@ -102,6 +158,44 @@ fn validate_settings(s: &ClientSettings) -> Result<(), Error> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn redirect_uris_are_https_loopback_http_or_private_use_schemes() {
+        for good in [
+            "https://app.example/cb",
+            "http://127.0.0.1:8080/cb",
+            "http://[::1]/cb",
+            "http://localhost:3000/cb",
+            "com.example.app:/oauth2redirect",
+        ] {
+            assert!(
+                validate_redirect_uri("redirect_uris", good).is_ok(),
+                "{good}"
+            );
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            "file:///etc/passwd",
+            "http://app.example/cb",
+            "https://app.example/cb#frag",
+            "myapp:/cb",
+            "relative/path",
+        ] {
+            assert!(
+                validate_redirect_uri("redirect_uris", bad).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_refuse_control_characters() {
+        assert!(validate_name("name", "ok name").is_ok());
+        assert!(validate_name("name", "bad\u{0}name").is_err());
+        assert!(validate_name("name", "bad\nname").is_err());
+        assert!(validate_text("description", "tab\there").is_err());
+    }
 
     #[test]
     fn unknown_client_fields_are_rejected_with_their_name() {

@@ -89,3 +89,46 @@ async fn operator_admin_secret_is_reapplied_on_every_start() {
 fn config_dir_has_credentials_file(b: &crate::harness::Backend) -> bool {
     b.config().data_dir.join("admin-credentials.json").exists()
 }
+
+/// The database files were created 0644 in an existing 0755 data dir, though they hold
+/// password hashes and personal data.
+#[cfg(unix)]
+#[tokio::test]
+async fn database_files_are_private_even_in_an_open_data_dir() {
+    use std::os::unix::fs::PermissionsExt;
+    let b = backends().await.remove(0);
+    assert_eq!(b.name, "sqlite");
+    let config = b.config();
+    std::fs::create_dir_all(&config.data_dir).unwrap();
+    std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(b.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let srv = TestServer::start(config.clone(), TestClock::new(now_ms())).await;
+    // A write, so the WAL and its index exist.
+    let admin = srv.admin_token().await;
+    let (s, _) = srv
+        .post(
+            "/cis/v1/applications",
+            &admin,
+            serde_json::json!({"name": "x"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let tessera::config::Database::Sqlite(db) = config.database.clone() else {
+        unreachable!("the first backend is SQLite")
+    };
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        let mode = std::fs::metadata(&name).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{name:?}");
+    }
+    srv.stop().await;
+    // A file left world-readable by an older version is made private at the next start.
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let srv = TestServer::start(config, TestClock::new(now_ms())).await;
+    assert_eq!(
+        std::fs::metadata(&db).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    srv.stop().await;
+}

@@ -10,6 +10,7 @@ mod bootstrap;
 mod cli;
 mod connections;
 mod discovery;
+mod hardening;
 mod harness;
 mod journeys;
 mod keys;
