@@ -144,7 +144,7 @@ impl Identity {
             live.clone(),
             settings.session_idle_timeout_s,
         ));
-        let lockouts = Arc::new(Lockouts::new(store.clone(), clock.clone()));
+        let lockouts = Arc::new(Lockouts::new(store.clone(), clock.clone(), &kek));
         let issuer = Arc::new(TokenIssuer::new(
             keys.clone(),
             clock.clone(),

@@ -1,5 +1,6 @@
-//! [`LockoutStore`] over SQL: the `auth_failures` table, one failure counter per (user,
-//! method). A failure is counted by one upsert, so concurrent failures all count before the
+//! [`LockoutStore`] over SQL: the `auth_failures` table, one failure counter per (subject,
+//! method), the subject being a user id or `id:<keyed hash>` of an identifier that names no
+//! user. A failure is counted by one upsert, so concurrent failures all count before the
 //! limit is compared. Counters are cached nowhere and record no change rows.
 
 use async_trait::async_trait;
@@ -19,11 +20,11 @@ const AUTH_FAILURE_COLUMNS: &str = "count, window_started_at, locked_until";
 impl LockoutStore for SqlStore {
     async fn record_auth_failure(
         &self,
-        user_id: &str,
+        subject: &str,
         method: &str,
         policy: FailurePolicy,
     ) -> StoreResult<AuthFailures> {
-        let user_id = user_id.to_string();
+        let subject = subject.to_string();
         let method = method.to_string();
         // Failure counters are not cached anywhere, so they record no change rows.
         self.writer
@@ -35,9 +36,9 @@ impl LockoutStore for SqlStore {
                     // failures serialise on the row and every one of them counts.
                     let sql = format!(
                         "INSERT INTO auth_failures \
-                         (user_id, method, count, window_started_at, locked_until) \
+                         (subject, method, count, window_started_at, locked_until) \
                          VALUES ($1, $2, 1, $3, NULL) \
-                         ON CONFLICT (user_id, method) DO UPDATE SET \
+                         ON CONFLICT (subject, method) DO UPDATE SET \
                          count = CASE WHEN {stale} THEN 1 ELSE auth_failures.count + 1 END, \
                          window_started_at = CASE WHEN {stale} THEN $3 \
                            ELSE auth_failures.window_started_at END, \
@@ -48,7 +49,7 @@ impl LockoutStore for SqlStore {
                                   OR auth_failures.locked_until <= $3)",
                     );
                     let row = sqlx::query(&sql)
-                        .bind(&user_id)
+                        .bind(&subject)
                         .bind(&method)
                         .bind(now)
                         .bind(window_start_before)
@@ -60,9 +61,9 @@ impl LockoutStore for SqlStore {
                         let until = now + policy.lockout_s;
                         let lock = sqlx::query(
                             "UPDATE auth_failures SET locked_until = $3 \
-                             WHERE user_id = $1 AND method = $2",
+                             WHERE subject = $1 AND method = $2",
                         )
-                        .bind(&user_id)
+                        .bind(&subject)
                         .bind(&method)
                         .bind(until);
                         execute(tx.conn(), lock, backend).await?;
@@ -74,26 +75,36 @@ impl LockoutStore for SqlStore {
             .await
     }
 
-    async fn reset_auth_failures(&self, user_id: &str, method: &str) -> StoreResult<()> {
-        let statement = sqlx::query("DELETE FROM auth_failures WHERE user_id = $1 AND method = $2")
-            .bind(user_id.to_string())
+    async fn reset_auth_failures(&self, subject: &str, method: &str) -> StoreResult<()> {
+        let statement = sqlx::query("DELETE FROM auth_failures WHERE subject = $1 AND method = $2")
+            .bind(subject.to_string())
             .bind(method.to_string());
         self.write(statement, backend).await?;
         Ok(())
     }
 
-    async fn get_lock(&self, user_id: &str, method: &str) -> StoreResult<Option<AuthFailures>> {
+    async fn get_lock(&self, subject: &str, method: &str) -> StoreResult<Option<AuthFailures>> {
         let sql = format!(
-            "SELECT {AUTH_FAILURE_COLUMNS} FROM auth_failures WHERE user_id = $1 AND method = $2"
+            "SELECT {AUTH_FAILURE_COLUMNS} FROM auth_failures WHERE subject = $1 AND method = $2"
         );
-        let query = sqlx::query(&sql).bind(user_id).bind(method);
+        let query = sqlx::query(&sql).bind(subject).bind(method);
         fetch_optional(&self.reader, query, decode_auth_failures).await
     }
 
-    async fn purge_lockouts(&self, now_s: i64) -> StoreResult<u64> {
+    async fn purge_lockouts(&self, now_s: i64, idle_before_s: i64) -> StoreResult<u64> {
         // An expired lock has already started the count over.
-        self.delete_older("DELETE FROM auth_failures WHERE locked_until <= $1", now_s)
-            .await
+        let locks = self
+            .delete_older("DELETE FROM auth_failures WHERE locked_until <= $1", now_s)
+            .await?;
+        // Counters of identifiers that name no user are forgotten once idle, so random
+        // identifiers cannot grow the table without bound.
+        let statement = sqlx::query(
+            "DELETE FROM auth_failures WHERE subject LIKE 'id:%' \
+             AND window_started_at < $1 AND locked_until IS NULL",
+        )
+        .bind(idle_before_s);
+        let idle = self.write(statement, backend).await?;
+        Ok(locks.saturating_add(idle))
     }
 }
 

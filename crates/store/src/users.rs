@@ -82,7 +82,12 @@ impl UserStore for SqlStore {
             user_id,
             ChangeKind::User,
         )
-        .await
+        .await?;
+        // Failure counters are keyed by subject, not a foreign key: drop the user's.
+        let statement =
+            sqlx::query("DELETE FROM auth_failures WHERE subject = $1").bind(user_id.to_string());
+        self.write(statement, backend).await?;
+        Ok(())
     }
 
     async fn list_users(&self, filter: &UserFilter) -> StoreResult<UserPage> {

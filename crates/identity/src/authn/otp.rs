@@ -6,21 +6,24 @@
 //! and completes the login (a new session, or the named one for MFA).
 //!
 //! Invariants:
-//! - The code is stored only as a keyed hash (`codes.rs`), sent and redeemed through the shared flow of `challenge.rs`, is bound to the sending client
-//!   unless `otp.cross_clients_allowed`, and a new send for the same user, client and kind
-//!   replaces the older code. A failed delivery stores nothing, so the previous code stays
-//!   valid.
+//! - The code is stored only as a keyed hash (`codes.rs`), sent and redeemed through the
+//!   shared flow of `challenge.rs`, is bound to the sending client unless
+//!   `otp.cross_clients_allowed`, and a new send for the same user, client and kind replaces
+//!   the older code. A failed delivery stores nothing, so the previous code stays valid.
 //! - amr: `email` → `eotp`, `sms` → `sms`; a `direct` code counts for the channel of its
 //!   identifier (`email` → `eotp`, `phone_number` → `sms`) and for `user_id`/`username` as
 //!   `eotp` (the email factor: the app delivers it itself, as it would an email), which marks
 //!   no address verified. Redeeming a code sent to an address marks that address verified if
 //!   it is still the user's.
-//! - Brute force: wrong attempts count per (user, `otp`) — one counter for both channels,
-//!   since a wrong guess belongs to no channel — incremented atomically in the store before
-//!   the code is compared. The attempt that reaches `otp.max_failures` and every attempt
-//!   during the `otp.lockout` answer `auth_locked`; a success resets the counter; counts are
-//!   otherwise forgotten only when a lockout ends. Unknown identifiers get the same
-//!   `auth_invalid_credentials` as a wrong code.
+//! - Brute force: attempts count per (user, `otp`) — one counter for both channels, since a
+//!   wrong guess belongs to no channel — incremented atomically in the store *before* the
+//!   code is compared, so at most `otp.max_failures` attempts are ever compared per lockout,
+//!   whatever the concurrency. `otp.max_failures` is the number of wrong codes that lock the
+//!   method: with 3, a third attempt is still compared (the right code logs in), and if it
+//!   is wrong it answers `auth_locked`, as does every attempt during the `otp.lockout`. A
+//!   success resets the counter; counts are otherwise forgotten only when a lockout ends.
+//!   Unknown identifiers count and lock out exactly the same way (their counter is keyed by
+//!   a hash of the identifier, `lockouts.rs`), so the answers tell nothing about who exists.
 //! - Rate limits (`ratelimit.rs`) apply before anything is sent or compared.
 
 use std::sync::Arc;
@@ -213,14 +216,19 @@ impl Otp {
             Some(key.as_deref().unwrap_or("invalid")),
         )?;
         c.logins().precheck(client, &login.options).await?;
-        let Some(user) = c.users().by_identifier(&login.identifier, false).await? else {
-            return Err(Code::AuthInvalidCredentials.into());
-        };
+        let user = c.users().by_identifier(&login.identifier, false).await?;
+        // An identifier that names nobody counts and locks out like a known one, so the
+        // answers do not tell which accounts exist.
+        let subject = self.lockouts.subject(
+            user.as_ref().map(|u| u.user_id.as_str()),
+            &key.unwrap_or_else(|| format!("raw:{}", login.identifier.value)),
+        );
         let prefs = c.prefs();
-        if self.lockouts.is_locked(&user.user_id, OTP_COUNTER).await? {
+        if self.lockouts.is_locked(&subject, OTP_COUNTER).await? {
             return Err(Code::AuthLocked.into());
         }
-        // Count the attempt before comparing, so concurrent guesses all count first.
+        // Count the attempt before comparing, so concurrent guesses all count first: at most
+        // `max_failures` attempts are ever compared per lockout.
         let policy = FailurePolicy {
             now_s: c.now_s(),
             window_s: NO_WINDOW_S,
@@ -229,40 +237,38 @@ impl Otp {
         };
         let attempt = self
             .lockouts
-            .record_failure(&user.user_id, OTP_COUNTER, policy)
+            .record_failure(&subject, OTP_COUNTER, policy)
             .await?;
         if attempt.count > policy.max_failures {
             return Err(Code::AuthLocked.into());
         }
         let passcode = login.passcode.trim();
-        let outcome = if passcode.is_empty()
-            || passcode.len() > MAX_PASSCODE_LEN
-            || !passcode.bytes().all(|b| b.is_ascii_digit())
-        {
-            Redemption::Invalid
-        } else {
-            c.redeem(&CodeRedemption {
-                code_hash: passcode_hash(c.hasher(), &user.user_id, passcode),
-                user_id: Some(user.user_id.clone()),
-                kinds: vec![EOTP.to_string(), SMS.to_string()],
-                client_id: (!prefs.otp.cross_clients_allowed)
-                    .then(|| client.client_id().to_string()),
-                now_s: c.now_s(),
-            })
-            .await?
-        };
-        let code = match outcome {
-            Redemption::Consumed(code) => code,
-            Redemption::Expired => return Err(Code::AuthOtpPasscodeExpired.into()),
-            Redemption::Invalid => {
-                return Err(if attempt.count >= policy.max_failures {
-                    Code::AuthLocked.into()
-                } else {
-                    Code::AuthInvalidCredentials.into()
+        let outcome = match &user {
+            Some(user)
+                if !passcode.is_empty()
+                    && passcode.len() <= MAX_PASSCODE_LEN
+                    && passcode.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                c.redeem(&CodeRedemption {
+                    code_hash: passcode_hash(c.hasher(), &user.user_id, passcode),
+                    user_id: Some(user.user_id.clone()),
+                    kinds: vec![EOTP.to_string(), SMS.to_string()],
+                    client_id: (!prefs.otp.cross_clients_allowed)
+                        .then(|| client.client_id().to_string()),
+                    now_s: c.now_s(),
                 })
+                .await?
             }
+            _ => Redemption::Invalid,
         };
-        self.lockouts.reset(&user.user_id, OTP_COUNTER).await?;
+        let (code, user) = match (outcome, user) {
+            (Redemption::Consumed(code), Some(user)) => (code, user),
+            (Redemption::Expired, _) => return Err(Code::AuthOtpPasscodeExpired.into()),
+            // The failure that reaches the limit answers `auth_locked`.
+            _ if attempt.count >= policy.max_failures => return Err(Code::AuthLocked.into()),
+            _ => return Err(Code::AuthInvalidCredentials.into()),
+        };
+        self.lockouts.reset(&subject, OTP_COUNTER).await?;
         c.finish(client, user, &code, login.options).await
     }
 }

@@ -1,9 +1,10 @@
 //! Password authentication (`POST /cis/v1/auth/password/authenticate`).
 //!
 //! `username` is an email address when it contains `@` (usernames cannot), else a username.
-//! Unknown users cost the same Argon2id time and get the same error as a wrong password.
-//! Failures count per (user, `pwd`), atomically in the store; the failure that reaches the
-//! limit and every attempt during the lockout answer `auth_locked`.
+//! Unknown users cost the same Argon2id time, get the same error as a wrong password, and
+//! count and lock out the same way (`lockouts.rs`). Failures count per (user, `pwd`),
+//! atomically in the store; the failure that reaches the limit and every attempt during the
+//! lockout answer `auth_locked`.
 
 use std::sync::Arc;
 
@@ -106,10 +107,13 @@ impl PasswordLogins {
         self.logins.precheck(client, &login.options).await?;
         let now = self.clock.now_s();
         let user = self.users.find(&login_lookup(&login.username)).await?;
-        if let Some(u) = &user {
-            if self.lockouts.is_locked(&u.user_id, PWD).await? {
-                return Err(Code::AuthLocked.into());
-            }
+        // Unknown usernames count and lock out like known ones (no enumeration).
+        let subject = self.lockouts.subject(
+            user.as_ref().map(|u| u.user_id.as_str()),
+            &format!("login:{}", username_norm(&login.username)),
+        );
+        if self.lockouts.is_locked(&subject, PWD).await? {
+            return Err(Code::AuthLocked.into());
         }
         let ok = self
             .users
@@ -117,21 +121,16 @@ impl PasswordLogins {
             .await?;
         let user = match user {
             Some(u) if ok => u,
-            other => {
-                if let Some(u) = &other {
-                    let policy = FailurePolicy {
-                        now_s: now,
-                        window_s: i64::from(prefs.password.failures_expire_in) * 60,
-                        max_failures: i64::from(prefs.password.max_failures),
-                        lockout_s: i64::from(prefs.password.lockout) * 60,
-                    };
-                    let f = self
-                        .lockouts
-                        .record_failure(&u.user_id, PWD, policy)
-                        .await?;
-                    if f.locked_until.is_some_and(|until| until > now) {
-                        return Err(Code::AuthLocked.into());
-                    }
+            _ => {
+                let policy = FailurePolicy {
+                    now_s: now,
+                    window_s: i64::from(prefs.password.failures_expire_in) * 60,
+                    max_failures: i64::from(prefs.password.max_failures),
+                    lockout_s: i64::from(prefs.password.lockout) * 60,
+                };
+                let f = self.lockouts.record_failure(&subject, PWD, policy).await?;
+                if f.locked_until.is_some_and(|until| until > now) {
+                    return Err(Code::AuthLocked.into());
                 }
                 return Err(Error::new(
                     Code::AuthInvalidCredentials,
@@ -142,7 +141,7 @@ impl PasswordLogins {
         if user.status != UserStatus::Active {
             return Err(not_active());
         }
-        self.lockouts.reset(&user.user_id, PWD).await?;
+        self.lockouts.reset(&subject, PWD).await?;
         self.logins
             .complete(client, &user, PWD, login.options)
             .await
