@@ -154,6 +154,7 @@ impl Identity {
             store.clone(),
             kek.clone(),
             clock.clone(),
+            settings.refresh_reuse_window_s,
         ));
         let logins = Arc::new(Logins::new(
             sessions.clone(),

@@ -75,16 +75,37 @@ pub struct Rotated {
     pub grant: UserGrant,
 }
 
+/// The key the successor of `presented` is sealed under: derived from the presented token
+/// itself, so only its holder can open it and the database alone holds no usable token.
+fn successor_key(presented: &str) -> Result<Kek, Error> {
+    let mut input = Vec::with_capacity(presented.len() + 32);
+    input.extend_from_slice(b"tessera refresh successor v1\0");
+    input.extend_from_slice(presented.as_bytes());
+    Ok(Kek::from_bytes(&tessera_jose::sha256(&input))?)
+}
+
 /// Refresh-token families.
 pub struct RefreshTokens {
     store: Arc<dyn RefreshStore>,
     kek: Arc<Kek>,
     clock: Arc<dyn Clock>,
+    /// A retry of the previous token within this many seconds gets the same successor.
+    reuse_window_s: i64,
 }
 
 impl RefreshTokens {
-    pub fn new(store: Arc<dyn RefreshStore>, kek: Arc<Kek>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, kek, clock }
+    pub fn new(
+        store: Arc<dyn RefreshStore>,
+        kek: Arc<Kek>,
+        clock: Arc<dyn Clock>,
+        reuse_window_s: i64,
+    ) -> Self {
+        Self {
+            store,
+            kek,
+            clock,
+            reuse_window_s,
+        }
     }
 
     /// Starts a family for `session` and returns its first token.
@@ -123,13 +144,16 @@ impl RefreshTokens {
             expires_at: (now + i64::from(settings.refresh_token_ttl)).min(family_expires_at),
             family_expires_at,
             revoked_at: None,
+            successor_sealed: None,
         };
         self.store.create_refresh_family(&family).await?;
         Ok(token)
     }
 
     /// Rotates `presented` for the authenticated client `record`. Refusals are
-    /// `invalid_grant`; a replay of an older generation revokes the family.
+    /// `invalid_grant`. The previous generation presented again by its client within the
+    /// reuse window (a retry after a lost answer) gets the same successor; after the window
+    /// it revokes the family. A token whose secret does not match revokes nothing.
     pub(crate) async fn rotate(
         &self,
         record: &ClientRecord,
@@ -139,6 +163,10 @@ impl RefreshTokens {
         let (family_id, generation) = parse(presented).ok_or_else(invalid)?;
         let now = self.clock.now_s();
         let next = new_token(family_id, generation + 1)?;
+        let successor_key = successor_key(presented)?;
+        let next_sealed = tessera_jose::b64url_encode(
+            &successor_key.seal(next.as_bytes(), family_id.as_bytes())?,
+        );
         let rotation = self
             .store
             .rotate_refresh_token(&RefreshRotation {
@@ -147,18 +175,32 @@ impl RefreshTokens {
                 token_hash: token_hash(presented),
                 client_id: record.client_id().to_string(),
                 next_hash: token_hash(&next),
+                next_sealed,
                 next_expires_at: now + i64::from(record.settings().refresh_token_ttl),
                 now_s: now,
+                reuse_window_s: self.reuse_window_s,
             })
             .await?;
-        let family = match rotation {
-            Rotation::Rotated(family) => *family,
+        let (family, next) = match rotation {
+            Rotation::Rotated(family) => (*family, next),
+            Rotation::Retry(family) => {
+                // The successor the first presentation got, opened with the presented token.
+                let successor = family
+                    .successor_sealed
+                    .as_deref()
+                    .and_then(|s| tessera_jose::b64url_decode(s).ok())
+                    .and_then(|sealed| successor_key.open(&sealed, family_id.as_bytes()).ok())
+                    .and_then(|plain| String::from_utf8(plain.to_vec()).ok())
+                    .ok_or_else(invalid)?;
+                (*family, successor)
+            }
             Rotation::Reused { family_id } => {
+                // The family id is part of a token: it goes to the log at INFO at most.
                 tracing::warn!(
                     client_id = %record.client_id(),
-                    %family_id,
-                    "a used refresh token was presented again; its family is revoked"
+                    "a used refresh token was presented again after the reuse window; its family is revoked"
                 );
+                tracing::info!(client_id = %record.client_id(), %family_id, "refresh family revoked on reuse");
                 return Err(invalid());
             }
             Rotation::Invalid => return Err(invalid()),
@@ -278,7 +320,7 @@ mod tests {
     }
 
     #[test]
-    fn replays_are_older_generations_of_the_family() {
+    fn only_the_previous_generation_with_its_hash_is_a_replay() {
         let f = RefreshFamily {
             family_id: "f".into(),
             generation: 3,
@@ -294,6 +336,7 @@ mod tests {
             expires_at: 10,
             family_expires_at: 10,
             revoked_at: None,
+            successor_sealed: None,
         };
         assert!(f.is_current(3, "h3"));
         assert!(!f.is_current(3, "forged"));
@@ -302,7 +345,8 @@ mod tests {
             !f.is_replay(2, "forged"),
             "the previous generation's hash is checked"
         );
-        assert!(f.is_replay(0, "anything") && f.is_replay(1, "anything"));
+        // Older generations cannot be verified: a forged `<family>.0.garbage` revokes nothing.
+        assert!(!f.is_replay(0, "anything") && !f.is_replay(1, "anything"));
         assert!(!f.is_replay(3, "h3") && !f.is_replay(4, "x"));
     }
 

@@ -30,6 +30,10 @@ pub struct IdentitySettings {
     pub rate_limits: crate::ratelimit::RateLimitSettings,
     /// The texts of passcode and magic-link messages (`[messages]`).
     pub messages: crate::messages::MessageTemplates,
+    /// A client presenting its just-rotated refresh token again within this many seconds
+    /// (a retry after a lost answer) gets the same successor instead of revoking the family;
+    /// 0 disables (SPEC §4).
+    pub refresh_reuse_window_s: i64,
 }
 
 impl IdentitySettings {
@@ -45,6 +49,7 @@ impl IdentitySettings {
             live_check_cache_ms: 2_000,
             rate_limits: crate::ratelimit::RateLimitSettings::default(),
             messages: crate::messages::MessageTemplates::default(),
+            refresh_reuse_window_s: 2,
         }
     }
 }

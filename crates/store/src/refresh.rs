@@ -1,8 +1,9 @@
 //! [`RefreshStore`] over SQL: refresh-token families, one row each, updated in place. A
 //! rotation is one conditional `UPDATE … WHERE family_id = $1 AND generation = $2 AND
-//! token_hash = $3 …` by primary key, which exactly one caller can win; the loser (or a thief
-//! with an older generation) finds the generation moved on, and the family is revoked in the
-//! same transaction. Families are cached nowhere and record no change rows.
+//! token_hash = $3 …` by primary key, which exactly one caller can win. A loser that presented
+//! the previous generation (its hash checked) is a retry within the reuse window, else a
+//! replay, and the family is revoked in the same transaction; anything else changes nothing.
+//! Families are cached nowhere and record no change rows.
 
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
@@ -18,7 +19,7 @@ use crate::writer::WriteTx;
 /// The columns [`decode_family`] reads.
 const FAMILY_COLUMNS: &str = "family_id, generation, token_hash, previous_hash, client_id, \
      user_id, session_hash, session_sealed, grant_doc, created_at, rotated_at, expires_at, \
-     family_expires_at, revoked_at";
+     family_expires_at, revoked_at, successor_sealed";
 
 #[async_trait]
 impl RefreshStore for SqlStore {
@@ -66,6 +67,7 @@ impl RefreshStore for SqlStore {
                     let sql = format!(
                         "UPDATE refresh_families SET generation = generation + 1, \
                          previous_hash = token_hash, token_hash = $5, rotated_at = $7, \
+                         successor_sealed = $8, \
                          expires_at = CASE WHEN $6 < family_expires_at THEN $6 \
                                       ELSE family_expires_at END \
                          WHERE family_id = $1 AND generation = $2 AND token_hash = $3 \
@@ -80,7 +82,8 @@ impl RefreshStore for SqlStore {
                         .bind(&a.client_id)
                         .bind(&a.next_hash)
                         .bind(a.next_expires_at)
-                        .bind(a.now_s);
+                        .bind(a.now_s)
+                        .bind(&a.next_sealed);
                     if let Some(rotated) = fetch_optional(tx.conn(), query, decode_family).await? {
                         return Ok(Rotation::Rotated(Box::new(rotated)));
                     }
@@ -91,8 +94,13 @@ impl RefreshStore for SqlStore {
                     match fetch_optional(tx.conn(), query, decode_family).await? {
                         Some(f)
                             if f.client_id == a.client_id
+                                && f.revoked_at.is_none()
                                 && f.is_replay(a.generation, &a.token_hash) =>
                         {
+                            let live = f.expires_at > a.now_s && f.family_expires_at > a.now_s;
+                            if live && a.now_s - f.rotated_at <= a.reuse_window_s {
+                                return Ok(Rotation::Retry(Box::new(f)));
+                            }
                             revoke_family_in(tx, &f.family_id, a.now_s).await?;
                             Ok(Rotation::Reused {
                                 family_id: f.family_id,
@@ -165,5 +173,6 @@ fn decode_family(row: &AnyRow) -> StoreResult<RefreshFamily> {
         expires_at: column(row, "expires_at", what)?,
         family_expires_at: column(row, "family_expires_at", what)?,
         revoked_at: column(row, "revoked_at", what)?,
+        successor_sealed: column(row, "successor_sealed", what)?,
     })
 }

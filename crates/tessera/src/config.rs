@@ -103,10 +103,11 @@ pub struct RawKeys {
 pub struct RawTokens {
     pub leeway_s: Option<i64>,
     pub secret_rotation_grace_s: Option<i64>,
+    pub refresh_reuse_window_s: Option<i64>,
 }
 
 /// Keys whose environment values are integers; all others are strings, except lists.
-const INTEGER_KEYS: [&str; 7] = [
+const INTEGER_KEYS: [&str; 8] = [
     "outbound.max_response_bytes",
     "http.form_body_limit",
     "http.json_body_limit",
@@ -114,6 +115,7 @@ const INTEGER_KEYS: [&str; 7] = [
     "keys.activation_delay_s",
     "tokens.leeway_s",
     "tokens.secret_rotation_grace_s",
+    "tokens.refresh_reuse_window_s",
 ];
 /// Keys whose environment values are comma-separated lists.
 const LIST_KEYS: [&str; 1] = ["outbound.allow_cidrs"];
@@ -258,6 +260,9 @@ pub struct Config {
     pub key_activation_delay_s: i64,
     pub leeway_s: i64,
     pub secret_rotation_grace_s: i64,
+    /// A retry of a just-rotated refresh token within this many seconds gets the same
+    /// successor (0 disables).
+    pub refresh_reuse_window_s: i64,
     /// Destinations exempt from the outbound special-purpose address check.
     pub outbound_allow_cidrs: Vec<tessera_outbound::IpNet>,
     pub outbound_max_response_bytes: usize,
@@ -337,6 +342,10 @@ impl Config {
         let key_activation_delay_s = raw.keys.activation_delay_s.unwrap_or(30);
         let leeway_s = raw.tokens.leeway_s.unwrap_or(30);
         let secret_rotation_grace_s = raw.tokens.secret_rotation_grace_s.unwrap_or(0);
+        let refresh_reuse_window_s = raw.tokens.refresh_reuse_window_s.unwrap_or(2);
+        if !(0..=60).contains(&refresh_reuse_window_s) {
+            bail!("`tokens.refresh_reuse_window_s` must be between 0 and 60 seconds");
+        }
         for (name, v) in [
             ("keys.activation_delay_s", key_activation_delay_s),
             ("tokens.leeway_s", leeway_s),
@@ -376,6 +385,7 @@ impl Config {
             key_activation_delay_s,
             leeway_s,
             secret_rotation_grace_s,
+            refresh_reuse_window_s,
             outbound_allow_cidrs,
             outbound_max_response_bytes,
             delivery: raw.delivery,

@@ -115,6 +115,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, mode: MigrateMode) -> 
     settings.key_activation_delay_s = config.key_activation_delay_s;
     settings.leeway_s = config.leeway_s;
     settings.secret_rotation_grace_s = config.secret_rotation_grace_s;
+    settings.refresh_reuse_window_s = config.refresh_reuse_window_s;
     settings.dev_outbox = config.delivery.outbox;
     settings.messages = config.messages.clone();
     let admin = config.admin.as_ref().map(|(id, secret)| AdminCredentials {

@@ -23,15 +23,19 @@ pub struct RefreshFamily {
     pub expires_at: i64,
     pub family_expires_at: i64,
     pub revoked_at: Option<i64>,
+    /// The current token sealed under a key derived from the previous token (base64url), so
+    /// the previous token's holder retrying within the reuse window gets the same successor.
+    /// `None` for a family never rotated.
+    pub successor_sealed: Option<String>,
 }
 
 impl RefreshFamily {
-    /// Whether a presented (`generation`, `token_hash`) is an older token of this family: the
-    /// previous generation with its hash, or any generation before it (only holders of the
-    /// family's tokens know its 128-bit id).
+    /// Whether a presented (`generation`, `token_hash`) is the previous generation's token:
+    /// its hash matches the stored one. Older generations cannot be verified (their hashes
+    /// are not kept) and a token whose secret does not match is merely invalid: neither
+    /// revokes anything, so a forged `<family>.0.garbage` cannot log anyone out.
     pub fn is_replay(&self, generation: i64, token_hash: &str) -> bool {
-        (generation == self.generation - 1 && self.previous_hash.as_deref() == Some(token_hash))
-            || (0..self.generation - 1).contains(&generation)
+        generation == self.generation - 1 && self.previous_hash.as_deref() == Some(token_hash)
     }
 
     /// Whether (`generation`, `token_hash`) is this family's current token.
@@ -48,8 +52,13 @@ pub struct RefreshRotation {
     pub token_hash: String,
     pub client_id: String,
     pub next_hash: String,
+    /// The next token sealed under a key derived from the presented one (base64url).
+    pub next_sealed: String,
     pub next_expires_at: i64,
     pub now_s: i64,
+    /// A replay of the previous generation by the same client at most this many seconds
+    /// after the rotation is a retry (`Retry`), not a theft; 0 disables.
+    pub reuse_window_s: i64,
 }
 
 /// What a rotation did.
@@ -57,7 +66,12 @@ pub struct RefreshRotation {
 pub enum Rotation {
     /// The presented token was current; this is the family after the rotation.
     Rotated(Box<RefreshFamily>),
-    /// An older generation was presented: the family is now revoked.
+    /// The previous generation was presented again by its client within the reuse window
+    /// (a retry after a lost answer): nothing changed; this is the family, whose
+    /// `successor_sealed` the presented token opens.
+    Retry(Box<RefreshFamily>),
+    /// The previous generation was presented after the reuse window: the family is now
+    /// revoked (the reuse detection of the OAuth 2.0 Security BCP).
     Reused { family_id: String },
     /// Unknown, expired, revoked, forged or another client's: nothing changed.
     Invalid,

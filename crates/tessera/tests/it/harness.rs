@@ -139,6 +139,7 @@ impl Backend {
             key_activation_delay_s: 30,
             leeway_s: 30,
             secret_rotation_grace_s: 0,
+            refresh_reuse_window_s: 2,
             outbound_allow_cidrs: vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
             outbound_max_response_bytes: 1 << 20,
             delivery: Default::default(),
