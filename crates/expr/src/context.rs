@@ -64,8 +64,9 @@ pub struct Limits {
     /// or searched, one per expanded node compared or written out, one per 64 bytes of string
     /// built, scanned, compared or hashed). Default 100,000.
     pub max_steps: u64,
-    /// Maximum steps of all evaluations through one [`Context`] together (a journey run keeps
-    /// one context). Default 1,000,000.
+    /// Maximum steps of all evaluations through one [`Context`] together. Default unbounded
+    /// (`u64::MAX`), so a long-lived context can be reused; a journey run keeps one context
+    /// and sets its run budget here (1,000,000 by default).
     pub max_total_steps: u64,
     /// Maximum nesting of lambda calls (`@(f)(…)`, and lambdas called by `map`, `filter`, …).
     /// Default 32.
@@ -92,7 +93,7 @@ impl Default for Limits {
         Limits {
             max_nesting_depth: 64,
             max_steps: 100_000,
-            max_total_steps: 1_000_000,
+            max_total_steps: u64::MAX,
             max_call_depth: 32,
             max_eval_depth: 512,
             max_string_len: 1 << 20,

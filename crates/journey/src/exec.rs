@@ -32,9 +32,12 @@ pub struct RunLimits {
     pub wall_time: Duration,
     /// Outbound calls per run (default 10), from expressions and steps together.
     pub max_outbound_calls: u32,
-    /// Limits for each expression evaluation. `expr.max_total_steps` (default 1,000,000) is
-    /// the run's expression budget: all evaluations of the run together; `expr.max_string_len`
-    /// also bounds response bodies and header values.
+    /// Evaluation steps of all the run's expressions together (default 1,000,000): the run's
+    /// expression budget, so a loop of expressions ends on a count, not on the clock.
+    pub max_expression_steps: u64,
+    /// Limits for each expression evaluation (`max_outbound_calls` and `max_total_steps` are
+    /// taken from the fields above); `expr.max_string_len` also bounds response bodies and
+    /// header values.
     pub expr: Limits,
 }
 
@@ -44,6 +47,7 @@ impl Default for RunLimits {
             max_steps: 1_000,
             wall_time: Duration::from_secs(10),
             max_outbound_calls: 10,
+            max_expression_steps: 1_000_000,
             expr: Limits::default(),
         }
     }
@@ -233,6 +237,7 @@ pub async fn resume_backend(
     let host = RunHost::new(env, request.to_value());
     let mut limits = env.limits.expr;
     limits.max_outbound_calls = env.limits.max_outbound_calls;
+    limits.max_total_steps = env.limits.max_expression_steps;
     let ctx = Context::new(env.now_ms, env.random, &host)
         .with_limits(limits)
         .with_deadline(&host);

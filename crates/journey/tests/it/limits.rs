@@ -186,7 +186,7 @@ fn deep_json_in_a_run_is_limit_exceeded() {
     );
 }
 
-/// The run's expression budget (`expr.max_total_steps`) spans every evaluation of the run: a
+/// The run's expression budget (`max_expression_steps`) spans every evaluation of the run: a
 /// loop of expressions that each stay under the per-evaluation limit still ends, at the same
 /// point on every run, with no clock involved.
 #[test]
@@ -216,6 +216,7 @@ fn runaway_expression_stops_at_the_run_deadline() {
     );
     let limits = RunLimits {
         wall_time: Duration::from_millis(100),
+        max_expression_steps: u64::MAX,
         expr: tessera_expr_limits_lifted(),
         ..RunLimits::default()
     };
@@ -232,7 +233,6 @@ fn runaway_expression_stops_at_the_run_deadline() {
 fn tessera_expr_limits_lifted() -> tessera_expr::Limits {
     tessera_expr::Limits {
         max_steps: u64::MAX,
-        max_total_steps: u64::MAX,
         ..RunLimits::default().expr
     }
 }
