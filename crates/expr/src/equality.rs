@@ -72,6 +72,22 @@ impl PartialEq for Value {
     }
 }
 
+/// The answer for two scalars that are cheap to compare (everything but long strings), or
+/// `None` when a walk is needed.
+#[inline]
+pub(crate) fn scalars_equal(a: &Value, b: &Value) -> Option<bool> {
+    Some(match (a, b) {
+        (Value::Null, Value::Null) => true,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Number(x), Value::Number(y)) => x == y,
+        (Value::String(x), Value::String(y)) if x.len() < BYTES_PER_STEP => x == y,
+        (Value::Array(_) | Value::Object(_) | Value::Lambda(_), _)
+        | (_, Value::Array(_) | Value::Object(_) | Value::Lambda(_))
+        | (Value::String(_), Value::String(_)) => return None,
+        _ => false,
+    })
+}
+
 /// Deep equality, counting work on `meter`.
 pub(crate) fn equal<M: Meter>(a: &Value, b: &Value, meter: &mut M) -> Result<bool, Stopped> {
     let mut walk = Walk {

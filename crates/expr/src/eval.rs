@@ -194,7 +194,30 @@ impl<'a> Evaluator<'a> {
     /// Appends the to-string form of `v` (templates, `+`, join) within `max_string_len`,
     /// charging for the bytes written. An oversized value is refused from its cached size
     /// before anything is written.
+    #[inline]
     pub(crate) fn write_display(
+        &mut self,
+        v: &Value,
+        out: &mut String,
+        span: Span,
+    ) -> Result<(), EvalError> {
+        match v {
+            Value::String(s) => {
+                self.check_str_len(out.len().saturating_add(s.len()), span)?;
+                self.charge_bytes(s.len(), span)?;
+                out.push_str(s);
+                Ok(())
+            }
+            Value::Number(n) => {
+                crate::number_format::write_js_number(out, *n);
+                self.check_str_len(out.len(), span)
+            }
+            _ => self.write_display_composite(v, out, span),
+        }
+    }
+
+    #[inline(never)]
+    fn write_display_composite(
         &mut self,
         v: &Value,
         out: &mut String,
@@ -220,12 +243,24 @@ impl<'a> Evaluator<'a> {
 
     /// Deep equality, charging one step per pair of nodes compared and per 64 bytes of
     /// strings compared (shared parts are compared once per distinct pair).
+    #[inline]
     pub(crate) fn values_equal(
         &mut self,
         a: &Value,
         b: &Value,
         span: Span,
     ) -> Result<bool, EvalError> {
+        match equality::scalars_equal(a, b) {
+            Some(equal) => {
+                self.charge(1, span)?;
+                Ok(equal)
+            }
+            None => self.values_equal_walk(a, b, span),
+        }
+    }
+
+    #[inline(never)]
+    fn values_equal_walk(&mut self, a: &Value, b: &Value, span: Span) -> Result<bool, EvalError> {
         let mut meter = EvalMeter {
             ev: self,
             span,
@@ -573,7 +608,8 @@ impl<'a> Evaluator<'a> {
         match function {
             Function::Builtin(builtin) => {
                 // Library functions scan, copy or hash their string arguments: charge for their
-                // bytes here, once, so no function can loop over a long string for free.
+                // bytes here, once, so no function can loop over a long string for free. Their
+                // results need no depth check: they build through `new_array`/`new_object`.
                 let n = args.len();
                 if n <= 4 {
                     let mut buf: [Value; 4] = [Value::Null, Value::Null, Value::Null, Value::Null];
@@ -583,8 +619,7 @@ impl<'a> Evaluator<'a> {
                         bytes += slot.as_str().map_or(0, str::len);
                     }
                     self.charge_bytes(bytes, span)?;
-                    let result = (builtin.call)(self, &buf[..n], span);
-                    self.checked_result(result, span)
+                    (builtin.call)(self, &buf[..n], span)
                 } else {
                     let mut values = Vec::with_capacity(n);
                     let mut bytes = 0;
@@ -594,8 +629,7 @@ impl<'a> Evaluator<'a> {
                         values.push(v);
                     }
                     self.charge_bytes(bytes, span)?;
-                    let result = (builtin.call)(self, &values, span);
-                    self.checked_result(result, span)
+                    (builtin.call)(self, &values, span)
                 }
             }
             Function::Policy(p) => {
@@ -628,7 +662,7 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// Checks the depth of a value a function or the host returned.
+    /// Checks the depth of a value the host returned.
     #[inline]
     fn checked_result(
         &self,

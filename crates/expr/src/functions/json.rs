@@ -17,6 +17,10 @@ fn parse(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, Ev
     parse_json(ev, s.as_bytes(), span)?.ok_or_else(|| a.invalid("the string is not valid JSON"))
 }
 
+/// The deepest nesting `serde_json`'s parser accepts (its recursion limit is 128 levels,
+/// exclusive); deeper text is a limit error here, not a parser error.
+const PARSER_MAX_DEPTH: usize = 127;
+
 /// Parses JSON text into a value within the limits: the text's nesting is measured before it
 /// is parsed (deeper than `max_value_depth` is `limit_exceeded`, not a parser error), and the
 /// number of values it can produce is charged before anything is allocated. `Ok(None)` when
@@ -27,7 +31,7 @@ pub(crate) fn parse_json(
     span: Span,
 ) -> Result<Option<Value>, EvalError> {
     let outline = outline(text);
-    if outline.depth > ev.max_value_depth() as usize {
+    if outline.depth > (ev.max_value_depth() as usize).min(PARSER_MAX_DEPTH) {
         return Err(limit_error(LimitKind::ValueDepth, span));
     }
     ev.charge(outline.values, span)?;
