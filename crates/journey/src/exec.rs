@@ -241,7 +241,7 @@ pub async fn resume_backend(
     let ctx = Context::new(env.now_ms, env.random, &host)
         .with_limits(limits)
         .with_deadline(&host);
-    let vars: IndexMap<String, Value> = state
+    let mut vars: IndexMap<String, Value> = state
         .variables
         .into_iter()
         .map(|(k, v)| (k, Value::from(v)))
@@ -275,7 +275,6 @@ pub async fn resume_backend(
         );
         return fail(trace, &state.current_step, failure);
     }
-    let mut vars = vars;
     loop {
         let step = &journey.steps[index];
         if steps_taken >= env.limits.max_steps {

@@ -429,7 +429,7 @@ impl WithKey for Value {
     }
 }
 
-/// The run's time budget, asked by the evaluator every few thousand steps.
+/// The run's time budget, asked by the evaluator every `DEADLINE_CHECK_INTERVAL` (1,024) steps.
 impl Deadline for RunHost<'_> {
     fn expired(&self) -> bool {
         self.remaining().is_zero()
