@@ -4,7 +4,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use indexmap::IndexMap;
 use serde_json::json;
-use tessera_expr::{compile, eval_sync, Context, NoHost, SeededRandom, Value};
+use tessera_expr::{compile, eval_sync, Context, Deadline, Limits, NoHost, SeededRandom, Value};
 
 const CASES: &[(&str, &str)] = &[
     (
@@ -40,6 +40,15 @@ fn scope() -> IndexMap<String, Value> {
     s
 }
 
+/// A deadline that never expires, like a journey run's with time to spare.
+struct Never;
+
+impl Deadline for Never {
+    fn expired(&self) -> bool {
+        false
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let scope = scope();
     let random = SeededRandom::new(1);
@@ -54,6 +63,18 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+    // As a journey run evaluates: a deadline and a run-wide step budget on the context.
+    let program = compile(CASES[0].1).unwrap();
+    let limits = Limits {
+        max_total_steps: u64::MAX,
+        ..Limits::default()
+    };
+    let run_ctx = Context::new(1_700_000_000_000, &random, &NoHost)
+        .with_limits(limits)
+        .with_deadline(&Never);
+    c.bench_function("eval_in_run/seed_condition", |b| {
+        b.iter(|| eval_sync(std::hint::black_box(&program), &scope, &run_ctx).unwrap())
+    });
     c.bench_function("compile/seed_condition", |b| {
         b.iter(|| compile(std::hint::black_box(CASES[0].1)).unwrap())
     });

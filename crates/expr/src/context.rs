@@ -1,5 +1,6 @@
 //! What the caller supplies to an evaluation: the [`Scope`] of variables, and the [`Context`]
-//! with the clock, randomness, [`Limits`] and the [`Host`] that implements IO functions.
+//! with the clock, randomness, [`Limits`], an optional [`Deadline`] and the [`Host`] that
+//! implements IO functions.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -51,24 +52,36 @@ impl<T: Scope + ?Sized> Scope for &T {
 
 /// Bounds on one evaluation (and on parsing, for `max_nesting_depth`). Exceeding any of them is
 /// an [`crate::ErrorCode::LimitExceeded`] error, never a hang or a crash.
+///
+/// The count-based bounds (steps, sizes, depths) come first and make an expression that hits a
+/// limit hit it every time; the [`Deadline`] of a [`Context`] is the last resort.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Maximum height of the syntax tree (and parser recursion). Default 64.
     pub max_nesting_depth: u32,
-    /// Maximum evaluation steps (one per node evaluated, plus one per element for bulk work
-    /// such as copying, sorting and searching). Default 100,000.
+    /// Maximum evaluation steps of one evaluation: one per node evaluated, plus work in
+    /// proportion to its size for bulk operations (one per element copied, compared, sorted
+    /// or searched, one per expanded node compared or written out, one per 64 bytes of string
+    /// built, scanned, compared or hashed). Default 100,000.
     pub max_steps: u64,
+    /// Maximum steps of all evaluations through one [`Context`] together. Default unbounded
+    /// (`u64::MAX`), so a long-lived context can be reused; a journey run keeps one context
+    /// and sets its run budget here (1,000,000 by default).
+    pub max_total_steps: u64,
     /// Maximum nesting of lambda calls (`@(f)(…)`, and lambdas called by `map`, `filter`, …).
     /// Default 32.
     pub max_call_depth: u32,
     /// Maximum evaluator recursion overall (tree depth times call depth); keeps the native stack
     /// bounded. Default 512.
     pub max_eval_depth: u32,
-    /// Maximum string length in bytes. Default 1 MiB.
+    /// Maximum string length in bytes, for every string built, including the to-string and JSON
+    /// forms of arrays and objects. Default 1 MiB.
     pub max_string_len: usize,
     /// Maximum array length / object size. Default 100,000.
     pub max_collection_len: usize,
-    /// Maximum nesting of arrays/objects/lambdas built by `@std.reduce`. Default 128.
+    /// Maximum nesting of arrays, objects and lambda captures in any value built (literals,
+    /// `let`, lambdas, function results, `@json.parse`, host results). Default 128; never more
+    /// than [`crate::VALUE_DEPTH_CEILING`] whatever is set here.
     pub max_value_depth: u32,
     /// Maximum asynchronous host calls (`@webrequests.*`, `@crypto.verifyToken`) made through
     /// one [`Context`]. Default 10.
@@ -80,6 +93,7 @@ impl Default for Limits {
         Limits {
             max_nesting_depth: 64,
             max_steps: 100_000,
+            max_total_steps: u64::MAX,
             max_call_depth: 32,
             max_eval_depth: 512,
             max_string_len: 1 << 20,
@@ -89,6 +103,16 @@ impl Default for Limits {
         }
     }
 }
+
+/// The time budget of evaluations, asked every [`DEADLINE_CHECK_INTERVAL`] steps. The crate
+/// reads no clock: the caller implements this over its own (monotonic, injectable) clock.
+pub trait Deadline: Send + Sync {
+    /// True once evaluation must stop (`limit_exceeded`, "evaluation time limit exceeded").
+    fn expired(&self) -> bool;
+}
+
+/// Evaluation steps between two [`Deadline::expired`] calls.
+pub const DEADLINE_CHECK_INTERVAL: u64 = 1024;
 
 /// `@policy.*` functions, answered synchronously by [`Host::policy`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -215,8 +239,9 @@ impl RandomSource for SeededRandom {
 
 /// Everything an evaluation needs besides the program and the variables.
 ///
-/// One context is meant to live for a whole journey run, so that `max_outbound_calls` counts
-/// every IO call of the run; update `now_ms` between steps if the clock moves.
+/// One context is meant to live for a whole journey run, so that `max_outbound_calls` and
+/// `max_total_steps` count every IO call and step of the run; update `now_ms` between steps if
+/// the clock moves.
 pub struct Context<'a> {
     /// The run's clock, epoch milliseconds (`@time.now()`).
     pub now_ms: i64,
@@ -226,18 +251,23 @@ pub struct Context<'a> {
     pub limits: Limits,
     /// Policy data and IO.
     pub host: &'a dyn Host,
+    /// The time budget, checked every [`DEADLINE_CHECK_INTERVAL`] steps (none by default).
+    pub deadline: Option<&'a dyn Deadline>,
     outbound_calls: AtomicU32,
+    steps: AtomicU64,
 }
 
 impl<'a> Context<'a> {
-    /// A context with default limits.
+    /// A context with default limits and no deadline.
     pub fn new(now_ms: i64, random: &'a dyn RandomSource, host: &'a dyn Host) -> Self {
         Context {
             now_ms,
             random,
             limits: Limits::default(),
             host,
+            deadline: None,
             outbound_calls: AtomicU32::new(0),
+            steps: AtomicU64::new(0),
         }
     }
 
@@ -247,9 +277,25 @@ impl<'a> Context<'a> {
         self
     }
 
+    /// Sets the time budget: evaluations through this context stop with `limit_exceeded` once
+    /// `deadline` has expired.
+    pub fn with_deadline(mut self, deadline: &'a dyn Deadline) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
     /// How many asynchronous host calls have been made through this context.
     pub fn outbound_calls(&self) -> u32 {
         self.outbound_calls.load(Ordering::Relaxed)
+    }
+
+    /// Evaluation steps spent through this context so far (against `max_total_steps`).
+    pub fn steps_used(&self) -> u64 {
+        self.steps.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn record_steps(&self, n: u64) {
+        self.steps.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Reserves one outbound call; false when the limit is reached.

@@ -2,7 +2,8 @@
 //!
 //! Expressions are compiled once ([`compile`], [`compile_template`]) into a [`Program`] and
 //! evaluated many times against a [`Scope`] of variables and a [`Context`] (clock, randomness,
-//! [`Limits`], [`Host`]). Pure programs run with [`eval_sync`]; programs that make IO calls
+//! [`Limits`], an optional [`Deadline`], [`Host`]). Every evaluation is bounded in steps, time,
+//! value depth and sizes; shared values are never expanded without a bound. Pure programs run with [`eval_sync`]; programs that make IO calls
 //! (`@webrequests.*`, `@crypto.verifyToken`) need [`eval`], which is async. See `README.md` in
 //! this crate for the language reference.
 //!
@@ -14,6 +15,8 @@
 
 mod ast;
 mod context;
+mod convert;
+mod equality;
 mod error;
 mod eval;
 mod functions;
@@ -28,14 +31,15 @@ use std::sync::Arc;
 
 pub use ast::{BinaryOp, Expr, ExprKind, Function, LambdaDef, Span, TemplatePart, UnaryOp};
 pub use context::{
-    BoxFuture, Context, EmptyScope, Host, HostCall, Limits, NoHost, PolicyFunction, RandomSource,
-    Scope, SeededRandom,
+    BoxFuture, Context, Deadline, EmptyScope, Host, HostCall, Limits, NoHost, PolicyFunction,
+    RandomSource, Scope, SeededRandom, DEADLINE_CHECK_INTERVAL,
 };
+pub use convert::{ConvertError, DEFAULT_MAX_CONVERSION_SIZE};
 pub use error::{ErrorCode, EvalError, HostError, ParseError};
 pub use functions::{all_builtins, Builtin};
 pub use number_format::js_number_to_string;
 pub use print::print_expr;
-pub use value::{Lambda, LambdaToJsonError, Map, Value};
+pub use value::{Array, Children, Lambda, Map, Object, Shared, Value, VALUE_DEPTH_CEILING};
 
 use eval::{Evaluator, Replay};
 
@@ -199,7 +203,10 @@ pub fn eval_sync(
             program.root.span,
         ));
     }
-    Evaluator::new(ctx, scope, None).eval(&program.root)
+    let mut evaluator = Evaluator::new(ctx, scope, None);
+    let result = evaluator.eval(&program.root);
+    ctx.record_steps(evaluator.steps());
+    result
 }
 
 /// Evaluates any program; IO calls go to [`Host::call`] and count against
@@ -222,7 +229,14 @@ pub async fn eval(
         replay.next = 0;
         replay.random_pos = 0;
         replay.pending = None;
-        let result = Evaluator::new(ctx, scope, Some(&mut replay)).eval(&program.root);
+        // A block, not `drop`: the evaluator (which is not `Send`) must not live across the
+        // `.await` below, or the future would not be `Send`.
+        let result = {
+            let mut evaluator = Evaluator::new(ctx, scope, Some(&mut replay));
+            let result = evaluator.eval(&program.root);
+            ctx.record_steps(evaluator.steps());
+            result
+        };
         match result {
             Err(e) if e.code == ErrorCode::Suspended => {
                 let Some((call, span)) = replay.pending.take() else {

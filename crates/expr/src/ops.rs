@@ -1,5 +1,6 @@
 //! Binary operators and indexing: the arithmetic, comparison, bitwise and concatenation rules.
 
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 use crate::ast::{BinaryOp, Span};
@@ -44,11 +45,11 @@ pub(crate) fn binary(
         BinaryOp::Add => match (left, right) {
             (Number(a), Number(b)) => Ok(Number(a + b)),
             (Str(_), _) | (_, Str(_)) => {
+                // Each side is refused from its cached size before anything is written, so
+                // `"" + x` never expands a huge shared value.
                 let mut out = String::new();
-                if left.write_display(&mut out).is_err() || right.write_display(&mut out).is_err() {
-                    return Err(type_error("cannot convert a lambda to a string", span));
-                }
-                ev.check_str_len(out.len(), span)?;
+                ev.write_display(left, &mut out, span)?;
+                ev.write_display(right, &mut out, span)?;
                 Ok(Value::from(out))
             }
             (Array(a), Array(b)) => {
@@ -58,7 +59,7 @@ pub(crate) fn binary(
                 let mut out = Vec::with_capacity(len);
                 out.extend(a.iter().cloned());
                 out.extend(b.iter().cloned());
-                Ok(Array(Arc::new(out)))
+                ev.new_array(out, span)
             }
             _ => Err(mismatch("add")),
         },
@@ -97,7 +98,7 @@ pub(crate) fn binary(
         BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
             let ordering = match (left, right) {
                 (Number(a), Number(b)) => a.partial_cmp(b),
-                (Str(a), Str(b)) => Some(a.cmp(b)),
+                (Str(a), Str(b)) => Some(compare_strings(ev, a, b, span)?),
                 _ => {
                     return Err(type_error(
                         format!(
@@ -120,8 +121,8 @@ pub(crate) fn binary(
                 _ => ordering.is_ge(),
             }))
         }
-        BinaryOp::Eq => Ok(Value::Bool(left.deep_eq(right))),
-        BinaryOp::Ne => Ok(Value::Bool(!left.deep_eq(right))),
+        BinaryOp::Eq => Ok(Value::Bool(ev.values_equal(left, right, span)?)),
+        BinaryOp::Ne => Ok(Value::Bool(!ev.values_equal(left, right, span)?)),
         // Short-circuiting operators are handled by the evaluator; reaching here is a bug, and
         // reporting it as a type error is safer than panicking.
         BinaryOp::And | BinaryOp::Or | BinaryOp::Nullish => {
@@ -135,6 +136,20 @@ fn numbers(a: &Value, b: &Value) -> Option<(f64, f64)> {
         (Value::Number(a), Value::Number(b)) => Some((*a, *b)),
         _ => None,
     }
+}
+
+/// Compares two strings by code point, charging for the bytes compared.
+pub(crate) fn compare_strings(
+    ev: &mut Evaluator<'_>,
+    a: &Arc<str>,
+    b: &Arc<str>,
+    span: Span,
+) -> Result<Ordering, EvalError> {
+    if Arc::ptr_eq(a, b) {
+        return Ok(Ordering::Equal);
+    }
+    ev.charge_bytes(a.len().min(b.len()), span)?;
+    Ok(a.cmp(b))
 }
 
 /// `"ab" * 3` → `"ababab"`.
@@ -154,12 +169,14 @@ fn repeat(ev: &mut Evaluator<'_>, s: &str, n: f64, span: Span) -> Result<Value, 
             span,
         ));
     }
-    ev.charge(total as usize / 64, span)?;
+    ev.charge_bytes(total as usize, span)?;
     Ok(Value::from(s.repeat(n as usize)))
 }
 
-/// `obj[k]`, `arr[i]`, `str[i]` and their `?.[…]` forms.
+/// `obj[k]`, `arr[i]`, `str[i]` and their `?.[…]` forms. Hashing a key and finding the i-th
+/// character of a string are charged for the bytes they touch.
 pub(crate) fn index(
+    ev: &mut Evaluator<'_>,
     object: &Value,
     index: &Value,
     optional: bool,
@@ -168,7 +185,10 @@ pub(crate) fn index(
     match (object, index) {
         (Value::Object(map), Value::String(_) | Value::Number(_)) => {
             let found = match index {
-                Value::String(k) => map.get(k.as_ref()),
+                Value::String(k) => {
+                    ev.charge_bytes(k.len(), span)?;
+                    map.get(k.as_ref())
+                }
                 Value::Number(n) => {
                     let mut k = String::new();
                     write_js_number(&mut k, *n);
@@ -200,7 +220,9 @@ pub(crate) fn index(
         }
         (Value::String(s), Value::Number(n)) => {
             let found = if *n >= 0.0 && n.fract() == 0.0 {
-                s.chars().nth(*n as usize)
+                let i = *n as usize;
+                ev.charge_bytes(i.min(s.len()), span)?;
+                s.chars().nth(i)
             } else {
                 None
             };

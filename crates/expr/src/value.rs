@@ -1,19 +1,37 @@
 //! Run-time values: JSON values plus lambdas, cheap to clone (strings, arrays and objects sit
-//! behind `Arc`), with the language's truthiness, equality and to-string rules.
+//! behind `Arc`), with the language's truthiness rule.
 //!
-//! Conversion to `serde_json::Value` fails for lambdas (they have no JSON form); numbers that are
-//! not finite become JSON `null`, as `JSON.stringify` does.
+//! Arrays, objects and lambdas are shared: `let a = [x, x]` holds `x` twice without copying it,
+//! so a value is a DAG whose expanded tree can be exponentially larger than the memory it uses
+//! (`a1 = [a0, a0]`, `a2 = [a1, a1]`, …). Every composite therefore caches, when it is built,
+//! its nesting [`Value::depth`] and its expanded [`Value::size`], so limits are checked in
+//! constant time and nothing ever has to expand a shared value to learn how big it is.
+//! Dropping a deep value is iterative, so no value can overflow the stack when it is freed.
+//!
+//! Equality, conversion to text and to `serde_json` live in `equality.rs` and `convert.rs`.
 
 use std::fmt;
+use std::ops::Deref;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
 
 use crate::ast::LambdaDef;
-use crate::number_format::write_js_number;
 
 /// An object: insertion-ordered keys.
 pub type Map = IndexMap<Arc<str>, Value>;
+
+/// An array's contents, shared.
+pub type Array = Shared<Vec<Value>>;
+
+/// An object's contents, shared.
+pub type Object = Shared<Map>;
+
+/// Deepest value any walk in this crate (equality, JSON, text, `Debug`, `Serialize`) recurses
+/// into, whatever `Limits::max_value_depth` says; the evaluator never builds deeper values.
+/// Values from `serde_json` are at most 128 deep (its parser's recursion limit), so every parsed
+/// document, wrapped a few times, stays far below this.
+pub const VALUE_DEPTH_CEILING: u32 = 256;
 
 /// A value of the expression language.
 #[derive(Clone, Default)]
@@ -28,11 +46,161 @@ pub enum Value {
     /// A string.
     String(Arc<str>),
     /// An array.
-    Array(Arc<Vec<Value>>),
+    Array(Array),
     /// An object with insertion-ordered keys.
-    Object(Arc<Map>),
+    Object(Object),
     /// A function value made by `x => …`.
     Lambda(Arc<Lambda>),
+}
+
+/// A shared, immutable array or object together with its nesting depth and expanded size,
+/// computed once when it is built. Dereferences to the contents (`Vec<Value>` or [`Map`]).
+pub struct Shared<T: Children>(Arc<Node<T>>);
+
+struct Node<T: Children> {
+    shape: Shape,
+    contents: T,
+}
+
+/// Depth and expanded size of a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shape {
+    depth: u32,
+    size: u64,
+}
+
+/// The contents of a composite value: what its shape is computed from and what an iterative
+/// drop takes apart. Implemented for `Vec<Value>` and [`Map`] only.
+pub trait Children: sealed::Sealed {
+    #[doc(hidden)]
+    fn shape(&self) -> (u32, u64);
+    #[doc(hidden)]
+    fn take_children(&mut self, out: &mut Vec<Value>);
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for Vec<super::Value> {}
+    impl Sealed for super::Map {}
+}
+
+impl Children for Vec<Value> {
+    fn shape(&self) -> (u32, u64) {
+        let mut depth = 0;
+        let mut size: u64 = 1;
+        for v in self {
+            depth = depth.max(v.depth());
+            size = size.saturating_add(v.size());
+        }
+        (depth.saturating_add(1), size)
+    }
+
+    fn take_children(&mut self, out: &mut Vec<Value>) {
+        out.extend(self.drain(..).filter(Value::is_composite));
+    }
+}
+
+impl Children for Map {
+    fn shape(&self) -> (u32, u64) {
+        let mut depth = 0;
+        let mut size: u64 = 1;
+        for (k, v) in self {
+            depth = depth.max(v.depth());
+            size = size.saturating_add(k.len() as u64).saturating_add(v.size());
+        }
+        (depth.saturating_add(1), size)
+    }
+
+    fn take_children(&mut self, out: &mut Vec<Value>) {
+        out.extend(self.drain(..).map(|(_, v)| v).filter(Value::is_composite));
+    }
+}
+
+impl<T: Children> Shared<T> {
+    /// Wraps `contents`, computing its depth and expanded size from its direct children.
+    pub fn new(contents: T) -> Self {
+        let (depth, size) = contents.shape();
+        Shared(Arc::new(Node {
+            shape: Shape { depth, size },
+            contents,
+        }))
+    }
+
+    /// Nesting depth: 1 for a composite holding only scalars.
+    pub fn depth(&self) -> u32 {
+        self.0.shape.depth
+    }
+
+    /// Expanded size (see [`Value::size`]).
+    pub fn size(&self) -> u64 {
+        self.0.shape.size
+    }
+
+    /// True when both are the same allocation (so certainly equal).
+    pub fn ptr_eq(a: &Self, b: &Self) -> bool {
+        Arc::ptr_eq(&a.0, &b.0)
+    }
+
+    /// The allocation's address, for memoizing walks over shared values.
+    pub(crate) fn addr(&self) -> usize {
+        Arc::as_ptr(&self.0) as *const () as usize
+    }
+
+    pub(crate) fn same_shape(a: &Self, b: &Self) -> bool {
+        a.0.shape == b.0.shape
+    }
+}
+
+impl<T: Children> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(Arc::clone(&self.0))
+    }
+}
+
+impl<T: Children> Deref for Shared<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0.contents
+    }
+}
+
+/// Values nested at most this deep are dropped recursively (the compiler's drop glue); deeper
+/// ones are taken apart with a heap stack, so freeing a value never overflows the stack.
+const RECURSIVE_DROP_DEPTH: u32 = 32;
+
+impl<T: Children> Drop for Node<T> {
+    fn drop(&mut self) {
+        if self.shape.depth > RECURSIVE_DROP_DEPTH {
+            let mut pending = Vec::new();
+            self.contents.take_children(&mut pending);
+            drop_iteratively(pending);
+        }
+    }
+}
+
+/// Frees `pending` without recursion: a composite that this is the last reference to has its
+/// children moved onto the stack before it is dropped (empty, so its own drop is shallow).
+fn drop_iteratively(mut pending: Vec<Value>) {
+    while let Some(v) = pending.pop() {
+        match v {
+            Value::Array(mut a) => {
+                if let Some(node) = Arc::get_mut(&mut a.0) {
+                    node.contents.take_children(&mut pending);
+                }
+            }
+            Value::Object(mut o) => {
+                if let Some(node) = Arc::get_mut(&mut o.0) {
+                    node.contents.take_children(&mut pending);
+                }
+            }
+            Value::Lambda(mut l) => {
+                if let Some(lambda) = Arc::get_mut(&mut l) {
+                    pending.extend(lambda.captured.drain(..).filter(Value::is_composite));
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// A lambda value: its definition plus the enclosing `let`/parameter values it captured.
@@ -42,19 +210,38 @@ pub enum Value {
 pub struct Lambda {
     pub(crate) def: Arc<LambdaDef>,
     pub(crate) captured: Vec<Value>,
+    /// 1 + the deepest captured value: captures nest values like arrays do.
+    depth: u32,
 }
 
 impl Lambda {
+    pub(crate) fn new(def: Arc<LambdaDef>, captured: Vec<Value>) -> Lambda {
+        let depth = captured
+            .iter()
+            .map(Value::depth)
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1);
+        Lambda {
+            def,
+            captured,
+            depth,
+        }
+    }
+
     /// Number of declared parameters.
     pub fn arity(&self) -> usize {
         self.def.params.len()
     }
 }
 
-/// The error for converting a lambda to JSON.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a lambda cannot be converted to JSON")]
-pub struct LambdaToJsonError;
+impl Drop for Lambda {
+    fn drop(&mut self) {
+        if self.depth > RECURSIVE_DROP_DEPTH {
+            drop_iteratively(std::mem::take(&mut self.captured));
+        }
+    }
+}
 
 impl Value {
     /// A string value.
@@ -64,12 +251,12 @@ impl Value {
 
     /// An array value.
     pub fn array(items: Vec<Value>) -> Value {
-        Value::Array(Arc::new(items))
+        Value::Array(Shared::new(items))
     }
 
     /// An object value.
     pub fn object(map: Map) -> Value {
-        Value::Object(Arc::new(map))
+        Value::Object(Shared::new(map))
     }
 
     /// The name `@std.typeOf` returns: `number string boolean null object array lambda`.
@@ -83,6 +270,36 @@ impl Value {
             Value::Object(_) => "object",
             Value::Lambda(_) => "lambda",
         }
+    }
+
+    /// Nesting depth of arrays, objects and lambda captures: 0 for scalars, 1 for `[]` or
+    /// `[1, "a"]`, 2 for `[[1]]`. Cached, so this is constant time.
+    pub fn depth(&self) -> u32 {
+        match self {
+            Value::Array(a) => a.depth(),
+            Value::Object(o) => o.depth(),
+            Value::Lambda(l) => l.depth,
+            _ => 0,
+        }
+    }
+
+    /// Expanded size: what the value would weigh written out as a tree, counting 1 per node
+    /// plus the bytes of every string and key, with shared parts counted each time they occur
+    /// (saturating). It is a lower bound on the length of the value's compact JSON text, so a
+    /// conversion can be refused before it starts. Cached, so this is constant time. A lambda
+    /// counts 1 (it is never expanded: it has no JSON form and compares by identity).
+    pub fn size(&self) -> u64 {
+        match self {
+            Value::String(s) => 1 + s.len() as u64,
+            Value::Array(a) => a.size(),
+            Value::Object(o) => o.size(),
+            _ => 1,
+        }
+    }
+
+    /// True for arrays, objects and lambdas.
+    pub(crate) fn is_composite(&self) -> bool {
+        matches!(self, Value::Array(_) | Value::Object(_) | Value::Lambda(_))
     }
 
     /// JavaScript truthiness: `null`, `false`, `0`, `-0`, `NaN` and `""` are falsy; everything
@@ -120,148 +337,6 @@ impl Value {
             _ => None,
         }
     }
-
-    /// Deep equality without coercion. Numbers compare as `f64` (`NaN != NaN`); lambdas are
-    /// equal only to themselves; object key order does not matter.
-    pub fn deep_eq(&self, other: &Value) -> bool {
-        match (self, other) {
-            (Value::Null, Value::Null) => true,
-            (Value::Bool(a), Value::Bool(b)) => a == b,
-            (Value::Number(a), Value::Number(b)) => a == b,
-            (Value::String(a), Value::String(b)) => a == b,
-            (Value::Array(a), Value::Array(b)) => {
-                Arc::ptr_eq(a, b)
-                    || (a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.deep_eq(y)))
-            }
-            (Value::Object(a), Value::Object(b)) => {
-                Arc::ptr_eq(a, b)
-                    || (a.len() == b.len()
-                        && a.iter()
-                            .all(|(k, v)| b.get(k).is_some_and(|w| v.deep_eq(w))))
-            }
-            (Value::Lambda(a), Value::Lambda(b)) => Arc::ptr_eq(a, b),
-            _ => false,
-        }
-    }
-
-    /// Appends the to-string form used by templates and `+`: strings as they are, numbers as
-    /// JavaScript prints them, `true false null` literally, arrays and objects as compact JSON.
-    /// Lambdas have no string form.
-    pub fn write_display(&self, out: &mut String) -> Result<(), LambdaToJsonError> {
-        match self {
-            Value::String(s) => {
-                out.push_str(s);
-                Ok(())
-            }
-            Value::Number(n) => {
-                write_js_number(out, *n);
-                Ok(())
-            }
-            other => other.write_json(out),
-        }
-    }
-
-    /// Appends compact JSON (like `JSON.stringify`): non-finite numbers become `null`;
-    /// a lambda anywhere inside is an error.
-    pub fn write_json(&self, out: &mut String) -> Result<(), LambdaToJsonError> {
-        match self {
-            Value::Null => out.push_str("null"),
-            Value::Bool(true) => out.push_str("true"),
-            Value::Bool(false) => out.push_str("false"),
-            Value::Number(n) => {
-                if n.is_finite() {
-                    write_js_number(out, *n);
-                } else {
-                    out.push_str("null");
-                }
-            }
-            Value::String(s) => write_json_string(out, s),
-            Value::Array(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    item.write_json(out)?;
-                }
-                out.push(']');
-            }
-            Value::Object(map) => {
-                out.push('{');
-                for (i, (k, v)) in map.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write_json_string(out, k);
-                    out.push(':');
-                    v.write_json(out)?;
-                }
-                out.push('}');
-            }
-            Value::Lambda(_) => return Err(LambdaToJsonError),
-        }
-        Ok(())
-    }
-
-    /// Compact JSON text of this value.
-    pub fn to_json_string(&self) -> Result<String, LambdaToJsonError> {
-        let mut out = String::new();
-        self.write_json(&mut out)?;
-        Ok(out)
-    }
-
-    /// Converts to `serde_json::Value`. Integral numbers below 2^53 become JSON integers,
-    /// non-finite numbers become `null`, and lambdas are an error.
-    pub fn to_json(&self) -> Result<serde_json::Value, LambdaToJsonError> {
-        Ok(match self {
-            Value::Null => serde_json::Value::Null,
-            Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Number(n) => number_to_json(*n),
-            Value::String(s) => serde_json::Value::String(s.to_string()),
-            Value::Array(items) => serde_json::Value::Array(
-                items.iter().map(Value::to_json).collect::<Result<_, _>>()?,
-            ),
-            Value::Object(map) => {
-                let mut out = serde_json::Map::with_capacity(map.len());
-                for (k, v) in map.iter() {
-                    out.insert(k.to_string(), v.to_json()?);
-                }
-                serde_json::Value::Object(out)
-            }
-            Value::Lambda(_) => return Err(LambdaToJsonError),
-        })
-    }
-}
-
-fn number_to_json(n: f64) -> serde_json::Value {
-    if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
-        serde_json::Value::from(n as i64)
-    } else {
-        serde_json::Number::from_f64(n)
-            .map(serde_json::Value::Number)
-            .unwrap_or(serde_json::Value::Null)
-    }
-}
-
-/// Writes `s` as a JSON string literal with `JSON.stringify`'s escaping.
-pub(crate) fn write_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 impl From<serde_json::Value> for Value {
@@ -270,6 +345,7 @@ impl From<serde_json::Value> for Value {
     }
 }
 
+/// Recursive in the document's depth: documents parsed by `serde_json` are at most 128 deep.
 impl From<&serde_json::Value> for Value {
     fn from(v: &serde_json::Value) -> Value {
         match v {
@@ -278,21 +354,14 @@ impl From<&serde_json::Value> for Value {
             serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
             serde_json::Value::String(s) => Value::String(Arc::from(s.as_str())),
             serde_json::Value::Array(items) => {
-                Value::Array(Arc::new(items.iter().map(Value::from).collect()))
+                Value::array(items.iter().map(Value::from).collect())
             }
-            serde_json::Value::Object(map) => Value::Object(Arc::new(
+            serde_json::Value::Object(map) => Value::object(
                 map.iter()
                     .map(|(k, v)| (Arc::from(k.as_str()), Value::from(v)))
                     .collect(),
-            )),
+            ),
         }
-    }
-}
-
-impl TryFrom<&Value> for serde_json::Value {
-    type Error = LambdaToJsonError;
-    fn try_from(v: &Value) -> Result<Self, Self::Error> {
-        v.to_json()
     }
 }
 
@@ -326,63 +395,52 @@ impl From<String> for Value {
     }
 }
 
-impl PartialEq for Value {
-    /// Same as [`Value::deep_eq`].
-    fn eq(&self, other: &Value) -> bool {
-        self.deep_eq(other)
+impl From<Vec<Value>> for Value {
+    fn from(items: Vec<Value>) -> Value {
+        Value::array(items)
     }
 }
 
+impl From<Map> for Value {
+    fn from(map: Map) -> Value {
+        Value::object(map)
+    }
+}
+
+/// Values bigger than this print as a summary in `Debug` output.
+const DEBUG_MAX_SIZE: u64 = 4096;
+
 /// Debug output shows only the structure's types for strings, so secrets do not end up in logs
-/// through `{:?}`: strings print as `<string len=N>`.
+/// through `{:?}`: strings print as `<string len=N>`. Large or deep values print as a summary
+/// (`<array len=N depth=D size=S>`), so printing never expands a shared value.
 impl fmt::Debug for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let too_big = self.size() > DEBUG_MAX_SIZE || self.depth() > VALUE_DEPTH_CEILING;
         match self {
             Value::Null => f.write_str("null"),
             Value::Bool(b) => write!(f, "{b}"),
             Value::Number(n) => write!(f, "{}", crate::number_format::js_number_to_string(*n)),
             Value::String(s) => write!(f, "<string len={}>", s.chars().count()),
+            Value::Array(items) if too_big => write!(
+                f,
+                "<array len={} depth={} size={}>",
+                items.len(),
+                items.depth(),
+                items.size()
+            ),
+            Value::Object(map) if too_big => write!(
+                f,
+                "<object len={} depth={} size={}>",
+                map.len(),
+                map.depth(),
+                map.size()
+            ),
             Value::Array(items) => f.debug_list().entries(items.iter()).finish(),
             Value::Object(map) => f
                 .debug_map()
                 .entries(map.iter().map(|(k, v)| (k.as_ref(), v)))
                 .finish(),
             Value::Lambda(l) => write!(f, "<lambda/{}>", l.arity()),
-        }
-    }
-}
-
-impl serde::Serialize for Value {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{Error, SerializeMap, SerializeSeq};
-        match self {
-            Value::Null => serializer.serialize_unit(),
-            Value::Bool(b) => serializer.serialize_bool(*b),
-            Value::Number(n) => {
-                if !n.is_finite() {
-                    serializer.serialize_unit()
-                } else if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
-                    serializer.serialize_i64(*n as i64)
-                } else {
-                    serializer.serialize_f64(*n)
-                }
-            }
-            Value::String(s) => serializer.serialize_str(s),
-            Value::Array(items) => {
-                let mut seq = serializer.serialize_seq(Some(items.len()))?;
-                for item in items.iter() {
-                    seq.serialize_element(item)?;
-                }
-                seq.end()
-            }
-            Value::Object(map) => {
-                let mut m = serializer.serialize_map(Some(map.len()))?;
-                for (k, v) in map.iter() {
-                    m.serialize_entry(k.as_ref(), v)?;
-                }
-                m.end()
-            }
-            Value::Lambda(_) => Err(S::Error::custom(LambdaToJsonError)),
         }
     }
 }

@@ -60,6 +60,15 @@ impl RandomSource for SecureRandom {
     }
 }
 
+/// The monotonic clock a run's time budget is measured with (time since the run began).
+struct MonotonicRunClock(std::time::Instant);
+
+impl tessera_journey::RunClock for MonotonicRunClock {
+    fn monotonic(&self) -> std::time::Duration {
+        self.0.elapsed()
+    }
+}
+
 /// Connections of one run, loaded from the cache or the store on demand.
 struct RunConnections<'a> {
     service: &'a JourneyService,
@@ -334,8 +343,10 @@ impl JourneyService {
     ) -> RunOutcome {
         let random = SecureRandom;
         let connections = RunConnections { service: self };
+        let run_clock = MonotonicRunClock(std::time::Instant::now());
         let env = RunEnv::new(
             self.clock.now_ms(),
+            &run_clock,
             &random,
             &connections,
             self.outbound.as_ref(),

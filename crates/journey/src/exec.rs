@@ -1,13 +1,19 @@
 //! The backend-journey executor: runs a [`CompiledJourney`] from its first step (or from a
 //! stored [`RunState`]) until an `http_complete` step answers or the run fails, recording a
-//! [`Trace`]. Bounded by [`RunLimits`] (steps, wall time, outbound calls).
+//! [`Trace`]. Bounded by [`RunLimits`] (steps, expression budget, wall time, outbound calls).
+//!
+//! The count-based limits come first, so a journey that hits a limit hits it on every run; the
+//! wall time, measured on the injected [`RunClock`], is the last resort. It is checked between
+//! steps, before every expression, and inside every evaluation (the expression [`Context`]
+//! gets the run's deadline), so one runaway expression stops at the run's budget.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
-use tessera_expr::{eval, Context, Limits, Program, RandomSource, Value};
+use tessera_expr::{eval, Context, ConvertError, Deadline, Limits, Program, RandomSource, Value};
 
+use crate::clock::RunClock;
 use crate::compile::{CompiledJourney, CompiledStep, StepKind};
 use crate::connection::ConnectionLookup;
 use crate::host::{RunHost, StepError};
@@ -20,11 +26,18 @@ use crate::trace::{Trace, TraceOutcome, TraceStep};
 pub struct RunLimits {
     /// Steps executed (default 1,000).
     pub max_steps: u32,
-    /// Wall time (default 10 s), checked between steps and capping every outbound timeout.
+    /// Wall time on the [`RunClock`] (default 10 s): checked between steps, before every
+    /// expression, inside every evaluation (every `tessera_expr::DEADLINE_CHECK_INTERVAL`
+    /// steps), and capping every outbound timeout.
     pub wall_time: Duration,
     /// Outbound calls per run (default 10), from expressions and steps together.
     pub max_outbound_calls: u32,
-    /// Limits for each expression evaluation.
+    /// Evaluation steps of all the run's expressions together (default 1,000,000): the run's
+    /// expression budget, so a loop of expressions ends on a count, not on the clock.
+    pub max_expression_steps: u64,
+    /// Limits for each expression evaluation (`max_outbound_calls` and `max_total_steps` are
+    /// taken from the fields above); `expr.max_string_len` also bounds response bodies and
+    /// header values.
     pub expr: Limits,
 }
 
@@ -34,6 +47,7 @@ impl Default for RunLimits {
             max_steps: 1_000,
             wall_time: Duration::from_secs(10),
             max_outbound_calls: 10,
+            max_expression_steps: 1_000_000,
             expr: Limits::default(),
         }
     }
@@ -41,8 +55,10 @@ impl Default for RunLimits {
 
 /// What a run needs from its surroundings.
 pub struct RunEnv<'a> {
-    /// The run clock, epoch milliseconds (`@time.now()`, token expiry).
+    /// The run's time, epoch milliseconds (`@time.now()`, token expiry).
     pub now_ms: i64,
+    /// The monotonic clock the run's time budget (`RunLimits::wall_time`) is measured with.
+    pub clock: &'a dyn RunClock,
     /// Randomness (cryptographically secure in production).
     pub random: &'a dyn RandomSource,
     /// Connections by name.
@@ -59,6 +75,7 @@ impl<'a> RunEnv<'a> {
     /// An environment with default limits.
     pub fn new(
         now_ms: i64,
+        clock: &'a dyn RunClock,
         random: &'a dyn RandomSource,
         connections: &'a dyn ConnectionLookup,
         outbound: &'a dyn Outbound,
@@ -66,6 +83,7 @@ impl<'a> RunEnv<'a> {
     ) -> Self {
         RunEnv {
             now_ms,
+            clock,
             random,
             connections,
             outbound,
@@ -219,7 +237,10 @@ pub async fn resume_backend(
     let host = RunHost::new(env, request.to_value());
     let mut limits = env.limits.expr;
     limits.max_outbound_calls = env.limits.max_outbound_calls;
-    let ctx = Context::new(env.now_ms, env.random, &host).with_limits(limits);
+    limits.max_total_steps = env.limits.max_expression_steps;
+    let ctx = Context::new(env.now_ms, env.random, &host)
+        .with_limits(limits)
+        .with_deadline(&host);
     let mut vars: IndexMap<String, Value> = state
         .variables
         .into_iter()
@@ -242,6 +263,18 @@ pub async fn resume_backend(
         );
         return fail(trace, "", failure);
     };
+    // Variables carried from an earlier part of the run obey the same depth bound as the
+    // values expressions build (they were built by expressions, or parsed as JSON).
+    if let Some((name, _)) = vars
+        .iter()
+        .find(|(_, v)| v.depth() > limits.max_value_depth)
+    {
+        let failure = StepError::fatal(
+            "limit_exceeded",
+            format!("variable `{name}`: value nesting depth limit exceeded"),
+        );
+        return fail(trace, &state.current_step, failure);
+    }
     loop {
         let step = &journey.steps[index];
         if steps_taken >= env.limits.max_steps {
@@ -259,11 +292,11 @@ pub async fn resume_backend(
             );
         }
         steps_taken += 1;
-        let begun = Instant::now();
-        let started_at_ms =
-            env.now_ms + i64::try_from(host.started.elapsed().as_millis()).unwrap_or(0);
+        let begun = env.clock.monotonic();
+        let started_at_ms = env.now_ms + i64::try_from(host.elapsed().as_millis()).unwrap_or(0);
         let result = execute(step, &mut vars, &ctx, &host).await;
-        let duration_us = u64::try_from(begun.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let duration_us = u64::try_from(env.clock.monotonic().saturating_sub(begun).as_micros())
+            .unwrap_or(u64::MAX);
         let decision = match &result {
             Ok(Flow::Goto(_, d)) => d.clone(),
             Ok(Flow::Complete(_)) => "completed".to_string(),
@@ -320,6 +353,12 @@ async fn run_expr(
     vars: &IndexMap<String, Value>,
     ctx: &Context<'_>,
 ) -> Result<Value, StepError> {
+    if ctx.deadline.is_some_and(Deadline::expired) {
+        return Err(StepError::fatal(
+            "limit_exceeded",
+            "run time limit exceeded",
+        ));
+    }
     eval(p, vars, ctx).await.map_err(|e| {
         let code = e.code.as_str();
         let err = StepError::new(code, format!("{field}: {e}"));
@@ -343,6 +382,7 @@ async fn execute(
             .map(|n| Flow::Goto(n, "next".into()))
             .ok_or_else(|| StepError::new("internal_error", "step has no successor"))
     };
+    let max_len = ctx.limits.max_string_len;
     match &step.kind {
         StepKind::SetVariables { variables } => {
             for (name, p) in variables {
@@ -374,8 +414,16 @@ async fn execute(
             let v = run_expr("expression", expression, vars, ctx).await?;
             for (i, (case, target)) in cases.iter().enumerate() {
                 let c = run_expr(&format!("cases[{i}].value"), case, vars, ctx).await?;
-                if c.deep_eq(&v) {
-                    return Ok(Flow::Goto(*target, format!("case:{i}")));
+                // Like `==` inside an expression, bounded by the per-evaluation step limit.
+                match c.deep_eq_within(&v, ctx.limits.max_steps) {
+                    Some(true) => return Ok(Flow::Goto(*target, format!("case:{i}"))),
+                    Some(false) => {}
+                    None => {
+                        return Err(StepError::fatal(
+                            "limit_exceeded",
+                            format!("cases[{i}].value: comparison step limit exceeded"),
+                        ))
+                    }
                 }
             }
             match otherwise {
@@ -396,11 +444,15 @@ async fn execute(
             let mut out: Vec<(String, String)> = Vec::new();
             for (name, p) in headers {
                 let v = run_expr(&format!("headers.{name}"), p, vars, ctx).await?;
-                out.push((name.clone(), header_value(&format!("headers.{name}"), v)?));
+                let field = format!("headers.{name}");
+                out.push((name.clone(), header_value(&field, &v, max_len)?));
             }
             if let Some(p) = redirect_uri {
                 let v = run_expr("redirect_uri", p, vars, ctx).await?;
-                out.push(("Location".into(), header_value("redirect_uri", v)?));
+                out.push((
+                    "Location".into(),
+                    header_value("redirect_uri", &v, max_len)?,
+                ));
             }
             let has_ct = out
                 .iter()
@@ -410,12 +462,12 @@ async fn execute(
                 Some(p) => {
                     let v = run_expr("body", p, vars, ctx).await?;
                     let (text, ct) = if *json {
-                        let text = v.to_json_string().map_err(|_| {
-                            StepError::new("type_error", "body: a lambda cannot be serialized")
-                        })?;
+                        let text = v
+                            .to_json_string(max_len)
+                            .map_err(|e| conversion_error("body", e))?;
                         (text, "application/json")
                     } else {
-                        (display(&v)?, "text/plain; charset=utf-8")
+                        (display("body", &v, max_len)?, "text/plain; charset=utf-8")
                     };
                     if !has_ct {
                         out.push(("Content-Type".into(), ct.into()));
@@ -455,21 +507,33 @@ async fn execute(
     }
 }
 
-fn display(v: &Value) -> Result<String, StepError> {
-    match v {
-        Value::String(s) => Ok(s.to_string()),
-        other => {
-            let mut out = String::new();
-            other.write_display(&mut out).map_err(|_| {
-                StepError::new("type_error", "body: a lambda cannot be converted to text")
-            })?;
-            Ok(out)
-        }
+/// The to-string form of a body or header value, at most `max_len` bytes.
+fn display(field: &str, v: &Value, max_len: usize) -> Result<String, StepError> {
+    v.to_display_string(max_len)
+        .map_err(|e| conversion_error(field, e))
+}
+
+/// A value that cannot become a body or header: a lambda is the journey's mistake (catchable);
+/// a value too large or deep to write out is a limit, like inside an expression.
+fn conversion_error(field: &str, e: ConvertError) -> StepError {
+    match e {
+        ConvertError::Lambda => StepError::new(
+            "type_error",
+            format!("{field}: a lambda cannot be converted to text"),
+        ),
+        ConvertError::TooLarge => StepError::fatal(
+            "limit_exceeded",
+            format!("{field}: string length limit exceeded"),
+        ),
+        ConvertError::TooDeep => StepError::fatal(
+            "limit_exceeded",
+            format!("{field}: value nesting depth limit exceeded"),
+        ),
     }
 }
 
-fn header_value(field: &str, v: Value) -> Result<String, StepError> {
-    let s = display(&v)?;
+fn header_value(field: &str, v: &Value, max_len: usize) -> Result<String, StepError> {
+    let s = display(field, v, max_len)?;
     if s.contains(['\r', '\n', '\0']) {
         return Err(StepError::new(
             "invalid_header",

@@ -1,15 +1,16 @@
 //! The expression [`Host`] of one run: `@policy.request()` and the IO calls
 //! (`@webrequests.<name>`, `@crypto.verifyToken`), plus the connection calls that the
-//! `invoke_web_service` and `validate_token` steps make. Counts outbound calls per run.
+//! `invoke_web_service` and `validate_token` steps make. Counts outbound calls per run and
+//! is the run's expression [`Deadline`] (the run's wall time on the injected clock).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use indexmap::IndexMap;
 use tessera_expr::{
-    eval_sync, BoxFuture, Context, Host, HostCall, HostError, NoHost, PolicyFunction, Program,
-    Value,
+    eval_sync, BoxFuture, Context, ConvertError, Deadline, Host, HostCall, HostError, NoHost,
+    PolicyFunction, Program, Value,
 };
 use tessera_jose::{check_claims, ClaimRules, JoseError};
 
@@ -48,7 +49,8 @@ impl StepError {
 pub(crate) struct RunHost<'a> {
     pub env: &'a RunEnv<'a>,
     pub request: Value,
-    pub started: Instant,
+    /// When the run started, on `env.clock`.
+    started: Duration,
     calls: AtomicU32,
 }
 
@@ -57,16 +59,26 @@ impl<'a> RunHost<'a> {
         RunHost {
             env,
             request,
-            started: Instant::now(),
+            started: env.clock.monotonic(),
             calls: AtomicU32::new(0),
         }
     }
 
+    /// Time since the run started.
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.env.clock.monotonic().saturating_sub(self.started)
+    }
+
     pub(crate) fn remaining(&self) -> Duration {
-        self.env
-            .limits
-            .wall_time
-            .saturating_sub(self.started.elapsed())
+        self.env.limits.wall_time.saturating_sub(self.elapsed())
+    }
+
+    /// A context for evaluating a connection's expressions: the run's limits and deadline,
+    /// no host functions.
+    fn connection_context(&self) -> Context<'_> {
+        Context::new(self.env.now_ms, self.env.random, &NoHost)
+            .with_limits(self.env.limits.expr)
+            .with_deadline(self)
     }
 
     async fn connection(&self, name: &str) -> Result<Arc<Connection>, StepError> {
@@ -187,7 +199,7 @@ impl<'a> RunHost<'a> {
                     },
                 );
                 scope.insert("response".into(), result.clone());
-                let ctx = Context::new(self.env.now_ms, self.env.random, &NoHost);
+                let ctx = self.connection_context();
                 match eval_sync(p, &scope, &ctx) {
                     Ok(Value::Bool(b)) => b,
                     Ok(other) => {
@@ -284,15 +296,26 @@ impl<'a> RunHost<'a> {
         parts: Parts<'_>,
         scope: &IndexMap<String, Value>,
     ) -> Result<OutboundRequest, StepError> {
-        let ctx = Context::new(self.env.now_ms, self.env.random, &NoHost);
+        let ctx = self.connection_context();
+        let max_len = self.env.limits.expr.max_string_len;
         let eval = |field: &str, p: &Program| {
-            eval_sync(p, scope, &ctx)
-                .map_err(|e| StepError::new("connection_error", format!("`{name}` {field}: {e}")))
+            eval_sync(p, scope, &ctx).map_err(|e| {
+                let err = StepError::new("connection_error", format!("`{name}` {field}: {e}"));
+                if e.code == tessera_expr::ErrorCode::LimitExceeded {
+                    StepError::fatal("limit_exceeded", err.message)
+                } else {
+                    err
+                }
+            })
         };
-        let url = string_of(eval("url", parts.url)?);
+        let text = |field: &str, v: Value| {
+            v.to_display_string(max_len)
+                .map_err(|e| conversion_error(name, field, e))
+        };
+        let url = text("url", eval("url", parts.url)?)?;
         let mut headers = Vec::new();
         for h in parts.headers {
-            let value = string_of(eval("header", &h.value)?);
+            let value = text("header", eval("header", &h.value)?)?;
             if value.contains(['\r', '\n', '\0']) {
                 return Err(StepError::new(
                     "connection_error",
@@ -315,13 +338,8 @@ impl<'a> RunHost<'a> {
                             headers.push(("content-type".into(), "application/json".into()));
                         }
                         other
-                            .to_json_string()
-                            .map_err(|_| {
-                                StepError::new(
-                                    "connection_error",
-                                    format!("`{name}` body is not JSON"),
-                                )
-                            })?
+                            .to_json_string(max_len)
+                            .map_err(|e| conversion_error(name, "body", e))?
                             .into_bytes()
                     }
                 };
@@ -364,13 +382,16 @@ fn wrong_type(name: &str, expected: &str) -> StepError {
     )
 }
 
-fn string_of(v: Value) -> String {
-    match v {
-        Value::String(s) => s.to_string(),
-        other => {
-            let mut out = String::new();
-            let _ = other.write_display(&mut out);
-            out
+/// A connection field that cannot be written out: a lambda is a `connection_error`; a value
+/// too large or deep is a limit, as inside an expression.
+fn conversion_error(name: &str, field: &str, e: ConvertError) -> StepError {
+    match e {
+        ConvertError::Lambda => StepError::new(
+            "connection_error",
+            format!("`{name}` {field}: a lambda cannot be converted to text"),
+        ),
+        ConvertError::TooLarge | ConvertError::TooDeep => {
+            StepError::fatal("limit_exceeded", format!("`{name}` {field}: {e}"))
         }
     }
 }
@@ -405,6 +426,13 @@ impl WithKey for Value {
             }
             other => other,
         }
+    }
+}
+
+/// The run's time budget, asked by the evaluator every `DEADLINE_CHECK_INTERVAL` (1,024) steps.
+impl Deadline for RunHost<'_> {
+    fn expired(&self) -> bool {
+        self.remaining().is_zero()
     }
 }
 

@@ -5,13 +5,15 @@
 //! [`compile_journey`] validates it (every expression compiled once) into a [`CompiledJourney`]
 //! plus [`Warning`]s, or a list of [`ValidationError`]s; [`check_journey`] does both. A compiled
 //! journey is shared (`Arc`) and run many times with [`run_backend`], which needs a [`RunEnv`]
-//! (clock, randomness, connections, the [`Outbound`] HTTP port, a [`JwksCache`], limits) and
+//! (the run's time and [`RunClock`], randomness, connections, the [`Outbound`] HTTP port, a
+//! [`JwksCache`], limits) and
 //! yields a [`RunOutcome`] with the HTTP answer or a [`JourneyFailure`], and a [`Trace`].
 //!
 //! Architecture invariant: no IO here (no sockets, files, environment, wall clock reads for
 //! decisions); outbound HTTP goes through the [`Outbound`] port (`tessera-outbound` is the real
 //! implementation). Error messages and traces never contain variable values.
 
+mod clock;
 mod compile;
 mod connection;
 mod definition;
@@ -24,6 +26,7 @@ mod testcase;
 mod trace;
 mod yaml;
 
+pub use clock::{FrozenClock, RunClock};
 pub use compile::{
     check_journey, compile_journey, Checked, CompiledJourney, CompiledStep, ServiceCall, StepKind,
 };

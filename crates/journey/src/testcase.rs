@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 use tessera_expr::{compile, eval_sync, BoxFuture, Context, NoHost, SeededRandom, Value};
 
+use crate::clock::FrozenClock;
 use crate::compile::CompiledJourney;
 use crate::connection::connections_from_value;
 use crate::exec::{run_backend, RunEnv, RunRequest, RunResult};
@@ -150,7 +151,16 @@ pub async fn run_test_case(case: &TestCase, journey: &CompiledJourney, name: &st
     let outbound = StubOutbound::new(case.stubs.clone());
     let random = SeededRandom::new(1);
     let jwks = JwksCache::new();
-    let env = RunEnv::new(now_ms, &random, &connections, &outbound, &jwks);
+    // A frozen clock: a case's outcome never depends on the machine's speed; the count-based
+    // limits still bound every run.
+    let env = RunEnv::new(
+        now_ms,
+        &FrozenClock,
+        &random,
+        &connections,
+        &outbound,
+        &jwks,
+    );
     let outcome = run_backend(journey, case.request.clone(), &env).await;
     let path: Vec<String> = outcome
         .trace

@@ -13,6 +13,15 @@ use tessera_journey::{
 };
 use tessera_outbound::{HttpOutbound, IpNet, OutboundConfig};
 
+/// The monotonic clock the run's time budget is measured with.
+struct MonotonicRunClock(std::time::Instant);
+
+impl tessera_journey::RunClock for MonotonicRunClock {
+    fn monotonic(&self) -> std::time::Duration {
+        self.0.elapsed()
+    }
+}
+
 /// The `journey` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum JourneyCommand {
@@ -176,7 +185,8 @@ async fn run_once(
     })?;
     let random = SeededRandom::new(u64::try_from(now_ms).unwrap_or(0));
     let jwks = JwksCache::new();
-    let env = RunEnv::new(now_ms, &random, &connections, &outbound, &jwks);
+    let clock = MonotonicRunClock(std::time::Instant::now());
+    let env = RunEnv::new(now_ms, &clock, &random, &connections, &outbound, &jwks);
     let outcome = run_backend(&checked.journey, request, &env).await;
     let path = outcome.trace.path().join(" -> ");
     match outcome.result {

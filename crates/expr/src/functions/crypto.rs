@@ -39,6 +39,7 @@ const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(
 );
 
 fn decode_jwt_part(
+    ev: &mut Evaluator<'_>,
     args: &[Value],
     span: Span,
     name: &'static str,
@@ -53,30 +54,30 @@ fn decode_jwt_part(
     let bytes = URL_SAFE_LENIENT
         .decode(segments[part])
         .map_err(|_| a.invalid("a JWT segment is not base64url"))?;
-    let json: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|_| a.invalid("a JWT segment is not JSON"))?;
-    if !json.is_object() {
+    let json = super::json::parse_json(ev, &bytes, span)?
+        .ok_or_else(|| a.invalid("a JWT segment is not JSON"))?;
+    if !matches!(json, Value::Object(_)) {
         return Err(a.invalid("a JWT segment is not a JSON object"));
     }
-    Ok(Value::from(json))
+    Ok(json)
 }
 
 /// Decodes the JWT payload WITHOUT verifying the signature (see the module docs).
 fn extract_token_claims(
-    _ev: &mut Evaluator<'_>,
+    ev: &mut Evaluator<'_>,
     args: &[Value],
     span: Span,
 ) -> Result<Value, EvalError> {
-    decode_jwt_part(args, span, "@crypto.extractTokenClaims", 1)
+    decode_jwt_part(ev, args, span, "@crypto.extractTokenClaims", 1)
 }
 
 /// Decodes the JWT header WITHOUT verifying the signature (see the module docs).
 fn extract_token_header(
-    _ev: &mut Evaluator<'_>,
+    ev: &mut Evaluator<'_>,
     args: &[Value],
     span: Span,
 ) -> Result<Value, EvalError> {
-    decode_jwt_part(args, span, "@crypto.extractTokenHeader", 0)
+    decode_jwt_part(ev, args, span, "@crypto.extractTokenHeader", 0)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -89,20 +90,18 @@ fn hex(bytes: &[u8]) -> String {
     out
 }
 
-fn sha256(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, EvalError> {
+fn sha256(_ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, EvalError> {
     let a = Args::new(args, "@crypto.sha256", span);
     let s = a.string(0)?;
-    ev.charge(s.len() / 64, span)?;
     Ok(Value::from(hex(&Sha256::digest(s.as_bytes()))))
 }
 
 /// `hmacSha256(key, message)`: HMAC-SHA-256 of the message's UTF-8 bytes under the key's UTF-8
 /// bytes, as lowercase hex.
-fn hmac_sha256(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, EvalError> {
+fn hmac_sha256(_ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, EvalError> {
     let a = Args::new(args, "@crypto.hmacSha256", span);
     let key = a.string(0)?;
     let message = a.string(1)?;
-    ev.charge(message.len() / 64, span)?;
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_bytes())
         .map_err(|_| a.invalid("unusable key"))?;
     mac.update(message.as_bytes());
@@ -124,6 +123,7 @@ fn base64_url_encode(
 }
 
 fn decode_to_string(
+    ev: &mut Evaluator<'_>,
     args: &[Value],
     span: Span,
     name: &'static str,
@@ -134,17 +134,17 @@ fn decode_to_string(
         .decode(a.string(0)?.as_bytes())
         .map_err(|_| a.invalid("the string is not valid base64"))?;
     let s = String::from_utf8(bytes).map_err(|_| a.invalid("the decoded bytes are not UTF-8"))?;
-    Ok(Value::from(s))
+    string_result(ev, s, span)
 }
 
-fn base64_decode(_ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, EvalError> {
-    decode_to_string(args, span, "@crypto.base64Decode", &STANDARD_DECODE)
+fn base64_decode(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, EvalError> {
+    decode_to_string(ev, args, span, "@crypto.base64Decode", &STANDARD_DECODE)
 }
 
 fn base64_url_decode(
-    _ev: &mut Evaluator<'_>,
+    ev: &mut Evaluator<'_>,
     args: &[Value],
     span: Span,
 ) -> Result<Value, EvalError> {
-    decode_to_string(args, span, "@crypto.base64UrlDecode", &URL_SAFE_LENIENT)
+    decode_to_string(ev, args, span, "@crypto.base64UrlDecode", &URL_SAFE_LENIENT)
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::ast::Span;
 use crate::error::{ErrorCode, EvalError};
 use crate::eval::Evaluator;
-use crate::value::{Lambda, Map, Value};
+use crate::value::{Array, Lambda, Object, Value};
 
 pub(crate) mod crypto;
 pub(crate) mod json;
@@ -159,14 +159,14 @@ impl<'v> Args<'v> {
         }
     }
 
-    pub fn array(&self, i: usize) -> Result<&'v Arc<Vec<Value>>, EvalError> {
+    pub fn array(&self, i: usize) -> Result<&'v Array, EvalError> {
         match self.get(i) {
             Value::Array(a) => Ok(a),
             _ => Err(self.wrong_type(i, "an array")),
         }
     }
 
-    pub fn object(&self, i: usize) -> Result<&'v Arc<Map>, EvalError> {
+    pub fn object(&self, i: usize) -> Result<&'v Object, EvalError> {
         match self.get(i) {
             Value::Object(o) => Ok(o),
             _ => Err(self.wrong_type(i, "an object")),
@@ -193,16 +193,20 @@ pub(crate) fn relative_index(n: f64, len: usize) -> usize {
     i as usize
 }
 
-pub(crate) fn string_result(ev: &Evaluator<'_>, s: String, span: Span) -> Result<Value, EvalError> {
-    ev.check_str_len(s.len(), span)?;
-    Ok(Value::from(s))
+/// A built string: within `max_string_len`, charged for its bytes.
+pub(crate) fn string_result(
+    ev: &mut Evaluator<'_>,
+    s: String,
+    span: Span,
+) -> Result<Value, EvalError> {
+    ev.new_string(s, span)
 }
 
+/// A built array: within `max_collection_len` and `max_value_depth`.
 pub(crate) fn array_result(
     ev: &Evaluator<'_>,
     items: Vec<Value>,
     span: Span,
 ) -> Result<Value, EvalError> {
-    ev.check_len(items.len(), span)?;
-    Ok(Value::Array(Arc::new(items)))
+    ev.new_array(items, span)
 }

@@ -7,6 +7,7 @@ use super::{array_result, builtin, relative_index, string_result, Args, Builtin}
 use crate::ast::Span;
 use crate::error::{ErrorCode, EvalError};
 use crate::eval::Evaluator;
+use crate::ops::compare_strings;
 use crate::value::{Map, Value};
 
 const MANY: usize = usize::MAX;
@@ -52,6 +53,7 @@ pub(crate) const FUNCTIONS: &[Builtin] = &[
 ];
 
 fn len(_ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, EvalError> {
+    // The string argument's bytes were charged by the caller (see `Evaluator::call`).
     let a = Args::new(args, "@std.len", span);
     let n = match a.get(0) {
         Value::String(s) => s.chars().count(),
@@ -66,9 +68,13 @@ fn contains(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value,
     let a = Args::new(args, "@std.contains", span);
     match a.get(0) {
         Value::Array(items) => {
-            ev.charge(items.len(), span)?;
             let needle = a.get(1);
-            Ok(Value::Bool(items.iter().any(|x| x.deep_eq(needle))))
+            for item in items.iter() {
+                if ev.values_equal(item, needle, span)? {
+                    return Ok(Value::Bool(true));
+                }
+            }
+            Ok(Value::Bool(false))
         }
         Value::String(s) => {
             let needle = a.string(1)?;
@@ -97,16 +103,18 @@ fn keys(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, Eva
     let a = Args::new(args, "@std.keys", span);
     let map = a.object(0)?;
     ev.charge(map.len(), span)?;
-    Ok(Value::array(
+    array_result(
+        ev,
         map.keys().map(|k| Value::String(k.clone())).collect(),
-    ))
+        span,
+    )
 }
 
 fn values(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, EvalError> {
     let a = Args::new(args, "@std.values", span);
     let map = a.object(0)?;
     ev.charge(map.len(), span)?;
-    Ok(Value::array(map.values().cloned().collect()))
+    array_result(ev, map.values().cloned().collect(), span)
 }
 
 fn kv(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, EvalError> {
@@ -121,8 +129,7 @@ fn kv(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, EvalE
         _ => return Err(a.wrong_type(0, "an object or null")),
     };
     map.insert(key.clone(), a.get(2).clone());
-    ev.check_len(map.len(), span)?;
-    Ok(Value::object(map))
+    ev.new_object(map, span)
 }
 
 fn map(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, EvalError> {
@@ -133,7 +140,7 @@ fn map(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, Eval
     for (i, item) in items.iter().enumerate() {
         out.push(ev.call_lambda(f, &[item.clone(), Value::Number(i as f64)], span)?);
     }
-    Ok(Value::array(out))
+    array_result(ev, out, span)
 }
 
 fn filter(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, EvalError> {
@@ -149,7 +156,7 @@ fn filter(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, E
             out.push(item.clone());
         }
     }
-    Ok(Value::array(out))
+    array_result(ev, out, span)
 }
 
 fn reduce(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, EvalError> {
@@ -158,52 +165,11 @@ fn reduce(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, E
     let f = a.lambda(1)?;
     let mut acc = a.get(2).clone();
     for (i, item) in items.iter().enumerate() {
+        // The accumulator is how an expression nests values in a loop (`(acc, x) => [acc]`);
+        // every value built inside the lambda was checked against `max_value_depth` already.
         acc = ev.call_lambda(f, &[acc, item.clone(), Value::Number(i as f64)], span)?;
-        // The accumulator is the only way an expression can nest values without bound
-        // (`(acc, x) => [acc]`); deep values would overflow the stack when dropped or printed.
-        check_value_depth(ev, &acc, span)?;
     }
     Ok(acc)
-}
-
-/// Fails when `v` nests arrays, objects or lambda captures deeper than `max_value_depth`.
-pub(crate) fn check_value_depth(
-    ev: &mut Evaluator<'_>,
-    v: &Value,
-    span: Span,
-) -> Result<(), EvalError> {
-    if !matches!(v, Value::Array(_) | Value::Object(_) | Value::Lambda(_)) {
-        return Ok(());
-    }
-    let limit = ev.ctx.limits.max_value_depth;
-    let mut pending: Vec<(&Value, u32)> = vec![(v, 1)];
-    let mut visited = 0usize;
-    while let Some((v, depth)) = pending.pop() {
-        visited += 1;
-        if depth > limit {
-            return Err(EvalError::new(
-                ErrorCode::LimitExceeded,
-                "value nesting depth limit exceeded",
-                span,
-            ));
-        }
-        match v {
-            Value::Array(items) => pending.extend(
-                items
-                    .iter()
-                    .filter(|x| matches!(x, Value::Array(_) | Value::Object(_) | Value::Lambda(_)))
-                    .map(|x| (x, depth + 1)),
-            ),
-            Value::Object(map) => pending.extend(
-                map.values()
-                    .filter(|x| matches!(x, Value::Array(_) | Value::Object(_) | Value::Lambda(_)))
-                    .map(|x| (x, depth + 1)),
-            ),
-            Value::Lambda(l) => pending.extend(l.captured.iter().map(|x| (x, depth + 1))),
-            _ => {}
-        }
-    }
-    ev.charge(visited, span)
 }
 
 /// Index of the first (or last) element equal to `needle`, or matching it when it is a lambda.
@@ -229,10 +195,7 @@ fn find_index(
             Value::Lambda(f) => ev
                 .call_lambda(f, &[item.clone(), Value::Number(i as f64)], span)?
                 .is_truthy(),
-            other => {
-                ev.charge(1, span)?;
-                item.deep_eq(other)
-            }
+            other => ev.values_equal(item, other, span)?,
         };
         if hit {
             found = i as f64;
@@ -270,12 +233,19 @@ fn distinct(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value,
     let items = a.array(0)?;
     let mut out: Vec<Value> = Vec::new();
     for item in items.iter() {
-        ev.charge(out.len() + 1, span)?;
-        if !out.iter().any(|x| x.deep_eq(item)) {
+        ev.charge(1, span)?;
+        let mut seen = false;
+        for x in &out {
+            if ev.values_equal(x, item, span)? {
+                seen = true;
+                break;
+            }
+        }
+        if !seen {
             out.push(item.clone());
         }
     }
-    Ok(Value::array(out))
+    array_result(ev, out, span)
 }
 
 fn reverse(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, EvalError> {
@@ -283,9 +253,9 @@ fn reverse(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, 
     match a.get(0) {
         Value::Array(items) => {
             ev.charge(items.len(), span)?;
-            Ok(Value::array(items.iter().rev().cloned().collect()))
+            array_result(ev, items.iter().rev().cloned().collect(), span)
         }
-        Value::String(s) => Ok(Value::from(s.chars().rev().collect::<String>())),
+        Value::String(s) => string_result(ev, s.chars().rev().collect::<String>(), span),
         _ => Err(a.wrong_type(0, "an array or a string")),
     }
 }
@@ -293,6 +263,7 @@ fn reverse(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, 
 fn sort(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, EvalError> {
     let a = Args::new(args, "@std.sort", span);
     let items = a.array(0)?;
+    ev.charge(items.len(), span)?;
     let mut v: Vec<Value> = items.iter().cloned().collect();
     match a.get(1) {
         Value::Null => {
@@ -305,11 +276,11 @@ fn sort(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, Eva
             }
             merge_sort(&mut v, &mut |x: &Value, y: &Value| {
                 ev.charge(1, span)?;
-                Ok(match (x, y) {
-                    (Value::Number(p), Value::Number(q)) => p.total_cmp(q),
-                    (Value::String(p), Value::String(q)) => p.cmp(q),
-                    _ => Ordering::Equal,
-                })
+                match (x, y) {
+                    (Value::Number(p), Value::Number(q)) => Ok(p.total_cmp(q)),
+                    (Value::String(p), Value::String(q)) => compare_strings(ev, p, q, span),
+                    _ => Ok(Ordering::Equal),
+                }
             })?;
         }
         Value::Lambda(f) => {
@@ -326,7 +297,7 @@ fn sort(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, Eva
         }
         _ => return Err(a.wrong_type(1, "a lambda")),
     }
-    Ok(Value::array(v))
+    array_result(ev, v, span)
 }
 
 /// A stable merge sort with a fallible comparator. `slice::sort_by` may panic when a comparator
@@ -386,7 +357,7 @@ fn slice(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, Ev
                 Vec::new()
             };
             ev.charge(out.len(), span)?;
-            Ok(Value::array(out))
+            array_result(ev, out, span)
         }
         Value::String(text) => {
             let chars: Vec<char> = text.chars().collect();
@@ -398,7 +369,7 @@ fn slice(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, Ev
             } else {
                 String::new()
             };
-            Ok(Value::from(out))
+            string_result(ev, out, span)
         }
         _ => Err(a.wrong_type(0, "an array or a string")),
     }
@@ -450,11 +421,13 @@ fn range(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, Ev
     }
     let count = count as usize;
     ev.charge(count, span)?;
-    Ok(Value::array(
+    array_result(
+        ev,
         (0..count)
             .map(|i| Value::Number(start + step * i as f64))
             .collect(),
-    ))
+        span,
+    )
 }
 
 fn numbers<'v>(a: &Args<'v>, i: usize) -> Result<Vec<f64>, EvalError> {
@@ -633,14 +606,32 @@ fn random_base64(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<V
 fn json_path(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, EvalError> {
     let a = Args::new(args, "@std.jsonPath", span);
     let path = a.string(1)?;
-    let doc = a
-        .get(0)
-        .to_json()
-        .map_err(|_| a.invalid("a lambda cannot be queried"))?;
+    let input = a.get(0);
+    // The query runs on a `serde_json` copy, which expands shared parts: it is refused from
+    // the cached expanded size before it is made, and charged for that size.
+    let doc = input
+        .to_json_within(ev.ctx.limits.max_string_len)
+        .map_err(|e| match e {
+            crate::ConvertError::Lambda => a.invalid("a lambda cannot be queried"),
+            other => crate::eval::convert_error(other, "a query document", span),
+        })?;
+    ev.charge(size_cost(input.size()), span)?;
     let path = serde_json_path::JsonPath::parse(path)
         .map_err(|_| a.invalid("the JSONPath expression is malformed"))?;
     let nodes = path.query(&doc).all();
-    ev.charge(nodes.len(), span)?;
-    let out: Vec<Value> = nodes.into_iter().map(Value::from).collect();
+    ev.check_len(nodes.len(), span)?;
+    let mut out = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        // Results may overlap (`$..*`): charge each copy as it is made.
+        let v = Value::from(node);
+        ev.charge(1 + size_cost(v.size()), span)?;
+        out.push(v);
+    }
     array_result(ev, out, span)
+}
+
+/// Steps charged for copying a value of expanded size `size` into or out of `serde_json`: a
+/// node there costs tens of bytes, so one step per 8 units of size.
+pub(crate) fn size_cost(size: u64) -> usize {
+    usize::try_from(size / 8).unwrap_or(usize::MAX)
 }

@@ -27,15 +27,8 @@ pub(crate) fn to_json(
     args: &[Value],
     span: Span,
 ) -> Result<Value, EvalError> {
-    let a = Args::new(args, "@strings.toJson", span);
-    let s = a.get(0).to_json_string().map_err(|_| {
-        EvalError::new(
-            ErrorCode::TypeError,
-            "cannot convert a lambda to JSON",
-            span,
-        )
-    })?;
-    string_result(ev, s, span)
+    let s = ev.json_text(args.first().unwrap_or(&Value::Null), span)?;
+    Ok(Value::from(s))
 }
 
 fn length(_ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, EvalError> {
@@ -43,7 +36,7 @@ fn length(_ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, 
     Ok(Value::Number(a.string(0)?.chars().count() as f64))
 }
 
-fn substring(_ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, EvalError> {
+fn substring(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, EvalError> {
     let a = Args::new(args, "@strings.substring", span);
     let s = a.string(0)?;
     let len = s.chars().count();
@@ -65,9 +58,11 @@ fn substring(_ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Valu
     } else {
         (end, start)
     };
-    Ok(Value::from(
+    string_result(
+        ev,
         s.chars().skip(from).take(to - from).collect::<String>(),
-    ))
+        span,
+    )
 }
 
 fn to_upper_case(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, EvalError> {
@@ -80,9 +75,9 @@ fn to_lower_case(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<V
     string_result(ev, a.string(0)?.to_lowercase(), span)
 }
 
-fn trim(_ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, EvalError> {
+fn trim(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, EvalError> {
     let a = Args::new(args, "@strings.trim", span);
-    Ok(Value::from(a.string(0)?.trim()))
+    string_result(ev, a.string(0)?.trim().to_string(), span)
 }
 
 fn split(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, EvalError> {
@@ -105,22 +100,16 @@ fn join(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, Eva
         Value::Null => ",",
         _ => a.string(1)?.as_ref(),
     };
+    ev.charge(items.len(), span)?;
     let mut out = String::new();
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push_str(sep);
+            ev.check_str_len(out.len(), span)?;
         }
-        if item.write_display(&mut out).is_err() {
-            return Err(EvalError::new(
-                ErrorCode::TypeError,
-                "cannot convert a lambda to a string",
-                span,
-            ));
-        }
-        ev.check_str_len(out.len(), span)?;
+        ev.write_display(item, &mut out, span)?;
     }
-    ev.charge(items.len(), span)?;
-    string_result(ev, out, span)
+    Ok(Value::from(out))
 }
 
 fn replace(ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Value, EvalError> {

@@ -163,7 +163,7 @@ fn values_convert_to_and_from_json() {
     let v = Value::from(j.clone());
     assert_eq!(v.to_json().unwrap(), j);
     assert_eq!(serde_json::to_value(&v).unwrap(), j);
-    assert_eq!(v.to_json_string().unwrap(), j.to_string());
+    assert_eq!(v.to_json_string(usize::MAX).unwrap(), j.to_string());
     let program = compile("x => x").unwrap();
     let random = SeededRandom::new(1);
     let ctx = Context::new(NOW_MS, &random, &NoHost);

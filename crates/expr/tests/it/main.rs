@@ -9,4 +9,5 @@ mod limits;
 mod parse_errors;
 mod regressions;
 mod roundtrip;
+mod shared_values;
 mod support;

@@ -2,8 +2,8 @@
 
 use serde_json::json;
 use tessera_journey::{
-    parse_test_cases, run_test_case, JwksCache, RunEnv, RunLimits, RunResult, SeededRandom,
-    StubOutbound, TraceOutcome,
+    parse_test_cases, run_test_case, FrozenClock, JwksCache, RunEnv, RunLimits, RunResult,
+    SeededRandom, StubOutbound, TraceOutcome,
 };
 
 use crate::support::{connections, journey, request, run, run_with, stub};
@@ -162,7 +162,7 @@ async fn wall_time_limit_is_checked_between_steps() {
         wall_time: std::time::Duration::ZERO,
         ..RunLimits::default()
     };
-    let env = RunEnv::new(0, &random, &conns, &out_stub, &jwks).with_limits(limits);
+    let env = RunEnv::new(0, &FrozenClock, &random, &conns, &out_stub, &jwks).with_limits(limits);
     let out = tessera_journey::run_backend(&j, request(json!({})), &env).await;
     assert_eq!(failure(&out).message, "run time limit exceeded");
 }
@@ -268,7 +268,7 @@ fn run_future_is_send() {
     let random = SeededRandom::new(1);
     let conns = indexmap::IndexMap::new();
     let jwks = JwksCache::new();
-    let env = RunEnv::new(0, &random, &conns, &outbound, &jwks);
+    let env = RunEnv::new(0, &FrozenClock, &random, &conns, &outbound, &jwks);
     let fut = tessera_journey::run_backend(&j, request(json!({})), &env);
     assert_send(&fut);
 }

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod executor;
+mod limits;
 mod support;
 mod tokens;
 mod validation;

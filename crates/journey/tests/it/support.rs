@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 use tessera_journey::{
-    check_journey, CompiledJourney, Connection, Format, JwksCache, Outbound, RunEnv, RunOutcome,
-    RunRequest, SeededRandom, StubOutbound, StubResponse,
+    check_journey, CompiledJourney, Connection, Format, FrozenClock, JwksCache, Outbound, RunEnv,
+    RunOutcome, RunRequest, SeededRandom, StubOutbound, StubResponse,
 };
 
 pub fn journey(yaml: &str) -> CompiledJourney {
@@ -47,7 +47,7 @@ pub async fn run_with(
     now_ms: i64,
 ) -> RunOutcome {
     let random = SeededRandom::new(7);
-    let env = RunEnv::new(now_ms, &random, conns, outbound, jwks);
+    let env = RunEnv::new(now_ms, &FrozenClock, &random, conns, outbound, jwks);
     tessera_journey::run_backend(j, req, &env).await
 }
 
