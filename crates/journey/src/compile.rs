@@ -690,7 +690,8 @@ impl StepCx<'_> {
             Some(target) => match self.index_of.get(target) {
                 Some(i) => Some(*i),
                 None => {
-                    self.err(field, "target step does not exist");
+                    let shown = printable_id(target);
+                    self.err(field, format!("target step `{shown}` does not exist"));
                     None
                 }
             },
@@ -700,6 +701,29 @@ impl StepCx<'_> {
             }
         }
     }
+}
+
+/// Longest id shown in a message, in characters.
+const SHOWN_ID_MAX: usize = 64;
+
+/// A step id as written, made safe to show in a message: control and invisible formatting
+/// characters (bidi overrides, zero-width) removed, cut to [`SHOWN_ID_MAX`] characters. Ids are
+/// part of the definition, never run-time values.
+pub(crate) fn printable_id(id: &str) -> String {
+    let mut kept = id
+        .chars()
+        .filter(|c| !c.is_control() && !is_invisible_format(*c));
+    let mut shown: String = kept.by_ref().take(SHOWN_ID_MAX).collect();
+    if kept.next().is_some() {
+        shown.push('…');
+    }
+    shown
+}
+
+/// Zero-width and bidirectional formatting characters, which can make a message read
+/// differently from what it says.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// Variable names usable from expressions.

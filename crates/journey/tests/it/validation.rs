@@ -79,6 +79,29 @@ fn unknown_target_and_duplicate_ids() {
 }
 
 #[test]
+fn unknown_target_is_named_in_the_message() {
+    let errs = errors(&format!(
+        "{HEAD}  - {{id: a, type: condition, expression: 'true', on_true: nowhere, on_false: b}}\n  - {{id: b, type: http_complete, status: 200}}\n"
+    ));
+    let e = errs.iter().find(|e| e.field == "on_true").unwrap();
+    assert_eq!(e.message, "target step `nowhere` does not exist");
+}
+
+#[test]
+fn unknown_target_in_a_message_is_printable_and_short() {
+    // A control character, a bidi override and a very long name.
+    let long = "x".repeat(200);
+    let errs = errors(&format!(
+        "{HEAD}  - id: a\n    type: match\n    expression: '1'\n    cases:\n      - {{value: '1', next: \"bad\\u0007\\u202Eid\"}}\n    otherwise: {long}\n  - {{id: b, type: http_complete, status: 200}}\n"
+    ));
+    let case = errs.iter().find(|e| e.field == "cases[0].next").unwrap();
+    assert_eq!(case.message, "target step `badid` does not exist");
+    let otherwise = errs.iter().find(|e| e.field == "otherwise").unwrap();
+    let shown = format!("target step `{}…` does not exist", "x".repeat(64));
+    assert_eq!(otherwise.message, shown);
+}
+
+#[test]
 fn path_without_terminal_step_is_an_error() {
     let errs = errors(&format!(
         "{HEAD}  - {{id: a, type: set_variables, variables: {{x: '1'}}}}\n"
