@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod executor;
+mod positions;
 mod support;
 mod tokens;
 mod validation;

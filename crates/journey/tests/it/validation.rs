@@ -47,10 +47,13 @@ fn expression_error_has_field_line_and_column() {
     ));
     let e = errs.iter().find(|e| e.field == "expression").unwrap();
     assert_eq!(e.step_id.as_deref(), Some("c"));
-    assert_eq!((e.line, e.column), (Some(1), Some(5)));
+    assert_eq!((e.expression_line, e.expression_column), (Some(1), Some(5)));
+    // `line`/`column` are the position in the file: the `*` on line 6.
+    assert_eq!((e.line, e.column), (Some(6), Some(22)));
     assert_eq!(e.step_line, Some(4));
     let json = serde_json::to_value(e).unwrap();
-    assert_eq!(json["line"], 1);
+    assert_eq!(json["line"], 6);
+    assert_eq!(json["expression_line"], 1);
     assert_eq!(json["step_id"], "c");
 }
 
