@@ -18,15 +18,31 @@ pub(crate) struct LoadError {
 }
 
 impl LoadError {
-    fn new(message: String, line: usize, column: usize) -> Self {
+    /// A parser error at `line:column` (1-based) of `text`, described by `message` from the
+    /// position. Parsers may report the end of the input one line past a missing final line
+    /// break; the position is kept inside the text.
+    fn new(
+        text: &str,
+        line: usize,
+        column: usize,
+        message: impl FnOnce(usize, usize) -> String,
+    ) -> Self {
+        let line = line.max(1);
+        let lines: Vec<&str> = text.split('\n').collect();
+        let width = |l: &str| l.trim_end_matches('\r').chars().count();
+        let (line, width) = match lines.get(line - 1) {
+            Some(l) => (line, width(l)),
+            None => (lines.len(), lines.last().map_or(0, |l| width(l))),
+        };
+        let column = column.clamp(1, width + 1);
         let position = match (u32::try_from(line), u32::try_from(column)) {
-            (Ok(line), Ok(column)) if line > 0 => Some(Position {
-                line,
-                column: column.max(1),
-            }),
+            (Ok(line), Ok(column)) => Some(Position { line, column }),
             _ => None,
         };
-        LoadError { message, position }
+        LoadError {
+            message: message(line, column),
+            position,
+        }
     }
 }
 
@@ -50,13 +66,11 @@ impl From<LoadError> for String {
 /// Parses YAML text, refusing anchors/aliases and deep nesting.
 pub(crate) fn load_yaml(text: &str) -> Result<Value, LoadError> {
     if let Some((line, column)) = find_anchor_or_alias(text) {
-        return Err(LoadError::new(
-            format!("YAML anchors, aliases and merge keys are not allowed (line {line})"),
-            line,
-            column,
-        ));
+        return Err(LoadError::new(text, line, column, |line, _| {
+            format!("YAML anchors, aliases and merge keys are not allowed (line {line})")
+        }));
     }
-    let value: Value = serde_yaml_ng::from_str(text).map_err(|e| yaml_error(&e))?;
+    let value: Value = serde_yaml_ng::from_str(text).map_err(|e| yaml_error(text, &e))?;
     check_depth(&value).map_err(|message| LoadError {
         message,
         position: None,
@@ -67,11 +81,9 @@ pub(crate) fn load_yaml(text: &str) -> Result<Value, LoadError> {
 /// Parses JSON text with the nesting bound.
 pub(crate) fn load_json(text: &str) -> Result<Value, LoadError> {
     let value: Value = serde_json::from_str(text).map_err(|e| {
-        LoadError::new(
-            format!("invalid JSON at {}:{}", e.line(), e.column()),
-            e.line(),
-            e.column(),
-        )
+        LoadError::new(text, e.line(), e.column(), |line, column| {
+            format!("invalid JSON at {line}:{column}")
+        })
     })?;
     check_depth(&value).map_err(|message| LoadError {
         message,
@@ -80,13 +92,11 @@ pub(crate) fn load_json(text: &str) -> Result<Value, LoadError> {
     Ok(value)
 }
 
-fn yaml_error(e: &serde_yaml_ng::Error) -> LoadError {
+fn yaml_error(text: &str, e: &serde_yaml_ng::Error) -> LoadError {
     match e.location() {
-        Some(loc) => LoadError::new(
-            format!("invalid YAML at {}:{}", loc.line(), loc.column()),
-            loc.line(),
-            loc.column(),
-        ),
+        Some(loc) => LoadError::new(text, loc.line(), loc.column(), |line, column| {
+            format!("invalid YAML at {line}:{column}")
+        }),
         None => LoadError {
             message: "invalid YAML".to_string(),
             position: None,

@@ -337,3 +337,65 @@ fn warnings_have_positions() {
     let w = &unreachable.warnings[0];
     assert_eq!((w.line, w.column), (Some(5), Some(5)));
 }
+
+/// Every line/column lies inside the text (a column may be one past the end of its line).
+fn assert_inside(text: &str, line: Option<u32>, column: Option<u32>, what: &dyn std::fmt::Debug) {
+    let (Some(line), Some(column)) = (line, column) else {
+        return;
+    };
+    let lines: Vec<&str> = text.split('\n').collect();
+    let l = lines
+        .get(line as usize - 1)
+        .unwrap_or_else(|| panic!("line {line} outside the text: {what:?}\n{text:?}"));
+    let width = l.trim_end_matches('\r').chars().count() as u32;
+    assert!(
+        column >= 1 && column <= width + 1,
+        "column {column} outside line {line} ({width} chars): {what:?}\n{text}"
+    );
+}
+
+#[test]
+fn mutated_definitions_never_panic_and_positions_stay_inside_the_text() {
+    let seed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/journeys/validate-transaction.yaml"
+    ))
+    .unwrap();
+    let extra = "  - id: block\n    type: condition\n    expression: >-\n      1 <\n\n        2 &&\n      \"a\\tb\" == 'c''d'\n    on_true: allow\n    on_false: expired\n";
+    let json = r#"{"id": "j", "type": "backend_api", "steps": [{"id": "c", "type": "condition", "expression": "\"\u00e9\ud83d\ude00\" == x", "on_true": "d", "on_false": "d"}, {"id": "d", "type": "http_complete", "status": 200}]}"#;
+    let yaml = format!("{seed}{extra}");
+    let inserts = [
+        "*", "\"", "'", "\n", "|", "{", "}", " ", "\\", "#", ":", "-", "é", "\t", ")",
+    ];
+    let mut checked = 0;
+    for (text, format) in [(yaml.as_str(), Format::Yaml), (json, Format::Json)] {
+        let boundaries: Vec<usize> = (0..=text.len())
+            .filter(|i| text.is_char_boundary(*i))
+            .collect();
+        for (n, at) in boundaries.iter().enumerate() {
+            let insert = inserts[n % inserts.len()];
+            let mutated = format!("{}{insert}{}", &text[..*at], &text[*at..]);
+            match check_journey(&mutated, format) {
+                Ok(c) => {
+                    for w in &c.warnings {
+                        assert_inside(&mutated, w.line, w.column, w);
+                    }
+                }
+                Err(errs) => {
+                    for e in &errs {
+                        assert_inside(&mutated, e.line, e.column, e);
+                        // A syntax error's message names the same position.
+                        if e.message.starts_with("invalid YAML at")
+                            || e.message.starts_with("invalid JSON at")
+                        {
+                            let at = format!(" at {}:{}", e.line.unwrap(), e.column.unwrap());
+                            assert!(e.message.ends_with(&at), "{e:?}");
+                        }
+                    }
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 1000, "{checked}");
+}
