@@ -83,17 +83,34 @@ impl ValidationError {
     }
 }
 
+impl ValidationError {
+    /// The display form naming `step_id` as `owner` (`"step"` for journeys, `"connection"` for
+    /// connection errors, whose `step_id` is the connection name); see the `Display` impl.
+    pub fn describe(&self, owner: &str) -> String {
+        Described(self, owner).to_string()
+    }
+}
+
 /// `LINE:COLUMN: step `s`, field `f`: message` (the position when known). An expression
 /// position is added when it is not already exact in the file position.
 impl fmt::Display for ValidationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let (Some(l), Some(c)) = (self.line, self.column) {
+        Described(self, "step").fmt(f)
+    }
+}
+
+struct Described<'a>(&'a ValidationError, &'a str);
+
+impl fmt::Display for Described<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Described(e, owner) = self;
+        if let (Some(l), Some(c)) = (e.line, e.column) {
             write!(f, "{l}:{c}: ")?;
         }
-        write_context(f, self.step_id.as_deref(), &self.field)?;
-        f.write_str(&self.message)?;
-        if let (Some(l), Some(c)) = (self.expression_line, self.expression_column) {
-            if self.approximate || self.line.is_none() {
+        write_context(f, owner, e.step_id.as_deref(), &e.field)?;
+        f.write_str(&e.message)?;
+        if let (Some(l), Some(c)) = (e.expression_line, e.expression_column) {
+            if e.approximate || e.line.is_none() {
                 write!(f, " (at {l}:{c} of the expression)")?;
             }
         }
@@ -101,10 +118,15 @@ impl fmt::Display for ValidationError {
     }
 }
 
-fn write_context(f: &mut fmt::Formatter<'_>, step_id: Option<&str>, field: &str) -> fmt::Result {
+fn write_context(
+    f: &mut fmt::Formatter<'_>,
+    owner: &str,
+    step_id: Option<&str>,
+    field: &str,
+) -> fmt::Result {
     match (step_id, field.is_empty()) {
-        (Some(s), false) => write!(f, "step `{s}`, field `{field}`: "),
-        (Some(s), true) => write!(f, "step `{s}`: "),
+        (Some(s), false) => write!(f, "{owner} `{s}`, field `{field}`: "),
+        (Some(s), true) => write!(f, "{owner} `{s}`: "),
         (None, false) => write!(f, "field `{field}`: "),
         (None, true) => Ok(()),
     }
@@ -136,7 +158,7 @@ impl fmt::Display for Warning {
             write!(f, "{l}:{c}: ")?;
         }
         f.write_str("warning: ")?;
-        write_context(f, Some(&self.step_id), &self.field)?;
+        write_context(f, "step", Some(&self.step_id), &self.field)?;
         write!(f, "{} [{}]", self.message, self.code)
     }
 }

@@ -121,6 +121,17 @@ fn error_lines(file: &Path, errors: &[ValidationError]) -> Vec<String> {
         .collect()
 }
 
+/// Connection errors name the connection where journey errors name the step.
+fn connection_error_lines(file: &Path, errors: &[ValidationError]) -> Vec<String> {
+    errors
+        .iter()
+        .map(|e| {
+            let positioned = e.line.is_some() && e.column.is_some();
+            finding_line(file, positioned, &e.describe("connection"))
+        })
+        .collect()
+}
+
 fn check(files: &[PathBuf]) -> Result<()> {
     let mut failed = 0;
     for file in files {
@@ -155,7 +166,7 @@ fn load_connections(path: Option<&Path>) -> Result<indexmap::IndexMap<String, Ar
     parse_connections(&read(path)?, format_of(path)).map_err(|errors| {
         anyhow!(
             "invalid connections:\n{}",
-            error_lines(path, &errors).join("\n")
+            connection_error_lines(path, &errors).join("\n")
         )
     })
 }

@@ -231,3 +231,23 @@ fn connections_validate_and_redact_secrets() {
     assert!(errs.iter().any(|e| e.field == "audience"));
     assert!(errs.iter().any(|e| e.field == "jwks_uri"));
 }
+
+#[test]
+fn connection_errors_name_the_connection_and_the_expression_position() {
+    let errs = tessera_journey::parse_connections(
+        "svc:\n  type: web_service\n  url: https://api.example.com\n  body: \"1 + * 2\"\n",
+        Format::Yaml,
+    )
+    .unwrap_err();
+    let e = errs.iter().find(|e| e.field == "body").unwrap();
+    // Connections are not placed in a text: only the position inside the expression.
+    assert_eq!((e.line, e.column), (None, None));
+    assert_eq!((e.expression_line, e.expression_column), (Some(1), Some(5)));
+    assert_eq!(
+        e.describe("connection"),
+        format!(
+            "connection `svc`, field `body`: {} (at 1:5 of the expression)",
+            e.message
+        )
+    );
+}
