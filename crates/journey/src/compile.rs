@@ -8,8 +8,11 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use tessera_expr::{compile, compile_template, Program};
 
-use crate::definition::{parse_definition, Format, JourneyDefinition, JourneyType};
-use crate::error::{ValidationError, Warning};
+use crate::definition::{parse_located, Format, JourneyDefinition, JourneyType};
+use crate::error::{
+    place_errors, place_warnings, unplaced, FieldPath, Located, Locus, ValidationError, Warning,
+};
+use crate::source_map::Seg;
 
 /// A validated journey, built once per stored version and run many times (share it in an `Arc`).
 #[derive(Debug, Clone)]
@@ -153,9 +156,17 @@ pub struct Checked {
     pub warnings: Vec<Warning>,
 }
 
-/// Parses and validates in one go (what the admin API and `journey check` call).
+/// Parses and validates in one go (what the admin API and `journey check` call). Errors and
+/// warnings carry their line and column in `text`.
 pub fn check_journey(text: &str, format: Format) -> Result<Checked, Vec<ValidationError>> {
-    compile_journey(&parse_definition(text, format)?)
+    let (parsed, map) = parse_located(text, format);
+    let definition = parsed.map_err(|errors| place_errors(errors, &map))?;
+    let (journey, warnings) =
+        compile_located(&definition).map_err(|errors| place_errors(errors, &map))?;
+    Ok(Checked {
+        journey,
+        warnings: place_warnings(warnings, &map),
+    })
 }
 
 /// Step types of SPEC §7.2 that later issues implement; refused with a clear message.
@@ -170,24 +181,52 @@ const NOT_YET: [&str; 8] = [
     "sms_otp_authentication",
 ];
 
-/// Validates a definition: compiles every expression and resolves every target.
+/// Validates a definition: compiles every expression and resolves every target. Without the
+/// text, findings have no line and column (only `step_line`); [`check_journey`] has both.
 pub fn compile_journey(def: &JourneyDefinition) -> Result<Checked, Vec<ValidationError>> {
+    let (journey, warnings) = compile_located(def).map_err(unplaced)?;
+    Ok(Checked {
+        journey,
+        warnings: unplaced(warnings),
+    })
+}
+
+/// The path of step `index` in the document.
+fn step_path(index: usize) -> Vec<Seg> {
+    vec![Seg::Key("steps".into()), Seg::Index(index)]
+}
+
+/// The path of a field of step `index`.
+fn field_path(index: usize, field: &FieldPath) -> Vec<Seg> {
+    let mut path = step_path(index);
+    path.extend_from_slice(field.segs());
+    path
+}
+
+type Compiled = (CompiledJourney, Vec<Located<Warning>>);
+
+/// [`compile_journey`] with findings not yet placed in the text.
+fn compile_located(def: &JourneyDefinition) -> Result<Compiled, Vec<Located<ValidationError>>> {
     let mut errors = Vec::new();
     let mut index_of: HashMap<&str, usize> = HashMap::new();
     for (i, step) in def.steps.iter().enumerate() {
         if index_of.insert(step.id.as_str(), i).is_some() {
-            errors.push(ValidationError {
-                step_line: step.line,
-                ..ValidationError::new(Some(&step.id), "id", "duplicate step id")
-            });
+            errors.push((
+                ValidationError {
+                    step_line: step.line,
+                    ..ValidationError::new(Some(&step.id), "id", "duplicate step id")
+                },
+                Locus::value(field_path(i, &FieldPath::from("id"))),
+            ));
         }
     }
     let mut steps = Vec::with_capacity(def.steps.len());
     let mut taint_sources: Vec<(String, Vec<Arc<str>>, bool)> = Vec::new();
-    let mut decisions: Vec<(String, String, Vec<Arc<str>>, bool)> = Vec::new();
+    let mut decisions: Vec<Decision> = Vec::new();
     for (i, step) in def.steps.iter().enumerate() {
         let mut cx = StepCx {
             step_id: &step.id,
+            index: i,
             line: step.line,
             fields: &step.fields,
             index_of: &index_of,
@@ -203,7 +242,7 @@ pub fn compile_journey(def: &JourneyDefinition) -> Result<Checked, Vec<Validatio
                     "a branching step names its targets; `next` is not allowed",
                 );
             }
-            collect_taint(kind, &step.id, &mut taint_sources, &mut decisions);
+            collect_taint(kind, &step.id, i, &mut taint_sources, &mut decisions);
         }
         errors.extend(cx.errors);
         let Some(kind) = kind else { continue };
@@ -217,14 +256,17 @@ pub fn compile_journey(def: &JourneyDefinition) -> Result<Checked, Vec<Validatio
                 JourneyType::BackendApi => "an `http_complete` step",
                 JourneyType::Client => "a terminal step",
             };
-            errors.push(ValidationError {
-                step_line: step.line,
-                ..ValidationError::new(
-                    Some(&step.id),
-                    "next",
-                    format!("the journey can end here without reaching {terminal}"),
-                )
-            });
+            errors.push((
+                ValidationError {
+                    step_line: step.line,
+                    ..ValidationError::new(
+                        Some(&step.id),
+                        "next",
+                        format!("the journey can end here without reaching {terminal}"),
+                    )
+                },
+                Locus::value(field_path(i, &FieldPath::from("next"))),
+            ));
         }
         steps.push(CompiledStep {
             id: step.id.clone(),
@@ -247,7 +289,7 @@ pub fn compile_journey(def: &JourneyDefinition) -> Result<Checked, Vec<Validatio
     };
     let mut warnings = unreachable_warnings(&journey);
     warnings.extend(taint_warnings(&taint_sources, &decisions));
-    Ok(Checked { journey, warnings })
+    Ok((journey, warnings))
 }
 
 /// Successors of a step (including its error target).
@@ -268,7 +310,7 @@ pub(crate) fn successors(step: &CompiledStep) -> Vec<usize> {
     out
 }
 
-fn unreachable_warnings(journey: &CompiledJourney) -> Vec<Warning> {
+fn unreachable_warnings(journey: &CompiledJourney) -> Vec<Located<Warning>> {
     let mut seen = vec![false; journey.steps.len()];
     let mut stack = vec![0usize];
     while let Some(i) = stack.pop() {
@@ -282,30 +324,48 @@ fn unreachable_warnings(journey: &CompiledJourney) -> Vec<Warning> {
         .steps
         .iter()
         .zip(seen)
-        .filter(|(_, reached)| !reached)
-        .map(|(s, _)| Warning {
-            code: "unreachable_step".into(),
-            step_id: s.id.clone(),
-            field: String::new(),
-            message: "step is unreachable from the first step".into(),
+        .enumerate()
+        .filter(|(_, (_, reached))| !reached)
+        .map(|(i, (s, _))| {
+            let warning = Warning {
+                code: "unreachable_step".into(),
+                step_id: s.id.clone(),
+                field: String::new(),
+                message: "step is unreachable from the first step".into(),
+                line: None,
+                column: None,
+            };
+            (warning, Locus::value(step_path(i)))
         })
         .collect()
+}
+
+/// A condition or match expression: where it is, the variables it reads, and whether it
+/// decodes a token without verifying it.
+struct Decision {
+    step_id: String,
+    step_index: usize,
+    field: FieldPath,
+    reads: Vec<Arc<str>>,
+    unverified: bool,
 }
 
 /// Records variables set from unverified token decoding, and decision expressions.
 fn collect_taint(
     kind: &StepKind,
     step_id: &str,
+    step_index: usize,
     sources: &mut Vec<(String, Vec<Arc<str>>, bool)>,
-    decisions: &mut Vec<(String, String, Vec<Arc<str>>, bool)>,
+    decisions: &mut Vec<Decision>,
 ) {
-    let mut decision = |field: String, p: &Program| {
-        decisions.push((
-            step_id.to_string(),
+    let mut decision = |field: FieldPath, p: &Program| {
+        decisions.push(Decision {
+            step_id: step_id.to_string(),
+            step_index,
             field,
-            p.global_variables(),
-            p.uses_unverified_token_decoding(),
-        ))
+            reads: p.global_variables(),
+            unverified: p.uses_unverified_token_decoding(),
+        })
     };
     match kind {
         StepKind::SetVariables { variables } => {
@@ -323,7 +383,7 @@ fn collect_taint(
         } => {
             decision("expression".into(), expression);
             for (i, (p, _)) in cases.iter().enumerate() {
-                decision(format!("cases[{i}].value"), p);
+                decision(FieldPath::from("cases").index(i).key("value"), p);
             }
         }
         _ => {}
@@ -334,8 +394,8 @@ fn collect_taint(
 /// `@crypto.extractTokenClaims`/`extractTokenHeader`, which do not verify anything.
 fn taint_warnings(
     sources: &[(String, Vec<Arc<str>>, bool)],
-    decisions: &[(String, String, Vec<Arc<str>>, bool)],
-) -> Vec<Warning> {
+    decisions: &[Decision],
+) -> Vec<Located<Warning>> {
     let mut tainted: HashSet<&str> = HashSet::new();
     loop {
         let before = tainted.len();
@@ -350,12 +410,17 @@ fn taint_warnings(
     }
     decisions
         .iter()
-        .filter(|(_, _, reads, direct)| *direct || reads.iter().any(|r| tainted.contains(&**r)))
-        .map(|(step, field, _, _)| Warning {
-            code: "unverified_token_decision".into(),
-            step_id: step.clone(),
-            field: field.clone(),
-            message: "this decision rests on @crypto.extractTokenClaims/extractTokenHeader, which do NOT verify the token; use @crypto.verifyToken or a validate_token step".into(),
+        .filter(|d| d.unverified || d.reads.iter().any(|r| tainted.contains(&**r)))
+        .map(|d| {
+            let warning = Warning {
+                code: "unverified_token_decision".into(),
+                step_id: d.step_id.clone(),
+                field: d.field.to_string(),
+                message: "this decision rests on @crypto.extractTokenClaims/extractTokenHeader, which do NOT verify the token; use @crypto.verifyToken or a validate_token step".into(),
+                line: None,
+                column: None,
+            };
+            (warning, Locus::value(field_path(d.step_index, &d.field)))
         })
         .collect()
 }
@@ -363,18 +428,34 @@ fn taint_warnings(
 /// Reads and checks the fields of one step.
 struct StepCx<'a> {
     step_id: &'a str,
+    /// Index of the step in `steps`, for locating findings.
+    index: usize,
     line: Option<u32>,
     fields: &'a Map<String, Value>,
     index_of: &'a HashMap<&'a str, usize>,
-    errors: Vec<ValidationError>,
+    errors: Vec<Located<ValidationError>>,
 }
 
 impl StepCx<'_> {
-    fn err(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(ValidationError {
+    /// An error about the value of `field` (or, when missing, about the step).
+    fn err(&mut self, field: impl Into<FieldPath>, message: impl Into<String>) {
+        let field = field.into();
+        let locus = Locus::value(field_path(self.index, &field));
+        self.push(&field, message, locus);
+    }
+
+    /// An error about the key `field` itself (an unknown field).
+    fn err_key(&mut self, field: FieldPath, message: impl Into<String>) {
+        let locus = Locus::key(field_path(self.index, &field));
+        self.push(&field, message, locus);
+    }
+
+    fn push(&mut self, field: &FieldPath, message: impl Into<String>, locus: Locus) {
+        let error = ValidationError {
             step_line: self.line,
-            ..ValidationError::new(Some(self.step_id), field, message)
-        });
+            ..ValidationError::new(Some(self.step_id), field.to_string(), message)
+        };
+        self.errors.push((error, locus));
     }
 
     fn kind(&mut self, step_type: &str, journey_type: JourneyType) -> Option<StepKind> {
@@ -396,7 +477,7 @@ impl StepCx<'_> {
         };
         for key in self.fields.keys() {
             if !allowed.contains(&key.as_str()) && key != "next" && key != "on_error" {
-                self.err(key.clone(), format!("unknown field for `{step_type}`"));
+                self.err_key(key.into(), format!("unknown field for `{step_type}`"));
             }
         }
         if step_type == "http_complete" && journey_type != JourneyType::BackendApi {
@@ -449,9 +530,9 @@ impl StepCx<'_> {
         };
         let mut variables = Vec::new();
         for (name, v) in map {
-            let field = format!("variables.{name}");
+            let field = FieldPath::from("variables").key(name);
             if !valid_var(name) {
-                self.err(
+                self.err_key(
                     field.clone(),
                     "variable names are identifiers ([A-Za-z_][A-Za-z0-9_]*)",
                 );
@@ -469,18 +550,19 @@ impl StepCx<'_> {
         match self.fields.get("cases") {
             Some(Value::Array(items)) if !items.is_empty() => {
                 for (i, item) in items.iter().enumerate() {
+                    let case = FieldPath::from("cases").index(i);
                     let Some(obj) = item.as_object() else {
-                        self.err(format!("cases[{i}]"), "a case is `{value, next}`");
+                        self.err(&case, "a case is `{value, next}`");
                         continue;
                     };
                     let value = match obj.get("value") {
-                        Some(v) => self.compile_value(&format!("cases[{i}].value"), v, false),
+                        Some(v) => self.compile_value(&case.clone().key("value"), v, false),
                         None => {
-                            self.err(format!("cases[{i}].value"), "missing");
+                            self.err(case.clone().key("value"), "missing");
                             None
                         }
                     };
-                    let next = self.resolve(&format!("cases[{i}].next"), obj.get("next"));
+                    let next = self.resolve(&case.key("next"), obj.get("next"));
                     if let (Some(v), Some(n)) = (value, next) {
                         cases.push((v, n));
                     }
@@ -509,9 +591,9 @@ impl StepCx<'_> {
             None | Some(Value::Null) => {}
             Some(Value::Object(map)) => {
                 for (name, v) in map {
-                    let field = format!("headers.{name}");
+                    let field = FieldPath::from("headers").key(name);
                     if !valid_header_name(name) {
-                        self.err(field.clone(), "invalid header name");
+                        self.err_key(field.clone(), "invalid header name");
                     }
                     if let Some(p) = self.compile_value(&field, v, true) {
                         headers.push((name.clone(), p));
@@ -523,7 +605,7 @@ impl StepCx<'_> {
         let redirect_uri = self
             .fields
             .get("redirect_uri")
-            .and_then(|v| self.compile_value("redirect_uri", v, true));
+            .and_then(|v| self.compile_value(&"redirect_uri".into(), v, true));
         let json = match self.fields.get("response_type").and_then(Value::as_str) {
             None if !self.fields.contains_key("response_type") => true,
             Some("json") => true,
@@ -536,7 +618,7 @@ impl StepCx<'_> {
         let body = self
             .fields
             .get("body")
-            .and_then(|v| self.compile_value("body", v, false));
+            .and_then(|v| self.compile_value(&"body".into(), v, false));
         Some(StepKind::HttpComplete {
             status,
             headers,
@@ -556,16 +638,14 @@ impl StepCx<'_> {
         };
         let mut calls = Vec::new();
         for (i, item) in items.iter().enumerate() {
+            let call = FieldPath::from("calls").index(i);
             let Some(obj) = item.as_object() else {
-                self.err(
-                    format!("calls[{i}]"),
-                    "a call is `{connection, args, output}`",
-                );
+                self.err(&call, "a call is `{connection, args, output}`");
                 continue;
             };
             for key in obj.keys() {
                 if !matches!(key.as_str(), "connection" | "args" | "output") {
-                    self.err(format!("calls[{i}].{key}"), "unknown field");
+                    self.err_key(call.clone().key(key), "unknown field");
                 }
             }
             let connection = obj
@@ -573,7 +653,7 @@ impl StepCx<'_> {
                 .and_then(Value::as_str)
                 .map(str::to_string);
             if connection.is_none() {
-                self.err(format!("calls[{i}].connection"), "missing connection name");
+                self.err(call.clone().key("connection"), "missing connection name");
             }
             let output = obj
                 .get("output")
@@ -581,23 +661,23 @@ impl StepCx<'_> {
                 .filter(|o| valid_var(o));
             if output.is_none() {
                 self.err(
-                    format!("calls[{i}].output"),
+                    call.clone().key("output"),
                     "`output` must be a variable name",
                 );
             }
             let mut args = Vec::new();
+            let args_field = call.key("args");
             match obj.get("args") {
                 None | Some(Value::Null) => {}
                 Some(Value::Array(a)) => {
                     for (j, v) in a.iter().enumerate() {
-                        if let Some(p) =
-                            self.compile_value(&format!("calls[{i}].args[{j}]"), v, false)
+                        if let Some(p) = self.compile_value(&args_field.clone().index(j), v, false)
                         {
                             args.push(p);
                         }
                     }
                 }
-                Some(_) => self.err(format!("calls[{i}].args"), "`args` must be a list"),
+                Some(_) => self.err(&args_field, "`args` must be a list"),
             }
             if let (Some(connection), Some(output)) = (connection, output) {
                 calls.push(ServiceCall {
@@ -612,7 +692,7 @@ impl StepCx<'_> {
 
     fn expr(&mut self, field: &str) -> Option<Program> {
         match self.fields.get(field) {
-            Some(v) => self.compile_value(field, v, false),
+            Some(v) => self.compile_value(&field.into(), v, false),
             None => {
                 self.err(field, format!("missing `{field}`"));
                 None
@@ -643,7 +723,7 @@ impl StepCx<'_> {
 
     /// Compiles an expression (or, with `template`, an interpolated string) field. Scalars
     /// other than strings are taken as their source text (`status: 1` → `1`).
-    fn compile_value(&mut self, field: &str, v: &Value, template: bool) -> Option<Program> {
+    fn compile_value(&mut self, field: &FieldPath, v: &Value, template: bool) -> Option<Program> {
         let source = match v {
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
@@ -662,10 +742,23 @@ impl StepCx<'_> {
         match compiled {
             Ok(p) => Some(p),
             Err(e) => {
-                self.errors.push(ValidationError {
+                let error = ValidationError {
                     step_line: self.line,
-                    ..ValidationError::at(Some(self.step_id), field, e.line, e.column, e.message)
-                });
+                    ..ValidationError::at(
+                        Some(self.step_id),
+                        field.to_string(),
+                        e.line,
+                        e.column,
+                        e.message,
+                    )
+                };
+                let locus = Locus::Expression {
+                    path: field_path(self.index, field),
+                    source,
+                    line: e.line,
+                    column: e.column,
+                };
+                self.errors.push((error, locus));
                 None
             }
         }
@@ -677,20 +770,21 @@ impl StepCx<'_> {
             self.err(field, format!("missing `{field}` target"));
             return None;
         }
-        self.resolve(field, v)
+        self.resolve(&field.into(), v)
     }
 
     fn target_opt(&mut self, field: &str) -> Option<usize> {
         let v = self.fields.get(field)?;
-        self.resolve(field, Some(v))
+        self.resolve(&field.into(), Some(v))
     }
 
-    fn resolve(&mut self, field: &str, v: Option<&Value>) -> Option<usize> {
+    fn resolve(&mut self, field: &FieldPath, v: Option<&Value>) -> Option<usize> {
         match v.and_then(Value::as_str) {
             Some(target) => match self.index_of.get(target) {
                 Some(i) => Some(*i),
                 None => {
-                    self.err(field, "target step does not exist");
+                    let shown = printable_id(target);
+                    self.err(field, format!("target step `{shown}` does not exist"));
                     None
                 }
             },
@@ -700,6 +794,29 @@ impl StepCx<'_> {
             }
         }
     }
+}
+
+/// Longest id shown in a message, in characters.
+const SHOWN_ID_MAX: usize = 64;
+
+/// A step id as written, made safe to show in a message: control and invisible formatting
+/// characters (bidi overrides, zero-width) removed, cut to [`SHOWN_ID_MAX`] characters. Ids are
+/// part of the definition, never run-time values.
+pub(crate) fn printable_id(id: &str) -> String {
+    let mut kept = id
+        .chars()
+        .filter(|c| !c.is_control() && !is_invisible_format(*c));
+    let mut shown: String = kept.by_ref().take(SHOWN_ID_MAX).collect();
+    if kept.next().is_some() {
+        shown.push('…');
+    }
+    shown
+}
+
+/// Zero-width and bidirectional formatting characters, which can make a message read
+/// differently from what it says.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// Variable names usable from expressions.

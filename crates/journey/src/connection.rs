@@ -217,7 +217,7 @@ pub fn parse_connections(
         Format::Auto if text.trim_start().starts_with('{') => yaml::load_json(text),
         _ => yaml::load_yaml(text),
     };
-    let root = loaded.map_err(|m| vec![ValidationError::new(None, "", m)])?;
+    let root = loaded.map_err(|e| vec![e.into_validation_error()])?;
     connections_from_value(&root)
 }
 

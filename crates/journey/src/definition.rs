@@ -4,7 +4,9 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::error::ValidationError;
+use crate::compile::printable_id;
+use crate::error::{place_errors, Located, Locus, ValidationError};
+use crate::source_map::{Seg, SourceMap};
 use crate::yaml;
 
 /// Input format of a definition.
@@ -52,7 +54,7 @@ pub struct StepDefinition {
     pub step_type: String,
     /// Every other member (including `next`, `on_error`).
     pub fields: Map<String, Value>,
-    /// Line of `id: …` in the source, when found.
+    /// Line where the step starts in the source, when found.
     pub line: Option<u32>,
 }
 
@@ -66,11 +68,25 @@ pub(crate) fn valid_id(id: &str) -> bool {
 }
 
 /// Parses definition text. Errors are structural (syntax, missing header fields, malformed
-/// steps); step semantics are checked by [`crate::compile_journey`].
+/// steps), with their line and column in `text`; step semantics are checked by
+/// [`crate::compile_journey`].
 pub fn parse_definition(
     text: &str,
     format: Format,
 ) -> Result<JourneyDefinition, Vec<ValidationError>> {
+    let (parsed, map) = parse_located(text, format);
+    parsed.map_err(|errors| place_errors(errors, &map))
+}
+
+/// [`parse_definition`] with findings not yet placed, and the text's source map (built once
+/// for both the parse and the later compile findings).
+pub(crate) fn parse_located(
+    text: &str,
+    format: Format,
+) -> (
+    Result<JourneyDefinition, Vec<Located<ValidationError>>>,
+    SourceMap,
+) {
     let format = match format {
         Format::Auto if text.trim_start().starts_with('{') => Format::Json,
         Format::Auto => Format::Yaml,
@@ -80,27 +96,52 @@ pub fn parse_definition(
         Format::Json => yaml::load_json(text),
         _ => yaml::load_yaml(text),
     };
-    let root = loaded.map_err(|m| vec![ValidationError::new(None, "", m)])?;
+    let root = match loaded {
+        Ok(root) => root,
+        Err(e) => {
+            let locus = e.position.map_or(Locus::Unknown, Locus::At);
+            let error = ValidationError::new(None, "", e.message);
+            return (Err(vec![(error, locus)]), SourceMap::default());
+        }
+    };
+    let map = match format {
+        Format::Json => SourceMap::json(text),
+        _ => SourceMap::yaml(text),
+    };
+    let parsed = parse_root(root, text, &map);
+    (parsed, map)
+}
+
+fn key(k: &str) -> Seg {
+    Seg::Key(k.to_string())
+}
+
+fn parse_root(
+    root: Value,
+    text: &str,
+    map: &SourceMap,
+) -> Result<JourneyDefinition, Vec<Located<ValidationError>>> {
     let Value::Object(mut root) = root else {
-        return Err(vec![ValidationError::new(
-            None,
-            "",
-            "the definition must be a mapping",
+        return Err(vec![(
+            ValidationError::new(None, "", "the definition must be a mapping"),
+            Locus::value(Vec::new()),
         )]);
     };
     let mut errors = Vec::new();
+    let error = |field: &str, message: &str| {
+        (
+            ValidationError::new(None, field, message),
+            Locus::value(vec![key(field)]),
+        )
+    };
     let id = match root.remove("id") {
         Some(Value::String(id)) if valid_id(&id) => id,
         Some(_) => {
-            errors.push(ValidationError::new(
-                None,
-                "id",
-                "journey id must match [a-z0-9_-]+",
-            ));
+            errors.push(error("id", "journey id must match [a-z0-9_-]+"));
             String::new()
         }
         None => {
-            errors.push(ValidationError::new(None, "id", "missing journey id"));
+            errors.push(error("id", "missing journey id"));
             String::new()
         }
     };
@@ -108,7 +149,7 @@ pub fn parse_definition(
         Some(Value::String(n)) => n,
         None | Some(Value::Null) => id.clone(),
         Some(_) => {
-            errors.push(ValidationError::new(None, "name", "name must be a string"));
+            errors.push(error("name", "name must be a string"));
             String::new()
         }
     };
@@ -116,8 +157,7 @@ pub fn parse_definition(
         Some("backend_api") => JourneyType::BackendApi,
         Some("client") => JourneyType::Client,
         _ => {
-            errors.push(ValidationError::new(
-                None,
+            errors.push(error(
                 "type",
                 "journey type must be `backend_api` or `client`",
             ));
@@ -128,65 +168,69 @@ pub fn parse_definition(
         None | Some(Value::Null) => true,
         Some(Value::Bool(b)) => b,
         Some(_) => {
-            errors.push(ValidationError::new(
-                None,
-                "enforce_token",
-                "must be a boolean",
-            ));
+            errors.push(error("enforce_token", "must be a boolean"));
             true
         }
     };
     let raw_steps = match root.remove("steps") {
         Some(Value::Array(steps)) if !steps.is_empty() => steps,
         _ => {
-            errors.push(ValidationError::new(
-                None,
-                "steps",
-                "steps must be a non-empty list",
-            ));
+            errors.push(error("steps", "steps must be a non-empty list"));
             Vec::new()
         }
     };
-    for key in root.keys() {
-        errors.push(ValidationError::new(
-            None,
-            key.clone(),
-            "unknown journey field",
+    for field in root.keys() {
+        errors.push((
+            ValidationError::new(None, printable_id(field), "unknown journey field"),
+            Locus::key(vec![key(field)]),
         ));
     }
     let mut steps = Vec::with_capacity(raw_steps.len());
     for (index, raw) in raw_steps.into_iter().enumerate() {
+        let step_path = vec![key("steps"), Seg::Index(index)];
+        let at = |field: &str| {
+            let mut path = step_path.clone();
+            path.push(key(field));
+            Locus::value(path)
+        };
         let Value::Object(mut fields) = raw else {
-            errors.push(ValidationError::new(
-                None,
-                format!("steps[{index}]"),
-                "a step must be a mapping",
+            errors.push((
+                ValidationError::new(None, format!("steps[{index}]"), "a step must be a mapping"),
+                Locus::value(step_path),
             ));
             continue;
         };
         let step_id = match fields.remove("id") {
             Some(Value::String(s)) if valid_id(&s) => s,
             _ => {
-                errors.push(ValidationError::new(
-                    None,
-                    format!("steps[{index}].id"),
-                    "step id must be a string matching [a-z0-9_-]+",
+                errors.push((
+                    ValidationError::new(
+                        None,
+                        format!("steps[{index}].id"),
+                        "step id must be a string matching [a-z0-9_-]+",
+                    ),
+                    at("id"),
                 ));
                 continue;
             }
         };
+        let line = map
+            .node_position(&step_path, false)
+            .map(|p| p.line)
+            .or_else(|| yaml::step_line(text, &step_id));
         let step_type = match fields.remove("type") {
             Some(Value::String(s)) => s,
             _ => {
-                errors.push(ValidationError::new(
-                    Some(&step_id),
-                    "type",
-                    "missing step type",
+                errors.push((
+                    ValidationError {
+                        step_line: line,
+                        ..ValidationError::new(Some(&step_id), "type", "missing step type")
+                    },
+                    at("type"),
                 ));
                 continue;
             }
         };
-        let line = yaml::step_line(text, &step_id);
         steps.push(StepDefinition {
             id: step_id,
             step_type,

@@ -22,6 +22,8 @@ mod exec;
 mod host;
 mod jwks;
 mod outbound;
+mod scalar_text;
+mod source_map;
 mod testcase;
 mod trace;
 mod yaml;

@@ -1,35 +1,106 @@
 //! Safe loading of definition text: YAML (without anchors, aliases or merge keys) or JSON into
-//! a `serde_json::Value`, with a nesting bound, and locating step lines for error messages.
+//! a `serde_json::Value`, with a nesting bound. Positions of the loaded nodes are read
+//! separately ([`crate::source_map`]); `step_line` is the text search used when that fails.
 
 use serde_json::Value;
+
+use crate::error::ValidationError;
+use crate::source_map::Position;
 
 /// Deepest accepted nesting of arrays/objects in a definition.
 pub(crate) const MAX_NESTING: usize = 64;
 
-/// Parses YAML text, refusing anchors/aliases and deep nesting.
-pub(crate) fn load_yaml(text: &str) -> Result<Value, String> {
-    if let Some(line) = find_anchor_or_alias(text) {
-        return Err(format!(
-            "YAML anchors, aliases and merge keys are not allowed (line {line})"
-        ));
+/// Why text could not be loaded, and where, when the parser says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LoadError {
+    pub message: String,
+    pub position: Option<Position>,
+}
+
+impl LoadError {
+    /// A parser error at `line:column` (1-based) of `text`, described by `message` from the
+    /// position. Parsers may report the end of the input one line past a missing final line
+    /// break; the position is kept inside the text.
+    fn new(
+        text: &str,
+        line: usize,
+        column: usize,
+        message: impl FnOnce(usize, usize) -> String,
+    ) -> Self {
+        let line = line.max(1);
+        let lines: Vec<&str> = text.split('\n').collect();
+        let width = |l: &str| l.trim_end_matches('\r').chars().count();
+        let (line, width) = match lines.get(line - 1) {
+            Some(l) => (line, width(l)),
+            None => (lines.len(), lines.last().map_or(0, |l| width(l))),
+        };
+        let column = column.clamp(1, width + 1);
+        let position = match (u32::try_from(line), u32::try_from(column)) {
+            (Ok(line), Ok(column)) => Some(Position { line, column }),
+            _ => None,
+        };
+        LoadError {
+            message: message(line, column),
+            position,
+        }
     }
-    let value: Value = serde_yaml_ng::from_str(text).map_err(|e| yaml_error_message(&e))?;
-    check_depth(&value)?;
+}
+
+impl LoadError {
+    /// The journey-level finding for it, placed where the parser said.
+    pub(crate) fn into_validation_error(self) -> ValidationError {
+        ValidationError {
+            line: self.position.map(|p| p.line),
+            column: self.position.map(|p| p.column),
+            ..ValidationError::new(None, "", self.message)
+        }
+    }
+}
+
+impl From<LoadError> for String {
+    fn from(e: LoadError) -> String {
+        e.message
+    }
+}
+
+/// Parses YAML text, refusing anchors/aliases and deep nesting.
+pub(crate) fn load_yaml(text: &str) -> Result<Value, LoadError> {
+    if let Some((line, column)) = find_anchor_or_alias(text) {
+        return Err(LoadError::new(text, line, column, |line, _| {
+            format!("YAML anchors, aliases and merge keys are not allowed (line {line})")
+        }));
+    }
+    let value: Value = serde_yaml_ng::from_str(text).map_err(|e| yaml_error(text, &e))?;
+    check_depth(&value).map_err(|message| LoadError {
+        message,
+        position: None,
+    })?;
     Ok(value)
 }
 
 /// Parses JSON text with the nesting bound.
-pub(crate) fn load_json(text: &str) -> Result<Value, String> {
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| format!("invalid JSON at {}:{}", e.line(), e.column()))?;
-    check_depth(&value)?;
+pub(crate) fn load_json(text: &str) -> Result<Value, LoadError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        LoadError::new(text, e.line(), e.column(), |line, column| {
+            format!("invalid JSON at {line}:{column}")
+        })
+    })?;
+    check_depth(&value).map_err(|message| LoadError {
+        message,
+        position: None,
+    })?;
     Ok(value)
 }
 
-fn yaml_error_message(e: &serde_yaml_ng::Error) -> String {
+fn yaml_error(text: &str, e: &serde_yaml_ng::Error) -> LoadError {
     match e.location() {
-        Some(loc) => format!("invalid YAML at {}:{}", loc.line(), loc.column()),
-        None => "invalid YAML".to_string(),
+        Some(loc) => LoadError::new(text, loc.line(), loc.column(), |line, column| {
+            format!("invalid YAML at {line}:{column}")
+        }),
+        None => LoadError {
+            message: "invalid YAML".to_string(),
+            position: None,
+        },
     }
 }
 
@@ -50,10 +121,10 @@ fn check_depth(value: &Value) -> Result<(), String> {
     Ok(())
 }
 
-/// Finds the first line (1-based) holding a YAML anchor (`&a`), alias (`*a`) or merge key
-/// (`<<:`) outside quoted strings, comments and block scalars. Conservative: a plain scalar
-/// continuation line starting with `*name` is also reported.
-pub(crate) fn find_anchor_or_alias(text: &str) -> Option<usize> {
+/// Finds the first YAML anchor (`&a`), alias (`*a`) or merge key (`<<:`) outside quoted
+/// strings, comments and block scalars: its line and column (1-based, in characters).
+/// Conservative: a plain scalar continuation line starting with `*name` is also reported.
+pub(crate) fn find_anchor_or_alias(text: &str) -> Option<(usize, usize)> {
     let mut block_indent: Option<usize> = None;
     let mut in_double = false;
     let mut in_single = false;
@@ -99,10 +170,10 @@ pub(crate) fn find_anchor_or_alias(text: &str) -> Option<usize> {
                 let next = chars.get(i + 1).copied().unwrap_or(' ');
                 let name_char = next.is_alphanumeric() || next == '_' || next == '-';
                 if (c == '&' || c == '*') && name_char {
-                    return Some(index + 1);
+                    return Some((index + 1, i + 1));
                 }
                 if c == '<' && next == '<' && chars.get(i + 2) == Some(&':') {
-                    return Some(index + 1);
+                    return Some((index + 1, i + 1));
                 }
                 if c == '"' {
                     in_double = true;

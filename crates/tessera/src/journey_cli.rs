@@ -10,6 +10,7 @@ use clap::Subcommand;
 use tessera_journey::{
     check_journey, parse_connections, parse_rfc3339_ms, parse_test_cases, run_backend,
     run_test_case, Connection, Format, JwksCache, RunEnv, RunRequest, RunResult, SeededRandom,
+    ValidationError,
 };
 use tessera_outbound::{HttpOutbound, IpNet, OutboundConfig};
 
@@ -25,7 +26,7 @@ impl tessera_journey::RunClock for MonotonicRunClock {
 /// The `journey` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum JourneyCommand {
-    /// Validate journey files; print errors (FILE:STEP:FIELD:LINE:COL: message) and warnings.
+    /// Validate journey files; print errors and warnings as FILE:LINE:COLUMN: message.
     Check {
         /// Journey definition files (YAML or JSON).
         #[arg(required = true)]
@@ -112,22 +113,51 @@ fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
+/// A finding as editors and terminals link it: `FILE:LINE:COLUMN: …` when the position is
+/// known (the finding's `Display` starts with `LINE:COLUMN: `), else `FILE: …`.
+fn finding_line(file: &Path, positioned: bool, finding: &dyn std::fmt::Display) -> String {
+    if positioned {
+        format!("{}:{finding}", file.display())
+    } else {
+        format!("{}: {finding}", file.display())
+    }
+}
+
+fn error_lines(file: &Path, errors: &[ValidationError]) -> Vec<String> {
+    errors
+        .iter()
+        .map(|e| finding_line(file, e.line.is_some() && e.column.is_some(), e))
+        .collect()
+}
+
+/// Connection errors name the connection where journey errors name the step.
+fn connection_error_lines(file: &Path, errors: &[ValidationError]) -> Vec<String> {
+    errors
+        .iter()
+        .map(|e| {
+            let positioned = e.line.is_some() && e.column.is_some();
+            finding_line(file, positioned, &e.describe("connection"))
+        })
+        .collect()
+}
+
 fn check(files: &[PathBuf]) -> Result<()> {
     let mut failed = 0;
     for file in files {
         let text = read(file)?;
-        let name = file.display();
         match check_journey(&text, format_of(file)) {
             Ok(checked) => {
                 for w in &checked.warnings {
-                    println!("{name}:{}:{}: warning: {}", w.step_id, w.field, w.message);
+                    let positioned = w.line.is_some() && w.column.is_some();
+                    println!("{}", finding_line(file, positioned, w));
                 }
-                println!("{name}: ok ({} steps)", checked.journey.steps.len());
+                let steps = checked.journey.steps.len();
+                println!("{}: ok ({steps} steps)", file.display());
             }
             Err(errors) => {
                 failed += 1;
-                for e in &errors {
-                    println!("{name}:{e}");
+                for line in error_lines(file, &errors) {
+                    println!("{line}");
                 }
             }
         }
@@ -143,11 +173,10 @@ fn load_connections(path: Option<&Path>) -> Result<indexmap::IndexMap<String, Ar
         return Ok(indexmap::IndexMap::new());
     };
     parse_connections(&read(path)?, format_of(path)).map_err(|errors| {
-        let lines: Vec<String> = errors
-            .iter()
-            .map(|e| format!("{}:{e}", path.display()))
-            .collect();
-        anyhow!("invalid connections:\n{}", lines.join("\n"))
+        anyhow!(
+            "invalid connections:\n{}",
+            connection_error_lines(path, &errors).join("\n")
+        )
     })
 }
 
@@ -159,11 +188,10 @@ async fn run_once(
     allow_cidr: &[String],
 ) -> Result<()> {
     let checked = check_journey(&read(file)?, format_of(file)).map_err(|errors| {
-        let lines: Vec<String> = errors
-            .iter()
-            .map(|e| format!("{}:{e}", file.display()))
-            .collect();
-        anyhow!("invalid journey:\n{}", lines.join("\n"))
+        anyhow!(
+            "invalid journey:\n{}",
+            error_lines(file, &errors).join("\n")
+        )
     })?;
     let request: RunRequest =
         serde_json::from_str(&read(request)?).context("parsing the request JSON")?;
@@ -286,8 +314,8 @@ async fn test(dir: &Path) -> Result<()> {
                     Ok(Ok(c)) => c,
                     Ok(Err(errors)) => {
                         println!("FAIL {label}: invalid journey {}", journey_path.display());
-                        for e in errors {
-                            println!("    {e}");
+                        for line in error_lines(&journey_path, &errors) {
+                            println!("    {line}");
                         }
                         failed += 1;
                         continue;

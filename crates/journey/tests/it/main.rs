@@ -3,6 +3,7 @@
 
 mod executor;
 mod limits;
+mod positions;
 mod support;
 mod tokens;
 mod validation;

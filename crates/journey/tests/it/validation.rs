@@ -47,10 +47,13 @@ fn expression_error_has_field_line_and_column() {
     ));
     let e = errs.iter().find(|e| e.field == "expression").unwrap();
     assert_eq!(e.step_id.as_deref(), Some("c"));
-    assert_eq!((e.line, e.column), (Some(1), Some(5)));
+    assert_eq!((e.expression_line, e.expression_column), (Some(1), Some(5)));
+    // `line`/`column` are the position in the file: the `*` on line 6.
+    assert_eq!((e.line, e.column), (Some(6), Some(22)));
     assert_eq!(e.step_line, Some(4));
     let json = serde_json::to_value(e).unwrap();
-    assert_eq!(json["line"], 1);
+    assert_eq!(json["line"], 6);
+    assert_eq!(json["expression_line"], 1);
     assert_eq!(json["step_id"], "c");
 }
 
@@ -76,6 +79,29 @@ fn unknown_target_and_duplicate_ids() {
     ));
     assert!(has(&errs, Some("a"), "on_true", "does not exist"));
     assert!(has(&errs, Some("b"), "id", "duplicate"));
+}
+
+#[test]
+fn unknown_target_is_named_in_the_message() {
+    let errs = errors(&format!(
+        "{HEAD}  - {{id: a, type: condition, expression: 'true', on_true: nowhere, on_false: b}}\n  - {{id: b, type: http_complete, status: 200}}\n"
+    ));
+    let e = errs.iter().find(|e| e.field == "on_true").unwrap();
+    assert_eq!(e.message, "target step `nowhere` does not exist");
+}
+
+#[test]
+fn unknown_target_in_a_message_is_printable_and_short() {
+    // A control character, a bidi override and a very long name.
+    let long = "x".repeat(200);
+    let errs = errors(&format!(
+        "{HEAD}  - id: a\n    type: match\n    expression: '1'\n    cases:\n      - {{value: '1', next: \"bad\\u0007\\u202Eid\"}}\n    otherwise: {long}\n  - {{id: b, type: http_complete, status: 200}}\n"
+    ));
+    let case = errs.iter().find(|e| e.field == "cases[0].next").unwrap();
+    assert_eq!(case.message, "target step `badid` does not exist");
+    let otherwise = errs.iter().find(|e| e.field == "otherwise").unwrap();
+    let shown = format!("target step `{}…` does not exist", "x".repeat(64));
+    assert_eq!(otherwise.message, shown);
 }
 
 #[test]
@@ -204,4 +230,24 @@ fn connections_validate_and_redact_secrets() {
     assert!(errs.iter().any(|e| e.field == "issuer"));
     assert!(errs.iter().any(|e| e.field == "audience"));
     assert!(errs.iter().any(|e| e.field == "jwks_uri"));
+}
+
+#[test]
+fn connection_errors_name_the_connection_and_the_expression_position() {
+    let errs = tessera_journey::parse_connections(
+        "svc:\n  type: web_service\n  url: https://api.example.com\n  body: \"1 + * 2\"\n",
+        Format::Yaml,
+    )
+    .unwrap_err();
+    let e = errs.iter().find(|e| e.field == "body").unwrap();
+    // Connections are not placed in a text: only the position inside the expression.
+    assert_eq!((e.line, e.column), (None, None));
+    assert_eq!((e.expression_line, e.expression_column), (Some(1), Some(5)));
+    assert_eq!(
+        e.describe("connection"),
+        format!(
+            "connection `svc`, field `body`: {} (at 1:5 of the expression)",
+            e.message
+        )
+    );
 }

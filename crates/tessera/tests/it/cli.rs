@@ -35,16 +35,70 @@ fn journey_check_accepts_the_example_and_refuses_a_broken_file() {
         "examples/journeys/validate-transaction.yaml",
     ]);
     assert!(ok, "{text}");
+    // Warnings name the file position of the expression, as editors link it.
     assert!(
-        text.contains("extractTokenClaims") || text.contains("unverified"),
-        "the unverified-decoding warning is shown: {text}"
+        text.lines().any(|l| l.starts_with(
+            "examples/journeys/validate-transaction.yaml:22:17: warning: step `check_mfa`, field `expression`: this decision rests on @crypto.extractTokenClaims"
+        ) && l.ends_with(" [unverified_token_decision]")),
+        "{text}"
     );
     let dir = tempfile::tempdir().unwrap();
     let broken = dir.path().join("broken.yaml");
     std::fs::write(&broken, "id: broken\ntype: backend_api\nsteps:\n  - {id: a, type: condition, expression: \"1 +\", on_true: b, on_false: b}\n  - {id: b, type: http_complete, status: 200}\n").unwrap();
     let (ok, text) = tessera(&["journey", "check", broken.to_str().unwrap()]);
     assert!(!ok, "{text}");
-    assert!(text.contains("a:expression:1:"), "{text}");
+    let prefix = format!("{}:4:", broken.display());
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with(&prefix) && l.contains(": step `a`, field `expression`: ")),
+        "{text}"
+    );
+}
+
+#[test]
+fn journey_check_prints_file_line_column_inside_multi_line_expressions() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("check.yaml");
+    std::fs::write(
+        &file,
+        "id: broken\ntype: backend_api\nsteps:\n  - id: check\n    type: condition\n    expression: |\n      @std.len(x) > 0 &&\n        1 + * 2\n    on_true: done\n    on_false: nowhere\n  - {id: done, type: http_complete, status: 200}\n",
+    )
+    .unwrap();
+    let (ok, text) = tessera(&["journey", "check", file.to_str().unwrap()]);
+    assert!(!ok, "{text}");
+    let name = file.display();
+    let lines: Vec<&str> = text.lines().collect();
+    // The `*` on line 8, column 13 of the file (line 2, column 7 of the expression).
+    let expression = format!("{name}:8:13: step `check`, field `expression`: ");
+    assert!(lines.iter().any(|l| l.starts_with(&expression)), "{text}");
+    let target = format!(
+        "{name}:10:15: step `check`, field `on_false`: target step `nowhere` does not exist"
+    );
+    assert!(lines.contains(&target.as_str()), "{text}");
+
+    // JSON sources too.
+    let json = dir.path().join("check.json");
+    std::fs::write(
+        &json,
+        "{\"id\": \"broken\", \"type\": \"backend_api\", \"steps\": [\n  {\"id\": \"a\", \"type\": \"condition\",\n   \"expression\": \"\\\"\\u00e9\\\" == * 1\", \"on_true\": \"b\", \"on_false\": \"b\"},\n  {\"id\": \"b\", \"type\": \"http_complete\", \"status\": 200}]}\n",
+    )
+    .unwrap();
+    let (ok, text) = tessera(&["journey", "check", json.to_str().unwrap()]);
+    assert!(!ok, "{text}");
+    let expression = format!("{}:3:33: step `a`, field `expression`: ", json.display());
+    assert!(text.lines().any(|l| l.starts_with(&expression)), "{text}");
+
+    // A syntax error: the parser's position.
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "id: j\ntype: backend_api\nsteps:\n  - {id: a\n").unwrap();
+    let (ok, text) = tessera(&["journey", "check", bad.to_str().unwrap()]);
+    assert!(!ok, "{text}");
+    let syntax = format!("{}:", bad.display());
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with(&syntax) && l.contains(": invalid YAML at ")),
+        "{text}"
+    );
 }
 
 /// The first start printed the generated admin secret on standard output; SPEC §2 says the

@@ -213,16 +213,48 @@ async fn journey_admin_api_validates_and_versions() {
         let e = &v["errors"][0];
         assert_eq!(e["step_id"], "c");
         assert_eq!(e["field"], "expression");
-        assert_eq!(e["line"], 1);
-        assert!(e["column"].as_u64().unwrap() >= 3);
+        // `line`/`column`: the file position; the expression's own under `expression_*`.
+        assert_eq!(e["expression_line"], 1);
+        let expression_column = e["expression_column"].as_u64().unwrap();
+        assert!(expression_column >= 3, "{v}");
+        assert_eq!(e["line"], 6);
+        // `    expression: "` is 17 characters: expression column 1 is file column 18.
+        assert_eq!(e["column"].as_u64().unwrap(), 17 + expression_column, "{v}");
+        assert_eq!(e["step_line"], 4);
+        assert!(e.get("approximate").is_none(), "{v}");
+        // JSON uploads: positions in the JSON text.
+        let bad_json = "{\"id\": \"broken\", \"type\": \"backend_api\", \"steps\": [\n  {\"id\": \"c\", \"type\": \"condition\", \"expression\": \"true\",\n   \"on_true\": \"done\", \"on_false\": \"nowhere\"},\n  {\"id\": \"done\", \"type\": \"http_complete\", \"status\": 200}]}";
+        let r = srv
+            .http
+            .put(srv.url("/ido/api/v2/journeys/broken"))
+            .bearer_auth(&admin)
+            .header("content-type", "application/json")
+            .body(bad_json)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let v: Value = r.json().await.unwrap();
+        let e = &v["errors"][0];
+        assert_eq!(e["field"], "on_false", "{v}");
+        assert_eq!(e["message"], "target step `nowhere` does not exist");
+        assert_eq!(
+            (e["line"].as_u64(), e["column"].as_u64()),
+            (Some(3), Some(35)),
+            "{v}"
+        );
+        assert!(e.get("expression_line").is_none(), "{v}");
         // Unknown target.
         let bad_target = SEED.replace("on_false: step_up", "on_false: nowhere");
         let (s, v) = put_journey(&srv, &admin, "validate-transaction", &bad_target).await;
         assert_eq!(s, StatusCode::BAD_REQUEST);
-        assert!(
-            v["errors"].to_string().contains("nowhere") || v["errors"][0]["step_id"] == "check_mfa",
-            "{v}"
-        );
+        let target = v["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["step_id"] == "check_mfa" && e["field"] == "on_false")
+            .unwrap_or_else(|| panic!("{v}"));
+        assert_eq!(target["message"], "target step `nowhere` does not exist");
         // Path id and definition id must agree.
         let (s, _) = put_journey(&srv, &admin, "other-id", SEED).await;
         assert_eq!(s, StatusCode::BAD_REQUEST);
