@@ -5,4 +5,5 @@
 //! proofs come from the gate, as in production (`fixture.rs`).
 
 mod fixture;
+mod lockouts;
 mod refresh;
