@@ -4,6 +4,8 @@
 //! scratch database) without an HTTP server. Time moves by the test clock, never by sleeping;
 //! proofs come from the gate, as in production (`fixture.rs`).
 
+mod authn;
 mod fixture;
 mod lockouts;
 mod refresh;
+mod sessions;
