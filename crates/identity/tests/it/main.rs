@@ -7,5 +7,6 @@
 mod authn;
 mod fixture;
 mod lockouts;
+mod logins;
 mod refresh;
 mod sessions;
