@@ -6,6 +6,7 @@
 
 mod authn;
 mod fixture;
+mod gate;
 mod lockouts;
 mod logins;
 mod refresh;
