@@ -7,6 +7,7 @@
 mod authn;
 mod fixture;
 mod gate;
+mod journeys;
 mod lockouts;
 mod logins;
 mod refresh;
