@@ -5,8 +5,8 @@
 
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
-use tessera_identity::{CodeRedemption, OneTimeCode, Redemption};
 use tessera_identity::ports::{CodeStore, StoreResult};
+use tessera_identity::{CodeRedemption, OneTimeCode, Redemption};
 
 use crate::error::{backend, write_error};
 use crate::query::{execute, fetch_optional, Statement};
