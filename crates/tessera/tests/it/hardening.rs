@@ -332,3 +332,93 @@ async fn otp_max_failures_is_the_number_of_wrong_codes_that_lock() {
         srv.stop().await;
     }
 }
+
+fn doubling(name: &str, leaf: &str, n: usize) -> String {
+    let mut s = format!("      {name}0: '{leaf}'\n");
+    for i in 1..=n {
+        s.push_str(&format!(
+            "      {name}{i}: '[{name}{p}, {name}{p}]'\n",
+            p = i - 1
+        ));
+    }
+    s
+}
+
+/// One journey request crashed (stack overflow, a 4 GiB allocation) or stalled the whole
+/// server. Each attack now answers `journey_failed` with `limit_exceeded`, every time, and
+/// the server keeps serving.
+#[tokio::test]
+async fn runaway_journeys_answer_limit_exceeded_and_the_server_keeps_serving() {
+    const HEAD: &str = "type: backend_api\nenforce_token: false\nsteps:\n";
+    let mut chain = String::from("      v0: 'x'\n");
+    for i in 1..=2000 {
+        chain.push_str(&format!("      v{i}: '[v{}]'\n", i - 1));
+    }
+    let attacks = [
+        (
+            "nested-lets",
+            format!(
+                "id: nested-lets\n{HEAD}  - {{id: init, type: set_variables, variables: {{x: '1'}}}}\n  - id: chain\n    type: set_variables\n    variables:\n{chain}  - {{id: again, type: condition, expression: 'true', on_true: chain, on_false: done}}\n  - {{id: done, type: http_complete, status: 200}}\n"
+            ),
+        ),
+        (
+            "doubling",
+            format!(
+                "id: doubling\n{HEAD}  - id: build\n    type: set_variables\n    variables:\n{}  - {{id: s, type: set_variables, variables: {{s: '\"\" + a34'}}}}\n  - {{id: done, type: http_complete, status: 200}}\n",
+                doubling("a", "\"x\"", 34)
+            ),
+        ),
+        (
+            "deep-equality",
+            format!(
+                "id: deep-equality\n{HEAD}  - id: build\n    type: set_variables\n    variables:\n{}{}  - {{id: cmp, type: condition, expression: 'a34 == b34', on_true: cmp, on_false: done}}\n  - {{id: done, type: http_complete, status: 200}}\n",
+                doubling("a", "1", 34),
+                doubling("b", "1", 34)
+            ),
+        ),
+    ];
+    for b in backends().await {
+        let srv = b.start().await;
+        let admin = srv.admin_token().await;
+        for (id, yaml) in &attacks {
+            let r = srv
+                .http
+                .put(srv.url(&format!("/ido/api/v2/journeys/{id}")))
+                .bearer_auth(&admin)
+                .header("content-type", "application/yaml")
+                .body(yaml.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                r.status(),
+                StatusCode::OK,
+                "{id}: {}",
+                r.text().await.unwrap()
+            );
+            for _ in 0..2 {
+                let r = srv
+                    .http
+                    .post(srv.url(&format!("/ido/api/v2/invoke-api-journey/{id}")))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    r.status(),
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "{} {id}",
+                    b.name
+                );
+                let v: Value = r.json().await.unwrap();
+                assert_eq!(v["error_code"], "journey_failed", "{v}");
+                assert!(
+                    v["message"].as_str().unwrap().contains("limit"),
+                    "{id}: {v}"
+                );
+            }
+            let r = srv.http.get(srv.url("/healthz")).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+        }
+        srv.stop().await;
+    }
+}
