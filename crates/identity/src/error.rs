@@ -354,6 +354,16 @@ mod tests {
         }
     }
 
+    /// The documentation lists every code with its status: docs/api.md cannot fall behind.
+    #[test]
+    fn the_api_documentation_lists_every_code_with_its_status() {
+        let doc = include_str!("../../../docs/api.md");
+        for code in Code::ALL {
+            let row = format!("| `{}` | {} | `{}` |", code.name(), code.status(), code.oauth_error());
+            assert!(doc.contains(&row), "docs/api.md lacks the row {row}");
+        }
+    }
+
     #[test]
     fn names_are_unique_snake_case_and_only_two_codes_answer_500() {
         let mut names = std::collections::HashSet::new();
