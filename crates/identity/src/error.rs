@@ -359,7 +359,12 @@ mod tests {
     fn the_api_documentation_lists_every_code_with_its_status() {
         let doc = include_str!("../../../docs/api.md");
         for code in Code::ALL {
-            let row = format!("| `{}` | {} | `{}` |", code.name(), code.status(), code.oauth_error());
+            let row = format!(
+                "| `{}` | {} | `{}` |",
+                code.name(),
+                code.status(),
+                code.oauth_error()
+            );
             assert!(doc.contains(&row), "docs/api.md lacks the row {row}");
         }
     }

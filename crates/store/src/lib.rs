@@ -22,6 +22,8 @@ mod dialect;
 mod error;
 mod query;
 mod rows;
+#[cfg(feature = "test-support")]
+pub mod scratch;
 mod sql_store;
 mod target;
 mod writer;

@@ -6,7 +6,6 @@
 use std::sync::{Arc, Mutex, Once};
 
 use serde_json::{json, Map, Value};
-use sqlx::{AnyConnection, Connection, Executor};
 use tempfile::TempDir;
 use tessera_delivery::{Deliver, DeliveryError, Message};
 use tessera_identity::authn::PasswordLogin;
@@ -28,6 +27,7 @@ use tessera_identity::{
 use tessera_jose::Kek;
 use tessera_journey::{BoxFuture, Outbound, OutboundError, OutboundErrorKind, RunLimits};
 use tessera_journey::{OutboundRequest, OutboundResponse};
+use tessera_store::scratch::ScratchPostgres;
 use tessera_store::{Database, DatabaseTarget};
 use zeroize::Zeroizing;
 
@@ -52,7 +52,7 @@ pub struct Backend {
     pub name: &'static str,
     target: DatabaseTarget,
     _dir: Option<TempDir>,
-    _postgres: Option<PostgresScratch>,
+    _postgres: Option<ScratchPostgres>,
 }
 
 /// The databases every test runs against: SQLite always, PostgreSQL when configured.
@@ -82,26 +82,12 @@ impl Backend {
     }
 
     async fn postgres(admin_url: &str) -> Self {
-        let mut random = [0u8; 12];
-        tessera_jose::random_bytes(&mut random).unwrap();
-        let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
-        let name = format!("tessera_core_{suffix}");
-        let mut admin = raw_connect(admin_url).await;
-        admin
-            .execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        let mut url = url::Url::parse(admin_url).unwrap();
-        url.set_path(&format!("/{name}"));
+        let scratch = ScratchPostgres::create(admin_url, true).await.unwrap();
         Self {
             name: "postgres",
-            target: DatabaseTarget::Postgres(url.to_string()),
+            target: DatabaseTarget::Postgres(scratch.url.clone()),
             _dir: None,
-            _postgres: Some(PostgresScratch {
-                admin_url: admin_url.to_string(),
-                name,
-            }),
+            _postgres: Some(scratch),
         }
     }
 
@@ -109,43 +95,6 @@ impl Backend {
     pub async fn start(&self) -> Fixture {
         let kek = Arc::new(Kek::generate().unwrap().0);
         Fixture::start(self.name, self.target.clone(), TestClock::new(T0_MS), kek).await
-    }
-}
-
-async fn raw_connect(url: &str) -> AnyConnection {
-    sqlx::any::install_default_drivers();
-    AnyConnection::connect(url).await.unwrap()
-}
-
-/// A PostgreSQL database created for one test, dropped (best effort) when the test ends,
-/// even if it failed.
-struct PostgresScratch {
-    admin_url: String,
-    name: String,
-}
-
-impl Drop for PostgresScratch {
-    fn drop(&mut self) {
-        let admin_url = self.admin_url.clone();
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        // Drop cannot await and the test's runtime may be shutting down: use a thread with
-        // its own small runtime.
-        let dropper = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async move {
-                sqlx::any::install_default_drivers();
-                if let Ok(mut admin) = AnyConnection::connect(&admin_url).await {
-                    let _ = admin.execute(sql.as_str()).await;
-                    let _ = admin.close().await;
-                }
-            });
-        });
-        let _ = dropper.join();
     }
 }
 

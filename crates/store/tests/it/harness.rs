@@ -1,12 +1,14 @@
 //! Test databases: a temporary SQLite file for every test, plus a fresh PostgreSQL database
 //! (created on the server named by `TESSERA_TEST_POSTGRES_URL`, dropped afterwards) when that
-//! variable is set.
+//! variable is set. PostgreSQL databases are cloned from a migrated template
+//! (`tessera_store::scratch`), except for the schema tests, which want empty ones.
 
 use std::sync::{Arc, Once};
 
 use sqlx::{AnyConnection, Connection, Executor};
 use tempfile::TempDir;
 use tessera_identity::{Clock, Store, TestClock};
+use tessera_store::scratch::ScratchPostgres;
 use tessera_store::{Database, DatabaseTarget};
 
 pub const POSTGRES_ENV: &str = "TESSERA_TEST_POSTGRES_URL";
@@ -20,14 +22,26 @@ pub struct TestDb {
     pub clock: TestClock,
     _dir: Option<TempDir>,
     /// Held for its `Drop`, which drops the PostgreSQL database.
-    _postgres: Option<PostgresScratch>,
+    _postgres: Option<ScratchPostgres>,
 }
 
-/// The databases every test case runs against: SQLite always, PostgreSQL when configured.
+/// The databases every test case runs against: SQLite always, PostgreSQL when configured
+/// (already migrated; `open` finds it current).
 pub async fn test_databases() -> Vec<TestDb> {
+    databases(true).await
+}
+
+/// Like [`test_databases`], but the PostgreSQL database is empty (no schema yet).
+pub async fn empty_test_databases() -> Vec<TestDb> {
+    databases(false).await
+}
+
+async fn databases(migrated: bool) -> Vec<TestDb> {
     let mut databases = vec![TestDb::sqlite()];
     match std::env::var(POSTGRES_ENV) {
-        Ok(url) if !url.trim().is_empty() => databases.push(TestDb::postgres(url.trim()).await),
+        Ok(url) if !url.trim().is_empty() => {
+            databases.push(TestDb::postgres(url.trim(), migrated).await)
+        }
         _ => {
             static NOTICE: Once = Once::new();
             NOTICE.call_once(|| {
@@ -49,24 +63,13 @@ impl TestDb {
         }
     }
 
-    async fn postgres(admin_url: &str) -> Self {
-        let name = format!("tessera_t_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = raw_connect(admin_url).await;
-        admin
-            .execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        let mut url = url::Url::parse(admin_url).unwrap();
-        url.set_path(&format!("/{name}"));
+    async fn postgres(admin_url: &str, migrated: bool) -> Self {
+        let scratch = ScratchPostgres::create(admin_url, migrated).await.unwrap();
         Self {
-            target: DatabaseTarget::Postgres(url.to_string()),
+            target: DatabaseTarget::Postgres(scratch.url.clone()),
             clock: TestClock::new(T0_MS),
             _dir: None,
-            _postgres: Some(PostgresScratch {
-                admin_url: admin_url.to_string(),
-                name,
-            }),
+            _postgres: Some(scratch),
         }
     }
 
@@ -122,36 +125,4 @@ impl TestDb {
 async fn raw_connect(url: &str) -> AnyConnection {
     sqlx::any::install_default_drivers();
     AnyConnection::connect(url).await.unwrap()
-}
-
-/// A PostgreSQL database created for one test, dropped (best effort) when the test ends,
-/// even if it failed.
-struct PostgresScratch {
-    admin_url: String,
-    name: String,
-}
-
-impl Drop for PostgresScratch {
-    fn drop(&mut self) {
-        let admin_url = self.admin_url.clone();
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        // Drop cannot await, and the test's runtime may be shutting down: use a thread with
-        // its own small runtime.
-        let dropper = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async move {
-                sqlx::any::install_default_drivers();
-                if let Ok(mut admin) = AnyConnection::connect(&admin_url).await {
-                    let _ = admin.execute(sql.as_str()).await;
-                    let _ = admin.close().await;
-                }
-            });
-        });
-        let _ = dropper.join();
-    }
 }

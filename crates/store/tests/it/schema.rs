@@ -3,7 +3,7 @@
 use tessera_store::{PoolRole, SchemaStatus};
 
 use crate::fixtures::application;
-use crate::harness::test_databases;
+use crate::harness::empty_test_databases as test_databases;
 
 /// A migration version no binary will embed for a long time.
 const FUTURE_VERSION: i64 = 99_990_101_000_000;

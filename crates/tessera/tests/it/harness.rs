@@ -6,10 +6,10 @@ use std::sync::{Arc, Once};
 use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use sqlx::{AnyConnection, Connection, Executor};
 use tessera::config::{Config, Database, LogFormat};
 use tessera::server::{self, MigrateMode, Server};
 use tessera_identity::TestClock;
+use tessera_store::scratch::ScratchPostgres;
 use zeroize::Zeroizing;
 
 pub const ISSUER: &str = "http://tessera.test";
@@ -55,7 +55,7 @@ pub struct Backend {
     pub dir: tempfile::TempDir,
     pub database: Database,
     pub kek: Option<String>,
-    _pg: Option<PgScratch>,
+    _pg: Option<ScratchPostgres>,
 }
 
 /// Every backend the suite runs against.
@@ -87,27 +87,15 @@ impl Backend {
     }
 
     async fn postgres(admin_url: &str) -> Self {
-        let name = format!("tessera_e2e_{}", uuid::Uuid::new_v4().simple());
-        sqlx::any::install_default_drivers();
-        let mut admin = AnyConnection::connect(admin_url).await.unwrap();
-        admin
-            .execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        let mut url = url::Url::parse(admin_url).unwrap();
-        url.set_path(&format!("/{name}"));
+        let scratch = ScratchPostgres::create(admin_url, true).await.unwrap();
         let mut kek = [0u8; 32];
         tessera_jose::random_bytes(&mut kek).unwrap();
         Self {
             name: "postgres",
             dir: tempfile::tempdir().unwrap(),
-            database: Database::Postgres(Zeroizing::new(url.to_string())),
+            database: Database::Postgres(Zeroizing::new(scratch.url.clone())),
             kek: Some(base64::engine::general_purpose::STANDARD.encode(kek)),
-            _pg: Some(PgScratch {
-                admin_url: admin_url.to_string(),
-                name,
-            }),
+            _pg: Some(scratch),
         }
     }
 
@@ -159,34 +147,6 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64
-}
-
-struct PgScratch {
-    admin_url: String,
-    name: String,
-}
-
-impl Drop for PgScratch {
-    fn drop(&mut self) {
-        let admin_url = self.admin_url.clone();
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                sqlx::any::install_default_drivers();
-                if let Ok(mut c) = AnyConnection::connect(&admin_url).await {
-                    let _ = c.execute(sql.as_str()).await;
-                    let _ = c.close().await;
-                }
-            });
-        })
-        .join();
-    }
 }
 
 /// A running server with a test clock and an HTTP client.
