@@ -88,7 +88,10 @@ fn add_headers(e: &Error, response: &mut Response) {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(s));
     }
     // Refused before the body was read.
-    if matches!(e.code(), Code::PayloadTooLarge | Code::UnsupportedMediaType) {
+    if matches!(
+        e.code(),
+        Code::PayloadTooLarge | Code::UnsupportedMediaType | Code::RequestTimeout
+    ) {
         close_connection(response);
     }
 }
@@ -125,7 +128,8 @@ impl IntoResponse for OAuthApiError {
     }
 }
 
-/// Marks a response sent before the request body was read (too large, wrong content type):
+/// Marks a response sent before the request body was read (too large, wrong content type,
+/// not sent in time):
 /// hyper closes such a connection unless the rest of the body is already buffered, and
 /// `Connection: close` tells the client not to send its next request on it (without it, a
 /// pooled client races the close). Other early refusals (401/403 before the body is read)

@@ -20,10 +20,15 @@ use tessera_identity::{Admin, Caller, Code, Error, Permit, UserCaller};
 use crate::error::{ApiError, OAuthApiError};
 use crate::state::AppState;
 
-/// Reads the whole body, refusing more than `limit` bytes (413).
-pub(crate) async fn read_body(req: Request, limit: usize) -> Result<Bytes, Error> {
+/// Reads the whole body, refusing more than `limit` bytes (413) or a body not sent within
+/// `timeout` (408).
+pub(crate) async fn read_body(
+    req: Request,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<Bytes, Error> {
     let (parts, body) = req.into_parts();
-    read_body_parts(&parts.headers, body, limit).await
+    read_body_parts(&parts.headers, body, limit, timeout).await
 }
 
 /// [`read_body`] for a request already split into headers and body.
@@ -31,6 +36,7 @@ pub(crate) async fn read_body_parts(
     headers: &HeaderMap,
     body: axum::body::Body,
     limit: usize,
+    timeout: std::time::Duration,
 ) -> Result<Bytes, Error> {
     let too_large = || {
         Error::new(
@@ -47,9 +53,13 @@ pub(crate) async fn read_body_parts(
             return Err(too_large());
         }
     }
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| too_large())
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(read) => read.map_err(|_| too_large()),
+        Err(_) => Err(Error::new(
+            Code::RequestTimeout,
+            "the request body was not sent in time",
+        )),
+    }
 }
 
 pub(crate) fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
@@ -126,9 +136,14 @@ impl FromRequest<AppState> for OAuthForm {
         }
         // The headers are moved out, not copied: this is the token endpoint's hot path.
         let (parts, body) = req.into_parts();
-        let body = read_body_parts(&parts.headers, body, state.config.form_body_limit)
-            .await
-            .map_err(|e| OAuthApiError(e).into_response())?;
+        let body = read_body_parts(
+            &parts.headers,
+            body,
+            state.config.form_body_limit,
+            state.config.body_timeout,
+        )
+        .await
+        .map_err(|e| OAuthApiError(e).into_response())?;
         let headers = parts.headers;
         let pairs = url::form_urlencoded::parse(&body)
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -149,7 +164,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
         if !content_type_is(req.headers(), "application/json") {
             return Err(unsupported_media_type("application/json").into());
         }
-        let body = read_body(req, state.config.json_body_limit).await?;
+        let body = read_body(req, state.config.json_body_limit, state.config.body_timeout).await?;
         let value = parse_json(&body)?;
         Ok(Self(value))
     }
@@ -165,7 +180,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for OptionalJsonBody<T> {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let has_type = req.headers().contains_key(header::CONTENT_TYPE);
         let json_type = content_type_is(req.headers(), "application/json");
-        let body = read_body(req, state.config.json_body_limit).await?;
+        let body = read_body(req, state.config.json_body_limit, state.config.body_timeout).await?;
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(None));
         }

@@ -14,6 +14,8 @@ pub struct ApiConfig {
     pub form_body_limit: usize,
     /// Largest accepted JSON body (REST endpoints).
     pub json_body_limit: usize,
+    /// Time a client has to send a request body (408 `request_timeout` after).
+    pub body_timeout: std::time::Duration,
 }
 
 impl Default for ApiConfig {
@@ -21,6 +23,7 @@ impl Default for ApiConfig {
         Self {
             form_body_limit: 64 * 1024,
             json_body_limit: 64 * 1024,
+            body_timeout: std::time::Duration::from_secs(10),
         }
     }
 }

@@ -60,6 +60,8 @@ codes! {
     /// The JSON body does not parse.
     InvalidRequestBody => 400, "invalid_request_body", "invalid_request", "the request body is malformed";
     PayloadTooLarge => 413, "payload_too_large", "invalid_request", "the request body is too large";
+    /// The body was not sent within the body timeout (the connection is closed).
+    RequestTimeout => 408, "request_timeout", "invalid_request", "the request body was not sent in time";
     UnsupportedMediaType => 415, "unsupported_media_type", "invalid_request", "the Content-Type is not supported";
     MethodNotAllowed => 405, "method_not_allowed", "invalid_request", "method not allowed on this path";
     NotFound => 404, "not_found", "invalid_request", "not found";
@@ -281,6 +283,7 @@ mod tests {
             (Code::InvalidRequest, 400, "invalid_request"),
             (Code::InvalidRequestBody, 400, "invalid_request_body"),
             (Code::PayloadTooLarge, 413, "payload_too_large"),
+            (Code::RequestTimeout, 408, "request_timeout"),
             (Code::UnsupportedMediaType, 415, "unsupported_media_type"),
             (Code::MethodNotAllowed, 405, "method_not_allowed"),
             (Code::NotFound, 404, "not_found"),

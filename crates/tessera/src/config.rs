@@ -90,6 +90,9 @@ pub struct RawHttp {
     pub form_body_limit: Option<usize>,
     pub json_body_limit: Option<usize>,
     pub workers: Option<usize>,
+    pub max_connections: Option<usize>,
+    pub header_timeout_ms: Option<u64>,
+    pub body_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -107,11 +110,14 @@ pub struct RawTokens {
 }
 
 /// Keys whose environment values are integers; all others are strings, except lists.
-const INTEGER_KEYS: [&str; 8] = [
+const INTEGER_KEYS: [&str; 11] = [
     "outbound.max_response_bytes",
     "http.form_body_limit",
     "http.json_body_limit",
     "http.workers",
+    "http.max_connections",
+    "http.header_timeout_ms",
+    "http.body_timeout_ms",
     "keys.activation_delay_s",
     "tokens.leeway_s",
     "tokens.secret_rotation_grace_s",
@@ -257,6 +263,12 @@ pub struct Config {
     pub json_body_limit: usize,
     /// Threads serving HTTP, each with its own single-threaded runtime (see `http.rs`).
     pub http_workers: usize,
+    /// Open connections at most; beyond, new ones are closed at once.
+    pub http_max_connections: usize,
+    /// Time a client has to send a request head (also the longest idle keep-alive wait).
+    pub http_header_timeout_ms: u64,
+    /// Time a client has to send a request body.
+    pub http_body_timeout_ms: u64,
     pub key_activation_delay_s: i64,
     pub leeway_s: i64,
     pub secret_rotation_grace_s: i64,
@@ -339,6 +351,20 @@ impl Config {
             Some(_) => bail!("`http.workers` must be between 1 and 256"),
             None => std::thread::available_parallelism().map_or(2, |n| n.get()),
         };
+        let http_max_connections = raw.http.max_connections.unwrap_or(10_000);
+        if !(1..=1_000_000).contains(&http_max_connections) {
+            bail!("`http.max_connections` must be between 1 and 1000000");
+        }
+        let http_header_timeout_ms = raw.http.header_timeout_ms.unwrap_or(10_000);
+        let http_body_timeout_ms = raw.http.body_timeout_ms.unwrap_or(10_000);
+        for (name, v) in [
+            ("http.header_timeout_ms", http_header_timeout_ms),
+            ("http.body_timeout_ms", http_body_timeout_ms),
+        ] {
+            if !(100..=600_000).contains(&v) {
+                bail!("`{name}` must be between 100 and 600000 milliseconds");
+            }
+        }
         let key_activation_delay_s = raw.keys.activation_delay_s.unwrap_or(30);
         let leeway_s = raw.tokens.leeway_s.unwrap_or(30);
         let secret_rotation_grace_s = raw.tokens.secret_rotation_grace_s.unwrap_or(0);
@@ -382,6 +408,9 @@ impl Config {
             form_body_limit,
             json_body_limit,
             http_workers,
+            http_max_connections,
+            http_header_timeout_ms,
+            http_body_timeout_ms,
             key_activation_delay_s,
             leeway_s,
             secret_rotation_grace_s,

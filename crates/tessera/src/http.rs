@@ -9,23 +9,83 @@
 //! and the database pools stay on the main runtime; handlers reach them through channels and
 //! wakers, which work across runtimes.
 //!
+//! Limits, so that no client can hold the server: at most `max_connections` connections are
+//! open (beyond it a new one is accepted and closed at once, so the listen backlog never
+//! fills); a connection that does not send a complete request head within `header_timeout` —
+//! counted from its start and, between keep-alive requests, from the end of the previous
+//! answer — is closed (hyper's header read timeout), which also ends idle keep-alive
+//! connections; bodies have their own timeout where they are read (`api::extract`).
+//!
 //! Invariants:
 //! - a worker's runtime outlives the database: a worker keeps driving its runtime (and so the
 //!   I/O of any pooled database connection it happened to open) until [`Workers::release`],
 //!   which the server calls only after the database is closed;
 //! - shutdown is graceful: the acceptor stops (new connections are refused), then every worker
-//!   lets its in-flight requests finish.
+//!   lets its in-flight requests finish and closes its idle connections;
+//! - the open-connection count is exact: it is taken when a connection is accepted and given
+//!   back when its task ends, however it ends.
 
 use std::io;
-use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Connections queued per worker before the acceptor waits.
 const HANDOFF_DEPTH: usize = 128;
+
+/// The limits of the HTTP layer (`[http]` in the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Serving threads.
+    pub workers: usize,
+    /// Open connections at most.
+    pub max_connections: usize,
+    /// Time to send a complete request head (and the longest idle keep-alive wait).
+    pub header_timeout: Duration,
+}
+
+/// Raises the soft limit of open files to the hard limit, so `max_connections` can be
+/// reached; returns the limit now in force (`None` where the platform has none to raise).
+pub fn raise_open_files_limit() -> Option<u64> {
+    rlimit::increase_nofile_limit(u64::MAX).ok()
+}
+
+/// One open connection, counted until dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    /// A slot, unless `max` are taken.
+    fn take(open: &Arc<AtomicUsize>, max: usize) -> Option<Self> {
+        let mut current = open.load(Ordering::Relaxed);
+        loop {
+            if current >= max {
+                return None;
+            }
+            match open.compare_exchange_weak(
+                current,
+                current + 1,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(Self(open.clone())),
+                Err(seen) => current = seen,
+            }
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// The running workers.
 pub struct Workers {
@@ -64,16 +124,15 @@ impl Workers {
     }
 }
 
-/// Starts `workers` serving threads and the acceptor on the current runtime. Serving stops
-/// when `shutdown` turns true (or its sender is dropped).
+/// Starts `limits.workers` serving threads and the acceptor on the current runtime. Serving
+/// stops when `shutdown` turns true (or its sender is dropped).
 pub fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
-    workers: usize,
+    limits: HttpLimits,
     shutdown: watch::Receiver<bool>,
 ) -> Result<Workers> {
-    let workers = workers.max(1);
-    let local = listener.local_addr()?;
+    let workers = limits.workers.max(1);
     let mut handoffs = Vec::with_capacity(workers);
     let mut out = Workers {
         done: Vec::with_capacity(workers),
@@ -85,22 +144,18 @@ pub fn serve(
         let (done_tx, done_rx) = oneshot::channel();
         let (release_tx, release_rx) = oneshot::channel::<()>();
         let app = app.clone();
-        let mut stop = shutdown.clone();
+        let stop = shutdown.clone();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .thread_name(format!("tessera-http-{i}"))
             .build()?;
+        let header_timeout = limits.header_timeout;
         let thread = std::thread::Builder::new()
             .name(format!("tessera-http-{i}"))
             .spawn(move || {
                 runtime.block_on(async move {
-                    let listener = Handoff { rx, local };
-                    let served = axum::serve(listener, app)
-                        .with_graceful_shutdown(async move {
-                            let _ = stop.wait_for(|s| *s).await;
-                        })
-                        .await;
-                    let _ = done_tx.send(served);
+                    serve_worker(rx, app, header_timeout, stop).await;
+                    let _ = done_tx.send(Ok(()));
                     let _ = release_rx.await;
                 });
             })?;
@@ -109,18 +164,69 @@ pub fn serve(
         out.release.push(release_tx);
         out.threads.push(thread);
     }
-    tokio::spawn(accept_loop(listener, handoffs, shutdown));
+    let open = Arc::new(AtomicUsize::new(0));
+    tokio::spawn(accept_loop(
+        listener,
+        handoffs,
+        open,
+        limits.max_connections.max(1),
+        shutdown,
+    ));
     Ok(out)
 }
 
+/// A worker: serves every connection handed to it, each in its own task, until shutdown;
+/// then lets in-flight requests finish.
+async fn serve_worker(
+    mut rx: mpsc::Receiver<(std::net::TcpStream, Slot)>,
+    app: Router,
+    header_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    loop {
+        let (std_stream, slot) = tokio::select! {
+            biased;
+            _ = stop.wait_for(|s| *s) => break,
+            next = rx.recv() => match next {
+                Some(next) => next,
+                // The acceptor has stopped: the server is shutting down.
+                None => break,
+            },
+        };
+        let stream = match tokio::net::TcpStream::from_std(std_stream) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "registering a connection failed");
+                continue;
+            }
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            // Errors of one connection (a reset, a header timeout) concern it alone.
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    graceful.shutdown().await;
+}
+
 /// Accepts until shutdown and deals connections round-robin; dropping the listener on return
-/// refuses new connections.
+/// refuses new connections. Beyond `max_connections` a connection is closed at once.
 async fn accept_loop(
     listener: tokio::net::TcpListener,
-    handoffs: Vec<mpsc::Sender<std::net::TcpStream>>,
+    handoffs: Vec<mpsc::Sender<(std::net::TcpStream, Slot)>>,
+    open: Arc<AtomicUsize>,
+    max_connections: usize,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut next = 0usize;
+    let mut refused: u64 = 0;
     loop {
         let accepted = tokio::select! {
             biased;
@@ -137,6 +243,18 @@ async fn accept_loop(
                 continue;
             }
         };
+        let Some(slot) = Slot::take(&open, max_connections) else {
+            refused += 1;
+            if refused.is_power_of_two() {
+                tracing::warn!(
+                    max_connections,
+                    refused,
+                    "connection limit reached; closing new connections"
+                );
+            }
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let std_stream = match stream.into_std() {
             Ok(s) => s,
@@ -147,7 +265,7 @@ async fn accept_loop(
         };
         let worker = &handoffs[next % handoffs.len()];
         next = next.wrapping_add(1);
-        if worker.send(std_stream).await.is_err() {
+        if worker.send((std_stream, slot)).await.is_err() {
             return; // the worker stopped: the server is shutting down
         }
     }
@@ -163,43 +281,6 @@ fn is_connection_error(e: &io::Error) -> bool {
     )
 }
 
-/// A worker's side of the hand-off, as an axum listener: connections arrive already accepted
-/// and are registered with the worker's own runtime.
-struct Handoff {
-    rx: mpsc::Receiver<std::net::TcpStream>,
-    local: SocketAddr,
-}
-
-impl axum::serve::Listener for Handoff {
-    type Io = tokio::net::TcpStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let Some(std_stream) = self.rx.recv().await else {
-                // The acceptor has stopped; graceful shutdown ends this worker's serve loop.
-                std::future::pending::<()>().await;
-                continue;
-            };
-            let stream = match tokio::net::TcpStream::from_std(std_stream) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "registering a connection failed");
-                    continue;
-                }
-            };
-            match stream.peer_addr() {
-                Ok(peer) => return (stream, peer),
-                Err(_) => continue, // already closed by the peer
-            }
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(self.local)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -210,6 +291,14 @@ mod tests {
     use tokio::sync::Notify;
 
     use super::*;
+
+    fn limits(workers: usize) -> HttpLimits {
+        HttpLimits {
+            workers,
+            max_connections: 1000,
+            header_timeout: Duration::from_secs(30),
+        }
+    }
 
     async fn bind() -> tokio::net::TcpListener {
         tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()
@@ -232,7 +321,7 @@ mod tests {
         let listener = bind().await;
         let addr = listener.local_addr().unwrap();
         let (stop, stop_rx) = watch::channel(false);
-        let mut workers = serve(listener, app, 2, stop_rx).unwrap();
+        let mut workers = serve(listener, app, limits(2), stop_rx).unwrap();
         let mut names = Vec::new();
         for _ in 0..4 {
             let body = fresh_client()
@@ -277,7 +366,7 @@ mod tests {
         let listener = bind().await;
         let addr = listener.local_addr().unwrap();
         let (stop, stop_rx) = watch::channel(false);
-        let mut workers = serve(listener, app, 2, stop_rx).unwrap();
+        let mut workers = serve(listener, app, limits(2), stop_rx).unwrap();
 
         let in_flight = tokio::spawn(async move {
             let res = fresh_client()

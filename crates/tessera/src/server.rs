@@ -155,13 +155,35 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, mode: MigrateMode) -> 
     let api_config = ApiConfig {
         form_body_limit: config.form_body_limit,
         json_body_limit: config.json_body_limit,
+        body_timeout: Duration::from_millis(config.http_body_timeout_ms),
     };
     let state = tessera_api::app_state(identity.clone(), api_config);
     let app = tessera_api::router(state);
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let background = tokio::spawn(background_tasks(identity.clone(), shutdown_rx.clone()));
-    let mut workers = crate::http::serve(listener, app, config.http_workers, shutdown_rx)?;
+    // The connection cap must fit the open-files limit, with room for the database, logs
+    // and outbound calls.
+    let max_connections = match crate::http::raise_open_files_limit() {
+        Some(files) => {
+            let fit = usize::try_from(files.saturating_sub(256)).unwrap_or(usize::MAX);
+            if fit < config.http_max_connections {
+                tracing::warn!(
+                    open_files = files,
+                    configured = config.http_max_connections,
+                    "http.max_connections lowered to fit the open-files limit"
+                );
+            }
+            config.http_max_connections.min(fit.max(1))
+        }
+        None => config.http_max_connections,
+    };
+    let limits = crate::http::HttpLimits {
+        workers: config.http_workers,
+        max_connections,
+        header_timeout: Duration::from_millis(config.http_header_timeout_ms),
+    };
+    let mut workers = crate::http::serve(listener, app, limits, shutdown_rx)?;
     let flush_journeys = identity.journeys.clone();
     let task = tokio::spawn(async move {
         let served = workers.served().await;

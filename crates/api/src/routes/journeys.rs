@@ -56,7 +56,7 @@ pub async fn put_journey(
     } else {
         return Err(unsupported_media_type("application/yaml or application/json").into());
     };
-    let body = read_body(req, state.config.json_body_limit).await?;
+    let body = read_body(req, state.config.json_body_limit, state.config.body_timeout).await?;
     let text = std::str::from_utf8(&body).map_err(|_| {
         Error::new(
             Code::InvalidRequestBody,
@@ -245,7 +245,7 @@ async fn invoke_inner(
     } else {
         let has_type = req.headers().contains_key(header::CONTENT_TYPE);
         let is_json = content_type_is(req.headers(), "application/json");
-        let bytes = read_body(req, state.config.json_body_limit).await?;
+        let bytes = read_body(req, state.config.json_body_limit, state.config.body_timeout).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             Value::Null
         } else if has_type && !is_json {

@@ -124,6 +124,9 @@ impl Backend {
             json_body_limit: 64 * 1024,
             // Two, so every test goes through the hand-off between serving threads.
             http_workers: 2,
+            http_max_connections: 10_000,
+            http_header_timeout_ms: 10_000,
+            http_body_timeout_ms: 10_000,
             key_activation_delay_s: 30,
             leeway_s: 30,
             secret_rotation_grace_s: 0,

@@ -14,6 +14,7 @@ mod hardening;
 mod harness;
 mod journeys;
 mod keys;
+mod limits;
 mod logs;
 mod magic_link;
 mod multi_node;
