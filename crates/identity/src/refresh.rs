@@ -27,7 +27,16 @@ use crate::sessions::SessionId;
 /// Longest accepted refresh token (ours are 43 characters).
 const MAX_TOKEN_LEN: usize = 256;
 
-/// A presented token, split: (family id, generation).
+/// Whether `s` is non-empty base64url (the alphabet of family ids and secrets).
+fn is_b64url(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A presented token, split: (family id, generation). The format is checked strictly before
+/// anything reaches the database: base64url family and secret, a decimal generation (so no
+/// control character, NUL included, is ever used in a query).
 fn parse(token: &str) -> Option<(&str, i64)> {
     if token.is_empty() || token.len() > MAX_TOKEN_LEN {
         return None;
@@ -36,11 +45,16 @@ fn parse(token: &str) -> Option<(&str, i64)> {
     let family = parts.next()?;
     let generation = parts.next()?;
     let secret = parts.next()?;
-    if family.is_empty() || secret.is_empty() || generation.len() > 10 {
+    if family.len() > 64 || !is_b64url(family) || !is_b64url(secret) {
         return None;
     }
-    let generation: i64 = generation.parse().ok()?;
-    (generation >= 0).then_some((family, generation))
+    if generation.is_empty()
+        || generation.len() > 10
+        || !generation.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    generation.parse().ok().map(|g| (family, g))
 }
 
 /// A new token of `family_id` at `generation`.
@@ -313,6 +327,11 @@ mod tests {
             ".1.s",
             "fam.1.",
             "f.99999999999.s",
+            "\u{0}.1.x",
+            "fam.1.se\u{0}cret",
+            "fa m.1.s",
+            "fam.+1.s",
+            "fam.1.s.t",
         ] {
             assert_eq!(parse(bad), None, "{bad}");
         }

@@ -135,6 +135,15 @@ impl MagicLinks {
                 "`state` is longer than {MAX_STATE_LEN} bytes"
             )));
         }
+        if req
+            .state
+            .as_ref()
+            .is_some_and(|s| s.chars().any(char::is_control))
+        {
+            return Err(Error::invalid(
+                "`state` must not contain control characters",
+            ));
+        }
         let prefs = c.prefs();
         method_enabled(&prefs, EML)?;
         let minutes = expiry_minutes(

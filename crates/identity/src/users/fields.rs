@@ -217,6 +217,7 @@ pub(super) fn parse_fields(obj: &Map<String, Value>) -> Result<UserFields, Error
                 if size > MAX_CUSTOM_DATA_BYTES {
                     return Err(invalid("`custom_data` is larger than 16384 bytes"));
                 }
+                check_custom_data(&Value::Object(data.clone()))?;
                 f.custom_data = Some(data.clone());
             }
             "status" => {
@@ -232,6 +233,29 @@ pub(super) fn parse_fields(obj: &Map<String, Value>) -> Result<UserFields, Error
         }
     }
     Ok(f)
+}
+
+/// `custom_data` is stored as text: no key may hold a control character and no string a NUL
+/// (which PostgreSQL cannot store); other control characters (newlines) are fine in values.
+fn check_custom_data(value: &Value) -> Result<(), Error> {
+    match value {
+        Value::String(s) if s.contains('\0') => Err(invalid(
+            "`custom_data` strings must not contain NUL characters",
+        )),
+        Value::Array(items) => items.iter().try_for_each(check_custom_data),
+        Value::Object(map) => {
+            for (k, v) in map {
+                if k.chars().any(char::is_control) || k.chars().count() > 256 {
+                    return Err(invalid(
+                        "`custom_data` keys must be at most 256 characters without control characters",
+                    ));
+                }
+                check_custom_data(v)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Removes `password` and `credentials` from `obj` and validates them.

@@ -9,6 +9,7 @@ mod bad_input;
 mod bootstrap;
 mod cli;
 mod connections;
+mod control_chars;
 mod discovery;
 mod hardening;
 mod harness;
