@@ -239,7 +239,8 @@ impl JourneyService {
         mut definition: Value,
     ) -> Result<Value, Error> {
         if let Some(previous) = self.stored_connection_definition(name).await? {
-            Connection::merge_secrets(&mut definition, &previous);
+            Connection::merge_secrets(&mut definition, &previous)
+                .map_err(|errors| invalid_journey(&errors, "connection"))?;
         }
         let connection = tessera_journey::parse_connection(name, &definition)
             .map_err(|errors| invalid_journey(&errors, "connection"))?;

@@ -182,25 +182,71 @@ impl Connection {
     }
 
     /// Copies secret values from a previous definition into `new` where `new` marks a header
-    /// secret but gives no value or the redaction placeholder (write-only secrets).
-    pub fn merge_secrets(new: &mut Value, previous: &Value) {
+    /// secret but gives no value or the redaction placeholder (write-only secrets) — but only
+    /// while the secret would still go where it went: same type, URL origin and method. A
+    /// kept secret for a changed destination is refused (its value must be given again), so
+    /// an admin who cannot read a secret cannot send it to a host of their choice either.
+    pub fn merge_secrets(new: &mut Value, previous: &Value) -> Result<(), Vec<ValidationError>> {
+        let same_destination = destination(new) == destination(previous);
         let Some(Value::Object(headers)) = new.get_mut("headers") else {
-            return;
+            return Ok(());
         };
+        let mut errors = Vec::new();
         for (name, v) in headers.iter_mut() {
             let keep_old =
                 is_secret(v) && v.get("value").is_none_or(|x| x.as_str() == Some(REDACTED));
-            if keep_old {
-                if let Some(old) = previous.get("headers").and_then(|h| h.get(name)) {
-                    if let Some(old_value) = old.get("value") {
-                        if let Some(obj) = v.as_object_mut() {
-                            obj.insert("value".into(), old_value.clone());
-                        }
+            if !keep_old {
+                continue;
+            }
+            let old_value = previous
+                .get("headers")
+                .and_then(|h| h.get(name))
+                .and_then(|old| old.get("value"));
+            match old_value {
+                Some(old_value) if same_destination => {
+                    if let Some(obj) = v.as_object_mut() {
+                        obj.insert("value".into(), old_value.clone());
                     }
                 }
+                Some(_) => errors.push(ValidationError::new(
+                    None,
+                    format!("headers.{}", crate::compile::printable_id(name)),
+                    "a kept secret is only kept for the same URL origin and method: give its value again",
+                )),
+                None => {}
             }
         }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
+}
+
+/// Where a connection's requests go: its type, method and URL origin (scheme, host, port).
+/// A URL template is compared by its text before the first `${`, parsed when it can be,
+/// else as written.
+fn destination(definition: &Value) -> (Option<String>, Option<String>, Option<String>) {
+    let text = |k: &str| {
+        definition
+            .get(k)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let url = text("url").or_else(|| text("jwks_uri"));
+    let origin = url.map(|u| {
+        let literal = u.split("${").next().unwrap_or_default();
+        match url::Url::parse(literal) {
+            Ok(parsed) if parsed.has_host() => parsed.origin().ascii_serialization(),
+            _ => u.clone(),
+        }
+    });
+    (
+        text("type"),
+        text("method").map(|m| m.to_ascii_uppercase()),
+        origin,
+    )
 }
 
 fn is_secret(v: &Value) -> bool {

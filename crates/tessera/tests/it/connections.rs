@@ -185,6 +185,47 @@ async fn jwt_validator_and_web_service_connections_work_end_to_end() {
             "the placeholder keeps the stored secret: {v}"
         );
         assert_eq!(v["tier"], "gold");
+
+        // A kept secret cannot be sent somewhere else: another origin or another method with
+        // the placeholder is refused (the review had the secret arrive at the admin's host).
+        for (url, method) in [
+            ("https://attacker.example/collect".to_string(), "GET"),
+            (
+                format!("{idp}/profile/${{user_id}}").replace("127.0.0.1", "localhost"),
+                "GET",
+            ),
+            (format!("{idp}/profile/${{user_id}}"), "POST"),
+        ] {
+            let (s, v) = srv
+                .send_json(
+                    Method::PUT,
+                    "/ido/api/v2/connections/profile",
+                    &admin,
+                    Some(json!({
+                        "type": "web_service", "params": ["user_id"], "method": method,
+                        "url": url,
+                        "headers": {"X-Api-Key": {"value": "***", "secret": true}}
+                    })),
+                )
+                .await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{} {url} {method}: {v}", b.name);
+            assert_eq!(v["error_code"], "invalid_journey");
+            assert!(v.to_string().contains("X-Api-Key"), "{v}");
+        }
+        // Giving the value again is fine, wherever it goes.
+        let (s, _) = srv
+            .send_json(
+                Method::PUT,
+                "/ido/api/v2/connections/profile",
+                &admin,
+                Some(json!({
+                    "type": "web_service", "params": ["user_id"], "method": "POST",
+                    "url": "https://elsewhere.example/x",
+                    "headers": {"X-Api-Key": {"value": "a-new-secret", "secret": true}}
+                })),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
         srv.stop().await;
     }
 }
