@@ -31,7 +31,7 @@ pub use metrics::Metrics;
 pub use state::{ApiConfig, AppState};
 
 use crate::metrics::{RequestLabels, RouteLabel, RouteLabels};
-use crate::routes::{admin, auth, journeys, oidc, ops, settings, users};
+use crate::routes::{admin, auth, ciba, journeys, oidc, ops, settings, users};
 
 /// Builds the shared state (serializing the discovery document once).
 pub fn app_state(identity: Arc<Identity>, config: ApiConfig) -> AppState {
@@ -135,6 +135,25 @@ fn table() -> Table {
         )
         .add(M::POST, "/oidc/revoke", ClientAuth, oidc::revoke)
         .add(M::POST, "/cis/oidc/revoke", ClientAuth, oidc::revoke)
+        .add(M::POST, "/oidc/backchannel", ClientAuth, ciba::backchannel)
+        .add(
+            M::POST,
+            "/cis/oidc/backchannel",
+            ClientAuth,
+            ciba::backchannel,
+        )
+        .add(
+            M::POST,
+            "/cis/auth/backchannel/complete",
+            User,
+            ciba::complete,
+        )
+        .add(
+            M::POST,
+            "/cis/v1/auth/backchannel/complete",
+            User,
+            ciba::complete,
+        )
         .add(M::GET, "/oidc/userinfo", User, auth::userinfo)
         .add(M::POST, "/oidc/userinfo", User, auth::userinfo);
     let apps = "/cis/v1/applications";

@@ -64,6 +64,12 @@ pub struct GrantLabels {
     pub grant: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CibaLabels {
+    /// `requested`, `approved`, `denied` or `issued`.
+    pub state: &'static str,
+}
+
 fn latency_histogram() -> Histogram {
     Histogram::new([
         0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
@@ -76,6 +82,7 @@ pub struct Metrics {
     pub latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     pub tokens_issued: Family<GrantLabels, Counter>,
     pub journey_runs: Family<JourneyLabels, Counter>,
+    pub ciba_requests: Family<CibaLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -93,6 +100,12 @@ impl Metrics {
         );
         let tokens_issued = Family::<GrantLabels, Counter>::default();
         let journey_runs = Family::<JourneyLabels, Counter>::default();
+        let ciba_requests = Family::<CibaLabels, Counter>::default();
+        registry.register(
+            "ciba_requests",
+            "CIBA requests by state reached (requested, approved, denied, issued)",
+            ciba_requests.clone(),
+        );
         registry.register(
             "journey_runs",
             "Journey runs by journey and outcome",
@@ -119,7 +132,15 @@ impl Metrics {
             latency,
             tokens_issued,
             journey_runs,
+            ciba_requests,
         }
+    }
+
+    /// Counts a CIBA request reaching `state`.
+    pub fn ciba(&self, state: &'static str) {
+        self.ciba_requests
+            .get_or_create(&CibaLabels { state })
+            .inc();
     }
 
     pub fn render(&self) -> String {

@@ -22,6 +22,9 @@ pub struct RequestedClaims {
 pub struct UserGrant {
     pub resource: Option<String>,
     pub claims: Option<RequestedClaims>,
+    /// The granted scope (space-separated), when the flow requested one (CIBA); `None`
+    /// means the client's `default_scopes`.
+    pub scope: Option<String>,
 }
 
 /// Claims a token's issuer sets itself: a `claims` request can never replace them.

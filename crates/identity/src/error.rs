@@ -67,7 +67,9 @@ codes! {
     NotFound => 404, "not_found", "invalid_request", "not found";
     Conflict => 409, "conflict", "invalid_request", "the request conflicts with the current state";
     /// 429 with `Retry-After`.
-    RateLimited => 429, "rate_limited", "invalid_request", "too many requests";
+    /// 429 with `Retry-After`; at the OAuth endpoints `slow_down` (the CIBA and device-flow
+    /// name for "ask less often").
+    RateLimited => 429, "rate_limited", "slow_down", "too many requests";
 
     // --- the caller ---
     /// No bearer token (401 with `WWW-Authenticate: Bearer`).
@@ -120,6 +122,13 @@ codes! {
     SlowDown => 400, "slow_down", "slow_down", "polled faster than the interval";
     AccessDenied => 400, "access_denied", "access_denied", "the user denied the request";
     ExpiredToken => 400, "expired_token", "expired_token", "the request has expired";
+    /// CIBA: the hint names no user who can be asked (unknown, disabled, or no verified
+    /// address on the channel: one answer for all three).
+    UnknownUserId => 400, "unknown_user_id", "unknown_user_id", "the hint does not identify a user who can be asked";
+    InvalidBindingMessage => 400, "invalid_binding_message", "invalid_binding_message", "`binding_message` must be at most 64 printable characters";
+    ExpiredLoginHintToken => 400, "expired_login_hint_token", "expired_login_hint_token", "the login_hint_token has expired";
+    /// CIBA completion: the `auth_req_id` is unknown, expired or already decided.
+    InvalidAuthReqId => 400, "invalid_auth_req_id", "invalid_grant", "the authentication request is unknown, expired or already decided";
 
     // --- the server ---
     /// The database is unreachable; retrying later may help.
@@ -347,6 +356,10 @@ mod tests {
             (Code::SlowDown, 400, "slow_down"),
             (Code::AccessDenied, 400, "access_denied"),
             (Code::ExpiredToken, 400, "expired_token"),
+            (Code::UnknownUserId, 400, "unknown_user_id"),
+            (Code::InvalidBindingMessage, 400, "invalid_binding_message"),
+            (Code::ExpiredLoginHintToken, 400, "expired_login_hint_token"),
+            (Code::InvalidAuthReqId, 400, "invalid_auth_req_id"),
             (Code::ServiceUnavailable, 503, "service_unavailable"),
             (Code::Internal, 500, "internal_error"),
         ];

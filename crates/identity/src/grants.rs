@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use crate::caller::AuthenticatedClient;
+use crate::ciba::{Ciba, CIBA_GRANT_TYPE};
 use crate::error::{Code, Error};
 use crate::issuer::{IssuedTokens, TokenIssuer};
 use crate::logins::Logins;
@@ -30,6 +31,8 @@ pub enum Grant {
     },
     /// RFC 6749 §6.
     RefreshToken { refresh_token: String },
+    /// CIBA Core §10.1: the poll for a backchannel request's tokens.
+    Ciba { auth_req_id: String },
 }
 
 impl std::fmt::Debug for Grant {
@@ -39,7 +42,7 @@ impl std::fmt::Debug for Grant {
 }
 
 /// The `grant_type`s the token endpoint serves (discovery lists them).
-pub const GRANT_TYPES: [&str; 2] = ["client_credentials", "refresh_token"];
+pub const GRANT_TYPES: [&str; 3] = ["client_credentials", "refresh_token", CIBA_GRANT_TYPE];
 
 impl Grant {
     /// The grant a token request asks for.
@@ -58,6 +61,12 @@ impl Grant {
                     .ok_or_else(|| Error::invalid("`refresh_token` is required"))?
                     .to_string(),
             }),
+            CIBA_GRANT_TYPE => Ok(Self::Ciba {
+                auth_req_id: params
+                    .single("auth_req_id")?
+                    .ok_or_else(|| Error::invalid("`auth_req_id` is required"))?
+                    .to_string(),
+            }),
             _ => Err(Code::UnsupportedGrantType.into()),
         }
     }
@@ -67,6 +76,7 @@ impl Grant {
         match self {
             Self::ClientCredentials { .. } => "client_credentials",
             Self::RefreshToken { .. } => "refresh_token",
+            Self::Ciba { .. } => "ciba",
         }
     }
 }
@@ -74,11 +84,16 @@ impl Grant {
 pub struct Grants {
     issuer: Arc<TokenIssuer>,
     logins: Arc<Logins>,
+    ciba: Arc<Ciba>,
 }
 
 impl Grants {
-    pub fn new(issuer: Arc<TokenIssuer>, logins: Arc<Logins>) -> Self {
-        Self { issuer, logins }
+    pub fn new(issuer: Arc<TokenIssuer>, logins: Arc<Logins>, ciba: Arc<Ciba>) -> Self {
+        Self {
+            issuer,
+            logins,
+            ciba,
+        }
     }
 
     /// Issues the tokens of `grant` to `client`.
@@ -95,6 +110,7 @@ impl Grants {
             Grant::RefreshToken { refresh_token } => {
                 self.logins.refresh(client.record(), &refresh_token).await
             }
+            Grant::Ciba { auth_req_id } => self.ciba.poll(client.record(), &auth_req_id).await,
         }
     }
 }
@@ -149,6 +165,18 @@ mod tests {
         assert_eq!(e.code(), Code::InvalidRequest);
         let e = Grant::parse(&params(&[("grant_type", "password")])).unwrap_err();
         assert_eq!(e.code(), Code::UnsupportedGrantType);
+        assert_eq!(
+            Grant::parse(&params(&[
+                ("grant_type", CIBA_GRANT_TYPE),
+                ("auth_req_id", "abc"),
+            ]))
+            .unwrap(),
+            Grant::Ciba {
+                auth_req_id: "abc".into()
+            }
+        );
+        let e = Grant::parse(&params(&[("grant_type", CIBA_GRANT_TYPE)])).unwrap_err();
+        assert_eq!(e.code(), Code::InvalidRequest);
         let e = Grant::parse(&params(&[])).unwrap_err();
         assert_eq!(e.code(), Code::InvalidRequest);
     }

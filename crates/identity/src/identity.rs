@@ -11,8 +11,10 @@ use tessera_journey::{Outbound, RunLimits};
 
 use crate::authn::{Challenges, MagicLinks, Otp, PasswordLogins};
 use crate::changes::{ChangeFeed, FollowChanges};
+use crate::ciba::Ciba;
 use crate::clients::Clients;
 use crate::clock::Clock;
+use crate::deliveries::Deliveries;
 use crate::error::Error;
 use crate::gate::Gate;
 use crate::grants::Grants;
@@ -66,6 +68,8 @@ pub struct Identity {
     pub otp: Arc<Otp>,
     pub magic_links: Arc<MagicLinks>,
     pub grants: Arc<Grants>,
+    pub ciba: Arc<Ciba>,
+    pub deliveries: Arc<Deliveries>,
     pub introspection: Arc<TokenIntrospection>,
     pub journeys: Arc<JourneyService>,
     pub outbox: Arc<DevOutbox>,
@@ -94,6 +98,7 @@ impl Identity {
             clock.clone(),
             &kek,
             settings.secret_rotation_grace_s,
+            settings.outbound_allow_cidrs.clone(),
         ));
         let report = bootstrap(
             store.as_ref(),
@@ -164,6 +169,13 @@ impl Identity {
             users.clone(),
         ));
         let limits = Arc::new(RateLimiter::new(settings.rate_limits.clone()));
+        let deliveries = Arc::new(Deliveries::new(
+            store.clone(),
+            kek.clone(),
+            messenger.clone(),
+            outbound.clone(),
+            clock.clone(),
+        ));
         let passwords = Arc::new(PasswordLogins::new(
             users.clone(),
             lockouts.clone(),
@@ -176,16 +188,31 @@ impl Identity {
             store.clone(),
             users.clone(),
             preferences.clone(),
-            limits,
+            limits.clone(),
             messenger,
             settings.messages.clone(),
             &kek,
             clock.clone(),
             logins.clone(),
         ));
+        let ciba = Arc::new(Ciba::new(
+            store.clone(),
+            clients.clone(),
+            users.clone(),
+            keys.clone(),
+            live.clone(),
+            logins.clone(),
+            deliveries.clone(),
+            limits,
+            settings.messages.clone(),
+            kek.clone(),
+            clock.clone(),
+            settings.issuer.clone(),
+            settings.ciba,
+        ));
         let otp = Arc::new(Otp::new(challenges.clone(), lockouts.clone()));
         let magic_links = Arc::new(MagicLinks::new(challenges.clone()));
-        let grants = Arc::new(Grants::new(issuer.clone(), logins.clone()));
+        let grants = Arc::new(Grants::new(issuer.clone(), logins.clone(), ciba.clone()));
         let introspection = Arc::new(TokenIntrospection::new(
             gate.clone(),
             revocations.clone(),
@@ -234,6 +261,8 @@ impl Identity {
             otp,
             magic_links,
             grants,
+            ciba,
+            deliveries,
             introspection,
             journeys,
             outbox,
@@ -280,6 +309,8 @@ impl Identity {
             self.challenges.purge().await,
             self.outbox.purge().await,
             self.journeys.purge().await,
+            self.ciba.purge().await,
+            self.deliveries.purge().await,
         ];
         results
             .into_iter()

@@ -176,7 +176,10 @@ impl TokenIssuer {
         let resource = grant.resource.as_deref();
         let settings = record.settings();
         let now = self.clock.now_s();
-        let scope = settings.default_scopes.join(" ");
+        let scope = match &grant.scope {
+            Some(scope) => scope.clone(),
+            None => settings.default_scopes.join(" "),
+        };
         let amr = amr(&session.methods);
         let jti = tessera_jose::random_token_b64url(16)?;
         // No token outlives its session.
@@ -201,8 +204,7 @@ impl TokenIssuer {
             amr: &amr,
             custom: &access_custom,
         };
-        let mut standard =
-            standard_claims(user, settings.default_scopes.iter().map(String::as_str));
+        let mut standard = standard_claims(user, scope.split(' '));
         if let Some(claims) = &grant.claims {
             let extra = requested_claims(user, &claims.id_token, &standard);
             standard.extend(extra);
@@ -239,7 +241,10 @@ impl TokenIssuer {
 
 /// Validates a requested `scope` against the client's allowed scopes; returns the scope to
 /// grant (deduplicated, in request order) or `None` when none was requested.
-fn normalize_scope(scope: Option<&str>, allowed: &[String]) -> Result<Option<String>, Error> {
+pub(crate) fn normalize_scope(
+    scope: Option<&str>,
+    allowed: &[String],
+) -> Result<Option<String>, Error> {
     let Some(scope) = scope else {
         return Ok(None);
     };

@@ -105,9 +105,42 @@ impl Logins {
         let grant = UserGrant {
             resource: options.resource,
             claims: options.claims,
+            scope: None,
         };
         self.issue_with_refresh(client, user, &session, session_id, &grant)
             .await
+    }
+
+    /// A decoupled authentication (CIBA) approved by `user` on another device: a new session
+    /// of `client` carrying that authentication's `methods` and `auth_time`, and its tokens
+    /// for `grant`; a refresh token only when `with_refresh`.
+    pub(crate) async fn complete_decoupled(
+        &self,
+        client: &ClientRecord,
+        user: &User,
+        methods: &[String],
+        auth_time: i64,
+        grant: &UserGrant,
+        with_refresh: bool,
+    ) -> Result<IssuedTokens, Error> {
+        let lifetime = i64::from(client.settings().session_expiration);
+        let (session_id, session) = self
+            .sessions
+            .start_with(
+                &user.user_id,
+                client.client_id(),
+                methods,
+                auth_time,
+                lifetime,
+            )
+            .await?;
+        if with_refresh {
+            self.issue_with_refresh(client, user, &session, session_id, grant)
+                .await
+        } else {
+            self.issuer
+                .user_tokens(client, user, &session, session_id, grant)
+        }
     }
 
     async fn issue_with_refresh(

@@ -1,8 +1,10 @@
-//! The texts of the messages Tessera sends: one-time passcodes (email and SMS) and magic
-//! links. Operators replace them with `[messages]` in the configuration. Placeholders:
-//! `{{app}}` (the client's application name), `{{code}}` (the passcode), `{{link}}` (the
-//! magic link), `{{minutes}}` (its lifetime). A passcode template must contain `{{code}}` and
-//! a magic-link template `{{link}}`; [`MessageTemplates::validate`] refuses the others.
+//! The texts of the messages Tessera sends: one-time passcodes (email and SMS), magic links
+//! and CIBA authentication links. Operators replace them with `[messages]` in the
+//! configuration. Placeholders: `{{app}}` (the client's application name), `{{code}}` (the
+//! passcode), `{{link}}` (the magic or CIBA link), `{{minutes}}` (its lifetime), `{{message}}`
+//! (CIBA: the request's `custom_message`, else "{app} asks you to confirm a request."). A
+//! passcode template must contain `{{code}}` and a link template `{{link}}`;
+//! [`MessageTemplates::validate`] refuses the others.
 
 use zeroize::Zeroizing;
 
@@ -19,6 +21,10 @@ pub struct MessageTemplates {
     pub magic_link_subject: String,
     /// Body of a magic-link email.
     pub magic_link_text: String,
+    /// Subject of a CIBA authentication-link email.
+    pub ciba_email_subject: String,
+    /// Body of a CIBA authentication-link email or SMS.
+    pub ciba_text: String,
 }
 
 impl Default for MessageTemplates {
@@ -35,6 +41,8 @@ impl Default for MessageTemplates {
             magic_link_text: "Sign in to {{app}} with this link:\n\n{{link}}\n\nIt expires in \
                  {{minutes}} minutes. If you did not ask for it, ignore this email."
                 .into(),
+            ciba_email_subject: "Confirm a request from {{app}}".into(),
+            ciba_text: "{{message}}\n{{link}}\nIt expires in {{minutes}} minutes.".into(),
         }
     }
 }
@@ -45,6 +53,8 @@ pub struct MessageVars<'a> {
     /// The passcode or the link.
     pub secret: &'a str,
     pub minutes: i64,
+    /// CIBA: the request's custom message (empty elsewhere).
+    pub message: &'a str,
 }
 
 impl MessageTemplates {
@@ -54,6 +64,7 @@ impl MessageTemplates {
             ("otp_email_text", &self.otp_email_text, "{{code}}"),
             ("otp_sms_text", &self.otp_sms_text, "{{code}}"),
             ("magic_link_text", &self.magic_link_text, "{{link}}"),
+            ("ciba_text", &self.ciba_text, "{{link}}"),
         ] {
             if !template.contains(needs) {
                 return Err(format!("messages.{key} must contain {needs}"));
@@ -62,6 +73,7 @@ impl MessageTemplates {
         for (key, subject) in [
             ("otp_email_subject", &self.otp_email_subject),
             ("magic_link_subject", &self.magic_link_subject),
+            ("ciba_email_subject", &self.ciba_email_subject),
         ] {
             if subject.contains("{{code}}") || subject.contains("{{link}}") {
                 return Err(format!(
@@ -92,6 +104,8 @@ pub fn render(template: &str, vars: &MessageVars<'_>) -> Zeroizing<String> {
             (vars.secret, 8)
         } else if after.starts_with("{{minutes}}") {
             (minutes.as_str(), 11)
+        } else if after.starts_with("{{message}}") {
+            (vars.message, 11)
         } else {
             ("{{", 2)
         };
@@ -112,6 +126,7 @@ mod tests {
             app: "Shop",
             secret: "123456",
             minutes: 5,
+            message: "",
         };
         assert_eq!(
             render("{{code}} for {{app}} ({{minutes}} min) {{other}} {{", &vars).as_str(),

@@ -48,6 +48,11 @@ pub struct RateLimitSettings {
     pub auth_per_identifier: Limit,
     /// Authenticate calls of one client (default 600 per minute).
     pub auth_per_client: Limit,
+    /// CIBA backchannel requests naming one user hint (default 10 per 10 minutes): with the
+    /// per-destination send limit, what keeps the endpoint from flooding a user's phone.
+    pub backchannel_per_user: Limit,
+    /// CIBA backchannel requests of one client (default 600 per minute).
+    pub backchannel_per_client: Limit,
     /// Most keys tracked at once (default 100,000).
     pub max_keys: usize,
 }
@@ -60,6 +65,8 @@ impl Default for RateLimitSettings {
             send_global: Limit::new(600, 60),
             auth_per_identifier: Limit::new(20, 60),
             auth_per_client: Limit::new(600, 60),
+            backchannel_per_user: Limit::new(10, 600),
+            backchannel_per_client: Limit::new(600, 60),
             max_keys: 100_000,
         }
     }
@@ -72,6 +79,8 @@ enum Scope {
     SendGlobal,
     AuthIdentifier,
     AuthClient,
+    BackchannelUser,
+    BackchannelClient,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -146,6 +155,27 @@ impl RateLimiter {
         }
     }
 
+    /// Counts one CIBA backchannel request of `client_id` naming the user hint `hint_key`.
+    pub fn check_backchannel(
+        &self,
+        now_ms: i64,
+        client_id: &str,
+        hint_key: &str,
+    ) -> Result<(), Error> {
+        let s = &self.settings;
+        self.hit(
+            now_ms,
+            &[
+                (Scope::BackchannelUser, hint_key, s.backchannel_per_user),
+                (
+                    Scope::BackchannelClient,
+                    client_id,
+                    s.backchannel_per_client,
+                ),
+            ],
+        )
+    }
+
     /// How many windows are tracked (for tests).
     pub fn tracked_keys(&self) -> usize {
         self.state.lock().windows.len()
@@ -213,6 +243,8 @@ mod tests {
             send_global: Limit::new(4, 60),
             auth_per_identifier: Limit::new(2, 60),
             auth_per_client: Limit::new(3, 60),
+            backchannel_per_user: Limit::new(2, 600),
+            backchannel_per_client: Limit::new(3, 60),
             max_keys: 8,
         })
     }
@@ -222,6 +254,20 @@ mod tests {
             Err(e) if e.is(crate::error::Code::RateLimited) => e.retry_after_s().unwrap(),
             other => panic!("expected RateLimited, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn backchannel_requests_are_limited_per_user_hint_and_per_client() {
+        let l = limiter();
+        let now = 1_000_000;
+        l.check_backchannel(now, "c1", "hint:ann").unwrap();
+        l.check_backchannel(now, "c1", "hint:ann").unwrap();
+        // Two per user hint per 10 minutes.
+        assert_eq!(retry(l.check_backchannel(now, "c1", "hint:ann")), 600);
+        // Other users are asked still, up to three per client per minute.
+        l.check_backchannel(now, "c1", "hint:bob").unwrap();
+        assert!(retry(l.check_backchannel(now, "c1", "hint:eve")) > 0);
+        l.check_backchannel(now + 60_000, "c1", "hint:eve").unwrap();
     }
 
     #[test]

@@ -70,6 +70,9 @@ struct GrantDoc {
     resource: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     claims: Option<RequestedClaims>,
+    /// The granted scope when the grant named one (CIBA); else the client's default scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
 }
 
 /// base64url(SHA-256(token)).
@@ -140,6 +143,7 @@ impl RefreshTokens {
         let doc = GrantDoc {
             resource: grant.resource.clone(),
             claims: grant.claims.clone(),
+            scope: grant.scope.clone(),
         };
         let family_expires_at = now + i64::from(settings.max_refresh_rotate);
         let family = RefreshFamily {
@@ -235,6 +239,7 @@ impl RefreshTokens {
             grant: UserGrant {
                 resource: doc.resource,
                 claims: doc.claims,
+                scope: doc.scope,
             },
         })
     }
@@ -384,10 +389,12 @@ mod tests {
                 id_token: vec!["custom_data".into()],
                 access_token: vec![],
             }),
+            scope: Some("openid offline_access".into()),
         };
         let json = serde_json::to_string(&doc).unwrap();
         let back: GrantDoc = serde_json::from_str(&json).unwrap();
         assert_eq!(back.resource.as_deref(), Some("https://api.example"));
+        assert_eq!(back.scope.as_deref(), Some("openid offline_access"));
         assert_eq!(back.claims.unwrap().id_token, ["custom_data"]);
         let empty: GrantDoc = serde_json::from_str("{}").unwrap();
         assert!(empty.resource.is_none() && empty.claims.is_none());

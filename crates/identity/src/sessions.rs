@@ -113,13 +113,28 @@ impl Sessions {
         lifetime_s: i64,
     ) -> Result<(SessionId, SessionRecord), Error> {
         let now = self.clock.now_s();
+        self.start_with(user_id, client_id, &[method.to_string()], now, lifetime_s)
+            .await
+    }
+
+    /// A new session of `user_id` for `client_id` from an authentication made elsewhere
+    /// (CIBA: on the user's own device), with its methods and `auth_time`.
+    pub(crate) async fn start_with(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        methods: &[String],
+        auth_time: i64,
+        lifetime_s: i64,
+    ) -> Result<(SessionId, SessionRecord), Error> {
+        let now = self.clock.now_s();
         let id = SessionId::generate()?;
         let session = SessionRecord {
             session_hash: id.hash(),
             user_id: user_id.to_string(),
             client_id: client_id.to_string(),
-            methods: vec![method.to_string()],
-            auth_time: now,
+            methods: methods.to_vec(),
+            auth_time,
             created_at: now,
             last_used_at: now,
             expires_at: now + lifetime_s,

@@ -34,6 +34,32 @@ pub struct IdentitySettings {
     /// (a retry after a lost answer) gets the same successor instead of revoking the family;
     /// 0 disables (SPEC §4).
     pub refresh_reuse_window_s: i64,
+    /// `outbound.allow_cidrs`: the addresses a client's CIBA notification endpoint may reach
+    /// over plain `http` (the outbound client enforces the same list at send time).
+    pub outbound_allow_cidrs: Vec<ipnet::IpNet>,
+    /// CIBA (`ciba.rs`).
+    pub ciba: CibaSettings,
+}
+
+/// CIBA request lifetimes and polling interval (SPEC §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CibaSettings {
+    /// `expires_in` when the request asks for none (300 s).
+    pub default_expiry_s: i64,
+    /// The cap of `requested_expiry` (600 s).
+    pub max_expiry_s: i64,
+    /// The polling interval returned and enforced (5 s; `slow_down` adds 5 s).
+    pub interval_s: i64,
+}
+
+impl Default for CibaSettings {
+    fn default() -> Self {
+        Self {
+            default_expiry_s: 300,
+            max_expiry_s: 600,
+            interval_s: 5,
+        }
+    }
 }
 
 impl IdentitySettings {
@@ -50,6 +76,8 @@ impl IdentitySettings {
             rate_limits: crate::ratelimit::RateLimitSettings::default(),
             messages: crate::messages::MessageTemplates::default(),
             refresh_reuse_window_s: 2,
+            outbound_allow_cidrs: Vec::new(),
+            ciba: CibaSettings::default(),
         }
     }
 }

@@ -30,8 +30,10 @@ mod writer;
 
 // One module per aggregate, each implementing one port of `tessera_identity::ports`.
 mod changes;
+mod ciba;
 mod clients;
 mod codes;
+mod deliveries;
 mod journeys;
 mod keys;
 mod lockouts;

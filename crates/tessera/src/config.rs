@@ -46,9 +46,77 @@ pub struct RawConfig {
     /// section, which refuses unknown keys and accepts the string forms env values have).
     #[serde(default)]
     pub delivery: tessera_delivery::DeliveryConfig,
-    /// `[messages]`: the texts of passcode and magic-link messages.
+    /// `[messages]`: the texts of passcode, magic-link and CIBA messages.
     #[serde(default)]
     pub messages: RawMessages,
+    /// `[rate_limits]`: per-node abuse limits, each `"<max>/<seconds>"`.
+    #[serde(default)]
+    pub rate_limits: RawRateLimits,
+}
+
+/// `[rate_limits]`: each value is `"<max>/<window seconds>"`, e.g. `"5/600"`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateLimits {
+    pub send_per_destination: Option<String>,
+    pub send_per_client: Option<String>,
+    pub send_global: Option<String>,
+    pub auth_per_identifier: Option<String>,
+    pub auth_per_client: Option<String>,
+    pub backchannel_per_user: Option<String>,
+    pub backchannel_per_client: Option<String>,
+}
+
+impl RawRateLimits {
+    fn resolve(self) -> Result<tessera_identity::ratelimit::RateLimitSettings> {
+        use tessera_identity::ratelimit::Limit;
+        fn limit(key: &str, value: Option<String>, default: Limit) -> Result<Limit> {
+            let Some(v) = value else {
+                return Ok(default);
+            };
+            let parsed = v.split_once('/').and_then(|(max, window)| {
+                Some((
+                    max.trim().parse::<u32>().ok()?,
+                    window.trim().parse::<i64>().ok()?,
+                ))
+            });
+            match parsed {
+                Some((max, window)) if max > 0 && (1..=86_400).contains(&window) => {
+                    Ok(Limit::new(max, window))
+                }
+                _ => bail!(
+                    "`rate_limits.{key}` must be \"<max>/<seconds>\" with max ≥ 1 and 1 to 86400 seconds, e.g. \"5/600\""
+                ),
+            }
+        }
+        let d = tessera_identity::ratelimit::RateLimitSettings::default();
+        Ok(tessera_identity::ratelimit::RateLimitSettings {
+            send_per_destination: limit(
+                "send_per_destination",
+                self.send_per_destination,
+                d.send_per_destination,
+            )?,
+            send_per_client: limit("send_per_client", self.send_per_client, d.send_per_client)?,
+            send_global: limit("send_global", self.send_global, d.send_global)?,
+            auth_per_identifier: limit(
+                "auth_per_identifier",
+                self.auth_per_identifier,
+                d.auth_per_identifier,
+            )?,
+            auth_per_client: limit("auth_per_client", self.auth_per_client, d.auth_per_client)?,
+            backchannel_per_user: limit(
+                "backchannel_per_user",
+                self.backchannel_per_user,
+                d.backchannel_per_user,
+            )?,
+            backchannel_per_client: limit(
+                "backchannel_per_client",
+                self.backchannel_per_client,
+                d.backchannel_per_client,
+            )?,
+            max_keys: d.max_keys,
+        })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -59,6 +127,8 @@ pub struct RawMessages {
     pub otp_sms_text: Option<String>,
     pub magic_link_subject: Option<String>,
     pub magic_link_text: Option<String>,
+    pub ciba_email_subject: Option<String>,
+    pub ciba_text: Option<String>,
 }
 
 impl RawMessages {
@@ -71,6 +141,8 @@ impl RawMessages {
             otp_sms_text: self.otp_sms_text.unwrap_or(d.otp_sms_text),
             magic_link_subject: self.magic_link_subject.unwrap_or(d.magic_link_subject),
             magic_link_text: self.magic_link_text.unwrap_or(d.magic_link_text),
+            ciba_email_subject: self.ciba_email_subject.unwrap_or(d.ciba_email_subject),
+            ciba_text: self.ciba_text.unwrap_or(d.ciba_text),
         };
         t.validate().map_err(|e| anyhow!(e))?;
         Ok(t)
@@ -282,6 +354,8 @@ pub struct Config {
     pub delivery: tessera_delivery::DeliveryConfig,
     /// `[messages]`, validated.
     pub messages: tessera_identity::messages::MessageTemplates,
+    /// `[rate_limits]`, validated.
+    pub rate_limits: tessera_identity::ratelimit::RateLimitSettings,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -419,6 +493,7 @@ impl Config {
             outbound_max_response_bytes,
             delivery: raw.delivery,
             messages: raw.messages.resolve()?,
+            rate_limits: raw.rate_limits.resolve()?,
         })
     }
 }

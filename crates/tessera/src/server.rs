@@ -118,6 +118,8 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, mode: MigrateMode) -> 
     settings.refresh_reuse_window_s = config.refresh_reuse_window_s;
     settings.dev_outbox = config.delivery.outbox;
     settings.messages = config.messages.clone();
+    settings.rate_limits = config.rate_limits.clone();
+    settings.outbound_allow_cidrs = config.outbound_allow_cidrs.clone();
     let admin = config.admin.as_ref().map(|(id, secret)| AdminCredentials {
         client_id: id.clone(),
         client_secret: secret.clone(),
@@ -162,6 +164,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, mode: MigrateMode) -> 
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let background = tokio::spawn(background_tasks(identity.clone(), shutdown_rx.clone()));
+    let deliveries = tokio::spawn(delivery_worker(identity.clone(), shutdown_rx.clone()));
     // The connection cap must fit the open-files limit, with room for the database, logs
     // and outbound calls.
     let max_connections = match crate::http::raise_open_files_limit() {
@@ -188,6 +191,9 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, mode: MigrateMode) -> 
     let task = tokio::spawn(async move {
         let served = workers.served().await;
         background.abort();
+        // A job being sent now keeps its lease and is sent again by whichever node claims
+        // it after the lease (at least once).
+        deliveries.abort();
         // Traces of the last runs are written before the database closes.
         if let Err(e) = flush_journeys.flush_traces().await {
             tracing::warn!(error = %e, "writing the last traces failed");
@@ -276,6 +282,20 @@ async fn background_tasks(identity: Arc<Identity>, mut stop: watch::Receiver<boo
                     tracing::warn!(error = %e, "purge failed");
                 }
             }
+        }
+    }
+}
+
+/// Sends queued deliveries (CIBA links and pings): at once when this node queues one, and
+/// at least every second for jobs queued by other nodes or due for a retry.
+async fn delivery_worker(identity: Arc<Identity>, mut stop: watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = identity.deliveries.run_due().await {
+            tracing::warn!(error = %e, "sending queued deliveries failed");
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = identity.deliveries.wait(Duration::from_secs(1)) => {}
         }
     }
 }

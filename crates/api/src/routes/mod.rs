@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod ciba;
 pub mod journeys;
 pub mod oidc;
 pub mod ops;

@@ -28,6 +28,9 @@ pub fn discovery_document(issuer: &str) -> Bytes {
         "userinfo_endpoint": format!("{issuer}/oidc/userinfo"),
         "introspection_endpoint": format!("{issuer}/oidc/introspect"),
         "revocation_endpoint": format!("{issuer}/oidc/revoke"),
+        "backchannel_authentication_endpoint": format!("{issuer}/oidc/backchannel"),
+        "backchannel_token_delivery_modes_supported": ["poll", "ping"],
+        "backchannel_user_code_parameter_supported": false,
         "grant_types_supported": GRANT_TYPES,
         // No authorization endpoint exists yet (it arrives with client journeys), so no
         // response type is offered.
@@ -147,7 +150,10 @@ fn form_decode(s: &str) -> Option<String> {
 
 /// The client an OAuth request authenticates as (HTTP Basic or the form), checked by the
 /// gate.
-async fn authenticated(state: &AppState, form: &OAuthForm) -> Result<AuthenticatedClient, Error> {
+pub(crate) async fn authenticated(
+    state: &AppState,
+    form: &OAuthForm,
+) -> Result<AuthenticatedClient, Error> {
     let auth = client_auth(form)?;
     state.identity.gate.authenticate_client(&auth).await
 }
@@ -167,6 +173,9 @@ pub async fn token(
         .tokens_issued
         .get_or_create(&GrantLabels { grant: name })
         .inc();
+    if name == "ciba" {
+        state.metrics.ciba("issued");
+    }
     Ok(oauth_tokens(&tokens))
 }
 

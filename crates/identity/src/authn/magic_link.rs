@@ -187,6 +187,7 @@ impl MagicLinks {
                     app: &client.app.name,
                     secret: link.expose(),
                     minutes,
+                    message: "",
                 };
                 let t = c.templates();
                 Delivery::Email {

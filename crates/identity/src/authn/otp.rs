@@ -173,6 +173,7 @@ impl Otp {
             app: &client.app.name,
             secret: code.expose(),
             minutes,
+            message: "",
         };
         let t = c.templates();
         let delivery = match req.channel {

@@ -37,7 +37,7 @@ use crate::ports::ClientStore;
 use crate::util::{merge_patch, new_id, new_secret, plausible_id};
 
 pub(crate) use settings::parse_settings;
-use settings::{validate_name, validate_text};
+use settings::{validate_name, validate_notification_endpoint, validate_text};
 
 /// The longest grace period a rotated secret may keep working: 30 days.
 pub const MAX_SECRET_GRACE_S: i64 = 30 * 24 * 3600;
@@ -76,6 +76,8 @@ pub struct Clients {
     hasher: SecretHasher,
     cache: EpochCache<Arc<ClientRecord>>,
     default_grace_s: i64,
+    /// `outbound.allow_cidrs`: where a CIBA notification endpoint may use plain `http`.
+    http_allow: Vec<ipnet::IpNet>,
 }
 
 fn not_found(what: &'static str) -> impl Fn(StoreError) -> Error {
@@ -95,6 +97,7 @@ impl Clients {
         clock: Arc<dyn Clock>,
         kek: &Kek,
         default_grace_s: i64,
+        http_allow: Vec<ipnet::IpNet>,
     ) -> Self {
         Self {
             store,
@@ -102,6 +105,7 @@ impl Clients {
             hasher: SecretHasher::new(&kek.derive(SECRET_HASH_LABEL)),
             cache: EpochCache::new(CLIENT_CACHE_CAPACITY, None),
             default_grace_s,
+            http_allow,
         }
     }
 
@@ -250,6 +254,7 @@ impl Clients {
     ) -> Result<(Client, Zeroizing<String>), Error> {
         self.application(app_id).await?;
         let settings = parse_settings(body)?;
+        validate_notification_endpoint(&settings, &self.http_allow)?;
         let now = self.clock.now_s();
         let secret = Zeroizing::new(new_secret()?);
         let client = Client {
@@ -321,6 +326,7 @@ impl Clients {
             }
         }
         client.settings = parse_settings(current)?;
+        validate_notification_endpoint(&client.settings, &self.http_allow)?;
         client.updated_at = self.clock.now_s();
         self.store
             .update_client(&client)

@@ -146,12 +146,61 @@ fn validate_settings(s: &ClientSettings) -> Result<(), Error> {
             Error::invalid("`ciba_authorization.login_uri` must be an absolute URI")
         })?;
     }
-    if s.backchannel_token_delivery_mode != "poll" {
-        return Err(Error::invalid(
-            "`backchannel_token_delivery_mode` must be \"poll\"",
-        ));
+    match (
+        s.backchannel_token_delivery_mode.as_str(),
+        &s.backchannel_client_notification_endpoint,
+    ) {
+        ("poll", _) | ("ping", Some(_)) => {}
+        ("ping", None) => {
+            return Err(Error::invalid(
+                "`backchannel_token_delivery_mode` \"ping\" needs \
+                 `backchannel_client_notification_endpoint`",
+            ))
+        }
+        _ => {
+            return Err(Error::invalid(
+                "`backchannel_token_delivery_mode` must be \"poll\" or \"ping\"",
+            ))
+        }
     }
     Ok(())
+}
+
+/// The CIBA notification endpoint (Core §4): an absolute `https` URL without a fragment, or
+/// `http` to an IP address inside `allow` (the operator's `outbound.allow_cidrs`: local
+/// demos and tests). The outbound client checks every resolved address again at send time.
+pub(crate) fn validate_notification_endpoint(
+    s: &ClientSettings,
+    allow: &[ipnet::IpNet],
+) -> Result<(), Error> {
+    let Some(uri) = &s.backchannel_client_notification_endpoint else {
+        return Ok(());
+    };
+    let field = "backchannel_client_notification_endpoint";
+    let parsed = url::Url::parse(uri)
+        .map_err(|_| Error::invalid(format!("`{field}` must be an absolute URL")))?;
+    if parsed.fragment().is_some() || uri.chars().any(char::is_control) || uri.len() > 2000 {
+        return Err(Error::invalid(format!(
+            "`{field}` must be at most 2000 printable characters without a fragment"
+        )));
+    }
+    let ip = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+        _ => None,
+    };
+    let ok = match parsed.scheme() {
+        "https" => parsed.has_host(),
+        "http" => ip.is_some_and(|ip| allow.iter().any(|net| net.contains(&ip))),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "`{field}` must be an https URL (http only to an address inside outbound.allow_cidrs)"
+        )))
+    }
 }
 
 #[cfg(test)]
@@ -187,6 +236,41 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn notification_endpoints_are_https_or_allowed_http() {
+        let allow: Vec<ipnet::IpNet> = vec!["127.0.0.0/8".parse().unwrap()];
+        let with = |uri: &str| {
+            let mut s = ClientSettings::named("c");
+            s.backchannel_token_delivery_mode = "ping".into();
+            s.backchannel_client_notification_endpoint = Some(uri.into());
+            s
+        };
+        for good in ["https://rp.example/cb", "http://127.0.0.1:9000/cb"] {
+            assert!(
+                validate_notification_endpoint(&with(good), &allow).is_ok(),
+                "{good}"
+            );
+        }
+        for bad in [
+            "http://rp.example/cb",
+            "http://10.0.0.1/cb",
+            "https://rp.example/cb#f",
+            "ftp://rp.example/cb",
+            "relative",
+        ] {
+            assert!(
+                validate_notification_endpoint(&with(bad), &allow).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(validate_notification_endpoint(&with("http://127.0.0.1/cb"), &[]).is_err());
+        let mut ping_without = ClientSettings::named("c");
+        ping_without.backchannel_token_delivery_mode = "ping".into();
+        assert!(validate_settings(&ping_without).is_err());
+        ping_without.backchannel_token_delivery_mode = "push".into();
+        assert!(validate_settings(&ping_without).is_err());
     }
 
     #[test]

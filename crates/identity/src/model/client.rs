@@ -40,7 +40,7 @@ impl TokenEndpointAuthMethod {
     }
 }
 
-/// CIBA settings of a client, stored now and used by the CIBA issue.
+/// CIBA settings of a client (`ciba.rs`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct CibaAuthorization {
@@ -103,8 +103,13 @@ pub struct ClientSettings {
     pub allowed_resources: Vec<String>,
     #[serde(default)]
     pub ciba_authorization: CibaAuthorization,
+    /// CIBA: `poll` (default) or `ping`.
     #[serde(default = "default_delivery_mode")]
     pub backchannel_token_delivery_mode: String,
+    /// CIBA ping mode: where Tessera POSTs `{"auth_req_id"}` when the user decided. `https`;
+    /// `http` only to an address inside `outbound.allow_cidrs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_client_notification_endpoint: Option<String>,
     #[serde(default = "default_permissions")]
     pub permissions: Vec<Permission>,
 }
@@ -170,6 +175,7 @@ impl ClientSettings {
             allowed_resources: Vec::new(),
             ciba_authorization: CibaAuthorization::default(),
             backchannel_token_delivery_mode: default_delivery_mode(),
+            backchannel_client_notification_endpoint: None,
             permissions: default_permissions(),
         }
     }

@@ -2,8 +2,10 @@
 //! the crate, so every component and every store port can name them.
 
 mod change;
+mod ciba;
 mod client;
 mod code;
+mod delivery;
 mod journey;
 mod key;
 mod lockout;
@@ -13,8 +15,10 @@ mod tenant;
 mod user;
 
 pub use change::*;
+pub use ciba::*;
 pub use client::*;
 pub use code::*;
+pub use delivery::*;
 pub use journey::*;
 pub use key::*;
 pub use lockout::*;

@@ -9,8 +9,10 @@
 //! it touches no other port.
 
 mod changes;
+mod ciba;
 mod clients;
 mod codes;
+mod deliveries;
 mod journeys;
 mod keys;
 mod lockouts;
@@ -23,8 +25,10 @@ mod tenant;
 mod users;
 
 pub use changes::ChangeStore;
+pub use ciba::CibaStore;
 pub use clients::ClientStore;
 pub use codes::CodeStore;
+pub use deliveries::DeliveryStore;
 pub use journeys::JourneyStore;
 pub use keys::KeyStore;
 pub use lockouts::LockoutStore;
@@ -57,6 +61,8 @@ pub trait Store:
     + DevOutboxStore
     + RefreshStore
     + ChangeStore
+    + CibaStore
+    + DeliveryStore
 {
 }
 
@@ -74,5 +80,7 @@ impl<T> Store for T where
         + DevOutboxStore
         + RefreshStore
         + ChangeStore
+        + CibaStore
+        + DeliveryStore
 {
 }

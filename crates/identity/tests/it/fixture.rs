@@ -155,6 +155,8 @@ pub fn settings() -> IdentitySettings {
         send_global: generous,
         auth_per_identifier: generous,
         auth_per_client: generous,
+        backchannel_per_user: generous,
+        backchannel_per_client: generous,
         max_keys: 100_000,
     };
     s

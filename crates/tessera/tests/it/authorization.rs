@@ -40,6 +40,10 @@ fn expected_table() -> Vec<(&'static str, &'static str, Expect)> {
         ("POST", "/cis/oidc/introspect", ClientAuth),
         ("POST", "/oidc/revoke", ClientAuth),
         ("POST", "/cis/oidc/revoke", ClientAuth),
+        ("POST", "/oidc/backchannel", ClientAuth),
+        ("POST", "/cis/oidc/backchannel", ClientAuth),
+        ("POST", "/cis/auth/backchannel/complete", User),
+        ("POST", "/cis/v1/auth/backchannel/complete", User),
         ("GET", "/oidc/userinfo", User),
         ("POST", "/oidc/userinfo", User),
         ("POST", "/cis/v1/applications", Admin),
@@ -484,7 +488,12 @@ async fn every_route_answers_every_kind_of_caller_as_the_table_says() {
         }
 
         // OAuth endpoints: the client's own credentials are what counts.
-        for path in ["/oidc/token", "/oidc/introspect", "/oidc/revoke"] {
+        for path in [
+            "/oidc/token",
+            "/oidc/introspect",
+            "/oidc/revoke",
+            "/oidc/backchannel",
+        ] {
             let (with_id, _) = &t.client_with;
             for (secret, want) in [("wrong-secret", 401), ("", 401)] {
                 let r = t

@@ -135,6 +135,7 @@ impl Backend {
             outbound_max_response_bytes: 1 << 20,
             delivery: Default::default(),
             messages: Default::default(),
+            rate_limits: Default::default(),
         }
     }
 
