@@ -70,6 +70,7 @@ class Http:
         u = urllib.parse.urlsplit(base)
         self.host, self.port, self.timeout = u.hostname, u.port, timeout
         self.conn = None
+        self.elapsed = 0.0  # seconds the last request took
 
     def close(self):
         if self.conn is not None:
@@ -89,6 +90,7 @@ class Http:
             data = body.encode()
         elif isinstance(body, bytes):
             data = body
+        t0 = time.monotonic()
         try:
             if self.conn is None:
                 self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
@@ -102,6 +104,8 @@ class Http:
         except (OSError, http.client.HTTPException) as e:
             self.close()
             return 0, {"error": type(e).__name__}, b""
+        finally:
+            self.elapsed = time.monotonic() - t0
 
 
 def form(fields):
@@ -219,6 +223,7 @@ class Recorder:
     def __init__(self, phase_file=None):
         self.lock = threading.Lock()
         self.counts = {}
+        self.latency = {}  # (phase, endpoint, status) -> [sum, max]
         self.server_errors = []  # 5xx other than 503 (and 500 journey_failed is listed too)
         self.users = {}
         self.sessions = {}
@@ -244,10 +249,13 @@ class Recorder:
                 pass
             time.sleep(0.02)
 
-    def count(self, phase, endpoint, status, headers, body, write=False):
+    def count(self, phase, endpoint, status, headers, body, write=False, elapsed=0.0):
         with self.lock:
             key = (phase, endpoint, status)
             self.counts[key] = self.counts.get(key, 0) + 1
+            lat = self.latency.setdefault(key, [0.0, 0.0])
+            lat[0] += elapsed
+            lat[1] = max(lat[1], elapsed)
             if status == 0:
                 self.unknown[endpoint] = self.unknown.get(endpoint, 0) + 1
             if status >= 500 and status != 503:
@@ -327,7 +335,7 @@ class Load:
             st, hd, b = h.request("POST", "/cis/v1/users",
                                   {"username": username, "credentials": {"password": PASSWORD}},
                                   self.auth())
-            self.rec.count(ph, "POST /cis/v1/users", st, hd, b, write=True)
+            self.rec.count(ph, "POST /cis/v1/users", st, hd, b, write=True, elapsed=h.elapsed)
             if st == 201:
                 user = json.loads(b)
                 with self.rec.lock:
@@ -341,7 +349,7 @@ class Load:
             ph = self.phase()
             st, hd, b = h.request("POST", "/cis/v1/auth/password/authenticate",
                                   {"username": username, "password": PASSWORD}, self.auth())
-            self.rec.count(ph, "POST /cis/v1/auth/password/authenticate", st, hd, b, write=True)
+            self.rec.count(ph, "POST /cis/v1/auth/password/authenticate", st, hd, b, write=True, elapsed=h.elapsed)
             if st == 200:
                 r = json.loads(b)
                 with self.rec.lock:
@@ -373,7 +381,7 @@ class Load:
                 endpoint = "POST /cis/v1/auth/token/refresh"
                 st, hd, b = h.request("POST", "/cis/v1/auth/token/refresh",
                                       {"refresh_token": token}, self.auth())
-            self.rec.count(ph, endpoint, st, hd, b, write=True)
+            self.rec.count(ph, endpoint, st, hd, b, write=True, elapsed=h.elapsed)
             if st == 200:
                 new = json.loads(b)["refresh_token"]
                 with self.rec.lock:
@@ -398,7 +406,7 @@ class Load:
         while self.running():
             ph = self.phase()
             st, hd, b = h.request("POST", path, body, self.auth())
-            self.rec.count(ph, "POST /ido/api/v2/invoke-api-journey/{id}", st, hd, b)
+            self.rec.count(ph, "POST /ido/api/v2/invoke-api-journey/{id}", st, hd, b, elapsed=h.elapsed)
             if st == 200 and "x-tessera-trace-id" in hd:
                 with self.rec.lock:
                     self.rec.traces.append(hd["x-tessera-trace-id"])
@@ -418,7 +426,7 @@ class Load:
             if users:
                 uid = random.choice(users)
                 st, hd, b = h.request("GET", f"/cis/v1/users/{uid}", None, self.auth())
-                self.rec.count(ph, "GET /cis/v1/users/{id}", st, hd, b)
+                self.rec.count(ph, "GET /cis/v1/users/{id}", st, hd, b, elapsed=h.elapsed)
                 if st != 200:
                     self.done(st)
             ph = self.phase()
@@ -427,18 +435,19 @@ class Load:
                 form({"grant_type": "client_credentials", "client_id": self.client_id,
                       "client_secret": self.client_secret}),
                 {"Content-Type": "application/x-www-form-urlencoded"})
-            self.rec.count(ph, "POST /oidc/token (client_credentials)", st, hd, b)
+            self.rec.count(ph, "POST /oidc/token (client_credentials)", st, hd, b,
+                           elapsed=h.elapsed)
             if st == 200:
                 # keep the client token fresh for the other workers
                 self.ct = json.loads(b)["access_token"]
             time.sleep(0.02)
 
     def readyz(self):
-        h = Http(self.url, timeout=5)
+        h = Http(self.url, timeout=30)
         while self.running():
             ph = self.phase()
             st, hd, b = h.request("GET", "/readyz")
-            self.rec.count(ph, "GET /readyz", st, hd, b)
+            self.rec.count(ph, "GET /readyz", st, hd, b, elapsed=h.elapsed)
             if st == 0 and self.args.mode == "crash":
                 self.stop.set()
             time.sleep(0.25)
@@ -484,10 +493,14 @@ class Load:
             "journey.invoke": len(r.traces),
         }
         counts = {}
+        latency = {}
         for (p, e, s), n in sorted(r.counts.items()):
             counts.setdefault(p, {}).setdefault(e, {})[str(s)] = n
+            total, worst = r.latency.get((p, e, s), [0.0, 0.0])
+            latency.setdefault(p, {}).setdefault(e, {})[str(s)] = {
+                "mean_ms": round(1000 * total / n, 1), "max_ms": round(1000 * worst, 1)}
         summary = {"tag": self.args.tag, "mode": self.args.mode, "acked": acked,
-                   "unknown_outcome": r.unknown, "status_counts": counts,
+                   "unknown_outcome": r.unknown, "status_counts": counts, "latency": latency,
                    "server_errors": r.server_errors, "chain_breaks": r.chain_breaks,
                    "first_2xx_write_after_phase_start_s": r.first_ok_after,
                    "phase_started": {k: round(v, 3) for k, v in r.phase_started.items()}}
@@ -621,6 +634,8 @@ def cmd_check_api(args):
     cid, sec = state["client_id"], state["client_secret"]
     fam_ok = fam_bad = 0
     bad = []
+    unverified = 0  # answered 5xx or not at all: the server could not say (not counted as lost)
+    unverified_fams = 0
     for fam, f in state["families"].items():
         if f.get("dead"):
             continue
@@ -632,6 +647,10 @@ def cmd_check_api(args):
         if st == 200:
             fam_ok += 1
             f["token"] = json.loads(b)["refresh_token"]  # the chain goes on from here
+        elif st == 0 or st >= 500:
+            unverified += 1
+            unverified_fams += 1
+            bad.append({"family": fam, "status": st, "body": b[:200].decode(errors="replace")})
         else:
             fam_bad += 1
             bad.append({"family": fam, "status": st, "body": b[:200].decode(errors="replace")})
@@ -643,6 +662,7 @@ def cmd_check_api(args):
         if st == 200 and json.loads(b).get("user_id") == uid:
             users_ok += 1
         else:
+            unverified += st == 0 or st >= 500
             bad.append({"user": uid, "status": st})
     sess_ok = 0
     for sid, s in state["sessions"].items():
@@ -651,6 +671,7 @@ def cmd_check_api(args):
         if st == 200 and json.loads(b).get("sub") == s["user_id"]:
             sess_ok += 1
         else:
+            unverified += st == 0 or st >= 500
             bad.append({"session_of": s["user_id"], "status": st,
                         "body": b[:200].decode(errors="replace")})
     admin = admin_token(h)
@@ -661,19 +682,23 @@ def cmd_check_api(args):
         st, _, _ = h.request("GET", f"/ido/api/v2/journeys/{JOURNEY_ID}/runs/{t}", None,
                              {"Authorization": f"Bearer {admin}"})
         traces_found += st == 200
-    lost = (len(state["users"]) - users_ok) + (len(state["sessions"]) - sess_ok) + fam_bad
-    result = {"families": {"checked": fam_ok + fam_bad, "refreshed_ok": fam_ok, "failed": fam_bad},
+    # Every acknowledged write is checked once: it passed, could not be verified, or is lost.
+    checked = len(state["users"]) + len(state["sessions"]) + fam_ok + fam_bad + unverified_fams
+    lost = checked - users_ok - sess_ok - fam_ok - unverified
+    result = {"families": {"checked": fam_ok + fam_bad + unverified_fams, "refreshed_ok": fam_ok,
+                           "failed": fam_bad, "unverified_5xx": unverified_fams},
               "users": {"acked": len(state["users"]), "readable": users_ok},
               "sessions": {"acked": len(state["sessions"]), "live": sess_ok},
               "traces": {"invokes_acked": len(acked_traces), "readable": traces_found},
-              "lost": lost, "failures": bad[:20]}
+              "lost": lost, "unverified_5xx": unverified, "failures": bad[:20]}
     record(args, state, "check_api", result)
-    log(f"check-api {args.tag or ''}: families refreshed {fam_ok}/{fam_ok + fam_bad}, users "
+    log(f"check-api {args.tag or ''}: families refreshed {fam_ok}/{fam_ok + fam_bad + unverified_fams}, users "
         f"readable {users_ok}/{len(state['users'])}, sessions live {sess_ok}/"
-        f"{len(state['sessions'])}; traces readable {traces_found}/{len(acked_traces)}; LOST {lost}")
+        f"{len(state['sessions'])}; traces readable {traces_found}/{len(acked_traces)}; LOST {lost}"
+        f"{f'; NOT VERIFIED (answered 5xx or not at all): {unverified}' if unverified else ''}")
     if bad:
         log(f"check-api: failures: {json.dumps(bad[:10])}")
-    sys.exit(1 if lost else 0)
+    sys.exit(1 if lost or unverified else 0)
 
 
 def cmd_summary(args):
