@@ -1,7 +1,7 @@
 # Shared helpers of the reliability scripts (sourced, not run).
 #
 # Environment:
-#   TESSERA_BIN      the binary (default $CARGO_TARGET_DIR/release/tessera, else target/release/tessera)
+#   REL_TESSERA_BIN  the Tessera binary (default $CARGO_TARGET_DIR/release/tessera, else target/release/tessera)
 #   REL_PG_BIN       PostgreSQL binaries for the scripts' own cluster (default /usr/lib/postgresql/<newest>/bin)
 #   REL_PG_PORT      port of that cluster (default 55432); never the shared 5432
 #   REL_RESULTS_DIR  where to write results (default reliability/results/<name>-<UTC timestamp>)
@@ -9,7 +9,7 @@
 REL_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$REL_DIR/.." && pwd)
 DRIVER=(python3 "$REL_DIR/driver.py")
-TESSERA_BIN=${TESSERA_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/tessera}
+TESSERA_BIN=${REL_TESSERA_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/tessera}
 REL_PG_PORT=${REL_PG_PORT:-55432}
 if [[ -z ${REL_PG_BIN:-} ]]; then
   REL_PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)

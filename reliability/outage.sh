@@ -10,6 +10,9 @@
 # (served from caches, no database) and GET /readyz every 250 ms. Failed requests are retried
 # after 50 ms (a refresh retries the same token). Phases, by the time a request started:
 #   before    10 s of load with the database up
+#   locked    1 s before the stop, a psql session locks the users table (ACCESS EXCLUSIVE), so
+#             requests that touch users (creates, logins, reads) are in flight, blocked inside
+#             a statement, when the server stops (REL_INFLIGHT=0 skips this phase)
 #   stopping  pg_ctl stop -m fast running (connections terminated, transactions aborted)
 #   down      DOWN seconds with the database stopped
 #   starting  pg_ctl start running, until it accepts connections
@@ -20,6 +23,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 DOWN=${1:-30}
+INFLIGHT=${REL_INFLIGHT:-1}
 BEFORE=${REL_BEFORE_SECONDS:-10}
 AFTER=${REL_AFTER_SECONDS:-20}
 [[ -x $TESSERA_BIN ]] || die "no Tessera binary at $TESSERA_BIN (cargo build --release -p tessera)"
@@ -70,6 +74,14 @@ phase before
   --summary-out "$RESULTS/load.json" 2>>"$RESULTS/driver.log" &
 driver=$!
 sleep "$BEFORE"
+if ((INFLIGHT)); then
+  phase locked
+  "$REL_PG_BIN/psql" "$DB_URL" -X -q -c "BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600)" \
+    >/dev/null 2>&1 &
+  sleep 1
+  "$REL_PG_BIN/psql" "$DB_URL" -X -At -c "SELECT count(*) || ' statements waiting on a lock at the stop' \
+    FROM pg_stat_activity WHERE wait_event_type = 'Lock'" | tee -a "$RESULTS/meta.txt" >&2
+fi
 phase stopping
 pg_stop_cluster
 phase down

@@ -9,7 +9,7 @@ import json
 import re
 import sys
 
-ORDER = ["load", "before", "stopping", "down", "filling", "full", "starting", "after", "freed"]
+ORDER = ["load", "before", "locked", "stopping", "down", "filling", "full", "starting", "after", "freed"]
 
 
 def phases(path):
