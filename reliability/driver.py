@@ -225,6 +225,7 @@ class Recorder:
         self.counts = {}
         self.latency = {}  # (phase, endpoint, status) -> [sum, max]
         self.server_errors = []  # 5xx other than 503 (and 500 journey_failed is listed too)
+        self.connection_errors = []  # requests answered with no HTTP response at all
         self.users = {}
         self.sessions = {}
         self.family_tokens = {}  # family -> latest acknowledged token
@@ -258,6 +259,11 @@ class Recorder:
             lat[1] = max(lat[1], elapsed)
             if status == 0:
                 self.unknown[endpoint] = self.unknown.get(endpoint, 0) + 1
+                if len(self.connection_errors) < 100:
+                    self.connection_errors.append({"phase": phase, "endpoint": endpoint,
+                                                   "error": headers.get("error", ""),
+                                                   "at": round(now(), 3),
+                                                   "elapsed_ms": round(1000 * elapsed, 1)})
             if status >= 500 and status != 503:
                 code = ""
                 try:
@@ -501,7 +507,8 @@ class Load:
                 "mean_ms": round(1000 * total / n, 1), "max_ms": round(1000 * worst, 1)}
         summary = {"tag": self.args.tag, "mode": self.args.mode, "acked": acked,
                    "unknown_outcome": r.unknown, "status_counts": counts, "latency": latency,
-                   "server_errors": r.server_errors, "chain_breaks": r.chain_breaks,
+                   "server_errors": r.server_errors, "connection_errors": r.connection_errors,
+                   "chain_breaks": r.chain_breaks,
                    "first_2xx_write_after_phase_start_s": r.first_ok_after,
                    "phase_started": {k: round(v, 3) for k, v in r.phase_started.items()}}
         st["iterations"].append({"tag": self.args.tag, "load": summary})

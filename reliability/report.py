@@ -40,6 +40,11 @@ def phases(path):
     print(f"5xx answers other than 503: {len(errs)}")
     for e in errs[:30]:
         print(f"  {e['phase']:<9} {e['endpoint']:<44} {e['status']} {e['code']}: {e['body'][:120]}")
+    conn = s.get("connection_errors", [])
+    print()
+    print(f"requests answered with no HTTP response (connection errors): {len(conn)}")
+    for e in conn[:30]:
+        print(f"  {e['phase']:<9} {e['endpoint']:<44} {e['error']} after {e['elapsed_ms']} ms at {e['at']}")
     print()
     print("first acknowledged write after each phase began (s):",
           json.dumps(s.get("first_2xx_write_after_phase_start_s", {})))
