@@ -5,6 +5,7 @@
 mod applications;
 mod bootstrap;
 mod changes;
+mod ciba;
 mod clients;
 mod codes;
 mod fixtures;

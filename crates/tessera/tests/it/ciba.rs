@@ -982,3 +982,133 @@ async fn discovery_advertises_ciba() {
         .contains(&json!(CIBA_GRANT)));
     srv.stop().await;
 }
+
+/// A Tessera process (the real binary) on `port`, for `kill -9`.
+struct Process {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Process {
+    async fn start(b: &crate::harness::Backend, port: u16) -> Self {
+        use tessera::config::Database;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"));
+        cmd.args([
+            "serve",
+            "--migrate",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args(["--issuer", crate::harness::ISSUER, "--data-dir"])
+        .arg(b.dir.path().join("proc"))
+        .env("TESSERA_ADMIN_CLIENT_ID", crate::harness::ADMIN_ID)
+        .env("TESSERA_ADMIN_CLIENT_SECRET", crate::harness::ADMIN_SECRET)
+        .env("TESSERA_OUTBOUND__ALLOW_CIDRS", "127.0.0.0/8")
+        .env("TESSERA_LOG_LEVEL", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+        if let Database::Postgres(url) = &b.database {
+            cmd.env("TESSERA_DATABASE_URL", url.as_str());
+        }
+        if let Some(kek) = &b.kek {
+            cmd.env("TESSERA_KEY_ENCRYPTION_KEY", kek);
+        }
+        let child = cmd.spawn().unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
+                if r.status() == StatusCode::OK {
+                    break;
+                }
+            }
+            assert!(Instant::now() < deadline, "the node did not start");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        Self { child, base }
+    }
+
+    fn kill_9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn a_queued_ping_survives_kill_9_of_the_node_that_queued_it() {
+    for b in backends().await {
+        // The notification endpoint does not listen yet: the first attempt fails and the
+        // job waits in the queue for its retry.
+        let receiver_port = free_port();
+        let endpoint = format!("http://127.0.0.1:{receiver_port}/cb");
+        let node = Process::start(&b, free_port()).await;
+        let http = reqwest::Client::new();
+        let srv = TestServer {
+            server: None,
+            base: node.base.clone(),
+            issuer: crate::harness::ISSUER.into(),
+            clock: TestClock::new(now_ms()),
+            http: http.clone(),
+        };
+        let mut fields = enabled();
+        fields["backchannel_token_delivery_mode"] = json!("ping");
+        fields["backchannel_client_notification_endpoint"] = json!(endpoint);
+        let s = setup(&srv, fields).await;
+        let (status, v) = backchannel(
+            &srv,
+            &s,
+            &[
+                ("scope", "openid"),
+                ("login_hint", "ann"),
+                ("request_context", r#"{"channel":"link"}"#),
+                ("client_notification_token", "nt-survivor"),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        let id = v["auth_req_id"].as_str().unwrap().to_string();
+        let token = ann_token(&srv, &s).await;
+        assert_eq!(complete(&srv, &token, &id, true).await.0, StatusCode::OK);
+        // The decision (and its queued ping) is acknowledged: kill the node at once.
+        node.kill_9();
+
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", receiver_port))
+            .await
+            .unwrap();
+        let seen = receiver(listener).await;
+        let node = Process::start(&b, free_port()).await;
+        // The retry is due 2 s after the failed attempt; a job the dead node held is claimed
+        // again when its 30 s lease ends.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while seen.lock().unwrap().is_empty() {
+            assert!(Instant::now() < deadline, "{}: the ping was lost", b.name);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let (auth, body) = seen.lock().unwrap()[0].clone();
+        assert_eq!(auth, "Bearer nt-survivor");
+        assert_eq!(body, json!({"auth_req_id": id}));
+        let srv = TestServer {
+            base: node.base.clone(),
+            ..srv
+        };
+        let (status, tokens) = poll(&srv, &s.client_id, &s.secret, &id).await;
+        assert_eq!(status, StatusCode::OK, "{} {tokens}", b.name);
+        node.kill_9();
+    }
+}
