@@ -211,6 +211,7 @@ fn table() -> Table {
             users::list_users,
         )
         .add(M::GET, user, p(Permission::UsersRead), users::get_user)
+        .add(M::PUT, user, p(Permission::UsersWrite), users::update_user)
         .add(
             M::PATCH,
             user,
@@ -228,6 +229,18 @@ fn table() -> Table {
             "/cis/v1/users/username/{username}",
             p(Permission::UsersRead),
             users::get_user_by_username,
+        )
+        .add(
+            M::GET,
+            "/cis/v1/users/email/{email}",
+            p(Permission::UsersRead),
+            users::get_user_by_email,
+        )
+        .add(
+            M::GET,
+            "/cis/v1/users/phone-number/{phone_number}",
+            p(Permission::UsersRead),
+            users::get_user_by_phone_number,
         );
     let a = p(Permission::Auth);
     let s = p(Permission::Sessions);
@@ -249,6 +262,19 @@ fn table() -> Table {
             "/cis/v1/auth/session/logout",
             s,
             auth::session_logout,
+        )
+        .add(M::POST, "/cis/v1/auth/logout", User, auth::logout_caller)
+        .add(
+            M::GET,
+            "/cis/v1/auth/users/{user_id}/sessions",
+            s,
+            auth::user_sessions,
+        )
+        .add(
+            M::DELETE,
+            "/cis/v1/auth/users/{user_id}/sessions",
+            s,
+            auth::logout_user,
         )
         .add(
             M::POST,

@@ -36,7 +36,7 @@ pub use context::{
 };
 pub use convert::{ConvertError, DEFAULT_MAX_CONVERSION_SIZE};
 pub use error::{ErrorCode, EvalError, HostError, ParseError};
-pub use functions::{all_builtins, Builtin};
+pub use functions::{all_builtins, iso_from_ms, Builtin};
 pub use number_format::js_number_to_string;
 pub use print::print_expr;
 pub use value::{Array, Children, Lambda, Map, Object, Shared, Value, VALUE_DEPTH_CEILING};

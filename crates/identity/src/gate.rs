@@ -155,8 +155,8 @@ impl Gate {
         Ok(Caller::verified(verified, client))
     }
 
-    /// Authenticates a client at an OAuth endpoint (RFC 6749 §2.3.1): its registered
-    /// `token_endpoint_auth_method`, an enabled client, its current secret or the previous
+    /// Authenticates a client at an OAuth endpoint (RFC 6749 §2.3.1): its pinned
+    /// `token_endpoint_auth_method` if it has one (else Basic or the form), an enabled client, its current secret or the previous
     /// one within the grace period. Every failure is the same 401 `invalid_client`.
     pub async fn authenticate_client(
         &self,
@@ -173,7 +173,10 @@ impl Gate {
             Err(e) => return Err(e),
         };
         let settings = &record.client.settings;
-        if !settings.enabled || settings.token_endpoint_auth_method != auth.method {
+        let pinned_elsewhere = settings
+            .token_endpoint_auth_method
+            .is_some_and(|pinned| pinned != auth.method);
+        if !settings.enabled || pinned_elsewhere {
             return Err(fail());
         }
         if !self.clients.secret_matches(&record, secret) {

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use crate::caller::{perm, Permit};
+use crate::caller::{perm, Permit, UserCaller};
 use crate::claims::{RequestedClaims, UserGrant};
 use crate::error::{Code, Error};
 use crate::issuer::{check_resources, IssuedTokens, TokenIssuer};
@@ -196,6 +196,41 @@ impl Logins {
         session_id: SessionId,
     ) -> Result<(), Error> {
         self.sessions.end(&session_id).await
+    }
+
+    /// `GET /cis/v1/auth/users/{user_id}/sessions`: the user's live sessions, oldest first
+    /// (404 `user_not_found` for an unknown user).
+    pub async fn user_sessions(
+        &self,
+        _permit: &Permit<perm::Sessions>,
+        user_id: &str,
+    ) -> Result<Vec<SessionRecord>, Error> {
+        self.known_user(user_id).await?;
+        self.sessions.of_user(user_id).await
+    }
+
+    /// `DELETE /cis/v1/auth/users/{user_id}/sessions`: "log out everywhere" — ends every
+    /// session of the user and revokes their refresh tokens; how many ended.
+    pub async fn logout_user(
+        &self,
+        _permit: &Permit<perm::Sessions>,
+        user_id: &str,
+    ) -> Result<usize, Error> {
+        self.known_user(user_id).await?;
+        self.sessions.end_all_of_user(user_id).await
+    }
+
+    /// `POST /cis/v1/auth/logout` with a user access token: ends every session of the
+    /// token's user (the token's own included); how many ended.
+    pub async fn logout_caller(&self, caller: &UserCaller) -> Result<usize, Error> {
+        self.sessions.end_all_of_user(caller.user_id()).await
+    }
+
+    async fn known_user(&self, user_id: &str) -> Result<(), Error> {
+        match self.users.by_id(user_id).await? {
+            Some(_) => Ok(()),
+            None => Err(Code::UserNotFound.into()),
+        }
     }
 
     /// `POST /cis/v1/auth/token/refresh`: the refresh grant for the calling client.

@@ -183,6 +183,28 @@ impl Sessions {
         }
     }
 
+    /// The live sessions of a user, oldest first.
+    pub(crate) async fn of_user(&self, user_id: &str) -> Result<Vec<SessionRecord>, Error> {
+        let now = self.clock.now_s();
+        Ok(self
+            .store
+            .list_user_sessions(user_id, now, self.min_last_used(now))
+            .await?)
+    }
+
+    /// Ends every session of a user and revokes their refresh tokens ("log out
+    /// everywhere"); returns how many ended.
+    pub(crate) async fn end_all_of_user(&self, user_id: &str) -> Result<usize, Error> {
+        let ended = self
+            .store
+            .end_user_sessions(user_id, self.clock.now_s())
+            .await?;
+        for hash in &ended {
+            self.live.forget_session(hash);
+        }
+        Ok(ended.len())
+    }
+
     /// Housekeeping: deletes sessions past their absolute end.
     pub async fn purge(&self) -> Result<(), Error> {
         self.store.purge_sessions(self.clock.now_s()).await?;

@@ -11,6 +11,11 @@ const SECRET_LEN: usize = 48;
 
 /// A new random identifier for applications, clients and users (22 alphanumerics, ~131
 /// bits).
+/// An epoch-milliseconds time as an RFC 3339 date-time (`2026-12-07T03:30:00.000Z`).
+pub fn iso_from_ms(ms: i64) -> String {
+    tessera_expr::iso_from_ms(ms as f64)
+}
+
 pub fn new_id() -> Result<String, Error> {
     Ok(tessera_jose::random_alphanumeric(ID_LEN)?)
 }

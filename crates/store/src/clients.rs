@@ -30,6 +30,22 @@ impl ClientStore for SqlStore {
             .await
     }
 
+    async fn create_application_with_client(
+        &self,
+        app: &Application,
+        client: &Client,
+    ) -> StoreResult<()> {
+        let (app, client) = (app.clone(), client.clone());
+        self.writer
+            .run(move |tx| {
+                Box::pin(async move {
+                    insert_application(tx, &app).await?;
+                    insert_client(tx, &client).await
+                })
+            })
+            .await
+    }
+
     async fn get_application(&self, app_id: &str) -> StoreResult<Option<Application>> {
         let sql = format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE app_id = $1");
         let query = sqlx::query(&sql).bind(app_id);

@@ -9,7 +9,7 @@ use tessera_identity::ports::{SessionStore, StoreResult};
 use tessera_identity::{ChangeKind, SessionRecord, StoreError};
 
 use crate::error::{backend, write_error};
-use crate::query::{execute, fetch_optional};
+use crate::query::{execute, fetch_all, fetch_optional};
 use crate::refresh::revoke_session_in;
 use crate::rows::{column, from_json, to_json};
 use crate::sql_store::SqlStore;
@@ -148,6 +148,56 @@ impl SessionStore for SqlStore {
                     revoke_session_in(tx, &session_hash, now_s).await?;
                     tx.record_change(ChangeKind::Session, &session_hash).await?;
                     Ok(true)
+                })
+            })
+            .await
+    }
+
+    async fn list_user_sessions(
+        &self,
+        user_id: &str,
+        now_s: i64,
+        min_last_used_s: i64,
+    ) -> StoreResult<Vec<SessionRecord>> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 AND ended_at IS NULL \
+             AND expires_at > $2 AND last_used_at >= $3 ORDER BY created_at, session_hash"
+        );
+        let query = sqlx::query(&sql)
+            .bind(user_id)
+            .bind(now_s)
+            .bind(min_last_used_s);
+        fetch_all(&self.reader, query, decode_session).await
+    }
+
+    async fn end_user_sessions(&self, user_id: &str, now_s: i64) -> StoreResult<Vec<String>> {
+        let user_id = user_id.to_string();
+        self.writer
+            .run(move |tx| {
+                Box::pin(async move {
+                    let sql = format!(
+                        "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 \
+                         AND ended_at IS NULL AND expires_at > $2"
+                    );
+                    let query = sqlx::query(&sql).bind(&user_id).bind(now_s);
+                    let live = fetch_all(tx.conn(), query, decode_session).await?;
+                    let mut ended = Vec::with_capacity(live.len());
+                    for session in live {
+                        let statement = sqlx::query(
+                            "UPDATE sessions SET ended_at = $2 \
+                             WHERE session_hash = $1 AND ended_at IS NULL",
+                        )
+                        .bind(&session.session_hash)
+                        .bind(now_s);
+                        if execute(tx.conn(), statement, backend).await? == 0 {
+                            continue;
+                        }
+                        revoke_session_in(tx, &session.session_hash, now_s).await?;
+                        tx.record_change(ChangeKind::Session, &session.session_hash)
+                            .await?;
+                        ended.push(session.session_hash);
+                    }
+                    Ok(ended)
                 })
             })
             .await

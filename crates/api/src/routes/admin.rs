@@ -1,13 +1,16 @@
 //! The admin API: applications, clients, secret rotation and signing-key rotation. Every
 //! handler takes [`AdminOnly`], so only management-application client tokens reach them.
+//!
+//! The shapes are the hosted platform's: applications are wrapped in `{"result": …}` (a
+//! list in `{"result": [...]}`), clients are answered bare and listed as a bare array.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
-use tessera_identity::clients::{
-    application_json, client_json, ApplicationInput, RotateSecretInput,
-};
+use tessera_identity::caller::Admin;
+use tessera_identity::clients::{application_json, client_json, RotateSecretInput};
+use tessera_identity::model::Application;
 
 use crate::error::ApiError;
 use crate::extract::{AdminOnly, JsonBody, OptionalJsonBody, PathParams};
@@ -19,14 +22,36 @@ type ApiResult = Result<Response, ApiError>;
 pub async fn create_application(
     State(state): State<AppState>,
     AdminOnly(admin): AdminOnly,
-    JsonBody(input): JsonBody<ApplicationInput>,
+    JsonBody(body): JsonBody<Value>,
 ) -> ApiResult {
-    let app = state
+    let created = state
         .identity
         .clients
-        .create_application(&admin, input)
+        .create_application(&admin, body)
         .await?;
-    Ok(json_with(StatusCode::CREATED, application_json(&app)))
+    let mut view = application_json(&created.app, Some(&created.client));
+    if let Some(obj) = view.as_object_mut() {
+        obj.insert(
+            "client_secret".into(),
+            Value::String(created.client_secret.to_string()),
+        );
+    }
+    Ok(no_store(json_with(
+        StatusCode::CREATED,
+        json!({ "result": view }),
+    )))
+}
+
+/// `{"result": application}` with its default client's public fields.
+async fn application_result(state: &AppState, admin: &Admin, app: &Application) -> ApiResult {
+    let client = state
+        .identity
+        .clients
+        .default_client(admin, &app.app_id)
+        .await?;
+    Ok(json(
+        json!({ "result": application_json(app, client.as_ref()) }),
+    ))
 }
 
 pub async fn list_applications(
@@ -34,9 +59,8 @@ pub async fn list_applications(
     AdminOnly(admin): AdminOnly,
 ) -> ApiResult {
     let apps = state.identity.clients.list_applications(&admin).await?;
-    Ok(json(
-        json!({"applications": apps.iter().map(application_json).collect::<Vec<_>>()}),
-    ))
+    let apps: Vec<_> = apps.iter().map(|a| application_json(a, None)).collect();
+    Ok(json(json!({ "result": apps })))
 }
 
 pub async fn get_application(
@@ -49,7 +73,7 @@ pub async fn get_application(
         .clients
         .get_application(&admin, &app_id)
         .await?;
-    Ok(json(application_json(&app)))
+    application_result(&state, &admin, &app).await
 }
 
 pub async fn update_application(
@@ -63,7 +87,7 @@ pub async fn update_application(
         .clients
         .update_application(&admin, &app_id, patch)
         .await?;
-    Ok(json(application_json(&app)))
+    application_result(&state, &admin, &app).await
 }
 
 pub async fn delete_application(
@@ -103,9 +127,9 @@ pub async fn list_clients(
     PathParams(app_id): PathParams<String>,
 ) -> ApiResult {
     let clients = state.identity.clients.list_clients(&admin, &app_id).await?;
-    Ok(json(
-        json!({"clients": clients.iter().map(client_json).collect::<Vec<_>>()}),
-    ))
+    Ok(json(Value::Array(
+        clients.iter().map(client_json).collect(),
+    )))
 }
 
 pub async fn get_client(

@@ -4,6 +4,7 @@
 //! parse bodies and render answers.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -15,11 +16,12 @@ use tessera_identity::logins::LoginOptions;
 use tessera_identity::perm;
 use tessera_identity::sessions::SessionId;
 use tessera_identity::users::{Identifier, IdentifierType};
+use tessera_identity::util::iso_from_ms;
 use tessera_identity::Error;
 use zeroize::Zeroizing;
 
 use crate::error::ApiError;
-use crate::extract::{JsonBody, Permitted, UserOnly};
+use crate::extract::{JsonBody, PathParams, Permitted, UserOnly};
 use crate::respond::{json, no_store, rest_tokens};
 use crate::state::AppState;
 
@@ -118,7 +120,52 @@ pub async fn session_logout(
 ) -> ApiResult {
     let id = SessionId::new(body.session_id);
     state.identity.logins.logout(&permit, id).await?;
-    Ok(json(json!({})))
+    // The platform answers 204 with no body; its samples check `status === 204`.
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /cis/v1/auth/users/{user_id}/sessions`: the user's live sessions as a bare array of
+/// the platform's `{session_id, start_time, expiration_time}`. The session id itself is
+/// never stored, so `session_id` here is the session's `sid` (what its tokens carry).
+pub async fn user_sessions(
+    State(state): State<AppState>,
+    Permitted(permit): Permitted<perm::Sessions>,
+    PathParams(user_id): PathParams<String>,
+) -> ApiResult {
+    let sessions = state
+        .identity
+        .logins
+        .user_sessions(&permit, &user_id)
+        .await?;
+    let iso = |seconds: i64| iso_from_ms(seconds.saturating_mul(1000));
+    let list: Vec<Value> = sessions
+        .iter()
+        .map(|s| {
+            json!({
+                "session_id": s.session_hash,
+                "start_time": iso(s.created_at),
+                "expiration_time": iso(s.expires_at),
+            })
+        })
+        .collect();
+    Ok(no_store(json(Value::Array(list))))
+}
+
+/// `DELETE /cis/v1/auth/users/{user_id}/sessions`: ends every session of the user; 204.
+pub async fn logout_user(
+    State(state): State<AppState>,
+    Permitted(permit): Permitted<perm::Sessions>,
+    PathParams(user_id): PathParams<String>,
+) -> ApiResult {
+    state.identity.logins.logout_user(&permit, &user_id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /cis/v1/auth/logout` with a user access token: ends every session of its user;
+/// `{"sessions_count": n}`.
+pub async fn logout_caller(State(state): State<AppState>, UserOnly(user): UserOnly) -> ApiResult {
+    let ended = state.identity.logins.logout_caller(&user).await?;
+    Ok(json(json!({ "sessions_count": ended })))
 }
 
 /// The body of `/cis/v1/auth/token/refresh`. No `Debug`: it holds the token.

@@ -1,11 +1,15 @@
 //! The users API (`/cis/v1/users`): client access tokens with the `users:read` permission
 //! for reads and `users:write` for writes (admins hold both; user tokens never may). Every
 //! answer carries personal data, so none may be cached (`Cache-Control: no-store`).
+//!
+//! Answers have the hosted platform's envelopes: one user is `{"result": user}`, a list is
+//! `{"total_count", "page_info": {"has_next_page", "has_previous_page"}, "result": [user]}`.
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
+use tessera_identity::model::User;
 use tessera_identity::perm;
 use tessera_identity::users::{user_json, UserSearch};
 use tessera_identity::Error;
@@ -23,11 +27,16 @@ pub async fn create_user(
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult {
     let user = state.identity.users.create(&permit, body).await?;
-    Ok(no_store(json_with(StatusCode::CREATED, user_json(&user))))
+    Ok(no_store(json_with(StatusCode::CREATED, one(&user))))
 }
 
-/// `?email=`, `?phone_number=`, `limit` (1–1000, default 100), `offset`; unknown or repeated
-/// parameters are refused.
+/// `{"result": user}`.
+fn one(user: &User) -> Value {
+    json!({ "result": user_json(user) })
+}
+
+/// `?email=`, `?phone_number=`, `page_limit` (1–1000, default 100; `limit` is an alias),
+/// `page_offset` (alias `offset`); unknown or repeated parameters are refused.
 fn parse_search(query: Option<&str>) -> Result<UserSearch, Error> {
     let mut search = UserSearch::default();
     let number = |name: &str, v: &str| {
@@ -41,9 +50,15 @@ fn parse_search(query: Option<&str>) -> Result<UserSearch, Error> {
             "phone_number" if search.phone_number.is_none() => {
                 search.phone_number = Some(v.into_owned())
             }
-            "limit" if search.limit.is_none() => search.limit = Some(number("limit", &v)?),
-            "offset" if search.offset.is_none() => search.offset = Some(number("offset", &v)?),
-            "email" | "phone_number" | "limit" | "offset" => return Err(repeated()),
+            "page_limit" | "limit" if search.limit.is_none() => {
+                search.limit = Some(number(&k, &v)?)
+            }
+            "page_offset" | "offset" if search.offset.is_none() => {
+                search.offset = Some(number(&k, &v)?)
+            }
+            "email" | "phone_number" | "page_limit" | "limit" | "page_offset" | "offset" => {
+                return Err(repeated())
+            }
             _ => {
                 let name = tessera_identity::util::field_label(&k);
                 return Err(Error::invalid(format!("unknown query parameter `{name}`")));
@@ -59,10 +74,16 @@ pub async fn list_users(
     RawQuery(query): RawQuery,
 ) -> ApiResult {
     let search = parse_search(query.as_deref())?;
+    let offset = u64::from(search.offset.unwrap_or(0));
     let page = state.identity.users.search(&permit, search).await?;
+    let shown = offset.saturating_add(page.users.len() as u64);
     Ok(no_store(json(json!({
+        "total_count": page.total,
+        "page_info": {
+            "has_next_page": shown < page.total,
+            "has_previous_page": offset > 0,
+        },
         "result": page.users.iter().map(user_json).collect::<Vec<_>>(),
-        "total": page.total,
     }))))
 }
 
@@ -71,9 +92,11 @@ pub async fn get_user(
     Permitted(permit): Permitted<perm::UsersRead>,
     PathParams(user_id): PathParams<String>,
 ) -> ApiResult {
-    Ok(no_store(json(user_json(
-        &state.identity.users.get(&permit, &user_id).await?,
-    ))))
+    Ok(no_store(json(one(&state
+        .identity
+        .users
+        .get(&permit, &user_id)
+        .await?))))
 }
 
 pub async fn get_user_by_username(
@@ -81,13 +104,33 @@ pub async fn get_user_by_username(
     Permitted(permit): Permitted<perm::UsersRead>,
     PathParams(username): PathParams<String>,
 ) -> ApiResult {
-    Ok(no_store(json(user_json(
-        &state
-            .identity
-            .users
-            .get_by_username(&permit, &username)
-            .await?,
-    ))))
+    Ok(no_store(json(one(&state
+        .identity
+        .users
+        .get_by_username(&permit, &username)
+        .await?))))
+}
+
+pub async fn get_user_by_email(
+    State(state): State<AppState>,
+    Permitted(permit): Permitted<perm::UsersRead>,
+    PathParams(email): PathParams<String>,
+) -> ApiResult {
+    let user = state.identity.users.get_by_email(&permit, &email).await?;
+    Ok(no_store(json(one(&user))))
+}
+
+pub async fn get_user_by_phone_number(
+    State(state): State<AppState>,
+    Permitted(permit): Permitted<perm::UsersRead>,
+    PathParams(phone_number): PathParams<String>,
+) -> ApiResult {
+    let user = state
+        .identity
+        .users
+        .get_by_phone_number(&permit, &phone_number)
+        .await?;
+    Ok(no_store(json(one(&user))))
 }
 
 pub async fn update_user(
@@ -96,9 +139,11 @@ pub async fn update_user(
     PathParams(user_id): PathParams<String>,
     JsonBody(patch): JsonBody<Value>,
 ) -> ApiResult {
-    Ok(no_store(json(user_json(
-        &state.identity.users.patch(&permit, &user_id, patch).await?,
-    ))))
+    Ok(no_store(json(one(&state
+        .identity
+        .users
+        .patch(&permit, &user_id, patch)
+        .await?))))
 }
 
 pub async fn delete_user(

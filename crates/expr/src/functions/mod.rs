@@ -19,6 +19,8 @@ pub(crate) mod std_lib;
 pub(crate) mod strings;
 pub(crate) mod time;
 
+pub use time::iso_from_ms;
+
 /// Signature of a builtin: evaluator (for lambdas, limits, randomness), evaluated arguments,
 /// and the call's position for errors.
 pub(crate) type BuiltinFn = fn(&mut Evaluator<'_>, &[Value], Span) -> Result<Value, EvalError>;

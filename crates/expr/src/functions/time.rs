@@ -47,7 +47,7 @@ fn parse_iso(_ev: &mut Evaluator<'_>, args: &[Value], span: Span) -> Result<Valu
 
 /// `YYYY-MM-DDTHH:MM:SS.sssZ` for epoch milliseconds (years outside 0..=9999 use JavaScript's
 /// `±YYYYYY` form). Out-of-range input is clamped to JavaScript's date range.
-pub(crate) fn iso_from_ms(ms: f64) -> String {
+pub fn iso_from_ms(ms: f64) -> String {
     let ms = if ms.is_finite() {
         ms.clamp(-MAX_MS, MAX_MS)
     } else {

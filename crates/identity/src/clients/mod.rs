@@ -32,11 +32,12 @@ use crate::caller::Admin;
 use crate::changes::FollowChanges;
 use crate::clock::Clock;
 use crate::error::{Code, Error, StoreError};
-use crate::model::{Application, Change, ChangeKind, Client, ClientRecord};
+use crate::model::{Application, Change, ChangeKind, Client, ClientRecord, ClientSettings};
 use crate::ports::ClientStore;
 use crate::util::{merge_patch, new_id, new_secret, plausible_id};
 
 pub(crate) use settings::parse_settings;
+use settings::to_public_names;
 use settings::{validate_name, validate_notification_endpoint, validate_text};
 
 /// The longest grace period a rotated secret may keep working: 30 days.
@@ -51,13 +52,37 @@ const CLIENT_CACHE_CAPACITY: usize = 50_000;
 /// Fields of the public representation that are not settings and may not be changed.
 const READ_ONLY_CLIENT_FIELDS: [&str; 4] = ["client_id", "app_id", "created_at", "updated_at"];
 
-/// Fields accepted when creating or replacing an application.
+/// An application's own fields: the platform's `app_name` and `app_description` (`name` and
+/// `description` are accepted as aliases).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApplicationInput {
-    pub name: String,
-    #[serde(default)]
-    pub description: Option<String>,
+    #[serde(alias = "name")]
+    pub app_name: String,
+    #[serde(default, alias = "description")]
+    pub app_description: Option<String>,
+}
+
+/// The fields of an application-creation body that describe its default client (the
+/// platform's `ApiCreateAppInput`), with the client field each becomes.
+const DEFAULT_CLIENT_FIELDS: [(&str, &str); 8] = [
+    ("client_display_name", "name"),
+    ("client_description", "description"),
+    ("redirect_uris", "redirect_uris"),
+    ("resources", "resources"),
+    ("client_type", "client_type"),
+    ("client_auth_method", "token_endpoint_auth_method"),
+    ("ciba_authorization", "ciba_authorization"),
+    ("pkce", "pkce"),
+];
+
+/// A new application and its default client, created together.
+#[derive(Debug)]
+pub struct NewApplication {
+    pub app: Application,
+    pub client: Client,
+    /// The default client's secret, shown once.
+    pub client_secret: Zeroizing<String>,
 }
 
 /// Fields accepted when rotating a client secret.
@@ -155,26 +180,83 @@ impl Clients {
 
     // --- applications (admins) ---
 
+    /// Creates an application from the platform's `ApiCreateAppInput` and, as the platform
+    /// does, its default client (named `client_display_name`, else the application's name)
+    /// in the same transaction; the client's secret is returned once.
     pub async fn create_application(
         &self,
         _admin: &Admin,
-        input: ApplicationInput,
-    ) -> Result<Application, Error> {
-        validate_name("name", &input.name)?;
-        if let Some(d) = &input.description {
-            validate_text("description", d)?;
+        body: Value,
+    ) -> Result<NewApplication, Error> {
+        let Value::Object(mut obj) = body else {
+            return Err(Error::invalid("the body must be a JSON object"));
+        };
+        let mut client_body = serde_json::Map::new();
+        for (app_field, client_field) in DEFAULT_CLIENT_FIELDS {
+            if let Some(v) = obj.remove(app_field).filter(|v| !v.is_null()) {
+                client_body.insert(client_field.into(), v);
+            }
         }
+        let input: ApplicationInput = serde_json::from_value(Value::Object(obj))
+            .map_err(|e| Error::invalid(format!("invalid application: {e}")))?;
+        validate_name("app_name", &input.app_name)?;
+        if let Some(d) = &input.app_description {
+            validate_text("app_description", d)?;
+        }
+        client_body
+            .entry("name")
+            .or_insert_with(|| Value::String(input.app_name.clone()));
+        let settings = parse_settings(Value::Object(client_body))?;
+        validate_notification_endpoint(&settings, &self.http_allow)?;
         let now = self.clock.now_s();
         let app = Application {
             app_id: new_id()?,
-            name: input.name,
-            description: input.description,
+            name: input.app_name,
+            description: input.app_description,
             management: false,
             created_at: now,
             updated_at: now,
         };
-        self.store.create_application(&app).await?;
-        Ok(app)
+        let (client, client_secret) = self.new_client(&app.app_id, settings)?;
+        self.store
+            .create_application_with_client(&app, &client)
+            .await?;
+        Ok(NewApplication {
+            app,
+            client,
+            client_secret,
+        })
+    }
+
+    /// A new client record with a fresh id and secret (not stored yet).
+    fn new_client(
+        &self,
+        app_id: &str,
+        settings: ClientSettings,
+    ) -> Result<(Client, Zeroizing<String>), Error> {
+        let now = self.clock.now_s();
+        let secret = Zeroizing::new(new_secret()?);
+        let client = Client {
+            client_id: new_id()?,
+            app_id: app_id.to_string(),
+            secret_hash: self.hash_secret(&secret),
+            previous_secret_hash: None,
+            previous_secret_expires_at: None,
+            settings,
+            created_at: now,
+            updated_at: now,
+        };
+        Ok((client, secret))
+    }
+
+    /// The application's default client: its oldest (the one created with it), if any is
+    /// left.
+    pub async fn default_client(
+        &self,
+        _admin: &Admin,
+        app_id: &str,
+    ) -> Result<Option<Client>, Error> {
+        Ok(self.store.list_clients(app_id).await?.into_iter().next())
     }
 
     pub async fn get_application(
@@ -199,7 +281,8 @@ impl Clients {
         Ok(self.store.list_applications().await?)
     }
 
-    /// Applies a merge patch of `name` and `description` to an application.
+    /// Applies a merge patch of `app_name` and `app_description` (or their aliases `name`
+    /// and `description`) to an application.
     pub async fn update_application(
         &self,
         _admin: &Admin,
@@ -207,16 +290,29 @@ impl Clients {
         patch: Value,
     ) -> Result<Application, Error> {
         let mut app = self.application(app_id).await?;
-        let mut current = json!({"name": app.name, "description": app.description});
-        merge_patch(&mut current, &patch);
+        let Value::Object(mut patch) = patch else {
+            return Err(Error::invalid("the body must be a JSON object"));
+        };
+        for (alias, name) in [("name", "app_name"), ("description", "app_description")] {
+            if let Some(v) = patch.remove(alias) {
+                if patch.contains_key(name) {
+                    return Err(Error::invalid(format!(
+                        "give `{name}` or its alias `{alias}`, not both"
+                    )));
+                }
+                patch.insert(name.into(), v);
+            }
+        }
+        let mut current = json!({"app_name": app.name, "app_description": app.description});
+        merge_patch(&mut current, &Value::Object(patch));
         let input: ApplicationInput = serde_json::from_value(current)
             .map_err(|e| Error::invalid(format!("invalid application: {e}")))?;
-        validate_name("name", &input.name)?;
-        if let Some(d) = &input.description {
-            validate_text("description", d)?;
+        validate_name("app_name", &input.app_name)?;
+        if let Some(d) = &input.app_description {
+            validate_text("app_description", d)?;
         }
-        app.name = input.name;
-        app.description = input.description;
+        app.name = input.app_name;
+        app.description = input.app_description;
         app.updated_at = self.clock.now_s();
         self.store
             .update_application(&app)
@@ -255,18 +351,7 @@ impl Clients {
         self.application(app_id).await?;
         let settings = parse_settings(body)?;
         validate_notification_endpoint(&settings, &self.http_allow)?;
-        let now = self.clock.now_s();
-        let secret = Zeroizing::new(new_secret()?);
-        let client = Client {
-            client_id: new_id()?,
-            app_id: app_id.to_string(),
-            secret_hash: self.hash_secret(&secret),
-            previous_secret_hash: None,
-            previous_secret_expires_at: None,
-            settings,
-            created_at: now,
-            updated_at: now,
-        };
+        let (client, secret) = self.new_client(app_id, settings)?;
         self.store
             .create_client(&client)
             .await
@@ -308,9 +393,11 @@ impl Clients {
         patch: Value,
     ) -> Result<Client, Error> {
         let mut client = self.client_of(app_id, client_id).await?;
-        let Value::Object(patch_obj) = &patch else {
+        let Value::Object(mut patch_obj) = patch else {
             return Err(Error::invalid("the body must be a JSON object"));
         };
+        // The patch may use today's names; it applies to the public shape.
+        to_public_names(&mut patch_obj)?;
         let mut current = client_json(&client);
         for field in READ_ONLY_CLIENT_FIELDS {
             if let Some(v) = patch_obj.get(field) {
@@ -319,7 +406,7 @@ impl Clients {
                 }
             }
         }
-        merge_patch(&mut current, &patch);
+        merge_patch(&mut current, &Value::Object(patch_obj));
         if let Value::Object(m) = &mut current {
             for field in READ_ONLY_CLIENT_FIELDS {
                 m.remove(field);

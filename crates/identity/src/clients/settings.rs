@@ -1,9 +1,86 @@
 //! Validation of client settings and application names: what an admin may store.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::error::Error;
 use crate::model::ClientSettings;
+
+/// The token lifetimes the platform groups under `token_expiration`; Tessera stores them as
+/// top-level settings and still accepts them there.
+const TOKEN_EXPIRATION_FIELDS: [&str; 3] = [
+    "access_token_ttl",
+    "refresh_token_ttl",
+    "max_refresh_rotate",
+];
+
+/// Rewrites today's names in a client body into the platform's, the public shape:
+/// `allowed_resources` → `resources`, top-level `access_token_ttl`, `refresh_token_ttl`,
+/// `max_refresh_rotate` → `token_expiration.*`. Giving one value under both names is an
+/// error.
+pub(crate) fn to_public_names(obj: &mut Map<String, Value>) -> Result<(), Error> {
+    if let Some(v) = obj.remove("allowed_resources") {
+        if obj.contains_key("resources") {
+            return Err(Error::invalid(
+                "give `resources` or its alias `allowed_resources`, not both",
+            ));
+        }
+        obj.insert("resources".into(), v);
+    }
+    for field in TOKEN_EXPIRATION_FIELDS {
+        let Some(v) = obj.remove(field) else {
+            continue;
+        };
+        let expiration = obj
+            .entry("token_expiration")
+            .or_insert_with(|| Value::Object(Map::new()));
+        let Value::Object(expiration) = expiration else {
+            return Err(Error::invalid("`token_expiration` must be an object"));
+        };
+        if expiration.contains_key(field) {
+            return Err(Error::invalid(format!(
+                "give `token_expiration.{field}` or `{field}`, not both"
+            )));
+        }
+        expiration.insert(field.into(), v);
+    }
+    Ok(())
+}
+
+/// The reverse of [`to_public_names`]: the public shape in the stored names.
+fn to_stored_names(obj: &mut Map<String, Value>) -> Result<(), Error> {
+    if let Some(v) = obj.remove("resources") {
+        obj.insert("allowed_resources".into(), v);
+    }
+    match obj.remove("token_expiration") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(expiration)) => {
+            for (k, v) in expiration {
+                if !TOKEN_EXPIRATION_FIELDS.contains(&k.as_str()) {
+                    return Err(Error::invalid(format!(
+                        "unknown field `token_expiration.{}`",
+                        crate::util::field_label(&k)
+                    )));
+                }
+                if !v.is_null() {
+                    obj.insert(k, v);
+                }
+            }
+        }
+        Some(_) => return Err(Error::invalid("`token_expiration` must be an object")),
+    }
+    Ok(())
+}
+
+/// The public JSON of client settings: the stored form in the platform's names.
+pub(crate) fn public_settings(settings: &ClientSettings) -> Map<String, Value> {
+    let mut obj = match serde_json::to_value(settings) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    // Cannot fail: the stored form holds no name twice.
+    let _ = to_public_names(&mut obj);
+    obj
+}
 
 pub(crate) fn validate_name(field: &str, name: &str) -> Result<(), Error> {
     let len = name.trim().chars().count();
@@ -72,11 +149,14 @@ pub(crate) fn validate_redirect_uri(field: &str, uri: &str) -> Result<(), Error>
     }
 }
 
+/// Client settings from a body in the public shape, today's names accepted as aliases.
 pub(crate) fn parse_settings(body: Value) -> Result<ClientSettings, Error> {
-    if !body.is_object() {
+    let Value::Object(mut obj) = body else {
         return Err(Error::invalid("the body must be a JSON object"));
-    }
-    let settings: ClientSettings = serde_json::from_value(body)
+    };
+    to_public_names(&mut obj)?;
+    to_stored_names(&mut obj)?;
+    let settings: ClientSettings = serde_json::from_value(Value::Object(obj))
         .map_err(|e| Error::invalid(format!("invalid client: {}", e)))?;
     validate_settings(&settings)?;
     Ok(settings)
@@ -92,7 +172,7 @@ fn validate_settings(s: &ClientSettings) -> Result<(), Error> {
     }
     for r in &s.allowed_resources {
         let parsed = url::Url::parse(r)
-            .map_err(|_| Error::invalid("`allowed_resources` must hold absolute URIs"))?;
+            .map_err(|_| Error::invalid("`resources` must hold absolute URIs"))?;
         if parsed.fragment().is_some() {
             return Err(Error::invalid(
                 "`allowed_resources` must not contain fragments",
@@ -279,6 +359,45 @@ mod tests {
         assert!(validate_name("name", "bad\u{0}name").is_err());
         assert!(validate_name("name", "bad\nname").is_err());
         assert!(validate_text("description", "tab\there").is_err());
+    }
+
+    #[test]
+    fn platform_and_stored_names_map_both_ways() {
+        let s = parse_settings(json!({
+            "name": "x",
+            "resources": ["https://api.example"],
+            "token_expiration": {"access_token_ttl": 60, "max_refresh_rotate": 600},
+            "refresh_token_ttl": 300,
+        }))
+        .unwrap();
+        assert_eq!(s.allowed_resources, vec!["https://api.example".to_string()]);
+        assert_eq!(
+            (
+                s.access_token_ttl,
+                s.refresh_token_ttl,
+                s.max_refresh_rotate
+            ),
+            (60, 300, 600)
+        );
+        let public = public_settings(&s);
+        assert_eq!(public["resources"], json!(["https://api.example"]));
+        assert_eq!(
+            public["token_expiration"],
+            json!({"access_token_ttl": 60, "refresh_token_ttl": 300, "max_refresh_rotate": 600})
+        );
+        assert!(!public.contains_key("allowed_resources"));
+        assert!(!public.contains_key("access_token_ttl"));
+        assert_eq!(parse_settings(Value::Object(public)).unwrap(), s);
+        for both in [
+            json!({"name": "x", "resources": [], "allowed_resources": []}),
+            json!({"name": "x", "access_token_ttl": 1, "token_expiration": {"access_token_ttl": 1}}),
+            json!({"name": "x", "token_expiration": {"lifetime": 1}}),
+            json!({"name": "x", "token_expiration": 5}),
+            json!({"name": "x", "client_type": "desktop"}),
+            json!({"name": "x", "pkce": "always"}),
+        ] {
+            assert!(parse_settings(both.clone()).is_err(), "{both}");
+        }
     }
 
     #[test]

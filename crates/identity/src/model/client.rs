@@ -40,6 +40,42 @@ impl TokenEndpointAuthMethod {
     }
 }
 
+/// The platform's `client_type`: a confidential web app or a native (public) app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientType {
+    #[default]
+    Web,
+    Native,
+}
+
+/// An OAuth `response_type` value the client may use at the authorization endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseType {
+    Code,
+    IdToken,
+    None,
+}
+
+/// A `prompt` value the client may send to the authorization endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Prompt {
+    Login,
+    Consent,
+    None,
+}
+
+/// The platform's `pkce` setting: how PKCE relates to the client's secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PkceMode {
+    EnforcePkceInsteadOfClientCredentials,
+    EnforcePkceAlongsideClientCredentials,
+    AllowPkceAlongsideClientCredentials,
+}
+
 /// CIBA settings of a client (`ciba.rs`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -76,8 +112,11 @@ pub struct ClientSettings {
     pub enabled: bool,
     #[serde(default)]
     pub redirect_uris: Vec<String>,
-    #[serde(default)]
-    pub token_endpoint_auth_method: TokenEndpointAuthMethod,
+    /// The one method the client must use, when pinned. Unpinned (absent, the default)
+    /// accepts both `client_secret_basic` and `client_secret_post`: the hosted platform
+    /// registers `client_secret_basic` by default while its tutorials post the secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
     #[serde(default = "default_access_token_ttl")]
     pub access_token_ttl: u32,
     #[serde(default = "default_access_token_ttl")]
@@ -112,6 +151,16 @@ pub struct ClientSettings {
     pub backchannel_client_notification_endpoint: Option<String>,
     #[serde(default = "default_permissions")]
     pub permissions: Vec<Permission>,
+    /// The platform's client fields for the authorization endpoint (not built yet): kept and
+    /// returned so its clients can be registered as they are; they take effect with it.
+    #[serde(default)]
+    pub client_type: ClientType,
+    #[serde(default = "default_response_types")]
+    pub response_types: Vec<ResponseType>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub supported_prompts: Vec<Prompt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pkce: Option<PkceMode>,
 }
 
 fn default_true() -> bool {
@@ -141,6 +190,9 @@ fn default_scopes() -> Vec<String> {
         .map(|s| s.to_string())
         .collect()
 }
+fn default_response_types() -> Vec<ResponseType> {
+    vec![ResponseType::Code, ResponseType::IdToken]
+}
 fn default_delivery_mode() -> String {
     "poll".to_string()
 }
@@ -162,7 +214,7 @@ impl ClientSettings {
             description: None,
             enabled: true,
             redirect_uris: Vec::new(),
-            token_endpoint_auth_method: TokenEndpointAuthMethod::default(),
+            token_endpoint_auth_method: None,
             access_token_ttl: default_access_token_ttl(),
             id_token_ttl: default_access_token_ttl(),
             refresh_token_ttl: default_refresh_token_ttl(),
@@ -177,6 +229,10 @@ impl ClientSettings {
             backchannel_token_delivery_mode: default_delivery_mode(),
             backchannel_client_notification_endpoint: None,
             permissions: default_permissions(),
+            client_type: ClientType::default(),
+            response_types: default_response_types(),
+            supported_prompts: Vec::new(),
+            pkce: None,
         }
     }
 }

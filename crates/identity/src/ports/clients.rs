@@ -10,6 +10,14 @@ use super::StoreResult;
 pub trait ClientStore: Send + Sync + 'static {
     async fn create_application(&self, app: &Application) -> StoreResult<()>;
 
+    /// Creates an application and its first client in one transaction (the platform creates
+    /// an application's default client with it): both or neither.
+    async fn create_application_with_client(
+        &self,
+        app: &Application,
+        client: &Client,
+    ) -> StoreResult<()>;
+
     async fn get_application(&self, app_id: &str) -> StoreResult<Option<Application>>;
 
     async fn list_applications(&self) -> StoreResult<Vec<Application>>;

@@ -40,6 +40,20 @@ pub trait SessionStore: Send + Sync + 'static {
     /// ended or expired. Records a `Session` change so other nodes drop it from their caches.
     async fn end_session(&self, session_hash: &str, now_s: i64) -> StoreResult<bool>;
 
+    /// The live sessions of `user_id` (not ended, `expires_at > now_s`, used since
+    /// `min_last_used_s`), oldest first.
+    async fn list_user_sessions(
+        &self,
+        user_id: &str,
+        now_s: i64,
+        min_last_used_s: i64,
+    ) -> StoreResult<Vec<SessionRecord>>;
+
+    /// Ends every session of `user_id` that is not ended or expired, revoking their refresh
+    /// tokens in the same transaction, and returns their hashes. Records a `Session` change
+    /// for each.
+    async fn end_user_sessions(&self, user_id: &str, now_s: i64) -> StoreResult<Vec<String>>;
+
     /// Deletes sessions past their absolute end (`expires_at <= now_s`).
     async fn purge_sessions(&self, now_s: i64) -> StoreResult<u64>;
 }

@@ -30,9 +30,9 @@ use crate::model::{email_norm, username_norm, User, UserFilter, UserLookup, User
 use crate::passwords::Passwords;
 use crate::ports::UserStore;
 use crate::preferences::Preferences;
-use crate::util::{merge_patch, new_id, plausible_id, plausible_key};
+use crate::util::{new_id, plausible_id, plausible_key};
 
-use fields::{invalid, parse_fields, require_identifier, take_password};
+use fields::{apply_fields, input_json, invalid, parse_fields, require_identifier, take_password};
 
 /// Default and largest page size of a user search.
 pub const DEFAULT_PAGE: u32 = 100;
@@ -109,28 +109,20 @@ impl Users {
         };
         let password = take_password(&mut obj, self.password_min_length())?;
         let f = parse_fields(&obj)?;
-        let now = self.clock.now_s();
-        let mut user = User {
-            user_id: new_id()?,
-            username: f.username,
-            email_verified: f.email.is_some() && f.email_verified.unwrap_or(false),
-            email: f.email,
-            phone_number_verified: f.phone_number.is_some()
-                && f.phone_number_verified.unwrap_or(false),
-            phone_number: f.phone_number,
-            external_user_id: f.external_user_id,
-            name: f.name,
-            custom_data: f.custom_data.unwrap_or_default(),
-            status: f.status.unwrap_or_default(),
-            password_hash: None,
-            password_force_replace: false,
-            created_at: now,
-            updated_at: now,
-        };
+        let now_ms = self.clock.now_ms();
+        let mut user = User::new(new_id()?, self.clock.now_s());
+        let email_verified = f.email.is_some() && f.email_verified.unwrap_or(false);
+        let phone_verified = f.phone_number.is_some() && f.phone_number_verified.unwrap_or(false);
+        apply_fields(&mut user, f);
+        user.email_verified = email_verified;
+        user.email_verified_at = email_verified.then_some(now_ms);
+        user.phone_number_verified = phone_verified;
+        user.phone_number_verified_at = phone_verified.then_some(now_ms);
         require_identifier(&user)?;
         if let Some(p) = password {
             user.password_hash = Some(self.passwords.hash(p.password).await?);
             user.password_force_replace = p.force_replace;
+            user.password_updated_at = Some(now_ms);
         }
         self.store
             .create_user(&user)
@@ -157,6 +149,32 @@ impl Users {
             return Err(user_not_found());
         }
         self.find(&UserLookup::UsernameNorm(username_norm(username)))
+            .await?
+            .ok_or_else(user_not_found)
+    }
+
+    /// The user whose primary email this is (compared case-insensitively, trimmed).
+    pub async fn get_by_email(
+        &self,
+        _permit: &Permit<perm::UsersRead>,
+        email: &str,
+    ) -> Result<User, Error> {
+        self.find(&UserLookup::EmailNorm(email_norm(email)))
+            .await?
+            .ok_or_else(user_not_found)
+    }
+
+    /// The user whose primary phone number this is (any format that normalises to the same
+    /// E.164 number; a value that is no phone number finds nobody).
+    pub async fn get_by_phone_number(
+        &self,
+        _permit: &Permit<perm::UsersRead>,
+        phone_number: &str,
+    ) -> Result<User, Error> {
+        let Ok(phone) = normalize_phone(phone_number) else {
+            return Err(user_not_found());
+        };
+        self.find(&UserLookup::Phone(phone))
             .await?
             .ok_or_else(user_not_found)
     }
@@ -195,8 +213,10 @@ impl Users {
         Ok(self.store.list_users(&filter).await?)
     }
 
-    /// Applies `patch` to the user's public representation as a JSON Merge Patch; `password`
-    /// or `credentials` set a new password.
+    /// Updates a user as the hosted platform does (`PUT`; `PATCH` is the same): each field
+    /// given replaces the stored one whole (`name` and `address` too), `null` removes it,
+    /// and `custom_data`/`custom_app_data` are merged one level deep (a `null` member
+    /// removes that member); `password` or `credentials` set a new password.
     pub async fn patch(
         &self,
         _permit: &Permit<perm::UsersWrite>,
@@ -208,40 +228,55 @@ impl Users {
         };
         let old = self.by_id(user_id).await?.ok_or_else(user_not_found)?;
         let password = take_password(&mut patch_obj, self.password_min_length())?;
-        let mut current = user_json(&old);
+        let public = user_json(&old);
         for field in READ_ONLY_FIELDS {
-            if let Some(v) = patch_obj.get(field) {
-                if current.get(field) != Some(v) {
+            if let Some(v) = patch_obj.remove(field) {
+                if public.get(field) != Some(&v) {
                     return Err(invalid(format!("`{field}` cannot be changed")));
                 }
             }
         }
-        let sets_email_verified = patch_obj.contains_key("email_verified");
-        let sets_phone_verified = patch_obj.contains_key("phone_number_verified");
-        merge_patch(&mut current, &Value::Object(patch_obj));
-        let Value::Object(mut merged) = current else {
-            return Err(Error::internal("user representation is not an object"));
-        };
-        for field in READ_ONLY_FIELDS {
-            merged.remove(field);
+        let sets_email_verified = patch_obj.contains_key("email_verified")
+            || patch_obj
+                .get("email")
+                .is_some_and(|e| e.get("email_verified").is_some());
+        let sets_phone_verified = patch_obj.contains_key("phone_number_verified")
+            || patch_obj
+                .get("phone_number")
+                .is_some_and(|p| p.get("phone_number_verified").is_some());
+        let mut merged = input_json(&old);
+        for (key, value) in patch_obj {
+            let shallow = matches!(key.as_str(), "custom_data" | "custom_app_data");
+            match value {
+                Value::Object(members) if shallow => {
+                    let current = merged
+                        .entry(key)
+                        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+                    if let Value::Object(current) = current {
+                        for (k, v) in members {
+                            if v.is_null() {
+                                current.remove(&k);
+                            } else {
+                                current.insert(k, v);
+                            }
+                        }
+                    }
+                }
+                Value::Null => {
+                    merged.remove(&key);
+                }
+                value => {
+                    merged.insert(key, value);
+                }
+            }
         }
         let f = parse_fields(&merged)?;
-        let mut user = User {
-            user_id: old.user_id.clone(),
-            username: f.username,
-            email: f.email,
-            email_verified: f.email_verified.unwrap_or(false),
-            phone_number: f.phone_number,
-            phone_number_verified: f.phone_number_verified.unwrap_or(false),
-            external_user_id: f.external_user_id,
-            name: f.name,
-            custom_data: f.custom_data.unwrap_or_default(),
-            status: f.status.unwrap_or_default(),
-            password_hash: old.password_hash.clone(),
-            password_force_replace: old.password_force_replace,
-            created_at: old.created_at,
-            updated_at: self.clock.now_s(),
-        };
+        let now_ms = self.clock.now_ms();
+        let mut user = old.clone();
+        user.email_verified = f.email_verified.unwrap_or(false);
+        user.phone_number_verified = f.phone_number_verified.unwrap_or(false);
+        apply_fields(&mut user, f);
+        user.updated_at = self.clock.now_s();
         // A changed address is unverified unless this request says otherwise.
         if user.email_norm() != old.email_norm() && !sets_email_verified {
             user.email_verified = false;
@@ -255,10 +290,29 @@ impl Users {
         if user.phone_number.is_none() {
             user.phone_number_verified = false;
         }
+        let email_same = user.email_norm() == old.email_norm();
+        user.email_verified_at = match (user.email_verified, email_same && old.email_verified) {
+            (false, _) => None,
+            (true, true) => old.email_verified_at,
+            (true, false) => Some(now_ms),
+        };
+        let phone_same = user.phone_number == old.phone_number;
+        user.phone_number_verified_at = match (
+            user.phone_number_verified,
+            phone_same && old.phone_number_verified,
+        ) {
+            (false, _) => None,
+            (true, true) => old.phone_number_verified_at,
+            (true, false) => Some(now_ms),
+        };
+        if user.status != old.status {
+            user.status_changed_at = Some(now_ms);
+        }
         require_identifier(&user)?;
         if let Some(p) = password {
             user.password_hash = Some(self.passwords.hash(p.password).await?);
             user.password_force_replace = p.force_replace;
+            user.password_updated_at = Some(now_ms);
         }
         self.store
             .update_user(&user)
@@ -376,11 +430,17 @@ impl Users {
             let same = user.phone_number.as_deref() == Some(dest);
             let change = same && !user.phone_number_verified;
             user.phone_number_verified |= same;
+            if change {
+                user.phone_number_verified_at = Some(self.clock.now_ms());
+            }
             change
         } else {
             let same = user.email_norm().as_deref() == Some(email_norm(dest).as_str());
             let change = same && !user.email_verified;
             user.email_verified |= same;
+            if change {
+                user.email_verified_at = Some(self.clock.now_ms());
+            }
             change
         };
         if changed {

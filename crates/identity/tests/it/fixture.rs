@@ -11,7 +11,6 @@ use tessera_delivery::{Deliver, DeliveryError, Message};
 use tessera_identity::authn::PasswordLogin;
 use tessera_identity::authn::{LinkChannel, LinkLogin, LinkSend, OtpChannel, OtpLogin, OtpSend};
 use tessera_identity::caller::PermissionKind;
-use tessera_identity::clients::ApplicationInput;
 use tessera_identity::gate::ClientAuth;
 use tessera_identity::grants::Grant;
 use tessera_identity::issuer::IssuedTokens;
@@ -262,16 +261,10 @@ impl Fixture {
         let app = self
             .identity
             .clients
-            .create_application(
-                &self.admin,
-                ApplicationInput {
-                    name: "Test application".into(),
-                    description: None,
-                },
-            )
+            .create_application(&self.admin, json!({"app_name": "Test application"}))
             .await
             .unwrap();
-        self.client_of(&app.app_id, overrides).await
+        self.client_of(&app.app.app_id, overrides).await
     }
 
     /// A new client of the application `app_id` (see [`Fixture::client`]).

@@ -168,3 +168,34 @@ async fn corrupt_settings_are_reported_as_corrupt() {
         db.close().await;
     }
 }
+
+/// An application and its default client are created together: both, or neither.
+#[tokio::test]
+async fn an_application_and_its_default_client_are_one_write() {
+    for tdb in test_databases().await {
+        let (db, store) = tdb.open_store().await;
+        store
+            .create_application_with_client(&application("app", 1), &client("c-1", "app", 1))
+            .await
+            .unwrap();
+        assert!(store.get_application("app").await.unwrap().is_some());
+        assert_eq!(store.list_clients("app").await.unwrap().len(), 1);
+
+        // The client id is taken: the application is not created either.
+        assert!(matches!(
+            store
+                .create_application_with_client(
+                    &application("second", 2),
+                    &client("c-1", "second", 2)
+                )
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(store.get_application("second").await.unwrap(), None);
+        assert_eq!(
+            store.list_clients("second").await.unwrap(),
+            Vec::<Client>::new()
+        );
+        db.close().await;
+    }
+}

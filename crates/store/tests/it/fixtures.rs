@@ -2,7 +2,6 @@
 
 use tessera_identity::{
     Application, BootstrapPlan, Client, ClientSettings, SessionRecord, StoredSigningKey, User,
-    UserStatus,
 };
 use tessera_jose::{Algorithm, Jwk};
 
@@ -72,22 +71,9 @@ pub fn plan(tag: &str) -> BootstrapPlan {
 
 /// A user with only a username (`name-<id>`).
 pub fn user(user_id: &str) -> User {
-    User {
-        user_id: user_id.to_string(),
-        username: Some(format!("name-{user_id}")),
-        email: None,
-        email_verified: false,
-        phone_number: None,
-        phone_number_verified: false,
-        external_user_id: None,
-        name: None,
-        custom_data: Default::default(),
-        status: UserStatus::Active,
-        password_hash: None,
-        password_force_replace: false,
-        created_at: 1,
-        updated_at: 1,
-    }
+    let mut u = User::new(user_id.to_string(), 1);
+    u.username = Some(format!("name-{user_id}"));
+    u
 }
 
 /// A live password session of `user_id` for client `c-1`, created at 100, ending at

@@ -211,3 +211,76 @@ async fn concurrent_failures_count_exactly() {
         db.close().await;
     }
 }
+
+/// A user's live sessions are listed oldest first, and "log out everywhere" ends exactly
+/// the live ones, each with a change row, leaving other users' sessions alone.
+#[tokio::test]
+async fn a_users_sessions_are_listed_and_ended_together() {
+    for tdb in test_databases().await {
+        let (db, store) = tdb.open_store().await;
+        let backend = tdb.backend();
+        store.create_user(&user("u1")).await.unwrap();
+        store.create_user(&user("u2")).await.unwrap();
+        let mut older = session_at("a-old", "u1");
+        older.created_at = 50;
+        store.create_session(&older).await.unwrap();
+        store
+            .create_session(&session_at("b-new", "u1"))
+            .await
+            .unwrap();
+        store
+            .create_session(&session_at("c-ended", "u1"))
+            .await
+            .unwrap();
+        assert!(store.end_session("c-ended", 150).await.unwrap());
+        let mut idle = session_at("d-idle", "u1");
+        idle.last_used_at = 10;
+        store.create_session(&idle).await.unwrap();
+        store
+            .create_session(&session_at("e-other", "u2"))
+            .await
+            .unwrap();
+
+        let live: Vec<_> = store
+            .list_user_sessions("u1", 200, 50)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.session_hash)
+            .collect();
+        assert_eq!(live, ["a-old", "b-new"], "{backend}");
+        // Past their absolute end (1000), none is listed.
+        assert!(store
+            .list_user_sessions("u1", 1_000, 0)
+            .await
+            .unwrap()
+            .is_empty());
+
+        let before = store.changes_since(0).await.unwrap().len();
+        let mut ended = store.end_user_sessions("u1", 300).await.unwrap();
+        ended.sort();
+        // The idle one is not usable but not ended either: it ends too.
+        assert_eq!(ended, ["a-old", "b-new", "d-idle"], "{backend}");
+        let after = store.changes_since(0).await.unwrap().len();
+        assert_eq!(after - before, 3, "{backend}");
+        assert!(store
+            .list_user_sessions("u1", 300, 0)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            store.end_user_sessions("u1", 301).await.unwrap(),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            store
+                .get_session("e-other")
+                .await
+                .unwrap()
+                .unwrap()
+                .ended_at,
+            None
+        );
+        db.close().await;
+    }
+}

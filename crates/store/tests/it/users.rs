@@ -3,28 +3,14 @@
 
 use serde_json::json;
 use tessera_identity::{
-    ChangeKind, PasswordHash, StoreError, User, UserFilter, UserLookup, UserName, UserStatus,
+    ChangeKind, DelegatedAccess, PasswordHash, StoreError, User, UserAddress, UserFilter,
+    UserLookup, UserName, UserStatus,
 };
 
 use crate::harness::test_databases;
 
 fn user(user_id: &str, created_at: i64) -> User {
-    User {
-        user_id: user_id.to_string(),
-        username: None,
-        email: None,
-        email_verified: false,
-        phone_number: None,
-        phone_number_verified: false,
-        external_user_id: None,
-        name: None,
-        custom_data: Default::default(),
-        status: UserStatus::Active,
-        password_hash: None,
-        password_force_replace: false,
-        created_at,
-        updated_at: created_at,
-    }
+    User::new(user_id.to_string(), created_at)
 }
 
 fn full_user() -> User {
@@ -38,7 +24,24 @@ fn full_user() -> User {
     u.name = Some(UserName {
         first_name: Some("Ann".into()),
         last_name: Some("Lee".into()),
+        ..UserName::default()
     });
+    // The platform's fields round-trip in the stored document.
+    u.email_verified_at = Some(1_700_000_000_123);
+    u.secondary_emails = vec!["ann@work.example".into()];
+    u.birthday = Some("1990-04-01".into());
+    u.address = Some(UserAddress {
+        city: Some("London".into()),
+        kind: Some("Home".into()),
+        ..UserAddress::default()
+    });
+    u.custom_app_data = json!({"plan": "pro"}).as_object().cloned().unwrap();
+    u.delegated_access = Some(DelegatedAccess {
+        actor_id: "parent".into(),
+        permissions: vec!["read".into()],
+    });
+    u.status_changed_at = Some(1_700_000_000_456);
+    u.password_updated_at = Some(1_700_000_000_789);
     u.custom_data = json!({"tier": "gold", "n": [1, 2]})
         .as_object()
         .cloned()

@@ -19,12 +19,16 @@ async fn applications_and_clients_crud() {
             )
             .await;
         assert_eq!(s, StatusCode::CREATED);
-        let app_id = app["app_id"].as_str().unwrap().to_string();
+        // Today's `name`/`description` are aliases of the platform's fields.
+        assert_eq!(app["result"]["app_name"], "Your demo app");
+        assert_eq!(app["result"]["app_description"], "d");
+        let app_id = app["result"]["app_id"].as_str().unwrap().to_string();
+        let default_client = app["result"]["client_id"].as_str().unwrap().to_string();
         let (s, list) = srv
             .send_json(Method::GET, "/cis/v1/applications", &admin, None)
             .await;
         assert_eq!(s, StatusCode::OK);
-        assert!(list["applications"]
+        assert!(list["result"]
             .as_array()
             .unwrap()
             .iter()
@@ -38,8 +42,9 @@ async fn applications_and_clients_crud() {
             )
             .await;
         assert_eq!(s, StatusCode::OK);
-        assert_eq!(got["name"], "Renamed");
-        assert_eq!(got["description"], "d");
+        assert_eq!(got["result"]["app_name"], "Renamed");
+        assert_eq!(got["result"]["app_description"], "d");
+        assert_eq!(got["result"]["client_id"], default_client.as_str());
 
         let clients = format!("/cis/v1/applications/{app_id}/clients");
         let (s, created) = srv
@@ -98,7 +103,14 @@ async fn applications_and_clients_crud() {
 
         let (s, list) = srv.send_json(Method::GET, &clients, &admin, None).await;
         assert_eq!(s, StatusCode::OK);
-        assert_eq!(list["clients"].as_array().unwrap().len(), 1);
+        // A bare array: the default client and the one created above.
+        let ids: Vec<_> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["client_id"].clone())
+            .collect();
+        assert_eq!(ids, vec![json!(default_client), json!(client_id)]);
 
         // Unknown ids are 404.
         for path in [
@@ -284,7 +296,7 @@ async fn only_management_clients_may_use_the_admin_api() {
         let (_, apps) = srv
             .send_json(Method::GET, "/cis/v1/applications", &admin, None)
             .await;
-        let mgmt = apps["applications"]
+        let mgmt = apps["result"]
             .as_array()
             .unwrap()
             .iter()

@@ -80,6 +80,7 @@ fn expected_table() -> Vec<(&'static str, &'static str, Expect)> {
         ("POST", "/cis/v1/users", p(Permission::UsersWrite)),
         ("GET", "/cis/v1/users", p(Permission::UsersRead)),
         ("GET", "/cis/v1/users/{user_id}", p(Permission::UsersRead)),
+        ("PUT", "/cis/v1/users/{user_id}", p(Permission::UsersWrite)),
         (
             "PATCH",
             "/cis/v1/users/{user_id}",
@@ -96,6 +97,16 @@ fn expected_table() -> Vec<(&'static str, &'static str, Expect)> {
             p(Permission::UsersRead),
         ),
         (
+            "GET",
+            "/cis/v1/users/email/{email}",
+            p(Permission::UsersRead),
+        ),
+        (
+            "GET",
+            "/cis/v1/users/phone-number/{phone_number}",
+            p(Permission::UsersRead),
+        ),
+        (
             "POST",
             "/cis/v1/auth/password/authenticate",
             p(Permission::Auth),
@@ -108,6 +119,16 @@ fn expected_table() -> Vec<(&'static str, &'static str, Expect)> {
         (
             "POST",
             "/cis/v1/auth/session/logout",
+            p(Permission::Sessions),
+        ),
+        (
+            "GET",
+            "/cis/v1/auth/users/{user_id}/sessions",
+            p(Permission::Sessions),
+        ),
+        (
+            "DELETE",
+            "/cis/v1/auth/users/{user_id}/sessions",
             p(Permission::Sessions),
         ),
         ("POST", "/cis/v1/auth/token/refresh", p(Permission::Auth)),
@@ -146,6 +167,9 @@ fn expected_table() -> Vec<(&'static str, &'static str, Expect)> {
         ("GET", "/readyz", Public),
         ("GET", "/metrics", Public),
         ("GET", "/openapi.json", Public),
+        // Last: the user token's own logout ends its session, and the user is the last
+        // caller tried, so every row before still sees a live user token.
+        ("POST", "/cis/v1/auth/logout", User),
     ]
 }
 
@@ -269,6 +293,8 @@ impl Ids {
             .replace("{client_id}", &self.client_id)
             .replace("{user_id}", &self.user_id)
             .replace("{username}", &self.username)
+            .replace("{email}", "ann%40example.com")
+            .replace("{phone_number}", "%2B14155550100")
             .replace("{journey_id}", &self.journey_id)
             .replace("{trace_id}", &self.trace_id)
             .replace("{name}", &self.connection)
@@ -386,7 +412,7 @@ async fn tenant(srv: TestServer) -> Tenant {
         ids: Ids {
             app_id,
             client_id: with_id.clone(),
-            user_id: user["user_id"].as_str().unwrap().to_string(),
+            user_id: user["result"]["user_id"].as_str().unwrap().to_string(),
             username: "ann".into(),
             journey_id: "j1".into(),
             trace_id,

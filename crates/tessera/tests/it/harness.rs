@@ -269,7 +269,7 @@ impl TestServer {
     pub async fn create_user(&self, token: &str, body: Value) -> String {
         let (s, u) = self.post(paths::USERS, token, body).await;
         assert_eq!(s, StatusCode::CREATED, "{u}");
-        u["user_id"].as_str().unwrap().to_string()
+        u["result"]["user_id"].as_str().unwrap().to_string()
     }
 
     /// A password login with `body` (`username`, `password`, …).
@@ -302,7 +302,7 @@ impl TestServer {
             )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{app}");
-        let app_id = app["app_id"].as_str().unwrap().to_string();
+        let app_id = app["result"]["app_id"].as_str().unwrap().to_string();
         let mut body = json!({"name": "Test client"});
         if let (Some(b), Some(extra)) = (body.as_object_mut(), client_fields.as_object()) {
             for (k, v) in extra {

@@ -9,6 +9,7 @@ mod bad_input;
 mod bootstrap;
 mod ciba;
 mod cli;
+mod compat;
 mod connections;
 mod control_chars;
 mod discovery;

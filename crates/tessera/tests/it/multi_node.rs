@@ -191,7 +191,7 @@ async fn logout_and_user_disable_reach_the_other_node() {
             )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{u}");
-        let user_id = u["user_id"].as_str().unwrap().to_string();
+        let user_id = u["result"]["user_id"].as_str().unwrap().to_string();
         let login = json!({"username": "ann", "password": "correct horse battery"});
         let mut sessions = Vec::new();
         for _ in 0..2 {
@@ -219,7 +219,7 @@ async fn logout_and_user_disable_reach_the_other_node() {
                 Some(json!({"session_id": sessions[0].0})),
             )
             .await;
-        assert_eq!(s, StatusCode::OK);
+        assert_eq!(s, StatusCode::NO_CONTENT);
         eventually("logout on the other node", || async {
             n2.send_json(Method::GET, "/oidc/userinfo", &sessions[0].1, None)
                 .await

@@ -294,8 +294,8 @@ async fn direct_codes_log_in_with_the_channel_amr_and_verify_the_address() {
                 None,
             )
             .await;
-        assert_eq!(u["email_verified"], true);
-        assert_eq!(u["phone_number_verified"], true);
+        assert_eq!(u["result"]["email"]["email_verified"], true);
+        assert_eq!(u["result"]["phone_number"]["phone_number_verified"], true);
         srv.stop().await;
     }
 }
