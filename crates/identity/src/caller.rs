@@ -339,6 +339,7 @@ mod tests {
                 name: "a".into(),
                 description: None,
                 management,
+                default_client_id: None,
                 created_at: 0,
                 updated_at: 0,
             },

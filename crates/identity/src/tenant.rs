@@ -63,6 +63,7 @@ pub(crate) async fn bootstrap(
                     "Tessera management application; its clients are administrators".into(),
                 ),
                 management: true,
+                default_client_id: None,
                 created_at: now_s,
                 updated_at: now_s,
             };

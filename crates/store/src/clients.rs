@@ -15,7 +15,7 @@ use crate::writer::WriteTx;
 
 /// The columns [`decode_application`] reads, in `SELECT` order.
 pub(crate) const APPLICATION_COLUMNS: &str =
-    "app_id, name, description, management, created_at, updated_at";
+    "app_id, name, description, management, created_at, updated_at, default_client_id";
 
 /// The columns [`decode_client`] reads.
 const CLIENT_COLUMNS: &str = "client_id, app_id, secret_hash, previous_secret_hash, \
@@ -154,15 +154,16 @@ impl ClientStore for SqlStore {
 pub(crate) async fn insert_application(tx: &mut WriteTx, app: &Application) -> StoreResult<()> {
     let statement = sqlx::query(
         "INSERT INTO applications \
-         (app_id, name, description, management, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+         (app_id, name, description, management, created_at, updated_at, default_client_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&app.app_id)
     .bind(&app.name)
     .bind(&app.description)
     .bind(i64::from(app.management))
     .bind(app.created_at)
-    .bind(app.updated_at);
+    .bind(app.updated_at)
+    .bind(&app.default_client_id);
     execute(tx.conn(), statement, |e| {
         write_error(e, || {
             if app.management {
@@ -216,6 +217,7 @@ pub(crate) fn decode_application(row: &AnyRow) -> StoreResult<Application> {
         management: management != 0,
         created_at: column(row, "created_at", &what())?,
         updated_at: column(row, "updated_at", &what())?,
+        default_client_id: column(row, "default_client_id", &what())?,
         app_id,
     })
 }

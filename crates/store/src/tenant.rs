@@ -43,6 +43,7 @@ impl TenantStore for SqlStore {
                     }
                     let management_app = Application {
                         management: true,
+                        default_client_id: None,
                         ..plan.management_app.clone()
                     };
                     insert_application(tx, &management_app).await?;

@@ -44,11 +44,7 @@ pub async fn create_application(
 
 /// `{"result": application}` with its default client's public fields.
 async fn application_result(state: &AppState, admin: &Admin, app: &Application) -> ApiResult {
-    let client = state
-        .identity
-        .clients
-        .default_client(admin, &app.app_id)
-        .await?;
+    let client = state.identity.clients.default_client(admin, app).await?;
     Ok(json(
         json!({ "result": application_json(app, client.as_ref()) }),
     ))

@@ -209,15 +209,17 @@ impl Clients {
         let settings = parse_settings(Value::Object(client_body))?;
         validate_notification_endpoint(&settings, &self.http_allow)?;
         let now = self.clock.now_s();
+        let app_id = new_id()?;
+        let (client, client_secret) = self.new_client(&app_id, settings)?;
         let app = Application {
-            app_id: new_id()?,
+            app_id,
             name: input.app_name,
             description: input.app_description,
             management: false,
+            default_client_id: Some(client.client_id.clone()),
             created_at: now,
             updated_at: now,
         };
-        let (client, client_secret) = self.new_client(&app.app_id, settings)?;
         self.store
             .create_application_with_client(&app, &client)
             .await?;
@@ -249,14 +251,20 @@ impl Clients {
         Ok((client, secret))
     }
 
-    /// The application's default client: its oldest (the one created with it), if any is
-    /// left.
+    /// The application's default client (the one created with it), while it exists.
     pub async fn default_client(
         &self,
         _admin: &Admin,
-        app_id: &str,
+        app: &Application,
     ) -> Result<Option<Client>, Error> {
-        Ok(self.store.list_clients(app_id).await?.into_iter().next())
+        let Some(client_id) = &app.default_client_id else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .get_client(client_id)
+            .await?
+            .filter(|c| c.app_id == app.app_id))
     }
 
     pub async fn get_application(

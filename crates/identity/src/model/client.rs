@@ -16,6 +16,9 @@ pub struct Application {
     pub description: Option<String>,
     /// True only for the management application created at bootstrap.
     pub management: bool,
+    /// The client created with the application (the platform's `client_id` of an app).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_client_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }

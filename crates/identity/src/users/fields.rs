@@ -166,10 +166,8 @@ pub fn user_json(user: &User) -> Value {
         ("language", user.language.clone()),
         ("external_account_id", user.external_account_id.clone()),
     ];
-    for (k, v) in optional {
-        if let Some(v) = v {
-            put(k, Value::String(v));
-        }
+    for (k, v) in optional.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))) {
+        put(k, Value::String(v));
     }
     if let Some(name) = &user.name {
         put("name", serde_json::to_value(name).unwrap_or(Value::Null));
@@ -203,7 +201,7 @@ pub fn user_json(user: &User) -> Value {
             json!({
                 "expired": false,
                 "temporary": user.password_force_replace,
-                "updated_at": user.password_updated_at.unwrap_or(user.created_at * 1000),
+                "updated_at": user.password_updated_at.unwrap_or(user.created_at.saturating_mul(1000)),
             }),
         );
     }

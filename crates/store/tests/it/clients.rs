@@ -174,11 +174,15 @@ async fn corrupt_settings_are_reported_as_corrupt() {
 async fn an_application_and_its_default_client_are_one_write() {
     for tdb in test_databases().await {
         let (db, store) = tdb.open_store().await;
+        let app = tessera_identity::Application {
+            default_client_id: Some("c-1".into()),
+            ..application("app", 1)
+        };
         store
-            .create_application_with_client(&application("app", 1), &client("c-1", "app", 1))
+            .create_application_with_client(&app, &client("c-1", "app", 1))
             .await
             .unwrap();
-        assert!(store.get_application("app").await.unwrap().is_some());
+        assert_eq!(store.get_application("app").await.unwrap(), Some(app));
         assert_eq!(store.list_clients("app").await.unwrap().len(), 1);
 
         // The client id is taken: the application is not created either.

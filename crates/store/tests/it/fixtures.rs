@@ -11,6 +11,7 @@ pub fn application(app_id: &str, created_at: i64) -> Application {
         name: format!("{app_id} name"),
         description: Some(format!("{app_id} description")),
         management: false,
+        default_client_id: None,
         created_at,
         updated_at: created_at,
     }
