@@ -47,6 +47,8 @@ async fn applications_and_clients_crud() {
         assert_eq!(got["result"]["client_id"], default_client.as_str());
 
         let clients = format!("/cis/v1/applications/{app_id}/clients");
+        // A second later, so the list order (oldest first) is the creation order.
+        srv.clock.advance_s(1);
         let (s, created) = srv
             .send_json(Method::POST, &clients, &admin, Some(json!({"name": "Demo client", "redirect_uris": ["https://yourdemoapp.com/verify"]})))
             .await;

@@ -266,7 +266,7 @@ async fn the_platform_user_fields_round_trip_and_put_updates() {
         let u = &data["result"];
         assert_eq!(u["email"]["value"], "Lee@Example.com");
         assert_eq!(u["phone_number"]["value"], "+442079460958");
-        // Normalised and deduplicated (case-insensitively for emails it is by value).
+        // Normalised; exact duplicates dropped.
         assert_eq!(
             u["secondary_emails"],
             json!([{"value": "lee@work.example", "email_verified": false},
@@ -467,7 +467,9 @@ async fn applications_come_with_their_default_client() {
             .iter()
             .any(|a| a["app_id"] == app_id));
 
-        // A second client with the platform's client fields.
+        // A second client with the platform's client fields, a second later (lists are
+        // oldest first).
+        srv.clock.advance_s(1);
         let clients = format!("/cis/v1/applications/{app_id}/clients");
         let (s, c) = srv
             .post(
