@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use tessera_identity::ports::{StoreResult, UserStore};
 use tessera_identity::{
-    ChangeKind, PasswordHash, StoreError, User, UserFilter, UserLookup, UserPage,
+    ChangeKind, PasswordHash, StoreError, User, UserFilter, UserLookup, UserPage, UserStatus,
 };
 
 use crate::error::{backend, corrupt, violation, write_error, Violation};
@@ -153,7 +153,12 @@ impl UserRow {
             phone_number: user.phone_number.clone(),
             doc: to_json(user, "user")?,
             password_hash: user.password_hash.as_ref().map(|h| h.0.clone()),
-            status: user.status.as_str(),
+            // The column (whose CHECK allows `active` and `disabled`) says whether the user
+            // may authenticate; the document keeps the exact status, `pending` included.
+            status: match user.status {
+                UserStatus::Active => "active",
+                UserStatus::Disabled | UserStatus::Pending => "disabled",
+            },
             created_at: user.created_at,
             updated_at: user.updated_at,
         })

@@ -245,6 +245,18 @@ impl Users {
                 .get("phone_number")
                 .is_some_and(|p| p.get("phone_number_verified").is_some());
         let mut merged = input_json(&old);
+        // A flag given inside the address object replaces the stored top-level one.
+        for (address, flag) in [
+            ("email", "email_verified"),
+            ("phone_number", "phone_number_verified"),
+        ] {
+            let inside = patch_obj
+                .get(address)
+                .is_some_and(|a| a.get(flag).is_some());
+            if inside && !patch_obj.contains_key(flag) {
+                merged.remove(flag);
+            }
+        }
         for (key, value) in patch_obj {
             let shallow = matches!(key.as_str(), "custom_data" | "custom_app_data");
             match value {
