@@ -261,7 +261,7 @@ async fn changing_an_address_resets_its_verified_flag() {
         let patch = |body: Value| {
             let (srv, path, token) = (&srv, &path, &token);
             async move {
-                let (s, v) = send(&srv, Method::PATCH, path, token, Some(body)).await;
+                let (s, v) = send(srv, Method::PATCH, path, token, Some(body)).await;
                 assert_eq!(s, StatusCode::OK, "{v}");
                 v
             }
@@ -321,7 +321,7 @@ async fn users_are_searched_by_email_and_phone_a_page_at_a_time() {
         }
         let search = |query: &'static str| {
             let (srv, token) = (&srv, &token);
-            async move { send(&srv, Method::GET, &format!("{USERS}{query}"), token, None).await }
+            async move { send(srv, Method::GET, &format!("{USERS}{query}"), token, None).await }
         };
         let (s, all) = search("").await;
         assert_eq!(s, StatusCode::OK, "{all}");
