@@ -13,6 +13,9 @@
       SCENARIO.backchannel, SCENARIO.approval, SCENARIO.token, and for Tessera the approval's
       sub-requests (SCENARIO.approval.otp_send, .otp_authenticate, .complete); a step's rate
       is its successful calls per second. Exits 3 if most iterations failed.
+  report.py ciba-cpu SERVER CIBA.json TICKS CLK_TCK
+      one line: the server's CPU time over the measured run (TICKS clock ticks, from /proc)
+      per successful iteration.
   report.py table summary.tsv
       prints the table with Tessera's ratios to the node peer and to the reference.
   report.py json-get KEY < body.json
@@ -86,6 +89,17 @@ def summarize_ciba(scenario, server, path):
                          f"{total / elapsed:.0f}", f"{st['p50_ms']:.3f}", f"{st['p99_ms']:.3f}",
                          str(st["count"]), str(fail["failed"]), str(fail["errors"]), str(total)]))
     return status
+
+
+def ciba_cpu(server, path, ticks, clk_tck):
+    with open(path) as f:
+        data = json.load(f)
+    cpu_s = int(ticks) / int(clk_tck)
+    ok = data["iterations"]["ok"]
+    per = f"{1000 * cpu_s / ok:.2f} ms" if ok else "n/a"
+    print(f"ciba/{server}: server CPU {cpu_s:.1f} s over {data['duration_s']:.1f} s "
+          f"({cpu_s / (data['duration_s'] or 1):.2f} cores), {per} per iteration")
+    return 0
 
 
 def emit_row(scenario, server, ok, non_ok, n_err, elapsed, rps, p50_ms, p99_ms, problems):
@@ -198,6 +212,8 @@ def main(argv):
         return summarize_wrk(argv[2], argv[3], argv[4])
     if len(argv) >= 5 and argv[1] == "summarize-ciba":
         return summarize_ciba(argv[2], argv[3], argv[4])
+    if len(argv) == 6 and argv[1] == "ciba-cpu":
+        return ciba_cpu(argv[2], argv[3], argv[4], argv[5])
     if len(argv) == 3 and argv[1] == "table":
         return table(argv[2])
     if len(argv) == 3 and argv[1] == "json-get":
