@@ -29,13 +29,32 @@ function readInput() {
   const text = process.env.TESSERA_INTEROP;
   check(text, 'the environment variable TESSERA_INTEROP (a JSON object) is not set');
   const input = JSON.parse(text);
-  for (const key of ['issuer', 'admin', 'app_id', 'poll_client', 'ping_client', 'backend_client', 'user']) {
+  for (const key of ['issuer', 'admin', 'poll_client', 'ping_client', 'backend_client', 'user']) {
     check(input[key] !== undefined, `TESSERA_INTEROP lacks \`${key}\``);
   }
   return input;
 }
 
-const input = readInput();
+/// Prints why the run failed and exits 1.
+function fail(error) {
+  let detail = error instanceof CheckFailed ? error.message : `${error?.name}: ${error?.message} (${error?.code ?? 'no code'})`;
+  if (!(error instanceof CheckFailed) && error?.cause !== undefined) {
+    try {
+      detail += ` cause: ${JSON.stringify(error.cause)}`;
+    } catch {
+      // A cause that does not serialize adds nothing.
+    }
+  }
+  process.stderr.write(`ciba.mjs: ${detail}\n`);
+  process.exit(1);
+}
+
+let input;
+try {
+  input = readInput();
+} catch (error) {
+  fail(error);
+}
 const issuer = input.issuer;
 
 /// A JSON request to Tessera's own APIs (the parts a relying party library does not cover).
@@ -117,8 +136,9 @@ class TokenEndpointLog {
     return new Promise((resolve) => this.#waiters.push({ id, answer, resolve }));
   }
 
+  /// A copy of the answers so far.
   answers(id) {
-    return this.#answers.get(id) ?? [];
+    return [...(this.#answers.get(id) ?? [])];
   }
 }
 
@@ -145,6 +165,27 @@ async function oauthError(promise, what) {
     return { error: error.error, status: error.status, error_description: error.error_description };
   }
   throw new CheckFailed(`${what}: the library raised no error`);
+}
+
+/// A request with a wrong client secret: Tessera answers 401 `invalid_client` with a
+/// `WWW-Authenticate: Basic` challenge, which the library parses and raises as a
+/// WWWAuthenticateChallengeError.
+async function wrongSecret({ client_id }, authentication) {
+  const { config } = await configure({ client_id, client_secret: `wrong-${randomBytes(8).toString('hex')}` }, authentication);
+  try {
+    await initiate(config);
+  } catch (error) {
+    check(
+      error instanceof client.WWWAuthenticateChallengeError,
+      `a wrong secret: expected a WWWAuthenticateChallengeError, got ${error?.name}: ${error?.message}`,
+    );
+    return {
+      status: error.response.status,
+      challenges: error.cause.map(({ scheme, parameters }) => ({ scheme, parameters: { ...parameters } })),
+      body: await error.response.json(),
+    };
+  }
+  throw new CheckFailed('a wrong secret: the library raised no error');
 }
 
 function initiate(config, extra = {}) {
@@ -201,12 +242,12 @@ async function pollFlow({ config, log }) {
   await decide(started.auth_req_id, true);
   const tokens = await polling;
   const result = validatedClaims(tokens, input.poll_client.client_id);
-  result.token_endpoint_answers = log.answers(started.auth_req_id);
   // Tokens are handed out once: the library raises the second redemption's error.
   result.second_redemption = await oauthError(
     client.genericGrantRequest(config, CIBA_GRANT, { auth_req_id: started.auth_req_id }),
     'a second redemption',
   );
+  result.token_endpoint_answers = log.answers(started.auth_req_id);
   result.expires_in_request = started.expires_in;
   result.interval = started.interval;
   return result;
@@ -259,7 +300,7 @@ async function pingFlow({ config, log }) {
   const receiver = await notificationReceiver();
   try {
     const admin = await clientToken(input.admin);
-    await api('PUT', `/cis/v1/applications/${input.app_id}/clients/${input.ping_client.client_id}`, {
+    await api('PUT', `/cis/v1/applications/${input.ping_client.app_id}/clients/${input.ping_client.client_id}`, {
       bearer: admin,
       json: {
         backchannel_token_delivery_mode: 'ping',
@@ -304,6 +345,10 @@ async function main() {
     initiate(poll.config, { login_hint: `nobody-${randomBytes(6).toString('hex')}` }),
     'a request for an unknown user',
   );
+  const wrongSecrets = {
+    basic: await wrongSecret(input.poll_client, client.ClientSecretBasic),
+    post: await wrongSecret(input.ping_client, client.ClientSecretPost),
+  };
   // The three flows run at once, so the library's 5 s polling waits overlap.
   const [pollResult, denied, pingResult] = await Promise.all([pollFlow(poll), denialFlow(poll), pingFlow(ping)]);
   return {
@@ -313,6 +358,7 @@ async function main() {
       backchannel_token_delivery_modes_supported: metadata.backchannel_token_delivery_modes_supported,
     },
     unknown_user: unknownUser,
+    wrong_secret: wrongSecrets,
     poll: pollResult,
     denied,
     ping: pingResult,
@@ -329,14 +375,5 @@ try {
   const result = await main();
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } catch (error) {
-  let detail = error instanceof CheckFailed ? error.message : `${error?.name}: ${error?.message} (${error?.code ?? 'no code'})`;
-  if (!(error instanceof CheckFailed) && error?.cause !== undefined) {
-    try {
-      detail += ` cause: ${JSON.stringify(error.cause)}`;
-    } catch {
-      // A cause that does not serialize adds nothing.
-    }
-  }
-  process.stderr.write(`ciba.mjs: ${detail}\n`);
-  process.exitCode = 1;
+  fail(error);
 }

@@ -196,7 +196,11 @@ impl TestServer {
         Self::start_with_clock(config, Arc::new(WallClockAhead(ahead.clone())), ahead).await
     }
 
-    async fn start_with_clock(config: Config, server_clock: Arc<dyn Clock>, clock: TestClock) -> Self {
+    async fn start_with_clock(
+        config: Config,
+        server_clock: Arc<dyn Clock>,
+        clock: TestClock,
+    ) -> Self {
         let server = server::start(config, server_clock, MigrateMode::Migrate)
             .await
             .unwrap();

@@ -29,10 +29,7 @@ const LOGIN_URI: &str = "https://app.example/ciba";
 fn prepared_interop_dir() -> Result<PathBuf, String> {
     static PREPARED: OnceLock<Result<(), String>> = OnceLock::new();
     let dir = PathBuf::from(INTEROP_DIR);
-    PREPARED
-        .get_or_init(|| prepare(&dir))
-        .clone()
-        .map(|()| dir)
+    PREPARED.get_or_init(|| prepare(&dir)).clone().map(|()| dir)
 }
 
 fn prepare(dir: &Path) -> Result<(), String> {
@@ -196,7 +193,10 @@ async fn openid_client_runs_ciba_in_poll_and_ping_mode() {
         assert_eq!(srv.issuer, srv.base, "the issuer is the URL node uses");
         let admin = srv.admin_token().await;
         let ciba = json!({"ciba_authorization": {"enabled": true, "login_uri": LOGIN_URI}});
-        let (_, poll_id, poll_secret) = srv.app_and_client(&admin, ciba.clone()).await;
+        // The poll client authenticates with HTTP Basic, the ping client in the form.
+        let mut basic = ciba.clone();
+        basic["token_endpoint_auth_method"] = json!("client_secret_basic");
+        let (_, poll_id, poll_secret) = srv.app_and_client(&admin, basic).await;
         let (ping_app, ping_id, ping_secret) = srv.app_and_client(&admin, ciba).await;
         let (_, backend_id, backend_secret) = srv.app_and_client(&admin, json!({})).await;
         let backend = srv.token(&backend_id, &backend_secret).await;
@@ -230,6 +230,25 @@ async fn openid_client_runs_ciba_in_poll_and_ping_mode() {
             "{name}"
         );
 
+        // A wrong secret: 401 `invalid_client` with a Basic challenge the library parses
+        // (naming the error when the client used Basic, RFC 6749 §5.2).
+        for (method, params) in [
+            (
+                "basic",
+                json!({"realm": "tessera", "error": "invalid_client"}),
+            ),
+            ("post", json!({"realm": "tessera"})),
+        ] {
+            let w = &out["wrong_secret"][method];
+            assert_eq!(w["status"], 401, "{name} {method}: {w}");
+            assert_eq!(
+                w["challenges"],
+                json!([{"scheme": "basic", "parameters": params}]),
+                "{name} {method}"
+            );
+            assert_eq!(w["body"]["error"], "invalid_client", "{name} {method}");
+        }
+
         for (mode, client_id) in [("poll", &poll_id), ("ping", &ping_id)] {
             let r = &out[mode];
             let c = &r["claims"];
@@ -250,10 +269,11 @@ async fn openid_client_runs_ciba_in_poll_and_ping_mode() {
             assert_eq!(r["has_refresh_token"], false, "{name} {mode}");
         }
         // The library waited the interval the server asked for, which the server accepted:
-        // one pending answer (the user decided after it), then the tokens; no slow_down.
+        // one pending answer (the user decided after it), the tokens (no slow_down), then
+        // the refused second redemption.
         assert_eq!(
             out["poll"]["token_endpoint_answers"],
-            json!(["authorization_pending", "200"]),
+            json!(["authorization_pending", "200", "invalid_grant"]),
             "{name}"
         );
         assert_eq!(out["poll"]["interval"], 5);
