@@ -40,12 +40,12 @@ function fail(error) {
   let detail = error instanceof CheckFailed ? error.message : `${error?.name}: ${error?.message} (${error?.code ?? 'no code'})`;
   if (!(error instanceof CheckFailed) && error?.cause !== undefined) {
     try {
-      detail += ` cause: ${JSON.stringify(error.cause)}`;
+      detail += ` cause: ${error.cause?.message ?? ''} ${JSON.stringify(error.cause)} ${JSON.stringify(error.cause?.cause ?? null)}`;
     } catch {
       // A cause that does not serialize adds nothing.
     }
   }
-  process.stderr.write(`ciba.mjs: ${detail}\n`);
+  process.stderr.write(`ciba.mjs: ${detail}\n${error instanceof CheckFailed ? '' : (error?.stack ?? '')}\n`);
   process.exit(1);
 }
 
@@ -145,9 +145,12 @@ class TokenEndpointLog {
 /// A configuration from the library's discovery of the issuer (plain http is allowed for
 /// 127.0.0.1 only because the test server runs there), with ID token signatures checked
 /// against the JWKS, and its token endpoint log.
-async function configure({ client_id, client_secret }, authentication) {
+async function configure({ client_id, client_secret, id_token_alg }, authentication) {
   const log = new TokenEndpointLog();
-  const config = await client.discovery(new URL(issuer), client_id, undefined, authentication(client_secret), {
+  // The library then insists on `auth_time` in ID tokens and on the client's registered ID
+  // token algorithm.
+  const metadata = { require_auth_time: true, id_token_signed_response_alg: id_token_alg };
+  const config = await client.discovery(new URL(issuer), client_id, metadata, authentication(client_secret), {
     execute: [client.allowInsecureRequests],
     [client.customFetch]: log.fetch,
   });
@@ -170,8 +173,8 @@ async function oauthError(promise, what) {
 /// A request with a wrong client secret: Tessera answers 401 `invalid_client` with a
 /// `WWW-Authenticate: Basic` challenge, which the library parses and raises as a
 /// WWWAuthenticateChallengeError.
-async function wrongSecret({ client_id }, authentication) {
-  const { config } = await configure({ client_id, client_secret: `wrong-${randomBytes(8).toString('hex')}` }, authentication);
+async function wrongSecret(credentials, authentication) {
+  const { config } = await configure({ ...credentials, client_secret: `wrong-${randomBytes(8).toString('hex')}` }, authentication);
   try {
     await initiate(config);
   } catch (error) {
@@ -209,8 +212,10 @@ function validatedClaims(tokens, clientId) {
   check(aud.includes(clientId), `aud ${JSON.stringify(claims.aud)} lacks ${clientId}`);
   check(Array.isArray(claims.amr) && claims.amr.includes('pwd'), `amr ${JSON.stringify(claims.amr)}`);
   check(Number.isInteger(claims.auth_time) && claims.auth_time <= claims.iat, `auth_time ${claims.auth_time}`);
+  const header = JSON.parse(Buffer.from(tokens.id_token.split('.')[0], 'base64url').toString('utf8'));
   return {
     claims,
+    id_token_alg: header.alg,
     token_type: tokens.token_type,
     scope: tokens.scope,
     expires_in: tokens.expires_in,

@@ -197,7 +197,10 @@ async fn openid_client_runs_ciba_in_poll_and_ping_mode() {
         let mut basic = ciba.clone();
         basic["token_endpoint_auth_method"] = json!("client_secret_basic");
         let (_, poll_id, poll_secret) = srv.app_and_client(&admin, basic).await;
-        let (ping_app, ping_id, ping_secret) = srv.app_and_client(&admin, ciba).await;
+        // The ping client's ID tokens are ES256 (the default is RS256).
+        let mut es256 = ciba.clone();
+        es256["id_token_signed_response_alg"] = json!("ES256");
+        let (ping_app, ping_id, ping_secret) = srv.app_and_client(&admin, es256).await;
         let (_, backend_id, backend_secret) = srv.app_and_client(&admin, json!({})).await;
         let backend = srv.token(&backend_id, &backend_secret).await;
         let ann = srv
@@ -209,8 +212,8 @@ async fn openid_client_runs_ciba_in_poll_and_ping_mode() {
         let input = json!({
             "issuer": srv.issuer,
             "admin": {"client_id": crate::harness::ADMIN_ID, "client_secret": crate::harness::ADMIN_SECRET},
-            "poll_client": {"client_id": poll_id, "client_secret": poll_secret},
-            "ping_client": {"app_id": ping_app, "client_id": ping_id, "client_secret": ping_secret},
+            "poll_client": {"client_id": poll_id, "client_secret": poll_secret, "id_token_alg": "RS256"},
+            "ping_client": {"app_id": ping_app, "client_id": ping_id, "client_secret": ping_secret, "id_token_alg": "ES256"},
             "backend_client": {"client_id": backend_id, "client_secret": backend_secret},
             "user": {"user_id": ann, "username": "ann", "password": SECRET},
         });
@@ -249,8 +252,9 @@ async fn openid_client_runs_ciba_in_poll_and_ping_mode() {
             assert_eq!(w["body"]["error"], "invalid_client", "{name} {method}");
         }
 
-        for (mode, client_id) in [("poll", &poll_id), ("ping", &ping_id)] {
+        for (mode, client_id, alg) in [("poll", &poll_id, "RS256"), ("ping", &ping_id, "ES256")] {
             let r = &out[mode];
+            assert_eq!(r["id_token_alg"], alg, "{name} {mode}");
             let c = &r["claims"];
             assert_eq!(c["iss"], srv.issuer, "{name} {mode}");
             assert_eq!(c["sub"], ann.as_str(), "{name} {mode}");
