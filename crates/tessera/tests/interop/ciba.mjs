@@ -1,9 +1,9 @@
-// CIBA against a running Tessera, driven by openid-client (the certified Node.js OpenID
-// Connect relying-party library): discovery, initiateBackchannelAuthentication, the user's
+// CIBA against a running Tessera, driven by the npm OpenID Connect relying-party library
+// openid-client: discovery, initiateBackchannelAuthentication, the user's
 // decision (done here with fetch, as the login_uri page would), then the tokens through the
 // library, which validates the ID token (issuer, audience, signature against the JWKS,
 // timestamps). Poll mode, ping mode with a notification receiver on 127.0.0.1, and errors the
-// library raises (unknown user, denial, a second redemption).
+// library raises (wrong client secrets, unknown user, denial, a second redemption).
 //
 // Input: the JSON object in the environment variable TESSERA_INTEROP (see README.md).
 // Output: one JSON line on stdout with what the library returned; any failed check prints
@@ -35,7 +35,7 @@ function readInput() {
   return input;
 }
 
-/// Prints why the run failed and exits 1.
+// Prints why the run failed and exits 1.
 function fail(error) {
   let detail = error instanceof CheckFailed ? error.message : `${error?.name}: ${error?.message} (${error?.code ?? 'no code'})`;
   if (!(error instanceof CheckFailed) && error?.cause !== undefined) {
@@ -57,7 +57,7 @@ try {
 }
 const issuer = input.issuer;
 
-/// A JSON request to Tessera's own APIs (the parts a relying party library does not cover).
+// A JSON request to Tessera's own APIs (the parts a relying party library does not cover).
 async function api(method, path, { bearer, json, form } = {}) {
   const headers = {};
   let body;
@@ -80,8 +80,8 @@ async function clientToken({ client_id, client_secret }) {
   return answer.access_token;
 }
 
-/// The user's part, as the login_uri page does it: a fresh password login (its token must be
-/// newer than the request), then the decision.
+// The user's part, as the login_uri page does it: a fresh password login (its token must be
+// newer than the request), then the decision.
 async function decide(authReqId, approved) {
   const backend = await clientToken(input.backend_client);
   const login = await api('POST', '/cis/v1/auth/password/authenticate', {
@@ -95,9 +95,9 @@ async function decide(authReqId, approved) {
   check(answer?.status === (approved ? 'approved' : 'denied'), `complete answered ${JSON.stringify(answer)}`);
 }
 
-/// What the token endpoint answered to each CIBA grant request, per auth_req_id: the HTTP
-/// status, or the OAuth `error` of an error answer. Seen through the library's customFetch
-/// hook, which also tells a flow when its request was first found pending.
+// What the token endpoint answered to each CIBA grant request, per auth_req_id: the HTTP
+// status, or the OAuth `error` of an error answer. Seen through the library's customFetch
+// hook, which also tells a flow when its request was first found pending.
 class TokenEndpointLog {
   #answers = new Map();
   #waiters = [];
@@ -130,21 +130,21 @@ class TokenEndpointLog {
     });
   }
 
-  /// Resolves when `id` is first answered `answer`.
+  // Resolves when `id` is first answered `answer`.
   waitFor(id, answer) {
     if ((this.#answers.get(id) ?? []).includes(answer)) return Promise.resolve();
     return new Promise((resolve) => this.#waiters.push({ id, answer, resolve }));
   }
 
-  /// A copy of the answers so far.
+  // A copy of the answers so far.
   answers(id) {
     return [...(this.#answers.get(id) ?? [])];
   }
 }
 
-/// A configuration from the library's discovery of the issuer (plain http is allowed for
-/// 127.0.0.1 only because the test server runs there), with ID token signatures checked
-/// against the JWKS, and its token endpoint log.
+// A configuration from the library's discovery of the issuer (plain http is allowed for
+// 127.0.0.1 only because the test server runs there), with ID token signatures checked
+// against the JWKS, and its token endpoint log.
 async function configure({ client_id, client_secret, id_token_alg }, authentication) {
   const log = new TokenEndpointLog();
   // The library then insists on `auth_time` in ID tokens and on the client's registered ID
@@ -158,8 +158,8 @@ async function configure({ client_id, client_secret, id_token_alg }, authenticat
   return { config, log };
 }
 
-/// Runs `promise` expecting the library to raise an OAuth error response; its `error` and
-/// HTTP status.
+// Runs `promise` expecting the library to raise an OAuth error response; its `error` and
+// HTTP status.
 async function oauthError(promise, what) {
   try {
     await promise;
@@ -170,9 +170,9 @@ async function oauthError(promise, what) {
   throw new CheckFailed(`${what}: the library raised no error`);
 }
 
-/// A request with a wrong client secret: Tessera answers 401 `invalid_client` with a
-/// `WWW-Authenticate: Basic` challenge, which the library parses and raises as a
-/// WWWAuthenticateChallengeError.
+// A request with a wrong client secret: Tessera answers 401 `invalid_client` with a
+// `WWW-Authenticate: Basic` challenge, which the library parses and raises as a
+// WWWAuthenticateChallengeError.
 async function wrongSecret(credentials, authentication) {
   const { config } = await configure({ ...credentials, client_secret: `wrong-${randomBytes(8).toString('hex')}` }, authentication);
   try {
@@ -200,7 +200,7 @@ function initiate(config, extra = {}) {
   });
 }
 
-/// The ID token claims as the library validated them, checked against the input.
+// The ID token claims as the library validated them, checked against the input.
 function validatedClaims(tokens, clientId) {
   check(tokens.token_type === 'bearer', `token_type ${tokens.token_type}`);
   check(typeof tokens.id_token === 'string', 'no id_token');
@@ -223,8 +223,8 @@ function validatedClaims(tokens, clientId) {
   };
 }
 
-/// Poll mode: the request, the library's poll; the user approves once the library's first
-/// poll was answered `authorization_pending`, and its next poll gets the tokens.
+// Poll mode: the request, the library's poll; the user approves once the library's first
+// poll was answered `authorization_pending`, and its next poll gets the tokens.
 async function pollFlow({ config, log }) {
   const binding = 'W4 & 7';
   const started = await initiate(config, { binding_message: binding });
@@ -258,7 +258,7 @@ async function pollFlow({ config, log }) {
   return result;
 }
 
-/// A denial: the library's poll raises `access_denied`.
+// A denial: the library's poll raises `access_denied`.
 async function denialFlow({ config, log }) {
   const started = await initiate(config);
   await decide(started.auth_req_id, false);
@@ -269,7 +269,7 @@ async function denialFlow({ config, log }) {
   return { ...error, token_endpoint_answers: log.answers(started.auth_req_id) };
 }
 
-/// A notification receiver on 127.0.0.1 (port 0): resolves with the first POST /cb.
+// A notification receiver on 127.0.0.1 (port 0): resolves with the first POST /cb.
 function notificationReceiver() {
   let resolveFirst;
   const first = new Promise((resolve) => {
@@ -298,9 +298,9 @@ function notificationReceiver() {
   });
 }
 
-/// Ping mode: the client is switched to ping with the receiver's URL (admin API), the request
-/// carries a notification token, and the tokens are fetched with the library's grant request
-/// once the notification arrived.
+// Ping mode: the client is switched to ping with the receiver's URL (admin API), the request
+// carries a notification token, and the tokens are fetched with the library's grant request
+// once the notification arrived.
 async function pingFlow({ config, log }) {
   const receiver = await notificationReceiver();
   try {
@@ -329,7 +329,7 @@ async function pingFlow({ config, log }) {
     );
     const tokens = await client.genericGrantRequest(config, CIBA_GRANT, { auth_req_id: started.auth_req_id });
     const result = validatedClaims(tokens, input.ping_client.client_id);
-    result.notification = { authorization_matches: true, body };
+    result.notification = { authorization_scheme: notification.authorization.split(' ')[0], body };
     result.token_endpoint_answers = log.answers(started.auth_req_id);
     return result;
   } finally {
