@@ -300,7 +300,10 @@ async fn openid_client_runs_ciba_in_poll_and_ping_mode() {
             json!(["200"]),
             "{name}"
         );
-        assert_eq!(out["ping"]["notification"]["authorization_scheme"], "Bearer");
+        assert_eq!(
+            out["ping"]["notification"]["authorization_scheme"],
+            "Bearer"
+        );
         assert!(out["ping"]["notification"]["body"]["auth_req_id"].is_string());
         srv.stop().await;
     }
