@@ -14,6 +14,7 @@ mod control_chars;
 mod discovery;
 mod hardening;
 mod harness;
+mod interop;
 mod journeys;
 mod keys;
 mod limits;
