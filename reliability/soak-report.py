@@ -88,7 +88,8 @@ def cmd_sample(a):
                 break
             s = {"t": round(t, 1), "at": time.strftime("%H:%M:%S", time.gmtime()),
                  "rss_kb": st.get("VmRSS"), "hwm_kb": st.get("VmHWM"),
-                 "threads": st.get("Threads"), "fds": fds, "cpu_s": round(cpu, 2)}
+                 "threads": st.get("Threads"), "fds": fds, "cpu_s": round(cpu, 2),
+                 "loadavg": float(open("/proc/loadavg").read().split()[0])}
             try:
                 s["db_bytes"] = db_size(a)
                 if t >= next_rows:
@@ -124,7 +125,8 @@ def cmd_report(a):
     peak = max(samples[samples.index(warm):], key=lambda s: s["rss_kb"])
     dbs = [s for s in samples if "db_bytes" in s]
     curve = [{"t": s["t"], "db_mib": mib(s["db_bytes"]), "rss_mib": round(s["rss_kb"] / 1024, 1),
-              "cpu_s": s["cpu_s"], "threads": s["threads"], "fds": s["fds"]}
+              "cpu_s": s["cpu_s"], "threads": s["threads"], "fds": s["fds"],
+              "loadavg": s.get("loadavg")}
              for i, s in enumerate(dbs) if i % 6 == 0 or s is dbs[-1]]
     rows = [{"t": s["t"], **s["rows"]} for s in samples if "rows" in s]
     errors = final["non2xx"] + final["errors"]

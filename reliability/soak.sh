@@ -174,9 +174,9 @@ print(f"rss: {s['warmup_mib']} MiB at {s['warmup_t']:.0f} s -> {s['end_mib']} Mi
       f"({s['growth_pct']:+.2f}%); peak after warm-up {s['peak_after_warmup_mib']} MiB; VmHWM {s['hwm_mib']} MiB")
 print(f"tessera cpu: {r['tessera_cpu_cores']} cores")
 print(f"db: start {d['start_mib']} MiB, at warm-up {d['warmup_mib']} MiB, end {d['end_mib']} MiB, max {d['max_mib']} MiB")
-print("t(s)  db MiB  rss MiB  threads  fds")
+print("t(s)  db MiB  rss MiB  threads  fds  loadavg")
 for c in r["curve"]:
-    print(f"{c['t']:5.0f} {c['db_mib']:7.1f} {c['rss_mib']:8.1f} {c['threads']:8d} {c['fds']:4d}")
+    print(f"{c['t']:5.0f} {c['db_mib']:7.1f} {c['rss_mib']:8.1f} {c['threads']:8d} {c['fds']:4d}  {c['loadavg']}")
 if r["rows"]:
     keys = [k for k in r["rows"][-1] if k != "t" and any(x.get(k) for x in r["rows"])]
     print("rows: t " + " ".join(keys))
