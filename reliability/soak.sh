@@ -122,7 +122,9 @@ LOAD_PID=$!
 while kill -0 "$LOAD_PID" 2>/dev/null; do
   sleep 60
   kill -0 "$LOAD_PID" 2>/dev/null || break
-  tail -n 1 "$RESULTS/load.jsonl" | python3 -c 'import json,sys; w=json.loads(sys.stdin.read()); print(f"soak t={w[\"t\"]:.0f}s ok/s={w[\"ok_per_s\"]:.0f} non2xx={w[\"non2xx\"]} errors={w[\"errors\"]} p99={w[\"p99_ms\"]}ms", file=sys.stderr)' || true
+  tail -n 1 "$RESULTS/load.jsonl" | python3 -c 'import json, sys
+w = json.loads(sys.stdin.read())
+print("soak t=%.0fs ok/s=%.0f non2xx=%d errors=%d p99=%sms" % (w["t"], w["ok_per_s"], w["non2xx"], w["errors"], w["p99_ms"]), file=sys.stderr)' || true
   tail -n 1 "$RESULTS/samples.jsonl" | cut -c1-200 >&2 || true
 done
 LOAD_RC=0
