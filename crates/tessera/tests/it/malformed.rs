@@ -14,7 +14,9 @@ use serde_json::Value;
 use tessera_api::openapi::DOCUMENT;
 
 use crate::generator::fixture::{self, Values};
+use crate::generator::raw::{Outcome, RawResponse};
 use crate::generator::templates::{self, Body};
+use crate::generator::verdict::{judge, Answer};
 use crate::generator::{self, mutate, Settings};
 use crate::harness::backends;
 
@@ -105,6 +107,97 @@ fn cases_are_reproducible_and_cover_every_route() {
         let route = format!("{} {}", e.method, e.path);
         assert!(reached.contains(&route), "1,000 cases never reach {route}");
     }
+}
+
+fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Outcome {
+    let mut all = vec![("x-content-type-options", "nosniff")];
+    all.extend_from_slice(headers);
+    Outcome::Answered(RawResponse {
+        status,
+        headers: all
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+            .collect(),
+        body: body.as_bytes().to_vec(),
+    })
+}
+
+/// The verdict refuses what the issue forbids: a 5xx, a hang, a dropped connection, an error
+/// body that is not the documented JSON, the wrong one of the two formats, a 401 without a
+/// challenge, and a parser refusal of a valid request.
+#[test]
+fn the_verdict_refuses_every_kind_of_wrong_answer() {
+    let values = Values::placeholder();
+    let mut rest = mutate::case(&tessera_api::endpoints(), &values, 1, 0);
+    rest.request.method = b"GET".to_vec();
+    rest.oauth = false;
+    rest.either_format = false;
+    rest.well_formed = true;
+    let oauth = mutate::Case {
+        oauth: true,
+        ..rest.clone()
+    };
+    let json = [("content-type", "application/json")];
+    let rest_error = r#"{"error_code": "invalid_request", "message": "m"}"#;
+    let oauth_error = r#"{"error": "invalid_request", "error_description": "m"}"#;
+
+    assert_eq!(
+        judge(&rest, &answer(400, &json, rest_error)),
+        Ok(Answer::Router(400))
+    );
+    assert_eq!(
+        judge(&oauth, &answer(400, &json, oauth_error)),
+        Ok(Answer::Router(400))
+    );
+    assert_eq!(
+        judge(&rest, &answer(200, &[], "anything")),
+        Ok(Answer::Router(200))
+    );
+    for (case, outcome) in [
+        (
+            &rest,
+            answer(
+                500,
+                &json,
+                r#"{"error_code": "internal_error", "message": "m"}"#,
+            ),
+        ),
+        (&rest, answer(503, &json, rest_error)),
+        (
+            &rest,
+            answer(400, &[("content-type", "text/plain")], "Invalid URL"),
+        ),
+        (
+            &rest,
+            answer(400, &[("content-type", "text/plain")], rest_error),
+        ),
+        (&rest, answer(400, &json, r#"{"error": "x"}"#)),
+        (
+            &rest,
+            answer(400, &json, r#"{"error_code": "Bad Thing", "message": "m"}"#),
+        ),
+        (&rest, answer(400, &json, oauth_error)),
+        (&oauth, answer(400, &json, rest_error)),
+        (&rest, answer(401, &json, rest_error)),
+        (&rest, Outcome::Closed),
+        (&rest, Outcome::TimedOut),
+        (&rest, Outcome::Broken("garbage".into())),
+    ] {
+        assert!(judge(case, &outcome).is_err(), "{outcome:?} passed");
+    }
+    // The HTTP parser's bare 400 (no security headers) is right only for invalid HTTP.
+    let parser = Outcome::Answered(RawResponse {
+        status: 400,
+        headers: vec![],
+        body: vec![],
+    });
+    assert!(judge(&rest, &parser).is_err());
+    let invalid = mutate::Case {
+        well_formed: false,
+        ..rest.clone()
+    };
+    assert_eq!(judge(&invalid, &parser), Ok(Answer::Protocol(400)));
+    assert_eq!(judge(&invalid, &Outcome::Closed), Ok(Answer::Closed));
 }
 
 #[tokio::test]

@@ -22,6 +22,8 @@ pub struct Case {
     /// Errors must be RFC 6749 bodies (`{error, error_description}`) rather than
     /// `{error_code, message}`.
     pub oauth: bool,
+    /// Either error format is right (an OAuth route's path was changed into an unknown one).
+    pub either_format: bool,
     /// Valid HTTP/1.1: Tessera's router must answer it. Otherwise the HTTP parser may refuse
     /// it without a JSON body, or close the connection.
     pub well_formed: bool,
@@ -974,6 +976,7 @@ pub fn case(routes: &[Endpoint], v: &Values, seed: u64, index: usize) -> Case {
     if framing != Framing::Exact {
         labels.push(framing.label());
     }
+    let mut route_changed = false;
     // CONNECT takes an authority, not a path: the parser may refuse it before the router.
     let mut well_formed = framing.is_well_formed() && method != "CONNECT";
     // Raw bytes in the target that HTTP/1.1 does not allow there.
@@ -982,13 +985,22 @@ pub fn case(routes: &[Endpoint], v: &Values, seed: u64, index: usize) -> Case {
         labels.push(label);
         target.extend_from_slice(raw);
         well_formed = false;
+        // The bytes may make the path another (unknown) route, answered in the REST format.
+        route_changed = true;
+    }
+    // The `http` crate refuses a target over 64 KiB (414, from the parser): valid HTTP/1.1,
+    // but beyond what the server accepts before routing.
+    if target.len() >= 65_534 {
+        labels.push("target:over-64k");
+        well_formed = false;
     }
     let method_bytes = method.into_bytes();
     Case {
         index,
         route: format!("{} {template}", String::from_utf8_lossy(&method_bytes)),
         family,
-        oauth,
+        oauth: oauth && !route_changed,
+        either_format: oauth && route_changed,
         well_formed,
         labels,
         request: RawRequest {

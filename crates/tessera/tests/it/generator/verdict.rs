@@ -99,25 +99,35 @@ fn documented_error(case: &Case, r: &RawResponse) -> Result<(), String> {
             r.status
         ));
     }
-    let string = |k: &str| body.get(k).and_then(Value::as_str);
-    if case.oauth {
-        let ok =
-            string("error").is_some_and(|e| !e.is_empty()) && string("error_description").is_some();
-        if !ok {
-            return Err(format!("{} not an RFC 6749 error body: {body}", r.status));
-        }
-    } else {
-        let snake = string("error_code").is_some_and(|c| {
-            !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
-        });
-        if !snake || string("message").is_none() {
-            return Err(format!(
-                "{} not a {{error_code, message}} body: {body}",
-                r.status
-            ));
-        }
+    let oauth_shape = oauth_error_body(&body);
+    let rest_shape = rest_error_body(&body);
+    if case.either_format && (oauth_shape || rest_shape) {
+        return Ok(());
+    }
+    if case.oauth && !oauth_shape {
+        return Err(format!("{} not an RFC 6749 error body: {body}", r.status));
+    }
+    if !case.oauth && !rest_shape {
+        return Err(format!(
+            "{} not a {{error_code, message}} body: {body}",
+            r.status
+        ));
     }
     Ok(())
+}
+
+/// RFC 6749 §5.2: `error` (a non-empty code) and, from Tessera always, `error_description`.
+fn oauth_error_body(body: &Value) -> bool {
+    let string = |k: &str| body.get(k).and_then(Value::as_str);
+    string("error").is_some_and(|e| !e.is_empty()) && string("error_description").is_some()
+}
+
+/// SPEC §3: `error_code` (snake_case) and `message`.
+fn rest_error_body(body: &Value) -> bool {
+    let string = |k: &str| body.get(k).and_then(Value::as_str);
+    let snake = string("error_code")
+        .is_some_and(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+    snake && string("message").is_some()
 }
 
 /// The tally of a run.
