@@ -460,23 +460,40 @@ fn query(
     }
 }
 
+/// Form fragments with bad percent-encoding or no structure.
+const FORM_JUNK: &[&str] = &[
+    "a=%zz",
+    "a=%",
+    "a=%f",
+    "%ff%fe=%c3%28",
+    "a=%00",
+    "&&&",
+    "=",
+    "x",
+    "a=b=c",
+    "grant_type=%ZZ",
+];
+
+/// Query strings no route expects.
+const QUERY_JUNK: &[&str] = &[
+    "%zz=1",
+    "a=%ff%fe",
+    "a=%00",
+    "&&&==&",
+    "=x",
+    "limit=1e400&offset=-0",
+    "limit=18446744073709551616",
+    "a=%",
+    "a=%c3%28",
+    "to[]=1&to[x]=2",
+    "clientId=%00",
+    "email=a%00b",
+    "a=b=c",
+    "%e2%80%ae=1",
+];
+
 fn raw_query_junk(rng: &mut Rng) -> &'static str {
-    *rng.pick(&[
-        "%zz=1",
-        "a=%ff%fe",
-        "a=%00",
-        "&&&==&",
-        "=x",
-        "limit=1e400&offset=-0",
-        "limit=18446744073709551616",
-        "a=%",
-        "a=%c3%28",
-        "to[]=1&to[x]=2",
-        "clientId=%00",
-        "email=a%00b",
-        "a=b=c",
-        "%e2%80%ae=1",
-    ])
+    QUERY_JUNK[rng.below(QUERY_JUNK.len())]
 }
 
 /// Serialises `value`, putting the raw JSON `raw` where the string `SENTINEL` is.
@@ -767,18 +784,7 @@ fn mutate_form(
             labels.push("form:bad-percent");
             let mut text = form_encode(&pairs);
             text.push('&');
-            text.push_str(*rng.pick(&[
-                "a=%zz",
-                "a=%",
-                "a=%f",
-                "%ff%fe=%c3%28",
-                "a=%00",
-                "&&&",
-                "=",
-                "x",
-                "a=b=c",
-                "grant_type=%ZZ",
-            ]));
+            text.push_str(FORM_JUNK[rng.below(FORM_JUNK.len())]);
             text.into_bytes()
         }
         7 => {

@@ -131,7 +131,7 @@ fn rest_body(method: &str, path: &str, v: &Values, index: usize) -> Option<Body>
         ("POST", "/cis/v1/auth/link/email/authenticate") => json!({"code": "not-a-code"}),
         ("POST", "/cis/auth/backchannel/complete")
         | ("POST", "/cis/v1/auth/backchannel/complete") => {
-            json!({"auth_req_id": v.auth_req_id, "approved": index % 2 == 0})
+            json!({"auth_req_id": v.auth_req_id, "approved": index & 1 == 0})
         }
         ("PUT", "/ido/api/v2/journeys/{journey_id}") => {
             return Some(Body::Yaml(journey_source(
