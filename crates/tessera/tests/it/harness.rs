@@ -147,6 +147,7 @@ impl Backend {
             delivery: Default::default(),
             messages: Default::default(),
             rate_limits: Default::default(),
+            database_options: Default::default(),
         }
     }
 

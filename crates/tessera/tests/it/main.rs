@@ -26,6 +26,7 @@ mod multi_node;
 mod otp;
 mod outbox;
 mod preferences;
+mod readiness;
 mod refresh;
 mod security;
 mod sessions;
