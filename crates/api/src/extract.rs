@@ -104,6 +104,15 @@ pub struct OAuthForm {
 }
 
 impl OAuthForm {
+    /// Parses an `application/x-www-form-urlencoded` body (`+` is a space, percent-decoding,
+    /// invalid UTF-8 replaced); `headers` are the request's (for HTTP Basic).
+    pub fn parse(body: &[u8], headers: HeaderMap) -> Self {
+        let pairs = url::form_urlencoded::parse(body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        Self { pairs, headers }
+    }
+
     /// A parameter that may appear at most once (RFC 6749 §3.1: parameters MUST NOT repeat).
     pub fn single(&self, name: &str) -> Result<Option<&str>, Error> {
         let mut found = None;
@@ -162,11 +171,7 @@ impl FromRequest<AppState> for OAuthForm {
         )
         .await
         .map_err(|e| OAuthApiError(e).into_response())?;
-        let headers = parts.headers;
-        let pairs = url::form_urlencoded::parse(&body)
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        Ok(Self { pairs, headers })
+        Ok(Self::parse(&body, parts.headers))
     }
 }
 
