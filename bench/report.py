@@ -7,6 +7,15 @@
   report.py summarize-wrk SCENARIO SERVER WRK.json >> summary.tsv
       the same from the JSON that bench/wrk/report.lua writes (wrk counts a status >= 400 as an
       error of kind "status"; every other completed response is counted as ok).
+  report.py summarize-ciba SCENARIO SERVER CIBA.json >> summary.tsv
+      the rows of the JSON that bench/reference's ciba-load writes: SCENARIO (whole
+      iterations: backchannel request + approval + token poll) and one row per step,
+      SCENARIO.backchannel, SCENARIO.approval, SCENARIO.token, and for Tessera the approval's
+      sub-requests (SCENARIO.approval.otp_send, .otp_authenticate, .complete); a step's rate
+      is its successful calls per second. Exits 3 if most iterations failed.
+  report.py ciba-cpu SERVER CIBA.json TICKS CLK_TCK
+      one line: the server's CPU time over the measured run (TICKS clock ticks, from /proc)
+      per successful iteration.
   report.py table summary.tsv
       prints the table with Tessera's ratios to the node peer and to the reference.
   report.py json-get KEY < body.json
@@ -52,6 +61,47 @@ def summarize_wrk(scenario, server, path):
                     f"{non_ok} responses with status >= 400, {n_err} socket errors ({errors})")
 
 
+# ciba-load's steps, in table order; the first is the whole iteration.
+CIBA_STEPS = ["iteration", "backchannel", "approval", "token",
+              "approval.otp_send", "approval.otp_authenticate", "approval.complete"]
+
+
+def summarize_ciba(scenario, server, path):
+    with open(path) as f:
+        data = json.load(f)
+    elapsed = data["duration_s"] or 1.0
+    it = data["iterations"]
+    steps = data["steps"]
+    failures = data.get("failures", {})
+    whole = steps.get("iteration", {"p50_ms": 0, "p99_ms": 0})
+    problems = ", ".join(f"{k}: {v['failed']} failed, {v['errors']} errors" for k, v in failures.items())
+    status = emit_row(scenario, server, it["ok"], it["failed"], it["errors"], elapsed,
+                      (it["ok"] + it["failed"] + it["errors"]) / elapsed, whole["p50_ms"],
+                      whole["p99_ms"], f"failed iterations by step: {problems}")
+    for step in CIBA_STEPS[1:]:
+        if step not in steps:
+            continue
+        st = steps[step]
+        # Failures are counted by top-level step (a sub-request's failure is its step's).
+        fail = failures.get(step, {"failed": 0, "errors": 0})
+        total = st["count"] + fail["failed"] + fail["errors"]
+        print("\t".join([f"{scenario}.{step}", server, f"{st['count'] / elapsed:.0f}",
+                         f"{total / elapsed:.0f}", f"{st['p50_ms']:.3f}", f"{st['p99_ms']:.3f}",
+                         str(st["count"]), str(fail["failed"]), str(fail["errors"]), str(total)]))
+    return status
+
+
+def ciba_cpu(server, path, ticks, clk_tck):
+    with open(path) as f:
+        data = json.load(f)
+    cpu_s = int(ticks) / int(clk_tck)
+    ok = data["iterations"]["ok"]
+    per = f"{1000 * cpu_s / ok:.2f} ms" if ok else "n/a"
+    print(f"ciba/{server}: server CPU {cpu_s:.1f} s over {data['duration_s']:.1f} s "
+          f"({cpu_s / (data['duration_s'] or 1):.2f} cores), {per} per iteration")
+    return 0
+
+
 def emit_row(scenario, server, ok, non_ok, n_err, elapsed, rps, p50_ms, p99_ms, problems):
     """Prints one summary.tsv row; warns about failures; 3 if most responses were not 200."""
     total = ok + non_ok + n_err
@@ -83,11 +133,12 @@ def table(path):
     if not rows:
         print("(no results)")
         return 0
-    header = f"{'scenario':<20} {'server':<10} {'tokens/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'non-200':>8} {'errors':>7}"
+    width = max(20, *(len(r["scenario"]) for r in rows))
+    header = f"{'scenario':<{width}} {'server':<10} {'tokens/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'non-200':>8} {'errors':>7}"
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['scenario']:<20} {r['server']:<10} {r['tokens_per_s']:>10} {float(r['p50_ms']):>9.2f} "
+        print(f"{r['scenario']:<{width}} {r['server']:<10} {r['tokens_per_s']:>10} {float(r['p50_ms']):>9.2f} "
               f"{float(r['p99_ms']):>9.2f} {r['non_ok']:>8} {r['errors']:>7}")
     print()
     scenarios = []
@@ -98,6 +149,22 @@ def table(path):
     for s in scenarios:
         rate = {r["server"]: float(r["tokens_per_s"]) for r in rows if r["scenario"] == s}
         t = rate.get("tessera")
+        if s.startswith("ciba."):
+            continue  # one step of the ciba rows; the verdict is on the whole iteration
+        if s == "ciba":
+            bc = {r["server"]: float(r["p99_ms"]) for r in rows if r["scenario"] == "ciba.backchannel"}
+
+            def ms(v):
+                return "n/a" if v is None else f"{v:.2f} ms"
+
+            p99 = bc.get("tessera")
+            p99_verdict = "n/a" if p99 is None else ("met" if p99 < 10 else "NOT met")
+            node = rate.get("node")
+            ratio_verdict = "n/a" if t is None or not node else ("met" if t >= 10 * node else "NOT met")
+            print(f"{s}: Tessera/node = {fmt_ratio(t, node)} iterations/s (target >= 10x: {ratio_verdict}); "
+                  f"backchannel request p99: Tessera {ms(p99)} (target < 10 ms: {p99_verdict}), "
+                  f"node {ms(bc.get('node'))}")
+            continue
         if s.startswith("refresh"):
             verdict = "met" if t is not None and t >= 5000 else "NOT met"
             print(f"{s}: Tessera {t:.0f} durable refreshes/s (SPEC §10: >= 5,000/s: {verdict})")
@@ -143,6 +210,10 @@ def main(argv):
         return summarize(argv[2], argv[3], argv[4])
     if len(argv) >= 5 and argv[1] == "summarize-wrk":
         return summarize_wrk(argv[2], argv[3], argv[4])
+    if len(argv) >= 5 and argv[1] == "summarize-ciba":
+        return summarize_ciba(argv[2], argv[3], argv[4])
+    if len(argv) == 6 and argv[1] == "ciba-cpu":
+        return ciba_cpu(argv[2], argv[3], argv[4], argv[5])
     if len(argv) == 3 and argv[1] == "table":
         return table(argv[2])
     if len(argv) == 3 and argv[1] == "json-get":

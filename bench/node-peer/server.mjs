@@ -6,17 +6,29 @@
 //   - audience "userid-api" and the same extra claims Tessera puts in client tokens
 //     (app_id, app_name, roles) so the tokens are of comparable size
 //
+// And for the ciba scenario, CIBA in poll mode (`features.ciba`), like Tessera's:
+//   - a second client `<client-id>-ciba` (same secret, client_secret_post) with the grant
+//     urn:openid:params:grant-type:ciba, poll mode, ES256 ID tokens
+//   - users `bench-user-<n>`: a login_hint of that form names an account, anything else is
+//     unknown_user_id; nothing is sent to the user (Tessera's `channel: link` sends nothing
+//     either)
+//   - `POST /bench/ciba/approve {"auth_req_id": "..."}`: the user's approval, the work a real
+//     approval does once the user is authenticated: find the pending request, create and save
+//     a Grant for its account, client and scope, record it with provider.backchannelResult
+//
 // Usage:
 //   node server.mjs [--port N] [--host H] [--client-id ID] [--client-secret SECRET]
-// or env PORT, HOST, CLIENT_ID, CLIENT_SECRET. Token endpoint: POST /token.
-// Pass --self-check to start, issue one token, verify it is an ES256 at+jwt, and exit.
+// or env PORT, HOST, CLIENT_ID, CLIENT_SECRET. Token endpoint: POST /token, backchannel
+// authentication endpoint: POST /backchannel.
+// Pass --self-check to start, issue one token, verify it is an ES256 at+jwt, run one CIBA
+// request → approval → poll, and exit.
 
 import crypto from 'node:crypto';
 import { parseArgs } from 'node:util';
 
 process.env.NODE_ENV ??= 'production';
 
-const { Provider } = await import('oidc-provider');
+const { Provider, errors } = await import('oidc-provider');
 
 const { values: args } = parseArgs({
   options: {
@@ -56,8 +68,25 @@ const resourceServer = {
   jwt: { sign: { alg: 'ES256' } },
 };
 
+// CIBA (the ciba scenario). Accounts are bench-user-<n>; the default findAccount resolves
+// any account id.
+const cibaClientId = `${clientId}-ciba`;
+const CIBA_GRANT = 'urn:openid:params:grant-type:ciba';
+const BENCH_USER = /^bench-user-[0-9]{1,9}$/;
+
 const provider = new Provider(issuer, {
   clients: [{
+    client_id: cibaClientId,
+    client_secret: clientSecret,
+    grant_types: [CIBA_GRANT],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: 'client_secret_post',
+    backchannel_token_delivery_mode: 'poll',
+    id_token_signed_response_alg: 'ES256',
+    require_auth_time: true, // Tessera's ID tokens carry auth_time
+
+  }, {
     client_id: clientId,
     client_secret: clientSecret,
     grant_types: ['client_credentials'],
@@ -73,6 +102,35 @@ const provider = new Provider(issuer, {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
     introspection: { enabled: false },
+    ciba: {
+      enabled: true,
+      deliveryModes: ['poll'],
+      // The hint names an account, or nobody (unknown_user_id).
+      processLoginHint: async (ctx, loginHint) => (BENCH_USER.test(loginHint) ? loginHint : undefined),
+      processLoginHintToken: async () => undefined,
+      // No user_code: its presence is an error, as for a Tessera client.
+      verifyUserCode: async (ctx, account, userCode) => {
+        if (userCode) throw new errors.InvalidRequest('user_code is not supported');
+      },
+      // Tessera's rule: at most 64 characters, no control characters.
+      validateBindingMessage: async (ctx, bindingMessage) => {
+        // eslint-disable-next-line no-control-regex
+        if (bindingMessage !== undefined && (bindingMessage.length > 64 || /[\u0000-\u001f\u007f]/.test(bindingMessage))) {
+          throw new errors.InvalidBindingMessage('binding_message must be at most 64 characters without control characters');
+        }
+      },
+      // A JSON object, when given.
+      validateRequestContext: async (ctx, requestContext) => {
+        if (requestContext === undefined) return;
+        let parsed;
+        try { parsed = JSON.parse(requestContext); } catch { parsed = undefined; }
+        if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+          throw new errors.InvalidRequest('request_context must be a JSON object');
+        }
+      },
+      // The link is handed back, not sent: nothing to trigger.
+      triggerAuthenticationDevice: async () => {},
+    },
     revocation: { enabled: false },
     resourceIndicators: {
       enabled: true,
@@ -83,9 +141,68 @@ const provider = new Provider(issuer, {
   },
   // Same extra claims as a Tessera client token (app_id, app_name, roles).
   extraTokenClaims: async () => ({ app_id: 'bench-app', app_name: 'bench', roles: [] }),
-  ttl: { ClientCredentials: 3600 },
+  // Tessera's defaults: a CIBA request lives 300 s, tokens an hour.
+  ttl: {
+    ClientCredentials: 3600,
+    BackchannelAuthenticationRequest: 300,
+    Grant: 3600,
+    AccessToken: 3600,
+    IdToken: 3600,
+  },
 });
 provider.proxy = false;
+
+// POST /bench/ciba/approve {"auth_req_id": "..."}: the user approves (see the top).
+async function readJson(req, limit = 4096) {
+  let size = 0;
+  const chunks = [];
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > limit) throw new Error('body too large');
+    chunks.push(chunk);
+  }
+  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}
+
+provider.use(async (ctx, next) => {
+  if (ctx.path !== '/bench/ciba/approve') return next();
+  if (ctx.method !== 'POST') {
+    ctx.status = 405;
+    ctx.body = { error: 'method_not_allowed' };
+    return undefined;
+  }
+  let body;
+  try {
+    body = await readJson(ctx.req);
+  } catch {
+    body = undefined;
+  }
+  const id = body?.auth_req_id;
+  if (typeof id !== 'string' || !id) {
+    ctx.status = 400;
+    ctx.body = { error: 'invalid_request', error_description: 'auth_req_id (a string) is required' };
+    return undefined;
+  }
+  const request = await provider.BackchannelAuthenticationRequest.find(id);
+  if (!request || request.grantId || request.error || request.consumed) {
+    ctx.status = 400;
+    ctx.body = { error: 'invalid_auth_req_id' };
+    return undefined;
+  }
+  const grant = new provider.Grant({ accountId: request.accountId, clientId: request.clientId });
+  grant.addOIDCScope(request.scope);
+  if (request.resource) {
+    for (const resource of [request.resource].flat()) grant.addResourceScope(resource, request.scope);
+  }
+  await grant.save();
+  await provider.backchannelResult(request, grant, {
+    amr: ['otp'],
+    authTime: Math.floor(Date.now() / 1000),
+  });
+  ctx.status = 200;
+  ctx.body = { status: 'approved' };
+  return undefined;
+});
 
 // Log minimal: only server errors.
 provider.on('server_error', (ctx, err) => {
@@ -98,6 +215,38 @@ const server = provider.listen(port, host, () => {
   }
 });
 server.keepAliveTimeout = 65_000;
+
+// One CIBA round: backchannel request, pending poll, approval, tokens on the next poll, then
+// the request is spent; an unknown hint is unknown_user_id.
+async function cibaSelfCheck(base) {
+  const form = (path, fields) => fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ client_id: cibaClientId, client_secret: clientSecret, ...fields }),
+  }).then(async (r) => ({ status: r.status, body: await r.json() }));
+  const unknown = await form('/backchannel', { scope: 'openid', login_hint: 'nobody' });
+  const request = await form('/backchannel', { scope: 'openid', login_hint: 'bench-user-1' });
+  const id = request.body.auth_req_id;
+  const pending = await form('/token', { grant_type: CIBA_GRANT, auth_req_id: id });
+  const approve = await fetch(`${base}/bench/ciba/approve`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ auth_req_id: id }),
+  }).then(async (r) => ({ status: r.status, body: await r.json() }));
+  const tokens = await form('/token', { grant_type: CIBA_GRANT, auth_req_id: id });
+  const again = await form('/token', { grant_type: CIBA_GRANT, auth_req_id: id });
+  const idToken = tokens.body.id_token
+    && JSON.parse(Buffer.from(tokens.body.id_token.split('.')[1], 'base64url').toString());
+  const atHeader = tokens.body.access_token?.includes('.')
+    && JSON.parse(Buffer.from(tokens.body.access_token.split('.')[0], 'base64url').toString());
+  console.log(JSON.stringify({ unknown, request: request.status, pending, approve, tokens: tokens.status, idToken, atHeader, again }, null, 2));
+  return unknown.body.error === 'unknown_user_id'
+    && request.status === 200 && typeof id === 'string'
+    && pending.body.error === 'authorization_pending'
+    && approve.status === 200
+    && tokens.status === 200 && idToken?.sub === 'bench-user-1' && typeof idToken.auth_time === 'number'
+    && again.body.error === 'invalid_grant';
+}
 
 if (args['self-check']) {
   await new Promise((resolve) => server.once('listening', resolve));
@@ -126,10 +275,11 @@ if (args['self-check']) {
     );
     console.log(JSON.stringify({ status: res.status, response: { ...body, access_token: '…' }, header: h, payload: p, verified }, null, 2));
     ok = res.status === 200 && h.alg === 'ES256' && h.typ === 'at+jwt' && p.aud === AUDIENCE && verified;
+    if (ok) ok = await cibaSelfCheck(`http://${host}:${server.address().port}`);
   } catch (e) {
     console.error(e);
   }
-  console.log(ok ? 'self-check OK: ES256 at+jwt access token' : 'self-check FAILED');
+  console.log(ok ? 'self-check OK: ES256 at+jwt access token; CIBA request, approval, poll' : 'self-check FAILED');
   server.close();
   process.exit(ok ? 0 : 1);
 }

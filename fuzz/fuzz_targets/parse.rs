@@ -12,7 +12,10 @@ fuzz_target!(|data: &[u8]| {
         let printed = program.to_source();
         let again = tessera_expr::compile(&printed)
             .unwrap_or_else(|e| panic!("printed source does not compile: {e}\n{printed}"));
-        assert_eq!(program, again, "round trip changed the program:\n{src}\n{printed}");
+        assert_eq!(
+            program, again,
+            "round trip changed the program:\n{src}\n{printed}"
+        );
     }
     if let Ok(program) = tessera_expr::compile_template(src) {
         let printed = program.to_source();

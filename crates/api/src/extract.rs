@@ -20,8 +20,8 @@ use tessera_identity::{Admin, Caller, Code, Error, Permit, UserCaller};
 use crate::error::{ApiError, OAuthApiError};
 use crate::state::AppState;
 
-/// Reads the whole body, refusing more than `limit` bytes (413) or a body not sent within
-/// `timeout` (408).
+/// Reads the whole body, refusing more than `limit` bytes (413), a body not sent within
+/// `timeout` (408), or one that ends before its `Content-Length` (400).
 pub(crate) async fn read_body(
     req: Request,
     limit: usize,
@@ -54,12 +54,30 @@ pub(crate) async fn read_body_parts(
         }
     }
     match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
-        Ok(read) => read.map_err(|_| too_large()),
+        Ok(read) => read.map_err(|e| {
+            if exceeds_limit(e) {
+                too_large()
+            } else {
+                // The client stopped sending before the announced `Content-Length` (or sent
+                // broken chunked framing): not a body too large, as it was once answered.
+                Error::new(
+                    Code::InvalidRequest,
+                    "the request body ended before it was complete",
+                )
+            }
+        }),
         Err(_) => Err(Error::new(
             Code::RequestTimeout,
             "the request body was not sent in time",
         )),
     }
+}
+
+/// Whether reading a body failed on the size limit (rather than on the connection).
+fn exceeds_limit(e: axum::Error) -> bool {
+    e.into_inner()
+        .downcast_ref::<http_body_util::LengthLimitError>()
+        .is_some()
 }
 
 pub(crate) fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
@@ -86,6 +104,15 @@ pub struct OAuthForm {
 }
 
 impl OAuthForm {
+    /// Parses an `application/x-www-form-urlencoded` body (`+` is a space, percent-decoding,
+    /// invalid UTF-8 replaced); `headers` are the request's (for HTTP Basic).
+    pub fn parse(body: &[u8], headers: HeaderMap) -> Self {
+        let pairs = url::form_urlencoded::parse(body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        Self { pairs, headers }
+    }
+
     /// A parameter that may appear at most once (RFC 6749 §3.1: parameters MUST NOT repeat).
     pub fn single(&self, name: &str) -> Result<Option<&str>, Error> {
         let mut found = None;
@@ -144,11 +171,7 @@ impl FromRequest<AppState> for OAuthForm {
         )
         .await
         .map_err(|e| OAuthApiError(e).into_response())?;
-        let headers = parts.headers;
-        let pairs = url::form_urlencoded::parse(&body)
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        Ok(Self { pairs, headers })
+        Ok(Self::parse(&body, parts.headers))
     }
 }
 

@@ -238,6 +238,14 @@ enum HintLookup {
     IdThenUsername,
 }
 
+/// A phone number whose `+` was decoded to a space: `-d login_hint=+14155550100` (curl, as
+/// in the hosted platform's guide) sends a raw `+`, which form decoding turns into a space.
+/// No username or user id starts with a space, so such a hint is read as `+digits`.
+fn restore_plus(hint: &str) -> Option<String> {
+    let digits = hint.strip_prefix(' ')?;
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then(|| format!("+{digits}"))
+}
+
 fn lookup_of(hint: &str, given: Option<IdentifierType>) -> HintLookup {
     match given {
         Some(t) => HintLookup::One(t),
@@ -382,7 +390,8 @@ impl Ciba {
         // Who is asked. Every way of failing costs one lookup and gives one answer.
         let now_ms = self.clock.now_ms();
         let user = if let Some(hint) = &params.login_hint {
-            let key = format!("hint:{}", hint.trim().to_lowercase());
+            let normal = restore_plus(hint).unwrap_or_else(|| hint.trim().to_lowercase());
+            let key = format!("hint:{normal}");
             self.limits
                 .check_backchannel(now_ms, record.client_id(), &key)?;
             self.user_by_hint(hint, context.hint_type).await?
@@ -507,7 +516,8 @@ impl Ciba {
         hint: &str,
         hint_type: Option<IdentifierType>,
     ) -> Result<Option<User>, Error> {
-        let hint = hint.trim();
+        let restored = restore_plus(hint);
+        let hint = restored.as_deref().unwrap_or(hint).trim();
         let by = |kind| crate::users::Identifier {
             kind,
             value: hint.to_string(),
@@ -803,6 +813,13 @@ mod tests {
             HintLookup::One(IdentifierType::PhoneNumber)
         ));
         assert!(matches!(lookup_of("ann", None), HintLookup::IdThenUsername));
+        // `-d login_hint=+1415…` arrives as " 1415…".
+        assert_eq!(
+            restore_plus(" 14155550100").as_deref(),
+            Some("+14155550100")
+        );
+        assert_eq!(restore_plus("14155550100"), None);
+        assert_eq!(restore_plus(" ann"), None);
         assert!(matches!(
             lookup_of("ann@example.com", Some(IdentifierType::Username)),
             HintLookup::One(IdentifierType::Username)

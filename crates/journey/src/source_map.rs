@@ -93,18 +93,58 @@ struct Entry {
 }
 
 /// The positions of a definition's nodes; see the module documentation.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct SourceMap {
     chars: Vec<char>,
     root: Option<Node>,
+    /// Just past the last character: no position given out is later than this.
+    end: Position,
+}
+
+/// The map of no text (for text that could not be loaded): every lookup answers `None`.
+impl Default for SourceMap {
+    fn default() -> Self {
+        SourceMap {
+            chars: Vec::new(),
+            root: None,
+            end: Position { line: 1, column: 1 },
+        }
+    }
+}
+
+/// The position just past the last character of `chars`, counting `\n`, `\r\n` and a lone
+/// `\r` as one line break each (the most breaks any reader of the text may count).
+fn end_position(chars: &[char]) -> Position {
+    let (mut line, mut column) = (1u32, 1u32);
+    let mut iter = chars.iter().peekable();
+    while let Some(c) = iter.next() {
+        let is_break = match c {
+            '\r' => {
+                iter.next_if_eq(&&'\n');
+                true
+            }
+            '\n' => true,
+            _ => false,
+        };
+        if is_break {
+            line = line.saturating_add(1);
+            column = 1;
+        } else {
+            column = column.saturating_add(1);
+        }
+    }
+    Position { line, column }
 }
 
 impl SourceMap {
     /// Reads the positions of YAML text (empty map if it cannot).
     pub(crate) fn yaml(text: &str) -> SourceMap {
+        let chars: Vec<char> = text.chars().collect();
+        let end = end_position(&chars);
         SourceMap {
-            chars: text.chars().collect(),
+            chars,
             root: yaml_tree(text),
+            end,
         }
     }
 
@@ -112,7 +152,18 @@ impl SourceMap {
     pub(crate) fn json(text: &str) -> SourceMap {
         let chars: Vec<char> = text.chars().collect();
         let root = JsonScanner::new(&chars).document();
-        SourceMap { chars, root }
+        let end = end_position(&chars);
+        SourceMap { chars, root, end }
+    }
+
+    /// `position`, or the end of the text when it lies past it: a parser may place an empty
+    /// value at the end of the input one line past a missing final line break (`---`).
+    fn within(&self, position: Position) -> Position {
+        if (position.line, position.column) > (self.end.line, self.end.column) {
+            self.end
+        } else {
+            position
+        }
     }
 
     /// Where the node at `path` is: its key (`key`, when the last step is a mapping key) or its
@@ -120,10 +171,11 @@ impl SourceMap {
     /// belongs. An empty value (`on_true:` with nothing after it) gives its key.
     pub(crate) fn node_position(&self, path: &[Seg], key: bool) -> Option<Position> {
         let (node, key_start, complete) = self.walk(path)?;
-        match key_start {
-            Some(k) if complete && key => Some(k.position),
-            _ => Some(value_position(node, key_start)),
-        }
+        let position = match key_start {
+            Some(k) if complete && key => k.position,
+            _ => value_position(node, key_start),
+        };
+        Some(self.within(position))
     }
 
     /// Where `line:column` of an expression (1-based, as the expression compiler reports it) is
@@ -147,11 +199,11 @@ impl SourceMap {
         };
         Some(match exact {
             Some(position) => Found {
-                position,
+                position: self.within(position),
                 exact: true,
             },
             None => Found {
-                position: value_position(node, key_start),
+                position: self.within(value_position(node, key_start)),
                 exact: false,
             },
         })

@@ -2,13 +2,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::migrate::MigrationType;
 use sqlx::AnyPool;
 use tessera_identity::ports::StoreResult;
 use tessera_identity::{Clock, Store, StoreError};
 
-use crate::dialect::{Dialect, Role};
+use crate::dialect::{Dialect, Role, DEFAULT_ACQUIRE_TIMEOUT};
 use crate::error::backend;
 use crate::sql_store::SqlStore;
 use crate::target::{sqlite_url, DatabaseTarget};
@@ -56,23 +57,50 @@ pub struct Database {
     store: Arc<SqlStore>,
 }
 
-/// Opens (on SQLite: creates if missing) the database. Does not migrate: call
-/// [`Database::schema_status`] and [`Database::migrate`] as the start-up policy requires
-/// (SQLite: always migrate; PostgreSQL: only with `--migrate`).
+/// How the database's connections behave; `Default` is what Tessera uses unless configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatabaseOptions {
+    /// How long an operation waits for a pooled connection before failing with
+    /// `Unavailable` (503): the time to the first answer while PostgreSQL is down. Default
+    /// 3 s (the reasons are in `dialect.rs`).
+    pub acquire_timeout: Duration,
+}
+
+impl Default for DatabaseOptions {
+    fn default() -> Self {
+        Self {
+            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
+        }
+    }
+}
+
+/// Opens (on SQLite: creates if missing) the database with the default options. Does not
+/// migrate: call [`Database::schema_status`] and [`Database::migrate`] as the start-up policy
+/// requires (SQLite: always migrate; PostgreSQL: only with `--migrate`).
 pub async fn open(target: &DatabaseTarget, clock: Arc<dyn Clock>) -> StoreResult<Database> {
-    Database::open(target, clock).await
+    Database::open(target, clock, DatabaseOptions::default()).await
 }
 
 impl Database {
     /// See [`open`]. `clock` stamps the change rows (`at_ms`) this node writes.
-    pub async fn open(target: &DatabaseTarget, clock: Arc<dyn Clock>) -> StoreResult<Self> {
+    pub async fn open(
+        target: &DatabaseTarget,
+        clock: Arc<dyn Clock>,
+        options: DatabaseOptions,
+    ) -> StoreResult<Self> {
+        let acquire_timeout = options.acquire_timeout;
         let (dialect, writer_pool, reader_pool) = match target {
             DatabaseTarget::Sqlite(path) => {
                 let url = sqlite_url(path)?;
                 // The writer first: it creates the file and switches it to WAL before any
                 // reader (which is `query_only`) connects.
-                let writer = Dialect::Sqlite.connect(&url, Role::Writer).await?;
-                let reader = match Dialect::Sqlite.connect(&url, Role::Reader).await {
+                let writer = Dialect::Sqlite
+                    .connect(&url, Role::Writer, acquire_timeout)
+                    .await?;
+                let reader = match Dialect::Sqlite
+                    .connect(&url, Role::Reader, acquire_timeout)
+                    .await
+                {
                     Ok(reader) => reader,
                     Err(e) => {
                         writer.close().await;
@@ -82,7 +110,9 @@ impl Database {
                 (Dialect::Sqlite, writer, reader)
             }
             DatabaseTarget::Postgres(url) => {
-                let pool = Dialect::Postgres.connect(url, Role::Writer).await?;
+                let pool = Dialect::Postgres
+                    .connect(url, Role::Writer, acquire_timeout)
+                    .await?;
                 (Dialect::Postgres, pool.clone(), pool)
             }
         };

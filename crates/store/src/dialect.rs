@@ -21,8 +21,14 @@ const SQLITE_BUSY_TIMEOUT_MS: u32 = 5_000;
 const SQLITE_READERS: u32 = 4;
 /// PostgreSQL connections per node (reads and writes share them).
 const POSTGRES_CONNECTIONS: u32 = 10;
-/// How long a request waits for a free pooled connection.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request waits for a pooled connection (a free one, or a new one being opened)
+/// unless configured otherwise (`database.acquire_timeout_ms`). While PostgreSQL is down,
+/// every request that needs it waits this long before its 503, so it is kept under the 5 to
+/// 10 s timeouts that clients, proxies and health checks commonly use: they then get the
+/// 503 rather than a timeout of their own. It is long enough that a burst which keeps all
+/// pooled connections busy for a moment waits instead of failing (a query takes
+/// milliseconds, and opening a connection on a network link well under a second).
+pub(crate) const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Which SQL dialect a database speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,7 +144,12 @@ impl Dialect {
     /// Opens a pool for `role`. SQLite: one writer connection (all writes are serialised
     /// through it, which is where group commit will batch them) and a few `query_only`
     /// readers. PostgreSQL: callers use one pool for both roles.
-    pub(crate) async fn connect(self, url: &str, role: Role) -> Result<AnyPool, StoreError> {
+    pub(crate) async fn connect(
+        self,
+        url: &str,
+        role: Role,
+        acquire_timeout: Duration,
+    ) -> Result<AnyPool, StoreError> {
         sqlx::any::install_default_drivers();
         let options: AnyConnectOptions = url.parse().map_err(backend)?;
         let max_connections = match (self, role) {
@@ -149,7 +160,7 @@ impl Dialect {
         AnyPoolOptions::new()
             .max_connections(max_connections)
             .min_connections(0)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .acquire_timeout(acquire_timeout)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move { self.prepare_connection(conn, role).await })
             })

@@ -74,10 +74,13 @@ fn postgres_unavailable(sqlstate: &str) -> bool {
 }
 
 /// SQLite result codes (sqlx reports the extended code; its low byte is the primary one) of a
-/// database that cannot take writes for now: `SQLITE_FULL` (13, "database or disk is full").
+/// database that cannot take writes for now: `SQLITE_FULL` (13, "database or disk is full")
+/// and `SQLITE_BUSY` (5, "database is locked": another process held the write lock for the
+/// whole busy timeout, e.g. a backup or an operator's `sqlite3` session).
 fn sqlite_unavailable(code: i32) -> bool {
+    const SQLITE_BUSY: i32 = 5;
     const SQLITE_FULL: i32 = 13;
-    code & 0xff == SQLITE_FULL
+    matches!(code & 0xff, SQLITE_BUSY | SQLITE_FULL)
 }
 
 /// A failed write: unique violations become `Conflict(conflict())`, foreign-key violations
@@ -129,6 +132,8 @@ mod tests {
     #[test]
     fn sqlite_codes_of_a_full_disk() {
         assert!(sqlite_unavailable(13)); // SQLITE_FULL
+        assert!(sqlite_unavailable(5)); // SQLITE_BUSY
+        assert!(sqlite_unavailable(517)); // SQLITE_BUSY_SNAPSHOT
         assert!(!sqlite_unavailable(1)); // SQLITE_ERROR
         assert!(!sqlite_unavailable(2067)); // SQLITE_CONSTRAINT_UNIQUE
         assert!(!sqlite_unavailable(10)); // SQLITE_IOERR

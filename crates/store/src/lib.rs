@@ -45,6 +45,6 @@ mod settings;
 mod tenant;
 mod users;
 
-pub use database::{open, ConnectionSettings, Database, PoolRole, SchemaStatus};
+pub use database::{open, ConnectionSettings, Database, DatabaseOptions, PoolRole, SchemaStatus};
 pub use outbox::StoreOutbox;
 pub use target::DatabaseTarget;

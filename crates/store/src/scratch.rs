@@ -13,7 +13,7 @@ use sqlx::{AnyConnection, Connection, Executor};
 use tokio::sync::OnceCell;
 
 use crate::dialect::Dialect;
-use crate::{Database, DatabaseTarget};
+use crate::DatabaseTarget;
 
 /// A database on the test server, dropped (with `FORCE`) when this is dropped.
 #[derive(Debug)]
@@ -71,7 +71,7 @@ async fn template(admin_url: &str) -> Result<String, String> {
         }
         let target = DatabaseTarget::Postgres(with_database(admin_url, &building)?);
         let clock = Arc::new(tessera_identity::TestClock::new(0));
-        let db = Database::open(&target, clock)
+        let db = crate::open(&target, clock)
             .await
             .map_err(|e| e.to_string())?;
         db.migrate().await.map_err(|e| e.to_string())?;

@@ -18,9 +18,10 @@ impl TenantStore for SqlStore {
         self.backend
     }
 
+    /// The database answers a read, and this node can write (see `Writer::ready`).
     async fn ping(&self) -> StoreResult<()> {
         execute(&self.reader, sqlx::query("SELECT 1"), backend).await?;
-        Ok(())
+        self.writer.ready().await
     }
 
     async fn bootstrap(&self, plan: &BootstrapPlan) -> StoreResult<BootstrapOutcome> {

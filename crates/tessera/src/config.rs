@@ -52,6 +52,16 @@ pub struct RawConfig {
     /// `[rate_limits]`: per-node abuse limits, each `"<max>/<seconds>"`.
     #[serde(default)]
     pub rate_limits: RawRateLimits,
+    /// `[database]`: how the node uses its database connections.
+    #[serde(default)]
+    pub database: RawDatabase,
+}
+
+/// `[database]` (the database itself is `database_url`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    pub acquire_timeout_ms: Option<u64>,
 }
 
 /// `[rate_limits]`: each value is `"<max>/<window seconds>"`, e.g. `"5/600"`.
@@ -182,7 +192,8 @@ pub struct RawTokens {
 }
 
 /// Keys whose environment values are integers; all others are strings, except lists.
-const INTEGER_KEYS: [&str; 11] = [
+const INTEGER_KEYS: [&str; 12] = [
+    "database.acquire_timeout_ms",
     "outbound.max_response_bytes",
     "http.form_body_limit",
     "http.json_body_limit",
@@ -356,6 +367,9 @@ pub struct Config {
     pub messages: tessera_identity::messages::MessageTemplates,
     /// `[rate_limits]`, validated.
     pub rate_limits: tessera_identity::ratelimit::RateLimitSettings,
+    /// `database.acquire_timeout_ms`: how long a request waits for a database connection
+    /// before its 503 (the answer time while PostgreSQL is down).
+    pub database_options: tessera_store::DatabaseOptions,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -470,11 +484,19 @@ impl Config {
         if !(1024..=64 * 1024 * 1024).contains(&outbound_max_response_bytes) {
             bail!("`outbound.max_response_bytes` must be between 1024 and 67108864");
         }
+        let mut database_options = tessera_store::DatabaseOptions::default();
+        if let Some(ms) = raw.database.acquire_timeout_ms {
+            if !(100..=60_000).contains(&ms) {
+                bail!("`database.acquire_timeout_ms` must be between 100 and 60000 milliseconds");
+            }
+            database_options.acquire_timeout = std::time::Duration::from_millis(ms);
+        }
         Ok(Self {
             listen,
             issuer,
             data_dir,
             database,
+            database_options,
             log_format: raw.log_format.unwrap_or_default(),
             log_level: raw.log_level.unwrap_or_else(|| "info".into()),
             admin,
@@ -651,6 +673,41 @@ mod tests {
             let err = Config::resolve(load_raw(None, &e, &flags).unwrap()).unwrap_err();
             assert!(format!("{err:#}").contains("http.workers"), "{err:#}");
         }
+    }
+
+    #[test]
+    fn the_database_acquire_timeout_defaults_short_and_is_bounded() {
+        let flags = Overrides::default();
+        let config = Config::resolve(load_raw(None, &env(&[]), &flags).unwrap()).unwrap();
+        assert_eq!(
+            config.database_options.acquire_timeout,
+            std::time::Duration::from_secs(3)
+        );
+        let e = env(&[("TESSERA_DATABASE__ACQUIRE_TIMEOUT_MS", "750")]);
+        let config = Config::resolve(load_raw(None, &e, &flags).unwrap()).unwrap();
+        assert_eq!(
+            config.database_options.acquire_timeout,
+            std::time::Duration::from_millis(750)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(&file, "[database]\nacquire_timeout_ms = 5000\n").unwrap();
+        let raw = load_raw(Some(&file), &env(&[]), &flags).unwrap();
+        let config = Config::resolve(raw).unwrap();
+        assert_eq!(
+            config.database_options.acquire_timeout,
+            std::time::Duration::from_secs(5)
+        );
+        for bad in ["0", "99", "60001"] {
+            let e = env(&[("TESSERA_DATABASE__ACQUIRE_TIMEOUT_MS", bad)]);
+            let err = Config::resolve(load_raw(None, &e, &flags).unwrap()).unwrap_err();
+            assert!(
+                format!("{err:#}").contains("database.acquire_timeout_ms"),
+                "{err:#}"
+            );
+        }
+        let e = env(&[("TESSERA_DATABASE__ACQUIRE_TIMEOUT_MS", "soon")]);
+        assert!(load_raw(None, &e, &flags).is_err());
     }
 
     #[test]

@@ -73,7 +73,7 @@ pub async fn open_database(
         }
         Database::Postgres(url) => DatabaseTarget::Postgres(url.to_string()),
     };
-    let db = tessera_store::open(&target, clock)
+    let db = tessera_store::Database::open(&target, clock, config.database_options)
         .await
         .map_err(|e| anyhow!("opening the {} database: {e}", target.backend()))?;
     let status = db

@@ -105,7 +105,9 @@ async fn run_chain(
         match response.json::<TokenResponse>().await {
             Ok(body) => {
                 let us = started.elapsed().as_micros();
-                chain.latencies_us.push(u32::try_from(us).unwrap_or(u32::MAX));
+                chain
+                    .latencies_us
+                    .push(u32::try_from(us).unwrap_or(u32::MAX));
                 token = body.refresh_token;
             }
             Err(_) => {
@@ -136,7 +138,11 @@ async fn main() {
         }
     };
     let tokens: Vec<String> = match std::fs::read_to_string(&args.tokens) {
-        Ok(text) => text.lines().filter(|l| !l.is_empty()).map(str::to_string).collect(),
+        Ok(text) => text
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect(),
         Err(e) => {
             eprintln!("refresh-load: {}: {e}", args.tokens);
             std::process::exit(2);

@@ -84,7 +84,11 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
 }
 
 /// Extracts the client's credentials from HTTP Basic or the form (RFC 6749 §2.3.1).
-fn client_auth(form: &OAuthForm) -> Result<ClientAuth, Error> {
+///
+/// Public only for the fuzz targets (`fuzz/fuzz_targets/form_basic.rs`); handlers call
+/// [`authenticated`].
+#[doc(hidden)]
+pub fn client_auth(form: &OAuthForm) -> Result<ClientAuth, Error> {
     let form_id = form.single("client_id")?;
     let form_secret = form.single("client_secret")?;
     if let Some(value) = form.headers.get(header::AUTHORIZATION) {

@@ -11,7 +11,7 @@ pub trait TenantStore: Send + Sync + 'static {
     /// Which backend this is, for logs and `/readyz` ("sqlite" or "postgres").
     fn backend(&self) -> &'static str;
 
-    /// Cheap liveness probe of the database.
+    /// Readiness: the database answers, and this node can write to it.
     async fn ping(&self) -> StoreResult<()>;
 
     /// Creates the tenant, its signing keys, the management application and its admin client

@@ -399,3 +399,23 @@ fn mutated_definitions_never_panic_and_positions_stay_inside_the_text() {
     }
     assert!(checked > 1000, "{checked}");
 }
+
+/// Found by the `journey_yaml` fuzz target: a document of only `---` (no final line break) was
+/// refused with a position on line 2, which the text does not have; saphyr places the empty
+/// root one line past the end. Positions now stay inside the text.
+#[test]
+fn empty_document_without_final_line_break_is_placed_inside_the_text() {
+    let errs = errors("---", Format::Yaml);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].message, "the definition must be a mapping");
+    assert_eq!(file_pos(&errs[0]), (Some(1), Some(4)));
+    // With the line break, line 2 exists and is where the empty root is.
+    let errs = errors("---\n", Format::Yaml);
+    assert_eq!(file_pos(&errs[0]), (Some(2), Some(1)));
+    // A missing value at the very end points at its key, which is inside the text.
+    let errs = errors("id: j\ntype: backend_api\nsteps:", Format::Yaml);
+    for e in &errs {
+        let line = e.line.expect("placed");
+        assert!(line <= 3, "{e:?}");
+    }
+}

@@ -252,3 +252,50 @@ async fn operational_endpoints() {
         srv.stop().await;
     }
 }
+
+/// Found by the malformed-request generator: a body that ended (the client half-closed)
+/// before its `Content-Length` was answered 413 "the request body exceeds 65536 bytes",
+/// though it was 12 bytes long. It is an incomplete request: 400 `invalid_request`.
+#[tokio::test]
+async fn a_body_cut_before_its_content_length_is_400_not_413() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for b in backends().await {
+        let srv = b.start().await;
+        let admin = srv.admin_token().await;
+        let addr = srv.base.trim_start_matches("http://").to_string();
+        for (path, auth, content_type, field) in [
+            (
+                "/cis/v1/applications",
+                format!("authorization: Bearer {admin}\r\n"),
+                "application/json",
+                "error_code",
+            ),
+            (
+                "/oidc/token",
+                String::new(),
+                "application/x-www-form-urlencoded",
+                "error",
+            ),
+        ] {
+            let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let head = format!(
+                "POST {path} HTTP/1.1\r\nhost: t\r\nconnection: close\r\n{auth}\
+                 content-type: {content_type}\r\ncontent-length: 50\r\n\r\n{{\"name\":\"x\"}}"
+            );
+            stream.write_all(head.as_bytes()).await.unwrap();
+            stream.shutdown().await.unwrap();
+            let mut answer = Vec::new();
+            stream.read_to_end(&mut answer).await.unwrap();
+            let answer = String::from_utf8_lossy(&answer);
+            assert!(
+                answer.starts_with("HTTP/1.1 400 "),
+                "{} {path}: {answer}",
+                b.name
+            );
+            let body: Value =
+                serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+            assert_eq!(body[field], "invalid_request", "{} {path}: {body}", b.name);
+        }
+        srv.stop().await;
+    }
+}

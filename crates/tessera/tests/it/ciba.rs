@@ -155,6 +155,35 @@ async fn first_message(srv: &TestServer, admin: &str, to: &str) -> Value {
     }
 }
 
+/// The dev-outbox message to `to` (URL-encoded) whose text contains `needle`, waiting up to
+/// 5 s for the queued delivery.
+async fn message_containing(srv: &TestServer, admin: &str, to: &str, needle: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, outbox) = srv
+            .send_json(
+                Method::GET,
+                &format!("/cis/v1/dev/outbox?to={to}"),
+                admin,
+                None,
+            )
+            .await;
+        let found = outbox
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| m["text"].as_str().is_some_and(|text| text.contains(needle)));
+        if let Some(m) = found {
+            return m.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no message to {to} with {needle} within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn query_param(link: &str, name: &str) -> Option<String> {
     let url = url::Url::parse(link).unwrap();
     url.query_pairs()
@@ -180,7 +209,24 @@ async fn the_seed_flow_works_with_an_sms_link_from_the_outbox() {
             .await;
         assert_eq!(status, StatusCode::OK, "{client}");
 
-        // Step 3: the request, by SMS (the default channel) to Ann's phone number.
+        // Step 3: the request, by SMS (the default channel) to Ann's phone number, sent as
+        // the guide's `curl -d login_hint=+1…` sends it (the raw `+` decodes to a space).
+        let body = format!(
+            "client_id={}&client_secret={}&scope=openid&login_hint=+14155550100",
+            s.client_id, s.secret
+        );
+        let r = srv
+            .http
+            .post(srv.url(BACKCHANNEL))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let raw: Value = r.json().await.unwrap();
+        let raw_id = raw["auth_req_id"].as_str().unwrap();
+        message_containing(&srv, &s.admin, "%2B14155550100", raw_id).await;
         let (status, v) = backchannel(
             &srv,
             &s,
@@ -199,7 +245,7 @@ async fn the_seed_flow_works_with_an_sms_link_from_the_outbox() {
         assert!(id.len() >= 27, "at least 160 bits");
 
         // The SMS carries the link with the request id and the percent-encoded message.
-        let sms = first_message(&srv, &s.admin, "%2B14155550100").await;
+        let sms = message_containing(&srv, &s.admin, "%2B14155550100", &id).await;
         let text = sms["text"].as_str().unwrap().to_string();
         let link = text
             .split_whitespace()
@@ -424,6 +470,7 @@ async fn every_backchannel_request_error_has_its_name() {
             ("unverified", "{}"),
             ("unverified", r#"{"channel":"email"}"#),
         ] {
+            let started = Instant::now();
             let (status, v) = backchannel(
                 &srv,
                 &s,
@@ -436,6 +483,8 @@ async fn every_backchannel_request_error_has_its_name() {
             .await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{hint}: {v}");
             assert_eq!(v["error"], "unknown_user_id", "{hint}: {v}");
+            // Held to the floor that hides whether the lookup found a row.
+            assert!(started.elapsed() >= Duration::from_millis(20), "{hint}");
             bodies.push(v);
         }
         assert!(

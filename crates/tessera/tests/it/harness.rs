@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tessera::config::{Config, Database, LogFormat};
 use tessera::server::{self, MigrateMode, Server};
-use tessera_identity::TestClock;
+use tessera_identity::{Clock, TestClock};
 use tessera_store::scratch::ScratchPostgres;
 use zeroize::Zeroizing;
 
@@ -109,6 +109,17 @@ impl Backend {
         c
     }
 
+    /// A config whose issuer is the node's own address, `http://127.0.0.1:PORT` (known only
+    /// once it listens), for clients that fetch discovery from the URL they were given and
+    /// check that the issuer is that URL (third-party libraries). Sibling and restarted nodes
+    /// do not share it.
+    pub fn config_with_address_issuer(&self) -> Config {
+        Config {
+            issuer: None,
+            ..self.config()
+        }
+    }
+
     pub fn config_without_admin(&self) -> Config {
         Config {
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -136,6 +147,7 @@ impl Backend {
             delivery: Default::default(),
             messages: Default::default(),
             rate_limits: Default::default(),
+            database_options: Default::default(),
         }
     }
 
@@ -162,9 +174,35 @@ pub struct TestServer {
     pub http: reqwest::Client,
 }
 
+/// The wall clock moved ahead by a test clock's reading (which starts at 0).
+struct WallClockAhead(TestClock);
+
+impl Clock for WallClockAhead {
+    fn now_ms(&self) -> i64 {
+        now_ms() + self.0.now_ms()
+    }
+}
+
 impl TestServer {
     pub async fn start(config: Config, clock: TestClock) -> Self {
-        let server = server::start(config, Arc::new(clock.clone()), MigrateMode::Migrate)
+        Self::start_with_clock(config, Arc::new(clock.clone()), clock).await
+    }
+
+    /// Starts a node on the wall clock, for clients that wait in real time between requests
+    /// (a third-party library polling at the interval the server asked for). `clock` then
+    /// holds how far the server runs ahead of the wall clock (0 at start): `advance_s` still
+    /// moves the server's time forward, but the current time is the wall clock's.
+    pub async fn start_on_wall_clock(config: Config) -> Self {
+        let ahead = TestClock::new(0);
+        Self::start_with_clock(config, Arc::new(WallClockAhead(ahead.clone())), ahead).await
+    }
+
+    async fn start_with_clock(
+        config: Config,
+        server_clock: Arc<dyn Clock>,
+        clock: TestClock,
+    ) -> Self {
+        let server = server::start(config, server_clock, MigrateMode::Migrate)
             .await
             .unwrap();
         let base = format!("http://{}", server.addr);
