@@ -198,6 +198,8 @@ def json_get(key):
         print(f"bench: expected JSON with {key!r}, got: {raw[:300]!r}", file=sys.stderr)
         return 1
     value = data.get(key) if isinstance(data, dict) else None
+    if value is None and isinstance(data, dict) and isinstance(data.get("result"), dict):
+        value = data["result"].get(key)  # the platform's {"result": …} envelope
     if value is None:
         print(f"bench: key {key!r} missing in response: {json.dumps(data)[:300]}", file=sys.stderr)
         return 1

@@ -58,7 +58,8 @@ def main():
                                         "client_id": creds["client_id"],
                                         "client_secret": creds["client_secret"]}, form=True)
     admin = t["access_token"]
-    _, app = call("POST", "/cis/v1/applications", {"name": "timing"}, admin)
+    _, app = call("POST", "/cis/v1/applications", {"app_name": "timing"}, admin)
+    app = app["result"]
     _, client = call("POST", f"/cis/v1/applications/{app['app_id']}/clients",
                      {"name": "timing", "ciba_authorization": {
                          "enabled": True, "login_uri": "https://example.com/ciba"}}, admin)
@@ -66,7 +67,7 @@ def main():
     disabled_phone, unverified_phone, unknown_phone = (
         f"+1415{tag}1", f"+1415{tag}2", f"+1415{tag}3")
     s, _ = call("POST", "/cis/v1/users", {"username": f"dis{tag}", "phone_number": disabled_phone,
-                                          "phone_number_verified": True, "status": "disabled"}, admin)
+                                          "phone_number_verified": True, "status": "Disabled"}, admin)
     assert s == 201, s
     s, _ = call("POST", "/cis/v1/users", {"username": f"unv{tag}", "phone_number": unverified_phone,
                                           "phone_number_verified": False}, admin)

@@ -112,10 +112,17 @@ def form(fields):
     return urllib.parse.urlencode(fields)
 
 
+def unwrap(value):
+    """The object inside the hosted platform's `{"result": …}` envelope (users, applications)."""
+    if isinstance(value, dict) and isinstance(value.get("result"), dict):
+        return value["result"]
+    return value
+
+
 def must(status, body, what, ok=(200, 201)):
     if status not in ok:
         raise SystemExit(f"driver: {what} failed: HTTP {status}: {body[:300]!r}")
-    return json.loads(body) if body else {}
+    return unwrap(json.loads(body)) if body else {}
 
 
 def client_token(h, client_id, secret):
@@ -343,7 +350,7 @@ class Load:
                                   self.auth())
             self.rec.count(ph, "POST /cis/v1/users", st, hd, b, write=True, elapsed=h.elapsed)
             if st == 201:
-                user = json.loads(b)
+                user = unwrap(json.loads(b))
                 with self.rec.lock:
                     self.rec.users[user["user_id"]] = username
             else:
@@ -666,7 +673,7 @@ def cmd_check_api(args):
     users_ok = 0
     for uid, name in state["users"].items():
         st, _, b = h.request("GET", f"/cis/v1/users/{uid}", None, auth)
-        if st == 200 and json.loads(b).get("user_id") == uid:
+        if st == 200 and unwrap(json.loads(b)).get("user_id") == uid:
             users_ok += 1
         else:
             unverified += st == 0 or st >= 500

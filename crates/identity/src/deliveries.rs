@@ -30,7 +30,7 @@ use crate::ports::DeliveryStore;
 /// Attempts before a job is given up (about 2 h of backoff in all).
 pub const MAX_ATTEMPTS: i64 = 12;
 /// How long a claimed job belongs to its claimer.
-const LEASE_MS: i64 = 60_000;
+const LEASE_MS: i64 = 30_000;
 /// Jobs claimed per round.
 const CLAIM_BATCH: u32 = 32;
 /// Time allowed for one ping.

@@ -23,6 +23,8 @@ pub struct Ids {
     pub journey_id: String,
     pub trace_id: String,
     pub connection: String,
+    pub email: String,
+    pub phone_number: String,
 }
 
 impl Ids {
@@ -37,6 +39,8 @@ impl Ids {
             "journey_id" => &self.journey_id,
             "trace_id" => &self.trace_id,
             "name" => &self.connection,
+            "email" => &self.email,
+            "phone_number" => &self.phone_number,
             _ => return None,
         })
     }
@@ -239,6 +243,8 @@ async fn fill(srv: &TestServer) -> Values {
             journey_id: "plain".into(),
             trace_id: trace_id.clone(),
             connection: "conn".into(),
+            email: "gen-user@example.com".into(),
+            phone_number: "+14155550100".into(),
         },
         spare: Ids {
             app_id: spare_app,
@@ -248,6 +254,8 @@ async fn fill(srv: &TestServer) -> Values {
             journey_id: "spare-journey".into(),
             trace_id,
             connection: "spare-conn".into(),
+            email: "gen-spare@example.com".into(),
+            phone_number: "+14155550101".into(),
         },
     }
 }
@@ -264,6 +272,8 @@ impl Values {
             journey_id: format!("{p}-journey"),
             trace_id: format!("{p}Trace"),
             connection: format!("{p}-conn"),
+            email: format!("{p}@example.com"),
+            phone_number: "+14155550199".into(),
         };
         Self {
             addr: "127.0.0.1:9".into(),

@@ -79,17 +79,17 @@ pub fn body(method: &str, path: &str, v: &Values, index: usize) -> Option<Body> 
 fn rest_body(method: &str, path: &str, v: &Values, index: usize) -> Option<Body> {
     let json = match (method, path) {
         ("POST", "/cis/v1/applications") => {
-            json!({"name": format!("Generated app {index}"), "description": "made by the generator"})
+            json!({"app_name": format!("Generated app {index}"), "app_description": "made by the generator"})
         }
         ("PUT", "/cis/v1/applications/{app_id}") => {
-            json!({"name": "Renamed app", "description": "changed"})
+            json!({"app_name": "Renamed app", "app_description": "changed"})
         }
         ("POST", "/cis/v1/applications/{app_id}/clients") => json!({
             "name": format!("Generated client {index}"),
             "description": "made by the generator",
             "redirect_uris": [v.redirect_uri],
             "permissions": ["auth"],
-            "access_token_ttl": 600,
+            "token_expiration": {"access_token_ttl": 600},
         }),
         ("PUT", "/cis/v1/applications/{app_id}/clients/{client_id}") => {
             json!({"name": "Renamed client", "description": "changed"})
@@ -108,7 +108,7 @@ fn rest_body(method: &str, path: &str, v: &Values, index: usize) -> Option<Body>
             "custom_data": {"index": index},
             "credentials": {"password": SECRET},
         }),
-        ("PATCH", "/cis/v1/users/{user_id}") => {
+        ("PATCH" | "PUT", "/cis/v1/users/{user_id}") => {
             json!({"external_user_id": format!("ext-{index}"), "custom_data": {"k": "v"}})
         }
         ("POST", "/cis/v1/auth/password/authenticate") => {
