@@ -137,22 +137,7 @@ async fn complete(srv: &TestServer, token: &str, id: &str, approved: bool) -> (S
 /// The newest dev-outbox message to `to` (URL-encoded), waiting up to 5 s for the queued
 /// delivery.
 async fn first_message(srv: &TestServer, admin: &str, to: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let (_, outbox) = srv
-            .send_json(
-                Method::GET,
-                &format!("/cis/v1/dev/outbox?to={to}"),
-                admin,
-                None,
-            )
-            .await;
-        if let Some(m) = outbox.get(0) {
-            return m.clone();
-        }
-        assert!(Instant::now() < deadline, "no message to {to} within 5 s");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    message_containing(srv, admin, to, "").await
 }
 
 /// The dev-outbox message to `to` (URL-encoded) whose text contains `needle`, waiting up to
