@@ -5,10 +5,10 @@
 //! tens of milliseconds of CPU and must not block the executor, and a semaphore bounds how
 //! many run at once so a burst of logins queues instead of exhausting the blocking pool.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, PasswordHash as Phc, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
@@ -19,6 +19,8 @@ use crate::model::PasswordHash;
 const MEMORY_KIB: u32 = 19_456;
 const ITERATIONS: u32 = 2;
 const PARALLELISM: u32 = 1;
+/// Length of the hash in a PHC string (argon2's default).
+const OUTPUT_LEN: usize = 32;
 
 /// Hashes and verifies user passwords with bounded concurrency.
 #[derive(Clone)]
@@ -39,27 +41,86 @@ impl Default for Passwords {
     }
 }
 
-fn argon2() -> Result<Argon2<'static>, Error> {
-    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
-        .map_err(|e| Error::internal(format!("argon2 parameters: {e}")))?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+fn params() -> Result<Params, Error> {
+    Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
+        .map_err(|e| Error::internal(format!("argon2 parameters: {e}")))
+}
+
+/// Argon2's working memory (19 MiB a hash), kept for the next hash instead of freed. Freed,
+/// glibc keeps such blocks in the arena of whichever blocking-pool thread ran the hash, so a
+/// process that had hashed on many threads held hundreds of MiB (the soak of RELIABILITY.md:
+/// 550–840 MiB). Reused, the memory is bounded by the hashes running at once, which the
+/// semaphore bounds; at most `MAX_POOLED` buffers wait here.
+static MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+const MAX_POOLED: usize = 64;
+
+fn with_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    let pooled = MEMORY.lock().ok().and_then(|mut pool| pool.pop());
+    let mut memory = pooled
+        .filter(|m| m.len() == blocks)
+        .unwrap_or_else(|| vec![Block::default(); blocks]);
+    let out = f(&mut memory);
+    if let Ok(mut pool) = MEMORY.lock() {
+        if pool.len() < MAX_POOLED {
+            pool.push(memory);
+        }
+    }
+    out
+}
+
+/// Argon2id of `password` and raw `salt` into `out`, in pooled memory.
+fn compute(
+    params: Params,
+    version: Version,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), Error> {
+    let blocks = params.block_count();
+    let argon2 = Argon2::new(Algorithm::Argon2id, version, params);
+    with_memory(blocks, |memory| {
+        argon2.hash_password_into_with_memory(password, salt, out, memory)
+    })
+    .map_err(|e| Error::internal(format!("argon2 hash: {e}")))
 }
 
 fn hash_blocking(password: &[u8]) -> Result<PasswordHash, Error> {
+    let bad = |e: argon2::password_hash::Error| Error::internal(format!("argon2 PHC: {e}"));
     let mut salt = [0u8; 16];
     tessera_jose::random_bytes(&mut salt)?;
-    let salt =
-        SaltString::encode_b64(&salt).map_err(|e| Error::internal(format!("argon2 salt: {e}")))?;
-    let hash = argon2()?
-        .hash_password(password, &salt)
-        .map_err(|e| Error::internal(format!("argon2 hash: {e}")))?;
-    Ok(PasswordHash(hash.to_string()))
+    let params = params()?;
+    let mut out = [0u8; OUTPUT_LEN];
+    compute(params.clone(), Version::V0x13, password, &salt, &mut out)?;
+    let salt = SaltString::encode_b64(&salt).map_err(bad)?;
+    let phc = Phc {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: (&params).try_into().map_err(bad)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(bad)?),
+    };
+    Ok(PasswordHash(phc.to_string()))
 }
 
 fn verify_blocking(phc: &str, password: &[u8]) -> Result<bool, Error> {
-    let parsed = argon2::password_hash::PasswordHash::new(phc)
+    let bad =
+        |e: argon2::password_hash::Error| Error::internal(format!("stored password hash: {e}"));
+    let parsed = Phc::new(phc).map_err(bad)?;
+    if parsed.algorithm != argon2::ARGON2ID_IDENT {
+        return Err(Error::internal("stored password hash: not argon2id"));
+    }
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Err(Error::internal("stored password hash: no salt or hash"));
+    };
+    let params = Params::try_from(&parsed).map_err(bad)?;
+    let version = Version::try_from(parsed.version.unwrap_or(Version::V0x13.into()))
         .map_err(|e| Error::internal(format!("stored password hash: {e}")))?;
-    Ok(argon2()?.verify_password(password, &parsed).is_ok())
+    let mut salt_bytes = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_bytes).map_err(bad)?;
+    let mut out = Zeroizing::new(vec![0u8; expected.len()]);
+    compute(params, version, password, salt, &mut out)?;
+    // `Output`'s equality is constant-time.
+    Ok(Output::new(&out).map_err(bad)? == expected)
 }
 
 /// A hash of a random password with the same parameters, so checking an unknown user costs
@@ -161,5 +222,38 @@ mod tests {
             .unwrap();
         assert_ne!(h, h2);
         assert_eq!(format!("{h:?}"), "PasswordHash(***)");
+    }
+
+    /// The pooled-memory path writes and reads the same PHC strings as argon2's own
+    /// `PasswordHasher`/`PasswordVerifier`, so hashes stored before it still verify.
+    #[test]
+    fn phc_strings_agree_with_argon2s_own() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params().unwrap());
+        let theirs = argon2
+            .hash_password(
+                b"correct horse",
+                &SaltString::encode_b64(b"0123456789abcdef").unwrap(),
+            )
+            .unwrap()
+            .to_string();
+        assert!(verify_blocking(&theirs, b"correct horse").unwrap());
+        assert!(!verify_blocking(&theirs, b"correct horsE").unwrap());
+        let ours = hash_blocking(b"correct horse").unwrap().0;
+        let parsed = Phc::new(&ours).unwrap();
+        assert!(argon2.verify_password(b"correct horse", &parsed).is_ok());
+        assert!(argon2.verify_password(b"wrong", &parsed).is_err());
+        // Other parameters (an older or tuned hash) verify too, in memory of their size.
+        let small = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8192, 1, 1, None).unwrap(),
+        );
+        let other = small
+            .hash_password(b"pw", &SaltString::encode_b64(b"saltsaltsaltsalt").unwrap())
+            .unwrap()
+            .to_string();
+        assert!(verify_blocking(&other, b"pw").unwrap());
+        assert!(!verify_blocking(&other, b"px").unwrap());
     }
 }
