@@ -31,7 +31,7 @@ pub use metrics::Metrics;
 pub use state::{ApiConfig, AppState};
 
 use crate::metrics::{RequestLabels, RouteLabel, RouteLabels};
-use crate::routes::{admin, auth, ciba, journeys, oidc, ops, settings, users};
+use crate::routes::{admin, auth, ciba, journeys, oidc, ops, passwords, settings, users};
 
 /// Builds the shared state (serializing the discovery document once).
 pub fn app_state(identity: Arc<Identity>, config: ApiConfig) -> AppState {
@@ -241,6 +241,18 @@ fn table() -> Table {
             "/cis/v1/users/phone-number/{phone_number}",
             p(Permission::UsersRead),
             users::get_user_by_phone_number,
+        )
+        .add(
+            M::POST,
+            "/cis/v1/users/{user_id}/password",
+            p(Permission::UsersWrite),
+            passwords::add_password,
+        )
+        .add(
+            M::PUT,
+            "/cis/v1/users/{user_id}/password",
+            p(Permission::UsersWrite),
+            passwords::replace_password,
         );
     let a = p(Permission::Auth);
     let s = p(Permission::Sessions);
@@ -250,6 +262,43 @@ fn table() -> Table {
             "/cis/v1/auth/password/authenticate",
             a,
             auth::password_authenticate,
+        )
+        .add(
+            M::POST,
+            "/cis/v1/auth/password/reset/email/link",
+            a,
+            passwords::reset_link_send,
+        )
+        .add(
+            M::POST,
+            "/cis/v1/auth/password/reset/email/otp",
+            a,
+            passwords::reset_email_otp_send,
+        )
+        .add(
+            M::POST,
+            "/cis/v1/auth/password/reset/email/otp/validate",
+            a,
+            passwords::reset_email_otp_validate,
+        )
+        .add(
+            M::POST,
+            "/cis/v1/auth/password/reset/sms/otp",
+            a,
+            passwords::reset_sms_otp_send,
+        )
+        .add(
+            M::POST,
+            "/cis/v1/auth/password/reset/sms/otp/validate",
+            a,
+            passwords::reset_sms_otp_validate,
+        )
+        .add(M::POST, "/cis/v1/auth/password/reset", a, passwords::reset)
+        .add(
+            M::POST,
+            "/cis/v1/auth/password/validate",
+            a,
+            passwords::validate,
         )
         .add(
             M::POST,

@@ -99,6 +99,12 @@ codes! {
     AuthLoginPreferencesMissing => 403, "auth_login_preferences_missing", "access_denied", "the authentication method is not enabled in the login preferences";
     AuthOtpPasscodeExpired => 400, "auth_otp_passcode_expired", "invalid_grant", "the passcode has expired";
     AuthLinkExpired => 400, "auth_link_expired", "invalid_grant", "the magic link has expired";
+    PasswordResetRequired => 403, "password_reset_required", "access_denied", "the password is temporary and must be replaced";
+    InvalidResetToken => 403, "invalid_reset_token", "access_denied", "the reset token is invalid, used or expired";
+    AuthPasswordAlreadyConfigured => 409, "auth_password_already_configured", "invalid_request", "the user already has a password";
+    AuthPasswordNotConfigured => 409, "auth_password_not_configured", "invalid_request", "the user has no password";
+    UserEmailNotVerified => 403, "user_email_not_verified", "access_denied", "the user's email address is not verified";
+    UserPhoneNumberNotVerified => 403, "user_phone_number_not_verified", "access_denied", "the user's phone number is not verified";
     InvalidRedirectUri => 400, "invalid_redirect_uri", "invalid_request", "`redirect_uri` is not one of the client's redirect_uris";
     /// The email or SMS provider failed; the previous code, if any, is still valid.
     DeliveryFailed => 503, "delivery_failed", "temporarily_unavailable", "the message could not be sent";
@@ -341,6 +347,24 @@ mod tests {
                 "auth_otp_passcode_expired",
             ),
             (Code::AuthLinkExpired, 400, "auth_link_expired"),
+            (Code::PasswordResetRequired, 403, "password_reset_required"),
+            (Code::InvalidResetToken, 403, "invalid_reset_token"),
+            (
+                Code::AuthPasswordAlreadyConfigured,
+                409,
+                "auth_password_already_configured",
+            ),
+            (
+                Code::AuthPasswordNotConfigured,
+                409,
+                "auth_password_not_configured",
+            ),
+            (Code::UserEmailNotVerified, 403, "user_email_not_verified"),
+            (
+                Code::UserPhoneNumberNotVerified,
+                403,
+                "user_phone_number_not_verified",
+            ),
             (Code::InvalidRedirectUri, 400, "invalid_redirect_uri"),
             (Code::DeliveryFailed, 503, "delivery_failed"),
             (Code::InvalidJourney, 400, "invalid_journey"),

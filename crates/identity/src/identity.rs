@@ -9,7 +9,7 @@ use tessera_delivery::Deliver;
 use tessera_jose::Kek;
 use tessera_journey::{Outbound, RunLimits};
 
-use crate::authn::{Challenges, MagicLinks, Otp, PasswordLogins};
+use crate::authn::{Challenges, MagicLinks, Otp, PasswordLogins, PasswordResets};
 use crate::changes::{ChangeFeed, FollowChanges};
 use crate::ciba::Ciba;
 use crate::clients::Clients;
@@ -64,6 +64,7 @@ pub struct Identity {
     pub refresh: Arc<RefreshTokens>,
     pub logins: Arc<Logins>,
     pub passwords: Arc<PasswordLogins>,
+    pub resets: Arc<PasswordResets>,
     pub challenges: Arc<Challenges>,
     pub otp: Arc<Otp>,
     pub magic_links: Arc<MagicLinks>,
@@ -176,14 +177,6 @@ impl Identity {
             outbound.clone(),
             clock.clone(),
         ));
-        let passwords = Arc::new(PasswordLogins::new(
-            users.clone(),
-            lockouts.clone(),
-            preferences.clone(),
-            limits.clone(),
-            logins.clone(),
-            clock.clone(),
-        ));
         let challenges = Arc::new(Challenges::new(
             store.clone(),
             users.clone(),
@@ -194,6 +187,16 @@ impl Identity {
             &kek,
             clock.clone(),
             logins.clone(),
+        ));
+        let resets = Arc::new(PasswordResets::new(challenges.clone(), lockouts.clone()));
+        let passwords = Arc::new(PasswordLogins::new(
+            users.clone(),
+            lockouts.clone(),
+            preferences.clone(),
+            limits.clone(),
+            logins.clone(),
+            resets.clone(),
+            clock.clone(),
         ));
         let ciba = Arc::new(Ciba::new(
             store.clone(),
@@ -257,6 +260,7 @@ impl Identity {
             refresh,
             logins,
             passwords,
+            resets,
             challenges,
             otp,
             magic_links,

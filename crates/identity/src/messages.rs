@@ -1,5 +1,5 @@
-//! The texts of the messages Tessera sends: one-time passcodes (email and SMS), magic links
-//! and CIBA authentication links. Operators replace them with `[messages]` in the
+//! The texts of the messages Tessera sends: one-time passcodes (email and SMS), magic links,
+//! CIBA authentication links and password resets (passcode or link). Operators replace them with `[messages]` in the
 //! configuration. Placeholders: `{{app}}` (the client's application name), `{{code}}` (the
 //! passcode), `{{link}}` (the magic or CIBA link), `{{minutes}}` (its lifetime), `{{message}}`
 //! (CIBA: the request's `custom_message`, else "{app} asks you to confirm a request."). A
@@ -25,6 +25,12 @@ pub struct MessageTemplates {
     pub ciba_email_subject: String,
     /// Body of a CIBA authentication-link email or SMS.
     pub ciba_text: String,
+    /// Subject of a password-reset email (passcode or link).
+    pub reset_email_subject: String,
+    /// Body of a password-reset passcode email or SMS.
+    pub reset_code_text: String,
+    /// Body of a password-reset link email.
+    pub reset_link_text: String,
 }
 
 impl Default for MessageTemplates {
@@ -43,6 +49,13 @@ impl Default for MessageTemplates {
                 .into(),
             ciba_email_subject: "Confirm a request from {{app}}".into(),
             ciba_text: "{{message}}\n{{link}}\nIt expires in {{minutes}} minutes.".into(),
+            reset_email_subject: "Reset your {{app}} password".into(),
+            reset_code_text: "{{code}} is your code to reset your {{app}} password. It expires \
+                 in {{minutes}} minutes. If you did not ask for it, ignore this message."
+                .into(),
+            reset_link_text: "Reset your {{app}} password with this link:\n\n{{link}}\n\nIt \
+                 expires in {{minutes}} minutes. If you did not ask for it, ignore this email."
+                .into(),
         }
     }
 }
@@ -65,6 +78,8 @@ impl MessageTemplates {
             ("otp_sms_text", &self.otp_sms_text, "{{code}}"),
             ("magic_link_text", &self.magic_link_text, "{{link}}"),
             ("ciba_text", &self.ciba_text, "{{link}}"),
+            ("reset_code_text", &self.reset_code_text, "{{code}}"),
+            ("reset_link_text", &self.reset_link_text, "{{link}}"),
         ] {
             if !template.contains(needs) {
                 return Err(format!("messages.{key} must contain {needs}"));
@@ -74,6 +89,7 @@ impl MessageTemplates {
             ("otp_email_subject", &self.otp_email_subject),
             ("magic_link_subject", &self.magic_link_subject),
             ("ciba_email_subject", &self.ciba_email_subject),
+            ("reset_email_subject", &self.reset_email_subject),
         ] {
             if subject.contains("{{code}}") || subject.contains("{{link}}") {
                 return Err(format!(

@@ -84,6 +84,9 @@ pub struct PasswordSettings {
     pub failures_expire_in: u32,
     /// Minutes the password method stays locked, 1–1440.
     pub lockout: u32,
+    /// Minutes a password-reset token, link or reset passcode stays valid (Mosaic's
+    /// `resetValidityMinutes`), 5–60.
+    pub reset_expires_in: u32,
 }
 
 impl Default for AuthMethods {
@@ -122,6 +125,7 @@ impl Default for PasswordSettings {
             max_failures: 5,
             failures_expire_in: 15,
             lockout: 15,
+            reset_expires_in: 5,
         }
     }
 }
@@ -153,6 +157,12 @@ impl LoginPreferences {
             1440,
         )?;
         check_range("password.lockout", self.password.lockout, 1, 1440)?;
+        check_range(
+            "password.reset_expires_in",
+            self.password.reset_expires_in,
+            5,
+            60,
+        )?;
         Ok(())
     }
 }

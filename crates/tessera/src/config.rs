@@ -139,6 +139,9 @@ pub struct RawMessages {
     pub magic_link_text: Option<String>,
     pub ciba_email_subject: Option<String>,
     pub ciba_text: Option<String>,
+    pub reset_email_subject: Option<String>,
+    pub reset_code_text: Option<String>,
+    pub reset_link_text: Option<String>,
 }
 
 impl RawMessages {
@@ -153,6 +156,9 @@ impl RawMessages {
             magic_link_text: self.magic_link_text.unwrap_or(d.magic_link_text),
             ciba_email_subject: self.ciba_email_subject.unwrap_or(d.ciba_email_subject),
             ciba_text: self.ciba_text.unwrap_or(d.ciba_text),
+            reset_email_subject: self.reset_email_subject.unwrap_or(d.reset_email_subject),
+            reset_code_text: self.reset_code_text.unwrap_or(d.reset_code_text),
+            reset_link_text: self.reset_link_text.unwrap_or(d.reset_link_text),
         };
         t.validate().map_err(|e| anyhow!(e))?;
         Ok(t)

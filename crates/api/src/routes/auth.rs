@@ -34,6 +34,8 @@ pub struct PasswordBody {
     username: String,
     password: String,
     #[serde(default)]
+    username_type: Option<String>,
+    #[serde(default)]
     session_id: Option<String>,
     #[serde(default)]
     resource: Option<String>,
@@ -86,8 +88,22 @@ pub async fn password_authenticate(
     Permitted(permit): Permitted<perm::Auth>,
     JsonBody(body): JsonBody<PasswordBody>,
 ) -> ApiResult {
+    let username_type = match body.username_type.as_deref() {
+        None => None,
+        Some("username") => Some(IdentifierType::Username),
+        Some("email") => Some(IdentifierType::Email),
+        Some("phone_number") => Some(IdentifierType::PhoneNumber),
+        Some("user_id") => Some(IdentifierType::UserId),
+        Some(_) => {
+            return Err(Error::invalid(
+                "`username_type` must be one of username, email, phone_number, user_id",
+            )
+            .into())
+        }
+    };
     let login = PasswordLogin {
         username: body.username,
+        username_type,
         password: Zeroizing::new(body.password),
         options: login_options(body.session_id, body.resource, body.claims),
     };

@@ -6,5 +6,6 @@ pub mod ciba;
 pub mod journeys;
 pub mod oidc;
 pub mod ops;
+pub mod passwords;
 pub mod settings;
 pub mod users;

@@ -239,6 +239,12 @@ impl Challenges {
         Ok(())
     }
 
+    /// Stores a code that is handed to the caller rather than sent (a password-reset token).
+    pub(crate) async fn store(&self, record: &OneTimeCode) -> Result<(), Error> {
+        self.codes.create_one_time_code(record).await?;
+        Ok(())
+    }
+
     /// Consumes the newest live code matching `redemption` (exactly one concurrent redeem
     /// wins).
     pub(crate) async fn redeem(&self, redemption: &CodeRedemption) -> Result<Redemption, Error> {

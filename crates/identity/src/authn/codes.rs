@@ -72,6 +72,14 @@ pub(crate) fn link_hash(hasher: &SecretHasher, code: &str) -> String {
     tessera_jose::b64url_encode(&hasher.hash(&input))
 }
 
+/// The keyed hash of a password-reset token.
+pub(crate) fn reset_hash(hasher: &SecretHasher, token: &str) -> String {
+    let mut input = Zeroizing::new(Vec::with_capacity(token.len() + 4));
+    input.extend_from_slice(b"rst\0");
+    input.extend_from_slice(token.as_bytes());
+    tessera_jose::b64url_encode(&hasher.hash(&input))
+}
+
 /// Largest multiple of 10 that fits in a byte: bytes at or above it are drawn again, so each
 /// digit is uniform.
 const DIGIT_BYTE_LIMIT: u8 = 250;

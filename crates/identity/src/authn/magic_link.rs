@@ -93,7 +93,11 @@ impl std::fmt::Debug for LinkLogin {
 }
 
 /// `redirect_uri` with `code` (and `state`) appended to its query.
-fn build_link(redirect_uri: &str, code: &str, state: Option<&str>) -> Result<String, Error> {
+pub(super) fn build_link(
+    redirect_uri: &str,
+    code: &str,
+    state: Option<&str>,
+) -> Result<String, Error> {
     let mut url =
         url::Url::parse(redirect_uri).map_err(|_| Error::from(Code::InvalidRedirectUri))?;
     {

@@ -1,10 +1,15 @@
 //! Password authentication (`POST /cis/v1/auth/password/authenticate`).
 //!
-//! `username` is an email address when it contains `@` (usernames cannot), else a username.
-//! Unknown users cost the same Argon2id time, get the same error as a wrong password, and
-//! count and lock out the same way (`lockouts.rs`). Failures count per (user, `pwd`),
-//! atomically in the store; the failure that reaches the limit and every attempt during the
-//! lockout answer `auth_locked`.
+//! `username` names the user by `username_type` (`username`, `email`, `phone_number` or
+//! `user_id`); without one it may be any of them, tried in that order (a username may
+//! contain `@`, so a username match comes before an email match). Unknown users cost the
+//! same Argon2id time, get the same error as a wrong password, and count and lock out the
+//! same way (`lockouts.rs`). Failures count per (user, `pwd`), atomically in the store; the
+//! failure that reaches the limit and every attempt during the lockout answer `auth_locked`.
+//!
+//! A right temporary password (`force_replace`) does not log in: it answers 403
+//! `password_reset_required` with the message `temporary_password` and a `reset_token` for
+//! `POST /cis/v1/auth/password/reset` (`reset.rs`), as the platform does.
 
 use std::sync::Arc;
 
@@ -16,12 +21,13 @@ use crate::error::{Code, Error};
 use crate::issuer::IssuedTokens;
 use crate::lockouts::Lockouts;
 use crate::logins::{not_active, LoginOptions, Logins};
-use crate::model::{email_norm, username_norm, FailurePolicy, UserLookup, UserStatus};
+use crate::model::{username_norm, FailurePolicy, User, UserStatus};
 use crate::preferences::Preferences;
 use crate::ratelimit::RateLimiter;
-use crate::users::Users;
+use crate::users::{Identifier, IdentifierType, Users};
 
 use super::challenge::method_disabled;
+use super::reset::PasswordResets;
 
 /// The amr value of password authentication.
 pub const PWD: &str = "pwd";
@@ -32,6 +38,8 @@ const MAX_PASSWORD_BYTES: usize = 1024;
 /// `POST /cis/v1/auth/password/authenticate`.
 pub struct PasswordLogin {
     pub username: String,
+    /// What `username` is; `None`: any identifier (see the module documentation).
+    pub username_type: Option<IdentifierType>,
     pub password: Zeroizing<String>,
     pub options: LoginOptions,
 }
@@ -45,21 +53,13 @@ impl std::fmt::Debug for PasswordLogin {
     }
 }
 
-/// The user a login `username` names: an email when it contains `@`, else a username.
-fn login_lookup(username: &str) -> UserLookup {
-    if username.contains('@') {
-        UserLookup::EmailNorm(email_norm(username))
-    } else {
-        UserLookup::UsernameNorm(username_norm(username))
-    }
-}
-
 pub struct PasswordLogins {
     users: Arc<Users>,
     lockouts: Arc<Lockouts>,
     prefs: Arc<Preferences>,
     limits: Arc<RateLimiter>,
     logins: Arc<Logins>,
+    resets: Arc<PasswordResets>,
     clock: Arc<dyn Clock>,
 }
 
@@ -70,6 +70,7 @@ impl PasswordLogins {
         prefs: Arc<Preferences>,
         limits: Arc<RateLimiter>,
         logins: Arc<Logins>,
+        resets: Arc<PasswordResets>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
@@ -78,8 +79,45 @@ impl PasswordLogins {
             prefs,
             limits,
             logins,
+            resets,
             clock,
         }
+    }
+
+    /// The user a login names (see the module documentation).
+    async fn login_user(
+        &self,
+        username: &str,
+        kind: Option<IdentifierType>,
+    ) -> Result<Option<User>, Error> {
+        let guessing = kind.is_none();
+        let kinds = match kind {
+            Some(k) => vec![k],
+            None => vec![
+                IdentifierType::Username,
+                IdentifierType::Email,
+                IdentifierType::PhoneNumber,
+                IdentifierType::UserId,
+            ],
+        };
+        for kind in kinds {
+            let unlikely = match kind {
+                IdentifierType::Email => !username.contains('@'),
+                IdentifierType::PhoneNumber => !username.trim_start().starts_with('+'),
+                _ => false,
+            };
+            if guessing && unlikely {
+                continue;
+            }
+            let id = Identifier {
+                kind,
+                value: username.to_string(),
+            };
+            if let Some(user) = self.users.by_identifier(&id, false).await? {
+                return Ok(Some(user));
+            }
+        }
+        Ok(None)
     }
 
     /// `POST /cis/v1/auth/password/authenticate`.
@@ -106,7 +144,9 @@ impl PasswordLogins {
         }
         self.logins.precheck(client, &login.options).await?;
         let now = self.clock.now_s();
-        let user = self.users.find(&login_lookup(&login.username)).await?;
+        let user = self
+            .login_user(&login.username, login.username_type)
+            .await?;
         // Unknown usernames count and lock out like known ones (no enumeration).
         let subject = self.lockouts.subject(
             user.as_ref().map(|u| u.user_id.as_str()),
@@ -142,6 +182,15 @@ impl PasswordLogins {
             return Err(not_active());
         }
         self.lockouts.reset(&subject, PWD).await?;
+        if user.password_force_replace {
+            let token = self.resets.issue(client, &user).await?;
+            return Err(
+                Error::new(Code::PasswordResetRequired, "temporary_password").with(
+                    "reset_token",
+                    serde_json::Value::String(token.expose().to_string()),
+                ),
+            );
+        }
         self.logins
             .complete(client, &user, PWD, login.options)
             .await

@@ -1,8 +1,8 @@
 //! Validation and normalisation of user fields (SPEC §5): the email is trimmed and unique
 //! case-insensitively; the phone number is normalised to E.164 (`+`, then 8–15 digits, the
 //! first 1–9, after removing spaces, dashes, dots and parentheses); the username is NFC,
-//! unique case-insensitively, has no `@` and does not start with `+`. Messages name fields,
-//! never echo values.
+//! unique case-insensitively and does not start with `+` (it may contain `@`, as the
+//! platform's usernames may). Messages name fields, never echo values.
 
 use serde_json::{json, Map, Value};
 use unicode_normalization::UnicodeNormalization;
@@ -93,9 +93,6 @@ pub fn normalize_username(input: &str) -> Result<String, Error> {
     }
     if username.chars().any(char::is_control) {
         return Err(invalid("contains control characters"));
-    }
-    if username.contains('@') {
-        return Err(invalid("may not contain @"));
     }
     if username.starts_with('+') {
         return Err(invalid("may not start with +"));
@@ -659,22 +656,39 @@ pub(super) fn take_password(
         return Err(bad(Code::InvalidPassword, "the password must be a string"));
     };
     let password = Zeroizing::new(password);
-    if password.chars().count() < min_length {
-        return Err(bad(
-            Code::InvalidPassword,
-            format!("the password must have at least {min_length} characters"),
-        ));
-    }
-    if password.len() > MAX_PASSWORD_BYTES {
-        return Err(bad(
-            Code::InvalidPassword,
-            "the password is longer than 1024 bytes",
-        ));
-    }
+    check_new_password(&password, min_length)?;
     Ok(Some(PasswordInput {
         password,
         force_replace,
     }))
+}
+
+/// What is wrong with a new password under the policy (`password.min_length`, at most 1024
+/// bytes): `(code, message)` pairs in the platform's `ApiPasswordValidationError` shape;
+/// empty when it is acceptable.
+pub fn password_problems(password: &str, min_length: usize) -> Vec<(&'static str, String)> {
+    let mut problems = Vec::new();
+    if password.chars().count() < min_length {
+        problems.push((
+            "password_too_short",
+            format!("the password must have at least {min_length} characters"),
+        ));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        problems.push((
+            "password_too_long",
+            "the password is longer than 1024 bytes".to_string(),
+        ));
+    }
+    problems
+}
+
+/// A new password must meet the policy: 400 `invalid_password` naming the first problem.
+pub(super) fn check_new_password(password: &str, min_length: usize) -> Result<(), Error> {
+    match password_problems(password, min_length).into_iter().next() {
+        Some((_, message)) => Err(bad(Code::InvalidPassword, message)),
+        None => Ok(()),
+    }
 }
 
 pub(super) fn require_identifier(user: &User) -> Result<(), Error> {
@@ -723,7 +737,7 @@ mod tests {
             normalize_username(" Ren\u{65}\u{301} ").unwrap(),
             "Ren\u{e9}"
         );
-        assert!(normalize_username("a@b").is_err());
+        assert_eq!(normalize_username("ann@example").unwrap(), "ann@example");
         assert!(normalize_username("+123").is_err());
         assert!(normalize_username("a\u{0}b").is_err());
     }

@@ -18,7 +18,9 @@ use std::sync::Arc;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-pub use fields::{normalize_email, normalize_phone, normalize_username, user_json};
+pub use fields::{
+    normalize_email, normalize_phone, normalize_username, password_problems, user_json,
+};
 pub use identifier::{Identifier, IdentifierType};
 
 use crate::caller::{perm, Permit, UserCaller};
@@ -32,7 +34,10 @@ use crate::ports::UserStore;
 use crate::preferences::Preferences;
 use crate::util::{new_id, plausible_id, plausible_key};
 
-use fields::{apply_fields, input_json, invalid, parse_fields, require_identifier, take_password};
+use fields::{
+    apply_fields, check_new_password, input_json, invalid, parse_fields, require_identifier,
+    take_password,
+};
 
 /// Default and largest page size of a user search.
 pub const DEFAULT_PAGE: u32 = 100;
@@ -40,6 +45,18 @@ pub const MAX_PAGE: u32 = 1000;
 
 /// Fields of the public representation that a PATCH may not change.
 const READ_ONLY_FIELDS: [&str; 3] = ["user_id", "created_at", "updated_at"];
+
+/// `POST`/`PUT /cis/v1/users/{user_id}/password` (the platform's `ApiAddPassword` and
+/// `ApiUpdatePassword`). No `Debug`: it holds the password.
+pub struct PasswordSet {
+    pub password: Zeroizing<String>,
+    /// Temporary: the next login must replace it (the platform's default is `true`).
+    pub force_replace: bool,
+    /// `POST` only: the username the user will log in with.
+    pub username: Option<String>,
+    /// `false` skips the policy (`password.min_length`); the 1024-byte bound stays.
+    pub enforce_complexity: bool,
+}
 
 /// The search parameters of `GET /cis/v1/users`.
 #[derive(Debug, Clone, Default)]
@@ -348,6 +365,83 @@ impl Users {
             .map_err(user_store_error)?;
         self.live.forget_user(user_id);
         Ok(())
+    }
+
+    /// `POST /cis/v1/users/{user_id}/password`: the first password of a user who has none
+    /// (409 `auth_password_already_configured` otherwise), with an optional new username.
+    pub async fn add_password(
+        &self,
+        _permit: &Permit<perm::UsersWrite>,
+        user_id: &str,
+        set: PasswordSet,
+    ) -> Result<User, Error> {
+        let mut user = self.by_id(user_id).await?.ok_or_else(user_not_found)?;
+        if user.password_hash.is_some() {
+            return Err(Code::AuthPasswordAlreadyConfigured.into());
+        }
+        if let Some(username) = &set.username {
+            user.username = Some(normalize_username(username)?);
+        }
+        self.store_password(user, set).await
+    }
+
+    /// `PUT /cis/v1/users/{user_id}/password`: replaces the password of a user who has one
+    /// (409 `auth_password_not_configured` otherwise).
+    pub async fn replace_password(
+        &self,
+        _permit: &Permit<perm::UsersWrite>,
+        user_id: &str,
+        set: PasswordSet,
+    ) -> Result<User, Error> {
+        let user = self.by_id(user_id).await?.ok_or_else(user_not_found)?;
+        if user.password_hash.is_none() {
+            return Err(Code::AuthPasswordNotConfigured.into());
+        }
+        self.store_password(user, set).await
+    }
+
+    /// Checks, hashes and stores a new password of `user`.
+    async fn store_password(&self, mut user: User, set: PasswordSet) -> Result<User, Error> {
+        let min_length = if set.enforce_complexity {
+            self.password_min_length()
+        } else {
+            0
+        };
+        check_new_password(&set.password, min_length)?;
+        let now_ms = self.clock.now_ms();
+        user.password_hash = Some(self.passwords.hash(set.password).await?);
+        user.password_force_replace = set.force_replace;
+        user.password_updated_at = Some(now_ms);
+        user.updated_at = self.clock.now_s();
+        self.store
+            .update_user(&user)
+            .await
+            .map_err(user_store_error)?;
+        self.live.forget_user(&user.user_id);
+        Ok(user)
+    }
+
+    /// What is wrong with `password` under the policy (empty when it is acceptable).
+    pub fn password_problems(&self, password: &str) -> Vec<(&'static str, String)> {
+        password_problems(password, self.password_min_length())
+    }
+
+    /// A password reset (`authn/reset.rs`): the user's new, permanent password.
+    pub(crate) async fn reset_password(
+        &self,
+        user: User,
+        password: Zeroizing<String>,
+    ) -> Result<User, Error> {
+        self.store_password(
+            user,
+            PasswordSet {
+                password,
+                force_replace: false,
+                username: None,
+                enforce_complexity: true,
+            },
+        )
+        .await
     }
 
     /// The OIDC userinfo response (OIDC Core §5.3) for a live user token: `sub` and the

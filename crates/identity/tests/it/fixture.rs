@@ -379,6 +379,7 @@ impl Fixture {
                 &permit,
                 PasswordLogin {
                     username: username.into(),
+                    username_type: None,
                     password: Zeroizing::new(password.into()),
                     options: in_session(session),
                 },

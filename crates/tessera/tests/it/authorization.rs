@@ -108,7 +108,48 @@ fn expected_table() -> Vec<(&'static str, &'static str, Expect)> {
         ),
         (
             "POST",
+            "/cis/v1/users/{user_id}/password",
+            p(Permission::UsersWrite),
+        ),
+        (
+            "PUT",
+            "/cis/v1/users/{user_id}/password",
+            p(Permission::UsersWrite),
+        ),
+        (
+            "POST",
             "/cis/v1/auth/password/authenticate",
+            p(Permission::Auth),
+        ),
+        (
+            "POST",
+            "/cis/v1/auth/password/reset/email/link",
+            p(Permission::Auth),
+        ),
+        (
+            "POST",
+            "/cis/v1/auth/password/reset/email/otp",
+            p(Permission::Auth),
+        ),
+        (
+            "POST",
+            "/cis/v1/auth/password/reset/email/otp/validate",
+            p(Permission::Auth),
+        ),
+        (
+            "POST",
+            "/cis/v1/auth/password/reset/sms/otp",
+            p(Permission::Auth),
+        ),
+        (
+            "POST",
+            "/cis/v1/auth/password/reset/sms/otp/validate",
+            p(Permission::Auth),
+        ),
+        ("POST", "/cis/v1/auth/password/reset", p(Permission::Auth)),
+        (
+            "POST",
+            "/cis/v1/auth/password/validate",
             p(Permission::Auth),
         ),
         (

@@ -340,7 +340,11 @@ async fn the_platform_user_fields_round_trip_and_put_updates() {
                 json!({"username": "lee", "password": SECRET}),
             )
             .await;
-        assert_ne!(s, StatusCode::FORBIDDEN, "{e}");
+        // Active again, the login gets past the status check to the temporary-password
+        // rule: the right temporary password asks for a reset.
+        assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
+        assert_eq!(e["error_code"], "password_reset_required", "{e}");
+        assert!(e["reset_token"].is_string(), "{e}");
         srv.stop().await;
     }
 }

@@ -52,7 +52,8 @@ async fn get_returns_the_defaults() {
                 },
                 "magic_link": {"expires_in": 15},
                 "password": {
-                    "min_length": 8, "max_failures": 5, "failures_expire_in": 15, "lockout": 15
+                    "min_length": 8, "max_failures": 5, "failures_expire_in": 15, "lockout": 15,
+                    "reset_expires_in": 5
                 },
             })
         );

@@ -114,6 +114,26 @@ fn rest_body(method: &str, path: &str, v: &Values, index: usize) -> Option<Body>
         ("POST", "/cis/v1/auth/password/authenticate") => {
             json!({"username": v.username, "password": SECRET})
         }
+        ("POST" | "PUT", "/cis/v1/users/{user_id}/password") => {
+            json!({"password": SECRET, "force_replace": false})
+        }
+        ("POST", "/cis/v1/auth/password/reset/email/link") => {
+            json!({"email": v.email, "redirect_uri": v.redirect_uri})
+        }
+        ("POST", "/cis/v1/auth/password/reset/email/otp") => json!({"email": v.email}),
+        ("POST", "/cis/v1/auth/password/reset/email/otp/validate") => {
+            json!({"email": v.email, "passcode": "123456"})
+        }
+        ("POST", "/cis/v1/auth/password/reset/sms/otp") => {
+            json!({"phone_number": "+14155550100"})
+        }
+        ("POST", "/cis/v1/auth/password/reset/sms/otp/validate") => {
+            json!({"phone_number": "+14155550100", "passcode": "123456"})
+        }
+        ("POST", "/cis/v1/auth/password/reset") => {
+            json!({"reset_token": "not-a-token", "new_password": SECRET})
+        }
+        ("POST", "/cis/v1/auth/password/validate") => json!({"password": SECRET}),
         ("POST", "/cis/v1/auth/session/authenticate") | ("POST", "/cis/v1/auth/session/logout") => {
             json!({"session_id": v.session_id})
         }
