@@ -31,6 +31,24 @@ pub struct LoginOptions {
     pub claims: Option<RequestedClaims>,
 }
 
+/// A login's requested claims plus the client's `default_custom_claims` in the ID token.
+pub(crate) fn with_default_claims(
+    client: &ClientRecord,
+    claims: Option<RequestedClaims>,
+) -> Option<RequestedClaims> {
+    let defaults = &client.settings().default_custom_claims;
+    if defaults.is_empty() {
+        return claims;
+    }
+    let mut claims = claims.unwrap_or_default();
+    for name in defaults {
+        if !claims.id_token.contains(name) {
+            claims.id_token.push(name.clone());
+        }
+    }
+    Some(claims)
+}
+
 pub(crate) fn not_active() -> Error {
     Code::UserNotActive.into()
 }
@@ -104,7 +122,7 @@ impl Logins {
         };
         let grant = UserGrant {
             resource: options.resource,
-            claims: options.claims,
+            claims: with_default_claims(client, options.claims),
             scope: None,
         };
         self.issue_with_refresh(client, user, &session, session_id, &grant)
@@ -183,7 +201,10 @@ impl Logins {
             &user,
             &session,
             session_id,
-            &UserGrant::default(),
+            &UserGrant {
+                claims: with_default_claims(permit.client(), None),
+                ..UserGrant::default()
+            },
         )
         .await
     }

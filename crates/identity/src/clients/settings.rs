@@ -149,6 +149,9 @@ pub(crate) fn validate_redirect_uri(field: &str, uri: &str) -> Result<(), Error>
     }
 }
 
+/// Most names in a client's `default_custom_claims` (the platform lists 38 claims).
+const MAX_DEFAULT_CLAIMS: usize = 64;
+
 /// Client settings from a body in the public shape, today's names accepted as aliases.
 pub(crate) fn parse_settings(body: Value) -> Result<ClientSettings, Error> {
     let Value::Object(mut obj) = body else {
@@ -189,6 +192,20 @@ fn validate_settings(s: &ClientSettings) -> Result<(), Error> {
                 "scopes must be non-empty printable ASCII without spaces",
             ));
         }
+    }
+    if s.default_custom_claims.len() > MAX_DEFAULT_CLAIMS
+        || s.default_custom_claims.iter().any(|c| {
+            c.is_empty()
+                || c.len() > 64
+                || !c
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '.')
+        })
+    {
+        return Err(Error::invalid(format!(
+            "`default_custom_claims` holds at most {MAX_DEFAULT_CLAIMS} claim names of 1 to 64 \
+             letters, digits, `_` or `.`"
+        )));
     }
     let ttls = [
         ("access_token_ttl", s.access_token_ttl),

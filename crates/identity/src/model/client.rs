@@ -154,6 +154,10 @@ pub struct ClientSettings {
     pub backchannel_client_notification_endpoint: Option<String>,
     #[serde(default = "default_permissions")]
     pub permissions: Vec<Permission>,
+    /// Claims the client's ID tokens carry without asking (the platform's
+    /// `default_custom_claims`): added to every user login's `claims.id_token` request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub default_custom_claims: Vec<String>,
     /// The platform's client fields for the authorization endpoint (not built yet): kept and
     /// returned so its clients can be registered as they are; they take effect with it.
     #[serde(default)]
@@ -232,6 +236,7 @@ impl ClientSettings {
             backchannel_token_delivery_mode: default_delivery_mode(),
             backchannel_client_notification_endpoint: None,
             permissions: default_permissions(),
+            default_custom_claims: Vec::new(),
             client_type: ClientType::default(),
             response_types: default_response_types(),
             supported_prompts: Vec::new(),

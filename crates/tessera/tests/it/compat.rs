@@ -628,3 +628,62 @@ async fn a_user_is_logged_out_everywhere() {
         srv.stop().await;
     }
 }
+
+/// The platform's `default_custom_claims`: the client's ID tokens carry those claims without
+/// a `claims` request (password login, silent authentication), and the client answers them.
+#[tokio::test]
+async fn a_clients_default_custom_claims_are_in_its_id_tokens() {
+    for b in backends().await {
+        let srv = TestServer::start(b.config(), TestClock::new(now_ms())).await;
+        let admin = srv.admin_token().await;
+        let (app_id, client_id, secret) = srv
+            .app_and_client(
+                &admin,
+                json!({"default_custom_claims": ["username", "plan"]}),
+            )
+            .await;
+        let token = srv.token(&client_id, &secret).await;
+        let (s, client) = srv
+            .send_json(
+                Method::GET,
+                &format!("/cis/v1/applications/{app_id}/clients/{client_id}"),
+                &admin,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{client}");
+        assert_eq!(client["default_custom_claims"], json!(["username", "plan"]));
+        srv.create_user(
+            &token,
+            json!({"username": "cleo", "custom_data": {"plan": "gold"},
+                   "credentials": {"password": SECRET, "force_replace": false}}),
+        )
+        .await;
+        let login = srv.login_ok(&token, "cleo").await;
+        let id = crate::harness::claims(login["id_token"].as_str().unwrap());
+        assert_eq!(id["username"], "cleo", "{} {id}", b.name);
+        assert_eq!(id["plan"], "gold", "{id}");
+        let (s, silent) = srv
+            .post(
+                "/cis/v1/auth/session/authenticate",
+                &token,
+                json!({"session_id": login["session_id"]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{silent}");
+        let id = crate::harness::claims(silent["id_token"].as_str().unwrap());
+        assert_eq!(id["username"], "cleo", "{id}");
+
+        // Names are checked.
+        let (s, e) = srv
+            .send_json(
+                Method::PUT,
+                &format!("/cis/v1/applications/{app_id}/clients/{client_id}"),
+                &admin,
+                Some(json!({"default_custom_claims": ["no spaces allowed"]})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+        srv.stop().await;
+    }
+}
