@@ -3,7 +3,8 @@
 //!
 //! Two body formats exist (SPEC §3): OAuth endpoints answer RFC 6749 §5.2
 //! `{"error", "error_description"}` ([`OAuthApiError`]); every other endpoint answers
-//! `{"error_code", "message"}` ([`ApiError`]), plus any extra members the error carries.
+//! `{"error_code", "message"}` ([`ApiError`]), plus any extra members the error carries
+//! (and, on a 409, the platform's `ts_error_code`, equal to `error_code`).
 //! The status is the code's, whichever format. Internal errors are logged with a
 //! correlation id and answered with that id, never with their text. The headers a code
 //! needs (`WWW-Authenticate`, `Retry-After`, `Connection: close` for bodies refused unread,
@@ -102,6 +103,14 @@ impl IntoResponse for ApiError {
         let mut body = Map::new();
         body.insert("error_code".into(), Value::String(e.code().name().into()));
         body.insert("message".into(), Value::String(shown_message(&e).into()));
+        // The hosted platform's conflict bodies (`IdentifierIsTakenHttpError`) also name the
+        // conflict in `ts_error_code`; its clients branch on it.
+        if e.code().status() == 409 {
+            body.insert(
+                "ts_error_code".into(),
+                Value::String(e.code().name().into()),
+            );
+        }
         if let Some(extra) = e.extra() {
             for (k, v) in extra {
                 body.entry(k.clone()).or_insert_with(|| v.clone());

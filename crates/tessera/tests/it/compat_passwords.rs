@@ -103,6 +103,8 @@ async fn a_password_is_set_then_used_with_any_identifier() {
             .await;
         assert_eq!(s, StatusCode::CONFLICT, "{v}");
         assert_eq!(code(&v), "auth_password_already_configured");
+        // The platform's conflict bodies also carry `ts_error_code`.
+        assert_eq!(v["ts_error_code"], "auth_password_already_configured");
 
         // PUT replaces it (permanent here); the old one fails.
         let (s, v) = srv
