@@ -11,6 +11,7 @@ mod ciba;
 mod cli;
 mod compat;
 mod compat_passwords;
+mod compat_tutorials;
 mod connections;
 mod control_chars;
 mod discovery;
