@@ -28,7 +28,7 @@ function arg(name, dflt) {
 const samplesDir = resolve(arg('samples', ''));
 const tesseraBin = resolve(arg('tessera', ''));
 const only = arg('only', '') ? arg('only', '').split(',') : null;
-const logDir = resolve(arg('logs', mkdtempSync(join(tmpdir(), 'tessera-samples-logs-'))));
+const logDir = arg('logs', '') ? resolve(arg('logs', '')) : mkdtempSync(join(tmpdir(), 'tessera-samples-logs-'));
 const keepData = args.includes('--keep-data');
 mkdirSync(logDir, { recursive: true });
 
