@@ -143,7 +143,7 @@ impl PasswordLogins {
         }
         self.lockouts.reset(&subject, PWD).await?;
         self.logins
-            .complete(client, &user, PWD, login.options)
+            .complete(client, &user, PWD, login.options, None)
             .await
     }
 }
