@@ -283,6 +283,23 @@ async fn custom_destinations_are_checked_and_need_auth_direct() {
             );
         }
         assert!(outbox(&srv, &admin, "me@example.org").await.is_empty());
+
+        // The per-destination limit (5 per 10 minutes) counts the custom address, not the
+        // user's: the sixth send there is refused, one to the user's own address is not.
+        for i in 0..6 {
+            let (s, v) = srv
+                .post(
+                    OTP_SEND,
+                    &token,
+                    send(json!({"custom_email": "limit@example.org"})),
+                )
+                .await;
+            let want = if i < 5 { "" } else { "rate_limited" };
+            assert_eq!(code(&v), want, "{} send {i}: {s} {v}", b.name);
+        }
+        assert_eq!(outbox(&srv, &admin, "limit@example.org").await.len(), 5);
+        let (s, v) = srv.post(OTP_SEND, &token, send(json!({}))).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
         srv.stop().await;
     }
 }
