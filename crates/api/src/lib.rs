@@ -135,6 +135,14 @@ fn table() -> Table {
         )
         .add(M::POST, "/oidc/revoke", ClientAuth, oidc::revoke)
         .add(M::POST, "/cis/oidc/revoke", ClientAuth, oidc::revoke)
+        // The platform's revocation path; discovery keeps naming /oidc/revoke.
+        .add(M::POST, "/oidc/token/revocation", ClientAuth, oidc::revoke)
+        .add(
+            M::POST,
+            "/cis/oidc/token/revocation",
+            ClientAuth,
+            oidc::revoke,
+        )
         .add(M::POST, "/oidc/backchannel", ClientAuth, ciba::backchannel)
         .add(
             M::POST,

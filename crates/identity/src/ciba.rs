@@ -749,6 +749,7 @@ impl Ciba {
             resource: None,
             claims: with_default_claims(client, None),
             scope: Some(request.scope.clone()),
+            facts: Default::default(),
         };
         self.logins
             .complete_decoupled(

@@ -1,6 +1,8 @@
 //! What user tokens say about their user: the `amr` of a session's methods (with `mfa`
 //! across two factor classes), the OIDC standard claims a scope releases, and custom claims
-//! a `claims` request names. Pure functions of the user record.
+//! a `claims` request names — including the hosted platform's claim names (`fname`, `lname`,
+//! `mname`, `groups`, `roles`, `new_user`, `custom_app_data`, `tid`). Pure functions of the
+//! user record and the [`ClaimContext`] of the issuance.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -25,6 +27,32 @@ pub struct UserGrant {
     /// The granted scope (space-separated), when the flow requested one (CIBA); `None`
     /// means the client's `default_scopes`.
     pub scope: Option<String>,
+    /// What the authentication behind this issuance established. Not kept with a refresh
+    /// token: refreshed tokens are no authentication (`new_user` false, no `approval_data`).
+    pub facts: LoginFacts,
+}
+
+/// What one authentication established, for the tokens it ends in.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LoginFacts {
+    /// This was the user's first completed authentication (the `new_user` claim): no
+    /// earlier one was recorded for them (`Users::record_authentication`).
+    pub new_user: bool,
+    /// The `approval_data` of the one-time passcode this login redeemed: always in the ID
+    /// token as the claim `approval_data`.
+    pub approval_data: Option<Map<String, Value>>,
+}
+
+/// What a `claims` request may draw on besides the user record.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimContext<'a> {
+    /// The tenant's identifier (the `tid` claim).
+    pub tenant_id: &'a str,
+    /// The `new_user` claim.
+    pub new_user: bool,
+    /// Claims for an ID token (`roles` is released only there: in access tokens only
+    /// client tokens carry `roles`, SPEC §4).
+    pub id_token: bool,
 }
 
 /// Claims a token's issuer sets itself: a `claims` request can never replace them.
@@ -46,19 +74,24 @@ const RESERVED_CLAIMS: &[&str] = &[
     "acr",
     "azp",
     "nonce",
-    "roles",
     "typ",
     "cnf",
+    "approval_data",
 ];
 
-/// The custom claims a `claims` request names, from `user`: any OIDC standard claim of the
-/// user (whatever the scopes), `username`, `external_user_id`, `custom_data` (the whole
-/// object) or a top-level key of `custom_data`. Unknown, empty and reserved names are
-/// skipped; claims already in `base` are kept as they are.
+/// The custom claims a `claims` request names, from `user` and `ctx`: any OIDC standard
+/// claim of the user (whatever the scopes), `username`, `external_user_id`, `custom_data`
+/// (the whole object), the platform's names — `fname`, `mname`, `lname` (the name's first,
+/// middle and last parts, when set), `custom_app_data` (the object), `groups` and `roles`
+/// (always empty arrays: the user record holds neither; `roles` only in ID tokens),
+/// `new_user` and `tid` — or else a top-level key of `custom_data`. Unknown, empty and
+/// reserved names are skipped (OIDC Core §5.5: a requested claim that cannot be returned
+/// is left out); claims already in `base` are kept as they are.
 pub fn requested_claims(
     user: &User,
     names: &[String],
     base: &Map<String, Value>,
+    ctx: &ClaimContext<'_>,
 ) -> Map<String, Value> {
     let mut out = Map::new();
     if names.is_empty() {
@@ -70,9 +103,25 @@ pub fn requested_claims(
         if RESERVED_CLAIMS.contains(&name) || base.contains_key(name) || out.contains_key(name) {
             continue;
         }
+        let part = |f: fn(&crate::model::UserName) -> &Option<String>| {
+            user.name
+                .as_ref()
+                .and_then(|n| f(n).clone())
+                .filter(|p| !p.is_empty())
+                .map(Value::String)
+        };
         let value = match name {
             "username" => user.username.clone().map(Value::String),
             "custom_data" => Some(Value::Object(user.custom_data.clone())),
+            "fname" => part(|n| &n.first_name),
+            "mname" => part(|n| &n.middle_name),
+            "lname" => part(|n| &n.last_name),
+            "custom_app_data" => Some(Value::Object(user.custom_app_data.clone())),
+            "groups" => Some(Value::Array(Vec::new())),
+            "roles" if ctx.id_token => Some(Value::Array(Vec::new())),
+            "roles" => None,
+            "new_user" => Some(Value::Bool(ctx.new_user)),
+            "tid" => Some(Value::String(ctx.tenant_id.to_string())),
             _ => standard
                 .get(name)
                 .cloned()
@@ -160,6 +209,69 @@ pub fn standard_claims<'s>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::UserName;
+    use serde_json::json;
+
+    fn names(n: &[&str]) -> Vec<String> {
+        n.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_platforms_claim_names_come_from_the_user_and_the_issuance() {
+        let mut user = User::new("u1".into(), 0);
+        user.name = Some(UserName {
+            first_name: Some("Ann".into()),
+            middle_name: Some("B".into()),
+            last_name: Some("Lee".into()),
+            ..UserName::default()
+        });
+        user.custom_app_data = json!({"plan": "gold"}).as_object().cloned().unwrap();
+        user.custom_data = json!({"roles": ["x"], "groups": ["y"], "colour": "red"})
+            .as_object()
+            .cloned()
+            .unwrap();
+        let ctx = ClaimContext {
+            tenant_id: "t1",
+            new_user: true,
+            id_token: true,
+        };
+        let wanted = names(&[
+            "fname",
+            "mname",
+            "lname",
+            "groups",
+            "roles",
+            "new_user",
+            "custom_app_data",
+            "tid",
+            "colour",
+            "nothing",
+            "approval_data",
+            "sub",
+        ]);
+        let got = requested_claims(&user, &wanted, &Map::new(), &ctx);
+        assert_eq!(
+            Value::Object(got),
+            json!({
+                "fname": "Ann", "mname": "B", "lname": "Lee", "groups": [], "roles": [],
+                "new_user": true, "custom_app_data": {"plan": "gold"}, "tid": "t1",
+                "colour": "red",
+            })
+        );
+        // Access tokens: no `roles`; no name parts when the user has no name.
+        user.name = None;
+        let ctx = ClaimContext {
+            new_user: false,
+            id_token: false,
+            ..ctx
+        };
+        let got = requested_claims(&user, &wanted, &Map::new(), &ctx);
+        assert!(
+            got.get("roles").is_none() && got.get("fname").is_none(),
+            "{got:?}"
+        );
+        assert_eq!(got["new_user"], json!(false));
+    }
 
     fn methods(m: &[&str]) -> Vec<String> {
         m.iter().map(|s| s.to_string()).collect()

@@ -155,6 +155,7 @@ impl Identity {
             keys.clone(),
             clock.clone(),
             settings.issuer.clone(),
+            report.management_app_id.clone(),
         ));
         let refresh = Arc::new(RefreshTokens::new(
             store.clone(),

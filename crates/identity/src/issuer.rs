@@ -4,7 +4,8 @@
 //! client-credentials path is the hot path.
 //!
 //! Invariants: access tokens are RFC 9068 (`typ: at+jwt`); no user token outlives its
-//! session; `roles` is only in client tokens; a requested `resource` must be absolute,
+//! session; among access tokens `roles` is only in client tokens (an ID token carries the
+//! platform's `roles` claim, always empty, only when a `claims` request names it); a requested `resource` must be absolute,
 //! fragment-free and allowed for the client (`invalid_target`); a requested scope must be
 //! allowed (`invalid_scope`).
 
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::claims::{amr, requested_claims, standard_claims, UserGrant};
+use crate::claims::{amr, requested_claims, standard_claims, ClaimContext, UserGrant};
 use crate::clock::Clock;
 use crate::error::{Code, Error};
 use crate::gate::ACCESS_TOKEN_TYP;
@@ -94,6 +95,8 @@ struct IdTokenClaims<'a> {
     auth_time: i64,
     amr: &'a [String],
     sid: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approval_data: Option<&'a Map<String, Value>>,
     #[serde(flatten)]
     standard: &'a Map<String, Value>,
 }
@@ -102,14 +105,19 @@ pub struct TokenIssuer {
     keys: Arc<Keys>,
     clock: Arc<dyn Clock>,
     issuer: String,
+    /// The tenant's identifier, the `tid` claim: the id of the management application,
+    /// created once per database at bootstrap (`tenant.rs`), so every node of one database
+    /// says the same.
+    tenant_id: String,
 }
 
 impl TokenIssuer {
-    pub fn new(keys: Arc<Keys>, clock: Arc<dyn Clock>, issuer: String) -> Self {
+    pub fn new(keys: Arc<Keys>, clock: Arc<dyn Clock>, issuer: String, tenant_id: String) -> Self {
         Self {
             keys,
             clock,
             issuer,
+            tenant_id,
         }
     }
 
@@ -185,8 +193,13 @@ impl TokenIssuer {
         // No token outlives its session.
         let access_exp = (now + i64::from(settings.access_token_ttl)).min(session.expires_at);
         let id_exp = (now + i64::from(settings.id_token_ttl)).min(session.expires_at);
+        let ctx = ClaimContext {
+            tenant_id: &self.tenant_id,
+            new_user: grant.facts.new_user,
+            id_token: false,
+        };
         let access_custom = match &grant.claims {
-            Some(claims) => requested_claims(user, &claims.access_token, &Map::new()),
+            Some(claims) => requested_claims(user, &claims.access_token, &Map::new(), &ctx),
             None => Map::new(),
         };
         let access = UserAccessClaims {
@@ -206,7 +219,11 @@ impl TokenIssuer {
         };
         let mut standard = standard_claims(user, scope.split(' '));
         if let Some(claims) = &grant.claims {
-            let extra = requested_claims(user, &claims.id_token, &standard);
+            let ctx = ClaimContext {
+                id_token: true,
+                ..ctx
+            };
+            let extra = requested_claims(user, &claims.id_token, &standard, &ctx);
             standard.extend(extra);
         }
         let id = IdTokenClaims {
@@ -218,6 +235,7 @@ impl TokenIssuer {
             auth_time: session.auth_time,
             amr: &amr,
             sid: &session.session_hash,
+            approval_data: grant.facts.approval_data.as_ref(),
             standard: &standard,
         };
         let access_token = self.keys.sign(

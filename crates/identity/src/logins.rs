@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use crate::caller::{perm, Permit, UserCaller};
-use crate::claims::{RequestedClaims, UserGrant};
+use crate::claims::{LoginFacts, RequestedClaims, UserGrant};
 use crate::error::{Code, Error};
 use crate::issuer::{check_resources, IssuedTokens, TokenIssuer};
 use crate::live::LiveChecks;
@@ -99,14 +99,16 @@ impl Logins {
     }
 
     /// After `user` proved a credential of amr `method` (and is active): adds the method to
-    /// the session `options` names, or creates a session, and issues the tokens for
-    /// `client` with a new refresh-token family.
+    /// the session `options` names, or creates a session, records the authentication on the
+    /// user (`new_user`), and issues the tokens for `client` with a new refresh-token
+    /// family; the ID token carries `approval_data` when the credential had some.
     pub(crate) async fn complete(
         &self,
         client: &ClientRecord,
         user: &User,
         method: &str,
         options: LoginOptions,
+        approval_data: Option<serde_json::Map<String, serde_json::Value>>,
     ) -> Result<IssuedTokens, Error> {
         let (session_id, session) = match options.session_id {
             Some(id) => {
@@ -120,10 +122,15 @@ impl Logins {
                     .await?
             }
         };
+        let new_user = self.users.record_authentication(&user.user_id).await?;
         let grant = UserGrant {
             resource: options.resource,
             claims: with_default_claims(client, options.claims),
             scope: None,
+            facts: LoginFacts {
+                new_user,
+                approval_data,
+            },
         };
         self.issue_with_refresh(client, user, &session, session_id, &grant)
             .await
@@ -152,12 +159,14 @@ impl Logins {
                 lifetime,
             )
             .await?;
+        let mut grant = grant.clone();
+        grant.facts.new_user = self.users.record_authentication(&user.user_id).await?;
         if with_refresh {
-            self.issue_with_refresh(client, user, &session, session_id, grant)
+            self.issue_with_refresh(client, user, &session, session_id, &grant)
                 .await
         } else {
             self.issuer
-                .user_tokens(client, user, &session, session_id, grant)
+                .user_tokens(client, user, &session, session_id, &grant)
         }
     }
 

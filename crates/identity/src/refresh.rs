@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tessera_jose::Kek;
 
-use crate::claims::{RequestedClaims, UserGrant};
+use crate::claims::{LoginFacts, RequestedClaims, UserGrant};
 use crate::clock::Clock;
 use crate::error::{Code, Error};
 use crate::model::{ClientRecord, RefreshFamily, RefreshRotation, Rotation, SessionRecord};
@@ -240,6 +240,7 @@ impl RefreshTokens {
                 resource: doc.resource,
                 claims: doc.claims,
                 scope: doc.scope,
+                facts: LoginFacts::default(),
             },
         })
     }

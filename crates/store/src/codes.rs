@@ -10,17 +10,22 @@ use tessera_identity::{CodeRedemption, OneTimeCode, Redemption};
 
 use crate::error::{backend, write_error};
 use crate::query::{execute, fetch_optional, Statement};
-use crate::rows::column;
+use crate::rows::{column, from_json, to_json};
 use crate::sql_store::SqlStore;
 
 /// The columns [`decode_code`] reads.
 const CODE_COLUMNS: &str = "code_id, code_hash, user_id, client_id, kind, destination, \
-     redirect_uri, state, created_at, expires_at, consumed_at";
+     redirect_uri, state, created_at, expires_at, consumed_at, custom_destination, \
+     approval_data";
 
 #[async_trait]
 impl CodeStore for SqlStore {
     async fn create_one_time_code(&self, code: &OneTimeCode) -> StoreResult<()> {
         let code = code.clone();
+        let approval_data = match &code.approval_data {
+            Some(data) => Some(to_json(data, "approval data")?),
+            None => None,
+        };
         // Codes are not cached anywhere, so they record no change rows.
         self.writer
             .run(move |tx| {
@@ -38,8 +43,9 @@ impl CodeStore for SqlStore {
                     let insert = sqlx::query(
                         "INSERT INTO one_time_codes \
                          (code_id, code_hash, user_id, client_id, kind, destination, \
-                          redirect_uri, state, created_at, expires_at, consumed_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)",
+                          redirect_uri, state, created_at, expires_at, consumed_at, \
+                          custom_destination, approval_data) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11, $12)",
                     )
                     .bind(&code.code_id)
                     .bind(&code.code_hash)
@@ -50,7 +56,9 @@ impl CodeStore for SqlStore {
                     .bind(code.redirect_uri.as_deref())
                     .bind(code.state.as_deref())
                     .bind(code.created_at)
-                    .bind(code.expires_at);
+                    .bind(code.expires_at)
+                    .bind(i64::from(code.custom_destination))
+                    .bind(approval_data.as_deref());
                     execute(tx.conn(), insert, |e| {
                         write_error(e, || "one-time code already exists".to_string())
                     })
@@ -157,5 +165,10 @@ fn decode_code(row: &AnyRow) -> StoreResult<OneTimeCode> {
         created_at: column(row, "created_at", what)?,
         expires_at: column(row, "expires_at", what)?,
         consumed_at: column(row, "consumed_at", what)?,
+        custom_destination: column::<i64>(row, "custom_destination", what)? != 0,
+        approval_data: match column::<Option<String>>(row, "approval_data", what)? {
+            Some(text) => Some(from_json(&text, "one-time code approval data")?),
+            None => None,
+        },
     })
 }

@@ -12,7 +12,7 @@ use tessera_identity::{
 };
 
 use crate::error::{backend, corrupt, violation, write_error, Violation};
-use crate::query::{fetch_all, fetch_optional};
+use crate::query::{execute, fetch_all, fetch_optional};
 use crate::rows::{column, from_json, to_json};
 use crate::sql_store::SqlStore;
 
@@ -88,6 +88,35 @@ impl UserStore for SqlStore {
             sqlx::query("DELETE FROM auth_failures WHERE subject = $1").bind(user_id.to_string());
         self.write(statement, backend).await?;
         Ok(())
+    }
+
+    async fn record_authentication(&self, user_id: &str, at_ms: i64) -> StoreResult<bool> {
+        let user_id = user_id.to_string();
+        // `last_auth_ms` is in no document any node caches: no change row. The conditional
+        // update first, so of two concurrent first logins exactly one sees `IS NULL`
+        // (PostgreSQL re-checks the condition after waiting for the row lock; SQLite has one
+        // writer).
+        self.writer
+            .run(move |tx| {
+                Box::pin(async move {
+                    let first = sqlx::query(
+                        "UPDATE users SET last_auth_ms = $2 \
+                         WHERE user_id = $1 AND last_auth_ms IS NULL",
+                    )
+                    .bind(&user_id)
+                    .bind(at_ms);
+                    if execute(tx.conn(), first, backend).await? > 0 {
+                        return Ok(true);
+                    }
+                    let later =
+                        sqlx::query("UPDATE users SET last_auth_ms = $2 WHERE user_id = $1")
+                            .bind(&user_id)
+                            .bind(at_ms);
+                    execute(tx.conn(), later, backend).await?;
+                    Ok(false)
+                })
+            })
+            .await
     }
 
     async fn list_users(&self, filter: &UserFilter) -> StoreResult<UserPage> {

@@ -13,6 +13,7 @@ use tessera_identity::authn::{
 };
 use tessera_identity::claims::RequestedClaims;
 use tessera_identity::logins::LoginOptions;
+use tessera_identity::messages::{EmailContent, SmsInput};
 use tessera_identity::perm;
 use tessera_identity::sessions::SessionId;
 use tessera_identity::users::{Identifier, IdentifierType};
@@ -212,8 +213,10 @@ pub async fn userinfo(State(state): State<AppState>, UserOnly(user): UserOnly) -
     Ok(no_store(json(claims)))
 }
 
-/// The body of `POST /cis/v1/auth/otp/send`. Unknown fields (Mosaic's `custom_sms_input`,
-/// `approval_data`, …) are ignored.
+/// The body of `POST /cis/v1/auth/otp/send`, with the platform's `custom_email`,
+/// `custom_phone_number`, `approval_data`, `email_content` and `custom_sms_input` (checked by
+/// the OTP component). Other unknown fields (`device_id`, `client_attributes`, …) are
+/// ignored.
 #[derive(Deserialize)]
 pub struct OtpSendBody {
     channel: String,
@@ -221,6 +224,17 @@ pub struct OtpSendBody {
     identifier: String,
     #[serde(default)]
     expires_in: Option<u32>,
+    #[serde(default)]
+    custom_email: Option<String>,
+    #[serde(default)]
+    custom_phone_number: Option<String>,
+    /// Any JSON: the component answers a clear 400 for what is not a flat object of strings.
+    #[serde(default)]
+    approval_data: Option<Value>,
+    #[serde(default)]
+    email_content: Option<EmailContent>,
+    #[serde(default)]
+    custom_sms_input: Option<SmsInput>,
 }
 
 /// The body of `POST /cis/v1/auth/otp/authenticate`. No `Debug`: it holds the passcode.
@@ -254,6 +268,8 @@ pub struct LinkSendBody {
     email_expiration: Option<u32>,
     #[serde(default)]
     channel: Option<String>,
+    #[serde(default)]
+    email_content: Option<EmailContent>,
 }
 
 /// The body of `POST /cis/v1/auth/link/email/authenticate`. No `Debug`: it holds the code.
@@ -281,9 +297,16 @@ pub async fn otp_send(
     JsonBody(body): JsonBody<OtpSendBody>,
 ) -> ApiResult {
     let req = OtpSend {
-        channel: OtpChannel::parse(&body.channel)?,
-        identifier: identifier(&body.identifier_type, body.identifier)?,
-        expires_in: body.expires_in,
+        custom_email: body.custom_email,
+        custom_phone_number: body.custom_phone_number,
+        approval_data: body.approval_data,
+        email_content: body.email_content,
+        custom_sms_input: body.custom_sms_input,
+        ..OtpSend::new(
+            OtpChannel::parse(&body.channel)?,
+            identifier(&body.identifier_type, body.identifier)?,
+            body.expires_in,
+        )
     };
     let sent = state.identity.otp.send(&permit, req).await?;
     // `direct` answers carry the code.
@@ -325,6 +348,7 @@ pub async fn magic_link_send(
         state: body.state,
         email_expiration: body.email_expiration,
         channel: LinkChannel::parse(body.channel.as_deref().unwrap_or("email"))?,
+        email_content: body.email_content,
     };
     let sent = state.identity.magic_links.send(&permit, req).await?;
     // `direct` answers carry the link.

@@ -45,7 +45,9 @@ pub fn discovery_document(issuer: &str) -> Bytes {
             "iss", "sub", "aud", "iat", "exp", "jti", "auth_time", "amr", "sid",
             "client_id", "app_id", "app_name", "scope", "roles",
             "email", "email_verified", "phone_number", "phone_number_verified",
-            "name", "given_name", "family_name", "external_user_id"
+            "name", "given_name", "family_name", "external_user_id",
+            "fname", "mname", "lname", "groups", "new_user", "custom_app_data", "tid",
+            "approval_data"
         ],
         "access_token_signing_alg_values_supported": ["ES256", "RS256", "EdDSA"],
         "authorization_response_iss_parameter_supported": false,
@@ -201,7 +203,7 @@ pub async fn introspect(
     Ok(no_store(axum::Json(body).into_response()))
 }
 
-/// `POST /oidc/revoke` (RFC 7009).
+/// `POST /oidc/revoke` (RFC 7009), also at the platform's `/oidc/token/revocation`.
 pub async fn revoke(
     State(state): State<AppState>,
     form: OAuthForm,

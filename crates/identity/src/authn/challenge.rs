@@ -9,7 +9,9 @@
 //! - **redeem**: one conditional store update, so of two concurrent redeems of one code (on
 //!   any nodes) exactly one wins.
 //! - **finish**: the method must still be enabled, the user active; the address the code
-//!   went to is marked verified if it is still the user's; then the login completes.
+//!   went to is marked verified if it is still the user's and the caller did not choose it
+//!   (`custom_email` / `custom_phone_number`); then the login completes, carrying the code's
+//!   `approval_data` into the ID token.
 
 use std::sync::Arc;
 
@@ -192,6 +194,8 @@ impl Challenges {
             client_id: client.client_id().to_string(),
             kind: kind.to_string(),
             destination,
+            custom_destination: false,
+            approval_data: None,
             redirect_uri: None,
             state: None,
             created_at: now,
@@ -252,7 +256,8 @@ impl Challenges {
     }
 
     /// After a code of `user` was consumed: method still enabled, user active, the address
-    /// the code went to marked verified, the login completed for `client`.
+    /// the code went to marked verified (unless the caller chose it), the login completed
+    /// for `client` with the code's `approval_data`.
     pub(crate) async fn finish(
         &self,
         client: &ClientRecord,
@@ -264,11 +269,21 @@ impl Challenges {
         if user.status != UserStatus::Active {
             return Err(not_active());
         }
-        self.users
-            .mark_verified(&mut user, code.kind == SMS, code.destination.as_deref())
-            .await?;
+        // A code sent where the caller said proves nothing about the user's own addresses,
+        // even one equal to them.
+        if !code.custom_destination {
+            self.users
+                .mark_verified(&mut user, code.kind == SMS, code.destination.as_deref())
+                .await?;
+        }
         self.logins
-            .complete(client, &user, &code.kind, options)
+            .complete(
+                client,
+                &user,
+                &code.kind,
+                options,
+                code.approval_data.clone(),
+            )
             .await
     }
 

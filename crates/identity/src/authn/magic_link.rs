@@ -28,7 +28,7 @@ use crate::caller::{perm, Permit};
 use crate::error::{Code, Error};
 use crate::issuer::IssuedTokens;
 use crate::logins::LoginOptions;
-use crate::messages::{render, MessageVars};
+use crate::messages::{compose_email, EmailContent, MessageVars};
 use crate::model::{email_norm, CodeRedemption, Redemption};
 use crate::users::Identifier;
 
@@ -65,6 +65,9 @@ pub struct LinkSend {
     /// Minutes, 1–60; default `magic_link.expires_in`.
     pub email_expiration: Option<u32>,
     pub channel: LinkChannel,
+    /// The platform's `email_content`: shapes the email (`messages.rs`); the link stays in
+    /// it.
+    pub email_content: Option<EmailContent>,
 }
 
 /// What a send returns: the link and its code only on the `direct` channel.
@@ -126,6 +129,9 @@ impl MagicLinks {
         permit: &Permit<perm::Auth>,
         req: LinkSend,
     ) -> Result<LinkSent, Error> {
+        if let Some(content) = &req.email_content {
+            content.validate()?;
+        }
         if req.channel == LinkChannel::Direct {
             permit.also::<perm::AuthDirect>()?;
         }
@@ -194,10 +200,13 @@ impl MagicLinks {
                     message: "",
                 };
                 let t = c.templates();
-                Delivery::Email {
-                    subject: render(&t.magic_link_subject, &vars),
-                    text: render(&t.magic_link_text, &vars),
-                }
+                let (subject, text) = compose_email(
+                    &t.magic_link_subject,
+                    &t.magic_link_text,
+                    &vars,
+                    req.email_content.as_ref(),
+                );
+                Delivery::Email { subject, text }
             }
             LinkChannel::Direct => Delivery::Direct,
         };

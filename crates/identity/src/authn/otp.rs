@@ -24,11 +24,21 @@
 //!   success resets the counter; counts are otherwise forgotten only when a lockout ends.
 //!   Unknown identifiers count and lock out exactly the same way (their counter is keyed by
 //!   a hash of the identifier, `lockouts.rs`), so the answers tell nothing about who exists.
-//! - Rate limits (`ratelimit.rs`) apply before anything is sent or compared.
+//! - Rate limits (`ratelimit.rs`) apply before anything is sent or compared; a code sent to
+//!   `custom_email` / `custom_phone_number` counts against that address.
+//! - The platform's send extras: `custom_email` (email channel) / `custom_phone_number`
+//!   (sms channel) deliver the code to that address instead of the user's. Whoever chooses
+//!   the address can receive the code, as with `direct`, so they need `auth:direct` too
+//!   (SPEC §5 keeps handing codes to the caller behind that permission), and redeeming such
+//!   a code marks none of the user's addresses verified. `approval_data` (a flat object of at
+//!   most 10 string members, [`check_approval_data`]) is echoed in the answer, stored with
+//!   the code and carried into the ID token of the login that redeems it. `email_content`
+//!   and `custom_sms_input` shape the message (`messages.rs`); the code always stays in it.
 
 use std::sync::Arc;
 
 use serde::Serialize;
+use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use super::challenge::{expiry_minutes, method_enabled, Challenges, Delivery, Outgoing};
@@ -38,9 +48,9 @@ use crate::error::{Code, Error};
 use crate::issuer::IssuedTokens;
 use crate::lockouts::Lockouts;
 use crate::logins::LoginOptions;
-use crate::messages::{render, MessageVars};
+use crate::messages::{compose_email, compose_sms, EmailContent, MessageVars, SmsInput};
 use crate::model::{email_norm, CodeRedemption, FailurePolicy, Redemption};
-use crate::users::{Identifier, IdentifierType};
+use crate::users::{normalize_email, normalize_phone, Identifier, IdentifierType};
 
 /// The failure-counter method of one-time passcodes (both channels).
 pub const OTP_COUNTER: &str = "otp";
@@ -74,6 +84,13 @@ impl OtpChannel {
     }
 }
 
+/// Most members of `approval_data` (the platform's limit).
+pub const MAX_APPROVAL_KEYS: usize = 10;
+/// Longest key of `approval_data`, in characters.
+pub const MAX_APPROVAL_KEY_CHARS: usize = 64;
+/// Longest value of `approval_data`, in characters.
+pub const MAX_APPROVAL_VALUE_CHARS: usize = 256;
+
 /// `POST /cis/v1/auth/otp/send`.
 #[derive(Debug, Clone)]
 pub struct OtpSend {
@@ -81,14 +98,115 @@ pub struct OtpSend {
     pub identifier: Identifier,
     /// Minutes, 1–60; default `otp.expires_in`.
     pub expires_in: Option<u32>,
+    /// Deliver to this email instead of the user's (email channel; needs `auth:direct`).
+    pub custom_email: Option<String>,
+    /// Deliver to this phone number instead of the user's (sms channel; needs
+    /// `auth:direct`).
+    pub custom_phone_number: Option<String>,
+    /// As the caller sent it; checked by [`check_approval_data`].
+    pub approval_data: Option<Value>,
+    /// Shapes the email (email channel).
+    pub email_content: Option<EmailContent>,
+    /// Shapes the SMS (sms channel).
+    pub custom_sms_input: Option<SmsInput>,
 }
 
-/// What a send returns: the code only on the `direct` channel.
+impl OtpSend {
+    /// A send with none of the platform's extras.
+    pub fn new(channel: OtpChannel, identifier: Identifier, expires_in: Option<u32>) -> Self {
+        Self {
+            channel,
+            identifier,
+            expires_in,
+            custom_email: None,
+            custom_phone_number: None,
+            approval_data: None,
+            email_content: None,
+            custom_sms_input: None,
+        }
+    }
+}
+
+/// What a send returns: the `approval_data` it was given, and the code only on the
+/// `direct` channel.
 #[derive(Debug, Serialize)]
 pub struct OtpSent {
     pub message: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_data: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<Secret>,
+}
+
+/// Whether `s` holds only what the platform allows in approval data: ASCII letters and
+/// digits, `_`, `-`, `.` and `:` (its SDKs added `:`).
+fn approval_chars(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
+}
+
+/// Checks `approval_data` as the platform defines it: a flat JSON object of at most
+/// [`MAX_APPROVAL_KEYS`] members whose keys (1–64 characters) and string values (at most
+/// 256) hold only letters, digits, `_`, `-`, `.` and `:`. Anything else is 400 naming the
+/// rule.
+pub fn check_approval_data(value: Value) -> Result<Map<String, Value>, Error> {
+    let Value::Object(map) = value else {
+        return Err(Error::invalid("`approval_data` must be a JSON object"));
+    };
+    if map.len() > MAX_APPROVAL_KEYS {
+        return Err(Error::invalid(format!(
+            "`approval_data` has more than {MAX_APPROVAL_KEYS} keys"
+        )));
+    }
+    for (key, value) in &map {
+        if key.is_empty() || key.chars().count() > MAX_APPROVAL_KEY_CHARS || !approval_chars(key) {
+            return Err(Error::invalid(format!(
+                "`approval_data` keys must be 1 to {MAX_APPROVAL_KEY_CHARS} letters, digits, \
+                 `_`, `-`, `.` or `:`"
+            )));
+        }
+        let Value::String(text) = value else {
+            return Err(Error::invalid(
+                "`approval_data` values must be strings (it is a flat object)",
+            ));
+        };
+        if text.chars().count() > MAX_APPROVAL_VALUE_CHARS || !approval_chars(text) {
+            return Err(Error::invalid(format!(
+                "`approval_data` values must be at most {MAX_APPROVAL_VALUE_CHARS} letters, \
+                 digits, `_`, `-`, `.` or `:`"
+            )));
+        }
+    }
+    Ok(map)
+}
+
+/// The address a send delivers to when the caller chose one, checked against the channel
+/// (normalised: an email trimmed, a phone number in E.164).
+fn custom_destination(req: &OtpSend) -> Result<Option<String>, Error> {
+    match (req.channel, &req.custom_email, &req.custom_phone_number) {
+        (_, None, None) => Ok(None),
+        (OtpChannel::Email, Some(email), None) => normalize_email(email).map(Some).map_err(|_| {
+            Error::new(
+                Code::InvalidEmail,
+                "`custom_email` is not a valid email address",
+            )
+        }),
+        (OtpChannel::Sms, None, Some(phone)) => normalize_phone(phone).map(Some).map_err(|_| {
+            Error::new(
+                Code::InvalidPhoneNumber,
+                "`custom_phone_number` must be an E.164 number: + and 8 to 15 digits",
+            )
+        }),
+        (OtpChannel::Email, _, Some(_)) => Err(Error::invalid(
+            "`custom_phone_number` applies only to the sms channel",
+        )),
+        (OtpChannel::Sms, Some(_), _) => Err(Error::invalid(
+            "`custom_email` applies only to the email channel",
+        )),
+        (OtpChannel::Direct, _, _) => Err(Error::invalid(
+            "`custom_email` and `custom_phone_number` do not apply to the direct channel",
+        )),
+    }
 }
 
 /// `POST /cis/v1/auth/otp/authenticate`. Its `Debug` hides the passcode.
@@ -124,7 +242,20 @@ impl Otp {
 
     /// `POST /cis/v1/auth/otp/send`; `direct` also needs `auth:direct`.
     pub async fn send(&self, permit: &Permit<perm::Auth>, req: OtpSend) -> Result<OtpSent, Error> {
-        if req.channel == OtpChannel::Direct {
+        // Bad input first: nothing is looked up or sent for a request that cannot be served.
+        let approval_data = req
+            .approval_data
+            .clone()
+            .map(check_approval_data)
+            .transpose()?;
+        if let Some(content) = &req.email_content {
+            content.validate()?;
+        }
+        if let Some(input) = &req.custom_sms_input {
+            input.validate()?;
+        }
+        let custom = custom_destination(&req)?;
+        if req.channel == OtpChannel::Direct || custom.is_some() {
             permit.also::<perm::AuthDirect>()?;
         }
         let client = permit.client();
@@ -138,18 +269,19 @@ impl Otp {
         let minutes = expiry_minutes("expires_in", req.expires_in, prefs.otp.expires_in)?;
         let user =
             Challenges::require_active(c.users().by_identifier(&req.identifier, true).await?)?;
-        let destination = match req.channel {
-            OtpChannel::Email => Some(
+        let destination = match (req.channel, &custom) {
+            (_, Some(address)) => Some(address.clone()),
+            (OtpChannel::Email, None) => Some(
                 user.email
                     .clone()
                     .ok_or_else(|| Error::from(Code::UserEmailAddressMissing))?,
             ),
-            OtpChannel::Sms => Some(
+            (OtpChannel::Sms, None) => Some(
                 user.phone_number
                     .clone()
                     .ok_or_else(|| Error::from(Code::UserPhoneNumberMissing))?,
             ),
-            OtpChannel::Direct => match req.identifier.kind {
+            (OtpChannel::Direct, None) => match req.identifier.kind {
                 IdentifierType::Email => user.email.clone(),
                 IdentifierType::PhoneNumber => user.phone_number.clone(),
                 IdentifierType::UserId | IdentifierType::Username => None,
@@ -161,7 +293,7 @@ impl Otp {
             None => format!("user:{}", user.user_id),
         };
         let code = random_digits(usize::try_from(prefs.otp.code_length).unwrap_or(6))?;
-        let record = c.record(
+        let mut record = c.record(
             client,
             &user,
             kind,
@@ -169,6 +301,8 @@ impl Otp {
             destination,
             minutes,
         )?;
+        record.custom_destination = custom.is_some();
+        record.approval_data = approval_data.clone();
         let vars = MessageVars {
             app: &client.app.name,
             secret: code.expose(),
@@ -177,12 +311,17 @@ impl Otp {
         };
         let t = c.templates();
         let delivery = match req.channel {
-            OtpChannel::Email => Delivery::Email {
-                subject: render(&t.otp_email_subject, &vars),
-                text: render(&t.otp_email_text, &vars),
-            },
+            OtpChannel::Email => {
+                let (subject, text) = compose_email(
+                    &t.otp_email_subject,
+                    &t.otp_email_text,
+                    &vars,
+                    req.email_content.as_ref(),
+                );
+                Delivery::Email { subject, text }
+            }
             OtpChannel::Sms => Delivery::Sms {
-                text: render(&t.otp_sms_text, &vars),
+                text: compose_sms(&t.otp_sms_text, &vars, req.custom_sms_input.as_ref()),
             },
             OtpChannel::Direct => Delivery::Direct,
         };
@@ -198,6 +337,7 @@ impl Otp {
         .await?;
         Ok(OtpSent {
             message: "OTP sent",
+            approval_data,
             code: (req.channel == OtpChannel::Direct).then_some(code),
         })
     }
@@ -290,5 +430,31 @@ mod tests {
         };
         assert!(!format!("{l:?}").contains("123456"));
         assert!(OtpChannel::parse("fax").is_err());
+    }
+
+    #[test]
+    fn approval_data_is_a_flat_object_of_plain_strings() {
+        use serde_json::json;
+        let ok = json!({"transaction_id": "eFII2y40uB9hQ98nXt3tc1IHkRt8GrRZiqZuRn_59wT", "sum": "200.50", "at": "10:30"});
+        assert_eq!(
+            check_approval_data(ok.clone()).unwrap(),
+            *ok.as_object().unwrap()
+        );
+        let eleven: Map<String, Value> = (0..11).map(|i| (format!("k{i}"), json!("v"))).collect();
+        for bad in [
+            json!(["a"]),
+            json!("a"),
+            Value::Object(eleven),
+            json!({"sum": 200}),
+            json!({"nested": {"a": "b"}}),
+            json!({"sum": "1 000"}),
+            json!({"bad key": "x"}),
+            json!({"": "x"}),
+            json!({"k": "é"}),
+            json!({"k": "x".repeat(257)}),
+            json!({"k".repeat(65): "x"}),
+        ] {
+            assert!(check_approval_data(bad.clone()).is_err(), "{bad}");
+        }
     }
 }

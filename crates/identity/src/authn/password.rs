@@ -192,7 +192,7 @@ impl PasswordLogins {
             );
         }
         self.logins
-            .complete(client, &user, PWD, login.options)
+            .complete(client, &user, PWD, login.options, None)
             .await
     }
 }

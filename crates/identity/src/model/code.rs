@@ -13,8 +13,14 @@ pub struct OneTimeCode {
     /// The amr the code proves: `eotp`, `sms` or `eml`.
     pub kind: String,
     /// The address it was sent to (email or E.164), if any: redeeming it marks that address
-    /// verified only while it is still the user's.
+    /// verified only while it is still the user's, and never when `custom_destination`.
     pub destination: Option<String>,
+    /// The caller chose `destination` (`custom_email` / `custom_phone_number`): redeeming the
+    /// code proves nothing about the user's own addresses.
+    pub custom_destination: bool,
+    /// Passcodes: the send's `approval_data` (a flat object of strings), carried into the
+    /// ID token of the login that redeems the code.
+    pub approval_data: Option<serde_json::Map<String, serde_json::Value>>,
     /// Magic links: where the link points.
     pub redirect_uri: Option<String>,
     /// Magic links: the caller's `state`.

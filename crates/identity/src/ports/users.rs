@@ -23,6 +23,12 @@ pub trait UserStore: Send + Sync + 'static {
     /// `NotFound` if missing.
     async fn delete_user(&self, user_id: &str) -> StoreResult<()>;
 
+    /// Records that the user completed an authentication at `at_ms` (epoch ms): `true` if it
+    /// is their first (no earlier one recorded), decided by one conditional update so that
+    /// of concurrent first logins exactly one gets `true`. An unknown user changes nothing
+    /// (`false`).
+    async fn record_authentication(&self, user_id: &str, at_ms: i64) -> StoreResult<bool>;
+
     /// Users matching every given filter, oldest first, and the total count of matches.
     async fn list_users(&self, filter: &UserFilter) -> StoreResult<UserPage>;
 }

@@ -521,6 +521,16 @@ impl Users {
             .await
     }
 
+    /// Records that `user_id` just completed an authentication; `true` if it is their first
+    /// (the `new_user` claim). Users who logged in before Tessera recorded this count from
+    /// their sessions still stored at the upgrade (migration 0011).
+    pub(crate) async fn record_authentication(&self, user_id: &str) -> Result<bool, Error> {
+        Ok(self
+            .store
+            .record_authentication(user_id, self.clock.now_ms())
+            .await?)
+    }
+
     /// Marks `destination` verified on the user if it is still their address of the
     /// channel `phone` says (phone number, else email).
     pub(crate) async fn mark_verified(

@@ -406,11 +406,7 @@ impl Fixture {
             .otp
             .send(
                 &permit,
-                OtpSend {
-                    channel: OtpChannel::Direct,
-                    identifier,
-                    expires_in: minutes,
-                },
+                OtpSend::new(OtpChannel::Direct, identifier, minutes),
             )
             .await
             .unwrap();
@@ -472,6 +468,7 @@ impl Fixture {
                     state: None,
                     email_expiration: Some(minutes),
                     channel: LinkChannel::Email,
+                    email_content: None,
                 },
             )
             .await

@@ -23,6 +23,8 @@ fn code(id: &str, hash: &str, user_id: &str, client_id: &str, kind: &str, at: i6
         created_at: at,
         expires_at: at + 300,
         consumed_at: None,
+        custom_destination: false,
+        approval_data: None,
     }
 }
 
@@ -51,7 +53,12 @@ async fn codes_redeem_once_and_round_trip() {
         let (db, store) = tdb.open_store().await;
         let b = tdb.backend();
         store.create_user(&user("u1")).await.unwrap();
-        let c = code("id1", "h1", "u1", "c1", "eotp", 100);
+        // A passcode sent to a caller-chosen address with approval data: both come back.
+        let mut c = code("id1", "h1", "u1", "c1", "eotp", 100);
+        c.custom_destination = true;
+        c.approval_data = serde_json::json!({"transaction_id": "tx-1", "sum": "200"})
+            .as_object()
+            .cloned();
         store.create_one_time_code(&c).await.unwrap();
 
         // Wrong hash, wrong user, wrong kind: invalid, nothing consumed.

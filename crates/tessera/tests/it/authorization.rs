@@ -40,6 +40,8 @@ fn expected_table() -> Vec<(&'static str, &'static str, Expect)> {
         ("POST", "/cis/oidc/introspect", ClientAuth),
         ("POST", "/oidc/revoke", ClientAuth),
         ("POST", "/cis/oidc/revoke", ClientAuth),
+        ("POST", "/oidc/token/revocation", ClientAuth),
+        ("POST", "/cis/oidc/token/revocation", ClientAuth),
         ("POST", "/oidc/backchannel", ClientAuth),
         ("POST", "/cis/oidc/backchannel", ClientAuth),
         ("POST", "/cis/auth/backchannel/complete", User),

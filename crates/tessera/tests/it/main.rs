@@ -10,6 +10,7 @@ mod bootstrap;
 mod ciba;
 mod cli;
 mod compat;
+mod compat_otp;
 mod compat_passwords;
 mod compat_tutorials;
 mod connections;

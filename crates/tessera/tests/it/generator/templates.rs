@@ -61,7 +61,9 @@ pub fn body(method: &str, path: &str, v: &Values, index: usize) -> Option<Body> 
                 ("auth_req_id", &v.auth_req_id),
             ]),
         },
-        ("POST", "/oidc/introspect") | ("POST", "/oidc/revoke") => with_creds(&[
+        ("POST", "/oidc/introspect")
+        | ("POST", "/oidc/revoke")
+        | ("POST", "/oidc/token/revocation") => with_creds(&[
             ("token", &v.spare_token),
             ("token_type_hint", "access_token"),
         ]),
@@ -138,9 +140,11 @@ fn rest_body(method: &str, path: &str, v: &Values, index: usize) -> Option<Body>
             json!({"session_id": v.session_id})
         }
         ("POST", "/cis/v1/auth/token/refresh") => json!({"refresh_token": v.refresh_token}),
-        ("POST", "/cis/v1/auth/otp/send") => {
-            json!({"channel": "direct", "identifier_type": "email", "identifier": v.email})
-        }
+        ("POST", "/cis/v1/auth/otp/send") => json!({
+            "channel": "direct", "identifier_type": "email", "identifier": v.email,
+            "approval_data": {"transaction_id": "tx-1", "sum": "200"},
+            "email_content": {"subject": "Your code", "bodyText": "Here it is"},
+        }),
         ("POST", "/cis/v1/auth/otp/authenticate") => json!({
             "passcode": "123456", "identifier_type": "email", "identifier": v.email,
         }),
