@@ -10,6 +10,7 @@ mod bootstrap;
 mod ciba;
 mod cli;
 mod compat;
+mod compat_users;
 mod connections;
 mod control_chars;
 mod discovery;
