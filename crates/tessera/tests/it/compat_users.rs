@@ -9,7 +9,9 @@ use serde_json::{json, Value};
 use tessera_identity::TestClock;
 use zeroize::Zeroizing;
 
-use crate::harness::{backends, code, now_ms, paths, TestServer, ADMIN_ID, ADMIN_SECRET, SECRET};
+use crate::harness::{
+    backends, code, now_ms, paths, TestServer, ADMIN_ID, ADMIN_SECRET, ALL_PERMISSIONS, SECRET,
+};
 use crate::multi_node::{node_config, shared_kek};
 
 /// `GET /cis/v1/users?{query}`: (status, body).
@@ -416,13 +418,15 @@ async fn an_applications_own_login_preferences_override_the_tenants() {
     for b in backends().await {
         let srv = b.start().await;
         let admin = srv.admin_token().await;
-        let (app_a, a_id, a_secret) = srv.app_and_client(&admin, json!({})).await;
-        let (app_b, b_id, b_secret) = srv.app_and_client(&admin, json!({})).await;
+        let all = json!({"permissions": ALL_PERMISSIONS});
+        let (app_a, a_id, a_secret) = srv.app_and_client(&admin, all.clone()).await;
+        let (app_b, b_id, b_secret) = srv.app_and_client(&admin, all).await;
         let a = srv.token(&a_id, &a_secret).await;
         let bt = srv.token(&b_id, &b_secret).await;
         srv.create_user(
             &admin,
-            json!({"username": "ann", "credentials": {"password": SECRET}}),
+            json!({"username": "ann", "email": "ann@example.com",
+                   "credentials": {"password": SECRET}}),
         )
         .await;
 
@@ -486,6 +490,40 @@ async fn an_applications_own_login_preferences_override_the_tenants() {
         assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
         let (s, e) = srv.post(paths::USERS, &bt, short).await;
         assert_eq!(s, StatusCode::CREATED, "{e}");
+
+        // One-time passcodes follow the application's preferences too: off for A, and then
+        // A's own code length, while B's codes follow the tenant's (8 digits, set above).
+        let send = |token: String| {
+            let srv = &srv;
+            async move {
+                srv.post(
+                    paths::OTP_SEND,
+                    &token,
+                    json!({"channel": "direct", "identifier_type": "email",
+                           "identifier": "ann@example.com"}),
+                )
+                .await
+            }
+        };
+        let (s, _) = put_methods(&srv, &admin, &app_a, json!({"email_otp": null})).await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, e) = send(a.clone()).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
+        assert_eq!(code(&e), "auth_login_preferences_missing");
+        let (s, v) = send(bt.clone()).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["code"].as_str().unwrap().len(), 8);
+        let (s, _) = put_methods(
+            &srv,
+            &admin,
+            &app_a,
+            json!({"email_otp": {"codeLength": 4}}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, v) = send(a.clone()).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["code"].as_str().unwrap().len(), 4);
 
         // Methods Tessera lacks, unknown fields and out-of-range values are refused; an
         // unknown application is 404.
