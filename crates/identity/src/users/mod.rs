@@ -9,6 +9,10 @@
 //! - Passwords are Argon2id hashes (`passwords.rs`); no answer ever holds one.
 //! - Every write drops the user from this node's live checks at once (other nodes follow
 //!   the `User` change row).
+//! - Users are tenant-wide for reads; a user is a member of the applications that created or
+//!   linked them (`user_apps`, created with the user in one transaction). Membership gates
+//!   nothing else yet.
+//! - The password policy is that of the caller's application's login preferences.
 
 mod fields;
 mod identifier;
