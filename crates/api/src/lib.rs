@@ -200,6 +200,18 @@ fn table() -> Table {
         )
         .add(
             M::GET,
+            "/cis/v1/loginPreferences/{app_id}",
+            Admin,
+            settings::get_app_login_preferences,
+        )
+        .add(
+            M::PUT,
+            "/cis/v1/loginPreferences/{app_id}/authMethods",
+            Admin,
+            settings::put_app_auth_methods,
+        )
+        .add(
+            M::GET,
             "/cis/v1/dev/outbox",
             Admin,
             settings::list_dev_outbox,
@@ -261,6 +273,24 @@ fn table() -> Table {
             "/cis/v1/users/{user_id}/password",
             p(Permission::UsersWrite),
             passwords::replace_password,
+        )
+        .add(
+            M::GET,
+            "/cis/v1/users/external-user-id/{external_user_id}",
+            p(Permission::UsersRead),
+            users::get_user_by_external_user_id,
+        )
+        .add(
+            M::DELETE,
+            "/cis/v1/users/{user_id}/apps",
+            p(Permission::UsersWrite),
+            users::remove_user_from_app,
+        )
+        .add(
+            M::DELETE,
+            "/cis/v1/manage/users/{user_id}",
+            Admin,
+            users::delete_tenant_user,
         );
     let a = p(Permission::Auth);
     let s = p(Permission::Sessions);

@@ -1,10 +1,16 @@
 //! Login preferences (SPEC §5, Mosaic's `login_preferences`): which backend authentication
 //! methods are enabled and the OTP, magic-link and password settings. One document per
-//! tenant, read and replaced by admins at `GET/PUT /cis/v1/login-preferences`, cached on every
-//! node and followed through the change feed.
+//! tenant, read and replaced by admins at `GET/PUT /cis/v1/login-preferences`; and, as on the
+//! platform, an application's own document (`/cis/v1/loginPreferences/{app_id}`, the
+//! platform's camelCase `auth_methods`, `app_view.rs`), which replaces the tenant's for logins
+//! by that application's clients. [`Preferences::for_app`] is what a login reads. Every
+//! document is cached on every node and followed through the change feed.
 //!
 //! Durations are in minutes, as on the hosted platform.
 
+mod app_view;
+
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -14,13 +20,15 @@ use serde_json::Value;
 use crate::caller::Admin;
 use crate::changes::FollowChanges;
 use crate::clock::Clock;
-use crate::error::Error;
+use crate::error::{Code, Error, StoreError};
 use crate::model::{Change, ChangeKind};
 use crate::ports::SettingsStore;
 use crate::util::{field_label, merge_patch};
 
 /// The name of the login-preferences document in the store's settings.
 pub const LOGIN_PREFERENCES: &str = "login_preferences";
+
+pub use app_view::auth_methods_json;
 
 /// The tenant's login preferences. Every field has a default, so `{}` is a valid document.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,11 +228,30 @@ async fn load(store: &dyn SettingsStore) -> Result<LoginPreferences, Error> {
     }
 }
 
-/// The login preferences component: the current document of this node.
+/// Every application's own login preferences, by app_id.
+type AppPreferences = HashMap<String, Arc<LoginPreferences>>;
+
+/// The stored documents of applications that have their own.
+async fn load_apps(store: &dyn SettingsStore) -> Result<AppPreferences, Error> {
+    let mut apps = HashMap::new();
+    for (app_id, doc) in store.list_app_login_preferences().await? {
+        apps.insert(app_id, Arc::new(parse_stored(&doc)?));
+    }
+    Ok(apps)
+}
+
+fn serialize(prefs: &LoginPreferences) -> Result<String, Error> {
+    serde_json::to_string(prefs)
+        .map_err(|e| Error::internal(format!("serializing login preferences: {e}")))
+}
+
+/// The login preferences component: the tenant's document and the applications' own, as
+/// this node last read them.
 pub struct Preferences {
     store: Arc<dyn SettingsStore>,
     clock: Arc<dyn Clock>,
     current: ArcSwap<LoginPreferences>,
+    apps: ArcSwap<AppPreferences>,
     /// Held across "read from the store, install in memory", so a reload that read before
     /// a write never installs its older copy after the writer's own.
     reload: tokio::sync::Mutex<()>,
@@ -233,10 +260,12 @@ pub struct Preferences {
 impl Preferences {
     pub async fn load(store: Arc<dyn SettingsStore>, clock: Arc<dyn Clock>) -> Result<Self, Error> {
         let prefs = load(store.as_ref()).await?;
+        let apps = load_apps(store.as_ref()).await?;
         Ok(Self {
             store,
             clock,
             current: ArcSwap::from_pointee(prefs),
+            apps: ArcSwap::from_pointee(apps),
             reload: tokio::sync::Mutex::new(()),
         })
     }
@@ -246,9 +275,24 @@ impl Preferences {
         self.current.load_full()
     }
 
+    /// The preferences a login by a client of `app_id` follows: the application's own if it
+    /// has them, else the tenant's.
+    pub fn for_app(&self, app_id: &str) -> Arc<LoginPreferences> {
+        match self.apps.load().get(app_id) {
+            Some(own) => own.clone(),
+            None => self.current(),
+        }
+    }
+
     /// `GET /cis/v1/login-preferences` (admins only).
     pub fn get(&self, _admin: &Admin) -> Arc<LoginPreferences> {
         self.current()
+    }
+
+    /// `GET /cis/v1/loginPreferences/{app_id}` (admins only; the caller checked that the
+    /// application exists): the preferences its logins follow.
+    pub fn get_app(&self, _admin: &Admin, app_id: &str) -> Arc<LoginPreferences> {
+        self.for_app(app_id)
     }
 
     /// `PUT /cis/v1/login-preferences` (admins only): applies `patch` to the stored document
@@ -272,13 +316,50 @@ impl Preferences {
         let prefs: LoginPreferences = serde_json::from_value(doc)
             .map_err(|e| Error::invalid(format!("invalid login preferences: {e}")))?;
         prefs.validate()?;
-        let text = serde_json::to_string(&prefs)
-            .map_err(|e| Error::internal(format!("serializing login preferences: {e}")))?;
+        let text = serialize(&prefs)?;
         self.store
             .put_setting(LOGIN_PREFERENCES, &text, self.clock.now_s())
             .await?;
         let prefs = Arc::new(prefs);
         self.current.store(prefs.clone());
+        Ok(prefs)
+    }
+
+    /// `PUT /cis/v1/loginPreferences/{app_id}/authMethods` (admins only): applies the
+    /// platform's `auth_methods` body (`app_view.rs`: each method given replaces that
+    /// method's settings whole and enables it, `null` disables it, methods not named keep
+    /// theirs) to the application's own document — the tenant's as it is now when the
+    /// application had none — stores it and returns it. 404 if the application does not
+    /// exist.
+    pub async fn put_app_auth_methods(
+        &self,
+        _admin: &Admin,
+        app_id: &str,
+        body: &Value,
+    ) -> Result<Arc<LoginPreferences>, Error> {
+        let _serialized = self.reload.lock().await;
+        let mut prefs = match self.store.get_app_login_preferences(app_id).await? {
+            Some(doc) => parse_stored(&doc)?,
+            None => load(self.store.as_ref()).await?,
+        };
+        app_view::apply_auth_methods(&mut prefs, body)?;
+        prefs.validate()?;
+        let text = serialize(&prefs)?;
+        match self
+            .store
+            .put_app_login_preferences(app_id, &text, self.clock.now_s())
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::NotFound) => {
+                return Err(Error::new(Code::NotFound, "application not found"))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let prefs = Arc::new(prefs);
+        let mut apps = AppPreferences::clone(&self.apps.load());
+        apps.insert(app_id.to_string(), prefs.clone());
+        self.apps.store(Arc::new(apps));
         Ok(prefs)
     }
 
@@ -289,25 +370,75 @@ impl Preferences {
         self.current.store(Arc::new(prefs));
         Ok(())
     }
+
+    /// Re-reads the own preferences of these applications (changed or deleted elsewhere).
+    async fn reload_apps(&self, app_ids: &[&str]) -> Result<(), Error> {
+        let _serialized = self.reload.lock().await;
+        let mut apps = AppPreferences::clone(&self.apps.load());
+        for app_id in app_ids {
+            match self.store.get_app_login_preferences(app_id).await? {
+                Some(doc) => {
+                    apps.insert(app_id.to_string(), Arc::new(parse_stored(&doc)?));
+                }
+                None => {
+                    apps.remove(*app_id);
+                }
+            }
+        }
+        self.apps.store(Arc::new(apps));
+        Ok(())
+    }
 }
 
 #[async_trait::async_trait]
 impl FollowChanges for Preferences {
     fn follows(&self, kind: ChangeKind) -> bool {
-        kind == ChangeKind::Settings
+        // An application's deletion takes its own preferences with it.
+        matches!(kind, ChangeKind::Settings | ChangeKind::Application)
     }
 
     async fn apply(&self, changes: &[&Change]) -> Result<(), Error> {
-        if changes.iter().any(|c| c.key == LOGIN_PREFERENCES) {
+        if changes
+            .iter()
+            .any(|c| c.kind == ChangeKind::Settings && c.key == LOGIN_PREFERENCES)
+        {
             self.reload().await?;
+        }
+        let mut app_ids: Vec<&str> = Vec::new();
+        for c in changes {
+            let app_id = match c.kind {
+                ChangeKind::Application => Some(c.key.as_str()),
+                _ => c.key.strip_prefix(APP_KEY_PREFIX),
+            };
+            if let Some(id) = app_id {
+                let concerned = c.kind == ChangeKind::Settings || self.apps.load().contains_key(id);
+                if concerned && !app_ids.contains(&id) {
+                    app_ids.push(id);
+                }
+            }
+        }
+        if !app_ids.is_empty() {
+            self.reload_apps(&app_ids).await?;
         }
         Ok(())
     }
 }
 
+/// What [`app_login_preferences_key`] puts before the app_id.
+const APP_KEY_PREFIX: &str = "login_preferences/";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::app_login_preferences_key;
+
+    #[test]
+    fn the_change_key_of_an_application_has_the_prefix() {
+        assert_eq!(
+            app_login_preferences_key("app1").strip_prefix(APP_KEY_PREFIX),
+            Some("app1")
+        );
+    }
 
     #[test]
     fn an_empty_document_is_the_defaults_and_valid() {

@@ -1,16 +1,19 @@
-//! Tenant settings for admins: the login preferences (`GET/PUT /cis/v1/login-preferences`)
-//! and the development outbox (`GET /cis/v1/dev/outbox`). Every handler takes
-//! [`AdminOnly`].
+//! Tenant settings for admins: the login preferences (`GET/PUT /cis/v1/login-preferences`),
+//! an application's own login preferences as the platform shapes them
+//! (`GET /cis/v1/loginPreferences/{app_id}`, `PUT …/authMethods`, answers
+//! `{"result": {"auth_methods": …}}`) and the development outbox (`GET /cis/v1/dev/outbox`).
+//! Every handler takes [`AdminOnly`].
 
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
+use serde_json::json;
 use serde_json::Value;
 use tessera_identity::outbox::outbox_json;
-use tessera_identity::preferences::LoginPreferences;
+use tessera_identity::preferences::{auth_methods_json, LoginPreferences};
 use tessera_identity::Error;
 
 use crate::error::ApiError;
-use crate::extract::{AdminOnly, JsonBody};
+use crate::extract::{AdminOnly, JsonBody, PathParams};
 use crate::respond::{json, no_store};
 use crate::state::AppState;
 
@@ -38,6 +41,48 @@ pub async fn put_login_preferences(
 ) -> ApiResult {
     let prefs = state.identity.preferences.put(&admin, patch).await?;
     Ok(json(preferences_json(&prefs)?))
+}
+
+/// `{"result": {"auth_methods": …}}`.
+fn app_preferences_json(prefs: &LoginPreferences) -> Value {
+    json!({"result": {"auth_methods": auth_methods_json(prefs)}})
+}
+
+/// The preferences the application's logins follow (its own, else the tenant's); 404 if the
+/// application does not exist.
+pub async fn get_app_login_preferences(
+    State(state): State<AppState>,
+    AdminOnly(admin): AdminOnly,
+    PathParams(app_id): PathParams<String>,
+) -> ApiResult {
+    state
+        .identity
+        .clients
+        .get_application(&admin, &app_id)
+        .await?;
+    let prefs = state.identity.preferences.get_app(&admin, &app_id);
+    Ok(json(app_preferences_json(&prefs)))
+}
+
+/// Each method given replaces that method's settings and enables it, `null` disables it;
+/// the answer is the application's whole `auth_methods` after the change.
+pub async fn put_app_auth_methods(
+    State(state): State<AppState>,
+    AdminOnly(admin): AdminOnly,
+    PathParams(app_id): PathParams<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult {
+    state
+        .identity
+        .clients
+        .get_application(&admin, &app_id)
+        .await?;
+    let prefs = state
+        .identity
+        .preferences
+        .put_app_auth_methods(&admin, &app_id, &body)
+        .await?;
+    Ok(json(app_preferences_json(&prefs)))
 }
 
 /// `?to=<address>` (optional, once); other parameters are refused.

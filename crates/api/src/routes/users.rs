@@ -15,7 +15,7 @@ use tessera_identity::users::{user_json, UserSearch};
 use tessera_identity::Error;
 
 use crate::error::ApiError;
-use crate::extract::{JsonBody, PathParams, Permitted};
+use crate::extract::{AdminOnly, JsonBody, PathParams, Permitted};
 use crate::respond::{json, json_with, no_store};
 use crate::state::AppState;
 
@@ -35,8 +35,10 @@ fn one(user: &User) -> Value {
     json!({ "result": user_json(user) })
 }
 
-/// `?email=`, `?phone_number=`, `page_limit` (1–1000, default 100; `limit` is an alias),
-/// `page_offset` (alias `offset`); unknown or repeated parameters are refused.
+/// The platform's `search` (its SCIM-like filter), `search_prefix`, `sort_field`,
+/// `sort_order`, `page_limit` (1–5000, default 100; `limit` is an alias), `page_offset`
+/// (alias `offset`), and Tessera's `?email=`, `?phone_number=`; unknown or repeated
+/// parameters are refused.
 fn parse_search(query: Option<&str>) -> Result<UserSearch, Error> {
     let mut search = UserSearch::default();
     let number = |name: &str, v: &str| {
@@ -56,9 +58,14 @@ fn parse_search(query: Option<&str>) -> Result<UserSearch, Error> {
             "page_offset" | "offset" if search.offset.is_none() => {
                 search.offset = Some(number(&k, &v)?)
             }
-            "email" | "phone_number" | "page_limit" | "limit" | "page_offset" | "offset" => {
-                return Err(repeated())
+            "search" if search.search.is_none() => search.search = Some(v.into_owned()),
+            "search_prefix" if search.search_prefix.is_none() => {
+                search.search_prefix = Some(v.into_owned())
             }
+            "sort_field" if search.sort_field.is_none() => search.sort_field = Some(v.into_owned()),
+            "sort_order" if search.sort_order.is_none() => search.sort_order = Some(v.into_owned()),
+            "email" | "phone_number" | "page_limit" | "limit" | "page_offset" | "offset"
+            | "search" | "search_prefix" | "sort_field" | "sort_order" => return Err(repeated()),
             _ => {
                 let name = tessera_identity::util::field_label(&k);
                 return Err(Error::invalid(format!("unknown query parameter `{name}`")));
@@ -133,6 +140,19 @@ pub async fn get_user_by_phone_number(
     Ok(no_store(json(one(&user))))
 }
 
+pub async fn get_user_by_external_user_id(
+    State(state): State<AppState>,
+    Permitted(permit): Permitted<perm::UsersRead>,
+    PathParams(external_user_id): PathParams<String>,
+) -> ApiResult {
+    let user = state
+        .identity
+        .users
+        .get_by_external_user_id(&permit, &external_user_id)
+        .await?;
+    Ok(no_store(json(one(&user))))
+}
+
 pub async fn update_user(
     State(state): State<AppState>,
     Permitted(permit): Permitted<perm::UsersWrite>,
@@ -152,5 +172,33 @@ pub async fn delete_user(
     PathParams(user_id): PathParams<String>,
 ) -> ApiResult {
     state.identity.users.delete(&permit, &user_id).await?;
+    Ok(no_store(StatusCode::NO_CONTENT.into_response()))
+}
+
+/// `DELETE /cis/v1/users/{user_id}/apps`: the user leaves the caller's application.
+pub async fn remove_user_from_app(
+    State(state): State<AppState>,
+    Permitted(permit): Permitted<perm::UsersWrite>,
+    PathParams(user_id): PathParams<String>,
+) -> ApiResult {
+    state
+        .identity
+        .users
+        .remove_from_app(&permit, &user_id)
+        .await?;
+    Ok(no_store(StatusCode::NO_CONTENT.into_response()))
+}
+
+/// `DELETE /cis/v1/manage/users/{user_id}` (admins): the user and all their data.
+pub async fn delete_tenant_user(
+    State(state): State<AppState>,
+    AdminOnly(admin): AdminOnly,
+    PathParams(user_id): PathParams<String>,
+) -> ApiResult {
+    state
+        .identity
+        .users
+        .delete_from_tenant(&admin, &user_id)
+        .await?;
     Ok(no_store(StatusCode::NO_CONTENT.into_response()))
 }

@@ -152,8 +152,9 @@ impl Challenges {
         &self.templates
     }
 
-    pub(crate) fn prefs(&self) -> Arc<LoginPreferences> {
-        self.prefs.current()
+    /// The login preferences of `client`'s application (its own, else the tenant's).
+    pub(crate) fn prefs(&self, client: &ClientRecord) -> Arc<LoginPreferences> {
+        self.prefs.for_app(&client.app.app_id)
     }
 
     pub(crate) fn users(&self) -> &Users {
@@ -265,7 +266,7 @@ impl Challenges {
         code: &OneTimeCode,
         options: LoginOptions,
     ) -> Result<IssuedTokens, Error> {
-        method_enabled(&self.prefs.current(), &code.kind)?;
+        method_enabled(&self.prefs(client), &code.kind)?;
         if user.status != UserStatus::Active {
             return Err(not_active());
         }

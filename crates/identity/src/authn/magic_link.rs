@@ -154,7 +154,7 @@ impl MagicLinks {
                 "`state` must not contain control characters",
             ));
         }
-        let prefs = c.prefs();
+        let prefs = c.prefs(client);
         method_enabled(&prefs, EML)?;
         let minutes = expiry_minutes(
             "email_expiration",

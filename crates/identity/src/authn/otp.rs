@@ -260,7 +260,7 @@ impl Otp {
         }
         let client = permit.client();
         let c = &self.challenges;
-        let prefs = c.prefs();
+        let prefs = c.prefs(client);
         let kind = match (req.channel, req.identifier.kind) {
             (OtpChannel::Sms, _) | (OtpChannel::Direct, IdentifierType::PhoneNumber) => SMS,
             _ => EOTP,
@@ -364,7 +364,7 @@ impl Otp {
             user.as_ref().map(|u| u.user_id.as_str()),
             &key.unwrap_or_else(|| format!("raw:{}", login.identifier.value)),
         );
-        let prefs = c.prefs();
+        let prefs = c.prefs(client);
         if self.lockouts.is_locked(&subject, OTP_COUNTER).await? {
             return Err(Code::AuthLocked.into());
         }

@@ -127,7 +127,7 @@ impl PasswordLogins {
         login: PasswordLogin,
     ) -> Result<IssuedTokens, Error> {
         let client = permit.client();
-        let prefs = self.prefs.current();
+        let prefs = self.prefs.for_app(&client.app.app_id);
         if !prefs.auth_methods.password {
             return Err(method_disabled("password"));
         }

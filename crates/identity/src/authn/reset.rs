@@ -132,16 +132,17 @@ impl PasswordResets {
         }
     }
 
-    fn require_password_method(&self) -> Result<(), Error> {
-        if self.challenges.prefs().auth_methods.password {
+    fn require_password_method(&self, client: &ClientRecord) -> Result<(), Error> {
+        if self.challenges.prefs(client).auth_methods.password {
             Ok(())
         } else {
             Err(method_disabled("password"))
         }
     }
 
-    fn minutes(&self) -> i64 {
-        i64::from(self.challenges.prefs().password.reset_expires_in)
+    /// `password.reset_expires_in` of `client`'s application's login preferences.
+    fn minutes(&self, client: &ClientRecord) -> i64 {
+        i64::from(self.challenges.prefs(client).password.reset_expires_in)
     }
 
     /// A new reset token of `user` for `client` (stored as its hash).
@@ -154,7 +155,7 @@ impl PasswordResets {
             RST,
             reset_hash(c.hasher(), token.expose()),
             None,
-            self.minutes(),
+            self.minutes(client),
         )?;
         c.store(&record).await?;
         Ok(token)
@@ -185,8 +186,8 @@ impl PasswordResets {
         permit: &Permit<perm::Auth>,
         req: ResetLinkSend,
     ) -> Result<(), Error> {
-        self.require_password_method()?;
         let client = permit.client();
+        self.require_password_method(client)?;
         let c = &self.challenges;
         if !client.settings().redirect_uris.contains(&req.redirect_uri) {
             return Err(Code::InvalidRedirectUri.into());
@@ -212,7 +213,7 @@ impl PasswordResets {
         let Some(email) = user.email.clone() else {
             return Err(Code::UserEmailAddressMissing.into());
         };
-        let minutes = self.minutes();
+        let minutes = self.minutes(client);
         let token = Secret::new(tessera_jose::random_token_b64url(32)?);
         let link = Zeroizing::new(build_link(&req.redirect_uri, token.expose(), None)?);
         let mut record = c.record(
@@ -255,8 +256,8 @@ impl PasswordResets {
         channel: ResetChannel,
         address: &str,
     ) -> Result<(), Error> {
-        self.require_password_method()?;
         let client = permit.client();
+        self.require_password_method(client)?;
         let c = &self.challenges;
         let user = self.verified_user(channel, address).await?;
         let destination = match channel {
@@ -264,8 +265,8 @@ impl PasswordResets {
             ResetChannel::Sms => user.phone_number.clone(),
         }
         .ok_or_else(|| Error::internal("a verified address is missing"))?;
-        let prefs = c.prefs();
-        let minutes = self.minutes();
+        let prefs = c.prefs(client);
+        let minutes = self.minutes(client);
         let code = random_digits(usize::try_from(prefs.otp.code_length).unwrap_or(6))?;
         let record = c.record(
             client,
@@ -316,8 +317,8 @@ impl PasswordResets {
         permit: &Permit<perm::Auth>,
         check: ResetCodeCheck,
     ) -> Result<Secret, Error> {
-        self.require_password_method()?;
         let client = permit.client();
+        self.require_password_method(client)?;
         let c = &self.challenges;
         let identifier = check.channel.identifier(check.address);
         let key = identifier.key();
@@ -334,7 +335,7 @@ impl PasswordResets {
         if self.lockouts.is_locked(&subject, OTP_COUNTER).await? {
             return Err(Code::AuthLocked.into());
         }
-        let prefs = c.prefs();
+        let prefs = c.prefs(client);
         let policy = FailurePolicy {
             now_s: c.now_s(),
             window_s: NO_WINDOW_S,
@@ -386,14 +387,14 @@ impl PasswordResets {
         reset_token: Zeroizing<String>,
         new_password: Zeroizing<String>,
     ) -> Result<ResetDone, Error> {
-        self.require_password_method()?;
         let client = permit.client();
+        self.require_password_method(client)?;
         let c = &self.challenges;
         c.limits()
             .check_authenticate(c.now_ms(), client.client_id(), None)?;
         if let Some((_, message)) = c
             .users()
-            .password_problems(&new_password)
+            .password_problems(&new_password, client)
             .into_iter()
             .next()
         {
@@ -422,7 +423,7 @@ impl PasswordResets {
             .await?
             .ok_or_else(|| Error::from(Code::InvalidResetToken))?;
         let user = Challenges::require_active(Some(user))?;
-        let user = c.users().reset_password(user, new_password).await?;
+        let user = c.users().reset_password(user, new_password, client).await?;
         let subject = self.lockouts.subject(Some(&user.user_id), "");
         self.lockouts.reset(&subject, PWD).await?;
         Ok(ResetDone {
@@ -434,14 +435,15 @@ impl PasswordResets {
     /// `POST /cis/v1/auth/password/validate`: whether `password` meets the policy.
     pub fn validate(
         &self,
-        _permit: &Permit<perm::Auth>,
+        permit: &Permit<perm::Auth>,
         password: &str,
     ) -> Result<PasswordValidation, Error> {
-        self.require_password_method()?;
+        let client = permit.client();
+        self.require_password_method(client)?;
         let errors: Vec<PasswordProblem> = self
             .challenges
             .users()
-            .password_problems(password)
+            .password_problems(password, client)
             .into_iter()
             .map(|(code, message)| PasswordProblem { code, message })
             .collect();

@@ -210,13 +210,57 @@ pub enum UserLookup {
     /// E.164.
     Phone(String),
     UsernameNorm(String),
+    /// The platform's tenant-level identifier, compared exactly.
+    ExternalUserId(String),
 }
 
-/// A page of users, optionally filtered by exact (normalised) email or phone number.
+/// A field a user search can name (values already normalised, as the column holds them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserField {
+    UserId,
+    EmailNorm,
+    /// E.164.
+    Phone,
+    UsernameNorm,
+    ExternalUserId,
+    ExternalAccountId,
+}
+
+/// How a condition compares a field with its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserMatch {
+    Equals,
+    /// The field starts with the value.
+    StartsWith,
+}
+
+/// One condition of a user search: `field` compared with `value` by `how`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserCondition {
+    pub field: UserField,
+    pub how: UserMatch,
+    pub value: String,
+}
+
+/// The order of a user search; every order ends with `user_id` so pages are deterministic.
+/// Users without the sorted field come last in either direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UserSort {
+    #[default]
+    CreatedAt,
+    Email,
+    PhoneNumber,
+}
+
+/// A page of users matching every condition (and, when `prefix` is set, whose normalised
+/// email or phone number starts with it), in the given order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UserFilter {
-    pub email_norm: Option<String>,
-    pub phone_number: Option<String>,
+    pub conditions: Vec<UserCondition>,
+    /// `search_prefix`: matched against `email_norm` and `phone_number`.
+    pub prefix: Option<String>,
+    pub sort: UserSort,
+    pub descending: bool,
     pub limit: u32,
     pub offset: u32,
 }

@@ -36,7 +36,7 @@ pub use outbox::DevOutboxStore;
 pub use refresh::RefreshStore;
 pub use revocations::RevocationStore;
 pub use sessions::SessionStore;
-pub use settings::SettingsStore;
+pub use settings::{app_login_preferences_key, SettingsStore};
 pub use tenant::TenantStore;
 pub use users::UserStore;
 

@@ -13,6 +13,20 @@ pub trait UserStore: Send + Sync + 'static {
     /// `"phone_number"`, `"username"` or `"user_id"`.
     async fn create_user(&self, user: &User) -> StoreResult<()>;
 
+    /// [`create_user`](Self::create_user) and the user's membership of `app_id` (since
+    /// `now_s`) in one transaction: both or neither. `NotFound` if the application is gone.
+    async fn create_user_in_app(&self, user: &User, app_id: &str, now_s: i64) -> StoreResult<()>;
+
+    /// Makes the user a member of `app_id`; false if they already were. `NotFound` if the
+    /// user or the application does not exist.
+    async fn add_user_app(&self, user_id: &str, app_id: &str, now_s: i64) -> StoreResult<bool>;
+
+    /// Ends the user's membership of `app_id`; false if they were not a member.
+    async fn remove_user_app(&self, user_id: &str, app_id: &str) -> StoreResult<bool>;
+
+    /// Whether the user is a member of `app_id`.
+    async fn user_in_app(&self, user_id: &str, app_id: &str) -> StoreResult<bool>;
+
     async fn get_user(&self, user_id: &str) -> StoreResult<Option<User>>;
 
     async fn get_user_by(&self, lookup: &UserLookup) -> StoreResult<Option<User>>;
@@ -20,6 +34,8 @@ pub trait UserStore: Send + Sync + 'static {
     /// Replaces the whole record; `NotFound` if missing, `Conflict(field)` as for create.
     async fn update_user(&self, user: &User) -> StoreResult<()>;
 
+    /// Deletes the user and everything that is theirs (sessions, refresh tokens, codes, CIBA
+    /// requests and memberships go with the row; failure counters are deleted by subject).
     /// `NotFound` if missing.
     async fn delete_user(&self, user_id: &str) -> StoreResult<()>;
 
@@ -29,6 +45,7 @@ pub trait UserStore: Send + Sync + 'static {
     /// (`false`).
     async fn record_authentication(&self, user_id: &str, at_ms: i64) -> StoreResult<bool>;
 
-    /// Users matching every given filter, oldest first, and the total count of matches.
+    /// Users matching every condition of the filter, in its order, and the total count of
+    /// matches.
     async fn list_users(&self, filter: &UserFilter) -> StoreResult<UserPage>;
 }

@@ -9,9 +9,14 @@
 //! - Passwords are Argon2id hashes (`passwords.rs`); no answer ever holds one.
 //! - Every write drops the user from this node's live checks at once (other nodes follow
 //!   the `User` change row).
+//! - Users are tenant-wide for reads; a user is a member of the applications that created or
+//!   linked them (`user_apps`, created with the user in one transaction). Membership gates
+//!   nothing else yet.
+//! - The password policy is that of the caller's application's login preferences.
 
 mod fields;
 mod identifier;
+mod search;
 
 use std::sync::Arc;
 
@@ -22,13 +27,17 @@ pub use fields::{
     normalize_email, normalize_phone, normalize_username, password_problems, user_json,
 };
 pub use identifier::{Identifier, IdentifierType};
+pub use search::parse_search;
 
-use crate::caller::{perm, Permit, UserCaller};
+use crate::caller::{perm, Admin, Permit, UserCaller};
 use crate::claims::standard_claims;
 use crate::clock::Clock;
 use crate::error::{Code, Error, StoreError};
 use crate::live::LiveChecks;
-use crate::model::{email_norm, username_norm, User, UserFilter, UserLookup, UserPage};
+use crate::model::{
+    email_norm, username_norm, ClientRecord, User, UserCondition, UserField, UserFilter,
+    UserLookup, UserMatch, UserPage, UserSort,
+};
 use crate::passwords::Passwords;
 use crate::ports::UserStore;
 use crate::preferences::Preferences;
@@ -39,9 +48,9 @@ use fields::{
     take_password,
 };
 
-/// Default and largest page size of a user search.
+/// Default and largest page size of a user search (the platform's `page_limit` maximum).
 pub const DEFAULT_PAGE: u32 = 100;
-pub const MAX_PAGE: u32 = 1000;
+pub const MAX_PAGE: u32 = 5000;
 
 /// Fields of the public representation that a PATCH may not change.
 const READ_ONLY_FIELDS: [&str; 3] = ["user_id", "created_at", "updated_at"];
@@ -63,22 +72,63 @@ pub struct PasswordSet {
 pub struct UserSearch {
     pub email: Option<String>,
     pub phone_number: Option<String>,
+    /// The platform's SCIM-like filter (`search.rs`).
+    pub search: Option<String>,
+    /// `search_prefix`: the start of the primary email or phone number.
+    pub search_prefix: Option<String>,
+    /// `sort_field`: `created_at` (default), `email`, `phone_number`.
+    pub sort_field: Option<String>,
+    /// `sort_order`: `asc` (default) or `desc`.
+    pub sort_order: Option<String>,
     pub limit: Option<u32>,
     pub offset: Option<u32>,
+}
+
+/// The order a `sort_field` names.
+fn sort_of(field: Option<&str>) -> Result<UserSort, Error> {
+    match field {
+        None | Some("created_at") => Ok(UserSort::CreatedAt),
+        Some("email") => Ok(UserSort::Email),
+        Some("phone_number") => Ok(UserSort::PhoneNumber),
+        Some(f @ ("last_auth" | "organization_added_at")) => Err(invalid(format!(
+            "`sort_field` `{f}` is not supported (Tessera does not record it); use \
+             `created_at`, `email` or `phone_number`"
+        ))),
+        Some(other) => Err(invalid(format!(
+            "`sort_field` must be `created_at`, `email` or `phone_number`, got `{}`",
+            crate::util::field_label(other)
+        ))),
+    }
+}
+
+/// Whether a `sort_order` is descending.
+fn descending(order: Option<&str>) -> Result<bool, Error> {
+    match order {
+        None | Some("asc") => Ok(false),
+        Some("desc") => Ok(true),
+        Some(_) => Err(invalid("`sort_order` must be `asc` or `desc`")),
+    }
 }
 
 fn user_not_found() -> Error {
     Code::UserNotFound.into()
 }
 
+/// 409 `user_already_exists`, with the platform's `ts_error_code` member.
+fn already_exists(message: String) -> Error {
+    Error::new(Code::UserAlreadyExists, message).with(
+        "ts_error_code",
+        Value::String(Code::UserAlreadyExists.name().to_string()),
+    )
+}
+
 /// A store error of a user write, in the API's terms.
 fn user_store_error(e: StoreError) -> Error {
     match e {
         StoreError::NotFound => user_not_found(),
-        StoreError::Conflict(field) => Error::new(
-            Code::UserAlreadyExists,
-            format!("a user with this {field} already exists"),
-        ),
+        StoreError::Conflict(field) => {
+            already_exists(format!("a user with this {field} already exists"))
+        }
         other => Error::from(other),
     }
 }
@@ -109,22 +159,30 @@ impl Users {
         }
     }
 
-    /// The shortest new password the login preferences accept (`password.min_length`).
-    fn password_min_length(&self) -> usize {
-        usize::try_from(self.prefs.current().password.min_length).unwrap_or(usize::MAX)
+    /// The shortest new password the login preferences of the caller's application accept
+    /// (`password.min_length`).
+    fn password_min_length(&self, client: &ClientRecord) -> usize {
+        let prefs = self.prefs.for_app(&client.app.app_id);
+        usize::try_from(prefs.password.min_length).unwrap_or(usize::MAX)
     }
 
     /// Creates a user from a request body (`credentials: {password, force_replace}` or
-    /// `password` sets a password).
+    /// `password` sets a password), a member of the caller's application.
+    ///
+    /// As on the platform, a user who already exists in the tenant (an identifier of the
+    /// body — email, phone number, username, external_user_id — is theirs) but is not a
+    /// member of the caller's application is added to it and answered as stored, nothing
+    /// else changed; a member already is 409 `user_already_exists`. The existing user is
+    /// answered only to a caller that may also read users (else 409).
     pub async fn create(
         &self,
-        _permit: &Permit<perm::UsersWrite>,
+        permit: &Permit<perm::UsersWrite>,
         body: Value,
     ) -> Result<User, Error> {
         let Value::Object(mut obj) = body else {
             return Err(invalid("the body must be a JSON object"));
         };
-        let password = take_password(&mut obj, self.password_min_length())?;
+        let password = take_password(&mut obj, self.password_min_length(permit.client()))?;
         let f = parse_fields(&obj)?;
         let now_ms = self.clock.now_ms();
         let mut user = User::new(new_id()?, self.clock.now_s());
@@ -141,11 +199,104 @@ impl Users {
             user.password_force_replace = p.force_replace;
             user.password_updated_at = Some(now_ms);
         }
-        self.store
-            .create_user(&user)
+        let app_id = &permit.client().app.app_id;
+        match self
+            .store
+            .create_user_in_app(&user, app_id, self.clock.now_s())
             .await
-            .map_err(user_store_error)?;
-        Ok(user)
+        {
+            Ok(()) => Ok(user),
+            Err(StoreError::Conflict(field)) => self.link_existing(permit, &user, &field).await,
+            Err(StoreError::NotFound) => Err(Error::new(
+                Code::NotFound,
+                "the caller's application no longer exists",
+            )),
+            Err(e) => Err(user_store_error(e)),
+        }
+    }
+
+    /// After a create conflicted on `field`: the existing user the body names, added to the
+    /// caller's application if not a member yet.
+    async fn link_existing(
+        &self,
+        permit: &Permit<perm::UsersWrite>,
+        new: &User,
+        field: &str,
+    ) -> Result<User, Error> {
+        let taken = || already_exists(format!("a user with this {field} already exists"));
+        if permit.also::<perm::UsersRead>().is_err() {
+            return Err(taken());
+        }
+        let mut lookups = Vec::new();
+        if let Some(e) = new.email_norm() {
+            lookups.push(("email", UserLookup::EmailNorm(e)));
+        }
+        if let Some(p) = &new.phone_number {
+            lookups.push(("phone_number", UserLookup::Phone(p.clone())));
+        }
+        if let Some(u) = new.username_norm() {
+            lookups.push(("username", UserLookup::UsernameNorm(u)));
+        }
+        if let Some(x) = &new.external_user_id {
+            lookups.push(("external_user_id", UserLookup::ExternalUserId(x.clone())));
+        }
+        // Every identifier of the body that someone holds must be the same user's.
+        let mut existing: Option<User> = None;
+        for (name, lookup) in &lookups {
+            let Some(found) = self.find(lookup).await? else {
+                continue;
+            };
+            match &existing {
+                Some(u) if u.user_id != found.user_id => {
+                    return Err(already_exists(format!(
+                        "the identifiers of the body belong to different users (`{name}` is \
+                         another user's)"
+                    )))
+                }
+                Some(_) => {}
+                None => existing = Some(found),
+            }
+        }
+        let Some(user) = existing else {
+            return Err(taken());
+        };
+        let app_id = &permit.client().app.app_id;
+        match self
+            .store
+            .add_user_app(&user.user_id, app_id, self.clock.now_s())
+            .await
+        {
+            Ok(true) => Ok(user),
+            Ok(false) => Err(already_exists(format!(
+                "a user with this {field} already exists in this application"
+            ))),
+            Err(StoreError::NotFound) => Err(taken()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `DELETE /cis/v1/users/{user_id}/apps`: removes the user from the caller's
+    /// application (the user stays in the tenant). 404 if the user does not exist or is not
+    /// a member.
+    pub async fn remove_from_app(
+        &self,
+        permit: &Permit<perm::UsersWrite>,
+        user_id: &str,
+    ) -> Result<(), Error> {
+        if !plausible_key(user_id) {
+            return Err(user_not_found());
+        }
+        let app_id = &permit.client().app.app_id;
+        if self.store.remove_user_app(user_id, app_id).await? {
+            return Ok(());
+        }
+        if self.by_id(user_id).await?.is_none() {
+            return Err(user_not_found());
+        }
+        Err(Error::new(
+            Code::UserNotFound,
+            "the user is not a member of the caller's application",
+        ))
     }
 
     pub async fn get(
@@ -196,8 +347,22 @@ impl Users {
             .ok_or_else(user_not_found)
     }
 
-    /// Users matching the given email (case-insensitive) and phone number (any format that
-    /// normalises to the same E.164), a page at a time.
+    /// The user whose `external_user_id` (the platform's unique tenant-level identifier in
+    /// the customer's system) this is, compared exactly.
+    pub async fn get_by_external_user_id(
+        &self,
+        _permit: &Permit<perm::UsersRead>,
+        external_user_id: &str,
+    ) -> Result<User, Error> {
+        self.find(&UserLookup::ExternalUserId(external_user_id.to_string()))
+            .await?
+            .ok_or_else(user_not_found)
+    }
+
+    /// Users matching the platform's `search` filter, `search_prefix` (the start of the
+    /// primary email, case-insensitive, or phone number) and the given email
+    /// (case-insensitive) and phone number (any format that normalises to the same E.164),
+    /// sorted by `sort_field`/`sort_order` and then `user_id`, a page at a time.
     pub async fn search(
         &self,
         _permit: &Permit<perm::UsersRead>,
@@ -205,7 +370,9 @@ impl Users {
     ) -> Result<UserPage, Error> {
         let limit = search.limit.unwrap_or(DEFAULT_PAGE);
         if limit == 0 || limit > MAX_PAGE {
-            return Err(invalid(format!("`limit` must be between 1 and {MAX_PAGE}")));
+            return Err(invalid(format!(
+                "`page_limit` must be between 1 and {MAX_PAGE}"
+            )));
         }
         if search
             .email
@@ -221,9 +388,38 @@ impl Users {
             Some(p) => Some(normalize_phone(p)?),
             None => None,
         };
+        let mut conditions = match search.search.as_deref() {
+            Some(text) => parse_search(text)?,
+            None => Vec::new(),
+        };
+        if let Some(email) = search.email.as_deref() {
+            conditions.push(UserCondition {
+                field: UserField::EmailNorm,
+                how: UserMatch::Equals,
+                value: email_norm(email),
+            });
+        }
+        if let Some(phone) = phone_number {
+            conditions.push(UserCondition {
+                field: UserField::Phone,
+                how: UserMatch::Equals,
+                value: phone,
+            });
+        }
+        let prefix = match search.search_prefix.as_deref().map(str::trim) {
+            None => None,
+            Some(p) if p.is_empty() || p.len() > 1024 || p.chars().any(char::is_control) => {
+                return Err(invalid(
+                    "`search_prefix` must be 1 to 1024 bytes without control characters",
+                ))
+            }
+            Some(p) => Some(email_norm(p)),
+        };
         let filter = UserFilter {
-            email_norm: search.email.as_deref().map(email_norm),
-            phone_number,
+            conditions,
+            prefix,
+            sort: sort_of(search.sort_field.as_deref())?,
+            descending: descending(search.sort_order.as_deref())?,
             limit,
             offset: search.offset.unwrap_or(0),
         };
@@ -236,7 +432,7 @@ impl Users {
     /// removes that member); `password` or `credentials` set a new password.
     pub async fn patch(
         &self,
-        _permit: &Permit<perm::UsersWrite>,
+        permit: &Permit<perm::UsersWrite>,
         user_id: &str,
         patch: Value,
     ) -> Result<User, Error> {
@@ -244,7 +440,7 @@ impl Users {
             return Err(invalid("the body must be a JSON object"));
         };
         let old = self.by_id(user_id).await?.ok_or_else(user_not_found)?;
-        let password = take_password(&mut patch_obj, self.password_min_length())?;
+        let password = take_password(&mut patch_obj, self.password_min_length(permit.client()))?;
         let public = user_json(&old);
         for field in READ_ONLY_FIELDS {
             if let Some(v) = patch_obj.remove(field) {
@@ -356,6 +552,17 @@ impl Users {
         _permit: &Permit<perm::UsersWrite>,
         user_id: &str,
     ) -> Result<(), Error> {
+        self.delete_user(user_id).await
+    }
+
+    /// `DELETE /cis/v1/manage/users/{user_id}` (admins): the same as [`Users::delete`] —
+    /// the user and all their data (sessions, refresh tokens, codes, CIBA requests,
+    /// memberships, failure counters).
+    pub async fn delete_from_tenant(&self, _admin: &Admin, user_id: &str) -> Result<(), Error> {
+        self.delete_user(user_id).await
+    }
+
+    async fn delete_user(&self, user_id: &str) -> Result<(), Error> {
         if !plausible_key(user_id) {
             return Err(user_not_found());
         }
@@ -371,7 +578,7 @@ impl Users {
     /// (409 `auth_password_already_configured` otherwise), with an optional new username.
     pub async fn add_password(
         &self,
-        _permit: &Permit<perm::UsersWrite>,
+        permit: &Permit<perm::UsersWrite>,
         user_id: &str,
         set: PasswordSet,
     ) -> Result<User, Error> {
@@ -382,14 +589,14 @@ impl Users {
         if let Some(username) = &set.username {
             user.username = Some(normalize_username(username)?);
         }
-        self.store_password(user, set).await
+        self.store_password(user, set, permit.client()).await
     }
 
     /// `PUT /cis/v1/users/{user_id}/password`: replaces the password of a user who has one
     /// (409 `auth_password_not_configured` otherwise).
     pub async fn replace_password(
         &self,
-        _permit: &Permit<perm::UsersWrite>,
+        permit: &Permit<perm::UsersWrite>,
         user_id: &str,
         set: PasswordSet,
     ) -> Result<User, Error> {
@@ -397,13 +604,19 @@ impl Users {
         if user.password_hash.is_none() {
             return Err(Code::AuthPasswordNotConfigured.into());
         }
-        self.store_password(user, set).await
+        self.store_password(user, set, permit.client()).await
     }
 
-    /// Checks, hashes and stores a new password of `user`.
-    async fn store_password(&self, mut user: User, set: PasswordSet) -> Result<User, Error> {
+    /// Checks (under the policy of `client`'s application), hashes and stores a new password
+    /// of `user`.
+    async fn store_password(
+        &self,
+        mut user: User,
+        set: PasswordSet,
+        client: &ClientRecord,
+    ) -> Result<User, Error> {
         let min_length = if set.enforce_complexity {
-            self.password_min_length()
+            self.password_min_length(client)
         } else {
             0
         };
@@ -421,9 +634,14 @@ impl Users {
         Ok(user)
     }
 
-    /// What is wrong with `password` under the policy (empty when it is acceptable).
-    pub fn password_problems(&self, password: &str) -> Vec<(&'static str, String)> {
-        password_problems(password, self.password_min_length())
+    /// What is wrong with `password` under the policy of `client`'s application (empty when
+    /// it is acceptable).
+    pub fn password_problems(
+        &self,
+        password: &str,
+        client: &ClientRecord,
+    ) -> Vec<(&'static str, String)> {
+        password_problems(password, self.password_min_length(client))
     }
 
     /// A password reset (`authn/reset.rs`): the user's new, permanent password.
@@ -431,6 +649,7 @@ impl Users {
         &self,
         user: User,
         password: Zeroizing<String>,
+        client: &ClientRecord,
     ) -> Result<User, Error> {
         self.store_password(
             user,
@@ -440,6 +659,7 @@ impl Users {
                 username: None,
                 enforce_complexity: true,
             },
+            client,
         )
         .await
     }
@@ -470,7 +690,10 @@ impl Users {
     /// The user with this (normalised) address, if any.
     pub(crate) async fn find(&self, lookup: &UserLookup) -> Result<Option<User>, Error> {
         let key = match lookup {
-            UserLookup::EmailNorm(k) | UserLookup::Phone(k) | UserLookup::UsernameNorm(k) => k,
+            UserLookup::EmailNorm(k)
+            | UserLookup::Phone(k)
+            | UserLookup::UsernameNorm(k)
+            | UserLookup::ExternalUserId(k) => k,
         };
         if !plausible_key(key) {
             return Ok(None);

@@ -3,8 +3,8 @@
 
 use serde_json::json;
 use tessera_identity::{
-    ChangeKind, DelegatedAccess, PasswordHash, StoreError, User, UserAddress, UserFilter,
-    UserLookup, UserName, UserStatus,
+    ChangeKind, DelegatedAccess, PasswordHash, StoreError, User, UserAddress, UserCondition,
+    UserField, UserFilter, UserLookup, UserMatch, UserName, UserSort, UserStatus,
 };
 
 use crate::harness::test_databases;
@@ -231,7 +231,7 @@ async fn lists_are_filtered_paged_and_counted() {
 
         let by_email = store
             .list_users(&UserFilter {
-                email_norm: Some("user3@example.com".into()),
+                conditions: vec![eq(UserField::EmailNorm, "user3@example.com")],
                 limit: 10,
                 ..Default::default()
             })
@@ -242,8 +242,10 @@ async fn lists_are_filtered_paged_and_counted() {
 
         let both = store
             .list_users(&UserFilter {
-                email_norm: Some("user3@example.com".into()),
-                phone_number: Some("+14155550102".into()),
+                conditions: vec![
+                    eq(UserField::EmailNorm, "user3@example.com"),
+                    eq(UserField::Phone, "+14155550102"),
+                ],
                 limit: 10,
                 ..Default::default()
             })
@@ -254,13 +256,185 @@ async fn lists_are_filtered_paged_and_counted() {
 
         let by_phone = store
             .list_users(&UserFilter {
-                phone_number: Some("+14155550104".into()),
+                conditions: vec![eq(UserField::Phone, "+14155550104")],
                 limit: 10,
                 ..Default::default()
             })
             .await
             .unwrap();
         assert_eq!(ids(&by_phone), vec!["u-4"]);
+
+        // Prefixes are literal (`_` and `%` are not wildcards); sorts put users without the
+        // field last in both directions and break ties on user_id.
+        let prefix = |p: &str| UserFilter {
+            prefix: Some(p.to_string()),
+            limit: 10,
+            ..Default::default()
+        };
+        let by_prefix = store.list_users(&prefix("user1")).await.unwrap();
+        assert_eq!(ids(&by_prefix), vec!["u-1"]);
+        let by_phone_prefix = store.list_users(&prefix("+1415555010")).await.unwrap();
+        assert_eq!(ids(&by_phone_prefix), vec!["u-0", "u-2", "u-4"]);
+        assert_eq!(store.list_users(&prefix("user_")).await.unwrap().total, 0);
+        assert_eq!(store.list_users(&prefix("%")).await.unwrap().total, 0);
+        let sorted = |sort: UserSort, descending: bool| UserFilter {
+            sort,
+            descending,
+            limit: 10,
+            ..Default::default()
+        };
+        let by_phone_desc = store
+            .list_users(&sorted(UserSort::PhoneNumber, true))
+            .await
+            .unwrap();
+        assert_eq!(
+            ids(&by_phone_desc),
+            vec!["u-4", "u-2", "u-0", "u-3", "u-1"],
+            "{}",
+            tdb.backend()
+        );
+        let by_phone_asc = store
+            .list_users(&sorted(UserSort::PhoneNumber, false))
+            .await
+            .unwrap();
+        assert_eq!(ids(&by_phone_asc), vec!["u-0", "u-2", "u-4", "u-1", "u-3"]);
+        let newest = store
+            .list_users(&sorted(UserSort::CreatedAt, true))
+            .await
+            .unwrap();
+        assert_eq!(ids(&newest), vec!["u-4", "u-3", "u-2", "u-1", "u-0"]);
+        db.close().await;
+    }
+}
+
+fn eq(field: UserField, value: &str) -> UserCondition {
+    UserCondition {
+        field,
+        how: UserMatch::Equals,
+        value: value.to_string(),
+    }
+}
+
+#[tokio::test]
+async fn memberships_and_external_ids_go_with_their_user_and_application() {
+    use crate::fixtures::application;
+    for tdb in test_databases().await {
+        let (db, store) = tdb.open_store().await;
+        store
+            .create_application(&application("app-a", 1))
+            .await
+            .unwrap();
+        store
+            .create_application(&application("app-b", 1))
+            .await
+            .unwrap();
+        let mut ann = user("u-ann", 10);
+        ann.username = Some("ann".into());
+        ann.external_user_id = Some("ext-1".into());
+        ann.external_account_id = Some("acc".into());
+        store.create_user_in_app(&ann, "app-a", 10).await.unwrap();
+        assert!(store.user_in_app("u-ann", "app-a").await.unwrap());
+        assert!(!store.user_in_app("u-ann", "app-b").await.unwrap());
+        assert_eq!(
+            store
+                .get_user_by(&UserLookup::ExternalUserId("ext-1".into()))
+                .await
+                .unwrap()
+                .map(|u| u.user_id),
+            Some("u-ann".to_string())
+        );
+        // external_user_id is unique; external_account_id is not.
+        let mut bob = user("u-bob", 11);
+        bob.username = Some("bob".into());
+        bob.external_user_id = Some("ext-1".into());
+        bob.external_account_id = Some("acc".into());
+        let conflict = store.create_user_in_app(&bob, "app-a", 11).await;
+        assert!(
+            matches!(&conflict, Err(StoreError::Conflict(f)) if f == "external_user_id"),
+            "{} {conflict:?}",
+            tdb.backend()
+        );
+        bob.external_user_id = None;
+        store.create_user(&bob).await.unwrap();
+        // A user whose application is gone is not created at all.
+        let mut carl = user("u-carl", 12);
+        carl.username = Some("carl".into());
+        assert!(matches!(
+            store.create_user_in_app(&carl, "app-gone", 12).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(store.get_user("u-carl").await.unwrap(), None);
+
+        assert!(store.add_user_app("u-bob", "app-b", 13).await.unwrap());
+        assert!(!store.add_user_app("u-bob", "app-b", 14).await.unwrap());
+        assert!(matches!(
+            store.add_user_app("u-bob", "app-gone", 14).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(store.add_user_app("u-ann", "app-b", 15).await.unwrap());
+        assert!(store.remove_user_app("u-ann", "app-b").await.unwrap());
+        assert!(!store.remove_user_app("u-ann", "app-b").await.unwrap());
+        // Deleting the application ends its memberships; deleting the user ends theirs.
+        store.delete_application("app-b").await.unwrap();
+        assert!(!store.user_in_app("u-bob", "app-b").await.unwrap());
+        store.delete_user("u-ann").await.unwrap();
+        assert!(!store.user_in_app("u-ann", "app-a").await.unwrap());
+        assert!(store.add_user_app("u-bob", "app-a", 16).await.unwrap());
+        db.close().await;
+    }
+}
+
+/// The lookup columns of 0012 are filled from the documents of users stored before it; of
+/// two users that shared an `external_user_id` then, the older keeps it as its identifier.
+#[tokio::test]
+async fn the_lookup_migration_backfills_existing_users() {
+    for tdb in test_databases().await {
+        let (db, store) = tdb.open_store().await;
+        // Back to the schema before 0012, with users written by an older binary.
+        for sql in [
+            "DROP TABLE app_login_preferences",
+            "DROP TABLE user_apps",
+            "DROP INDEX users_external_user_id",
+            "DROP INDEX users_external_account_id",
+            "ALTER TABLE users DROP COLUMN external_user_id",
+            "ALTER TABLE users DROP COLUMN external_account_id",
+            "DELETE FROM _sqlx_migrations WHERE version = 12",
+        ] {
+            tdb.raw_execute(sql).await;
+        }
+        for (id, at, ext) in [
+            ("u-new", 2, "\"dup\""),
+            ("u-old", 1, "\"dup\""),
+            ("u-none", 3, "null"),
+        ] {
+            tdb.raw_execute(&format!(
+                "INSERT INTO users (user_id, username_norm, doc, status, created_at, updated_at) \
+                 VALUES ('{id}', '{id}', '{{\"user_id\": \"{id}\", \"username\": \"{id}\", \
+                 \"external_user_id\": {ext}, \"external_account_id\": \"acc\", \
+                 \"created_at\": {at}, \"updated_at\": {at}}}', 'active', {at}, {at})"
+            ))
+            .await;
+        }
+        db.migrate().await.unwrap();
+        let found = store
+            .get_user_by(&UserLookup::ExternalUserId("dup".into()))
+            .await
+            .unwrap();
+        assert_eq!(
+            found.map(|u| u.user_id),
+            Some("u-old".to_string()),
+            "{}",
+            tdb.backend()
+        );
+        let by_account = store
+            .list_users(&UserFilter {
+                conditions: vec![eq(UserField::ExternalAccountId, "acc")],
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(by_account.total, 3);
         db.close().await;
     }
 }

@@ -78,6 +78,12 @@ fn expected_table() -> Vec<(&'static str, &'static str, Expect)> {
         ("POST", "/cis/v1/keys/rotate", Admin),
         ("GET", "/cis/v1/login-preferences", Admin),
         ("PUT", "/cis/v1/login-preferences", Admin),
+        ("GET", "/cis/v1/loginPreferences/{app_id}", Admin),
+        (
+            "PUT",
+            "/cis/v1/loginPreferences/{app_id}/authMethods",
+            Admin,
+        ),
         ("GET", "/cis/v1/dev/outbox", Admin),
         ("POST", "/cis/v1/users", p(Permission::UsersWrite)),
         ("GET", "/cis/v1/users", p(Permission::UsersRead)),
@@ -108,6 +114,17 @@ fn expected_table() -> Vec<(&'static str, &'static str, Expect)> {
             "/cis/v1/users/phone-number/{phone_number}",
             p(Permission::UsersRead),
         ),
+        (
+            "GET",
+            "/cis/v1/users/external-user-id/{external_user_id}",
+            p(Permission::UsersRead),
+        ),
+        (
+            "DELETE",
+            "/cis/v1/users/{user_id}/apps",
+            p(Permission::UsersWrite),
+        ),
+        ("DELETE", "/cis/v1/manage/users/{user_id}", Admin),
         (
             "POST",
             "/cis/v1/users/{user_id}/password",
@@ -338,6 +355,7 @@ impl Ids {
             .replace("{username}", &self.username)
             .replace("{email}", "ann%40example.com")
             .replace("{phone_number}", "%2B14155550100")
+            .replace("{external_user_id}", "ext-ann")
             .replace("{journey_id}", &self.journey_id)
             .replace("{trace_id}", &self.trace_id)
             .replace("{name}", &self.connection)

@@ -13,6 +13,7 @@ mod compat;
 mod compat_otp;
 mod compat_passwords;
 mod compat_tutorials;
+mod compat_users;
 mod connections;
 mod control_chars;
 mod discovery;

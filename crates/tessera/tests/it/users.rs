@@ -368,7 +368,7 @@ async fn users_are_searched_by_email_and_phone_a_page_at_a_time() {
             ("?phone_number=%2B1415555%000100", "invalid_phone_number"),
             ("?email=ann%00%40example.com", "invalid_email"),
             ("?limit=0", "invalid_request"),
-            ("?limit=5000", "invalid_request"),
+            ("?limit=5001", "invalid_request"),
             ("?page_limit=0", "invalid_request"),
             ("?page_limit=2&limit=2", "invalid_request"),
             ("?limit=-1", "invalid_request"),

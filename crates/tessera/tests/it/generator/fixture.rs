@@ -41,6 +41,8 @@ impl Ids {
             "name" => &self.connection,
             "email" => &self.email,
             "phone_number" => &self.phone_number,
+            // Names nobody (no fixture user has an external_user_id): a lookup's 404 path.
+            "external_user_id" => &self.username,
             _ => return None,
         })
     }

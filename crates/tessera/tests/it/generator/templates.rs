@@ -103,6 +103,10 @@ fn rest_body(method: &str, path: &str, v: &Values, index: usize) -> Option<Body>
             "otp": {"code_length": 6, "expires_in": 5},
             "magic_link": {"expires_in": 15},
         }),
+        ("PUT", "/cis/v1/loginPreferences/{app_id}/authMethods") => json!({
+            "password": {"passwordMinLength": 8, "maxPasswordFailures": 20},
+            "email": {"expiresIn": 15},
+        }),
         ("POST", "/cis/v1/users") => json!({
             "username": format!("gen-{index}"),
             "email": format!("gen-{index}@example.com"),
