@@ -49,7 +49,9 @@ use crate::issuer::IssuedTokens;
 use crate::lockouts::Lockouts;
 use crate::logins::LoginOptions;
 use crate::messages::{compose_email, compose_sms, EmailContent, MessageVars, SmsInput};
-use crate::model::{email_norm, CodeRedemption, FailurePolicy, Redemption};
+use crate::model::{
+    email_norm, ClientRecord, CodeRedemption, FailurePolicy, OneTimeCode, Redemption, User,
+};
 use crate::users::{normalize_email, normalize_phone, Identifier, IdentifierType};
 
 /// The failure-counter method of one-time passcodes (both channels).
@@ -226,6 +228,80 @@ impl std::fmt::Debug for OtpLogin {
     }
 }
 
+/// A passcode to redeem: for whom, which kinds of code, and whether only the sending client
+/// may redeem it.
+pub(crate) struct PasscodeCheck<'a> {
+    pub identifier: &'a Identifier,
+    pub passcode: &'a str,
+    pub kinds: &'a [&'a str],
+    pub client_bound: bool,
+}
+
+/// The guarded redemption every passcode goes through (login passcodes here, reset passcodes
+/// in `reset.rs`): the user the identifier names (nobody counts and locks out like somebody,
+/// so the answers do not tell which accounts exist), the per-user `otp` lockout, the attempt
+/// counted before the comparison (so at most `otp.max_failures` are ever compared per
+/// lockout, whatever the concurrency), one conditional redeem, and the counter reset on
+/// success. Rate limits are the caller's, before this.
+pub(crate) async fn redeem_passcode(
+    c: &Challenges,
+    lockouts: &Lockouts,
+    client: &ClientRecord,
+    check: PasscodeCheck<'_>,
+) -> Result<(Box<OneTimeCode>, User), Error> {
+    let user = c.users().by_identifier(check.identifier, false).await?;
+    let subject = lockouts.subject(
+        user.as_ref().map(|u| u.user_id.as_str()),
+        &check
+            .identifier
+            .key()
+            .unwrap_or_else(|| format!("raw:{}", check.identifier.value)),
+    );
+    if lockouts.is_locked(&subject, OTP_COUNTER).await? {
+        return Err(Code::AuthLocked.into());
+    }
+    let prefs = c.prefs(client);
+    let policy = FailurePolicy {
+        now_s: c.now_s(),
+        window_s: NO_WINDOW_S,
+        max_failures: i64::from(prefs.otp.max_failures),
+        lockout_s: i64::from(prefs.otp.lockout) * 60,
+    };
+    let attempt = lockouts
+        .record_failure(&subject, OTP_COUNTER, policy)
+        .await?;
+    if attempt.count > policy.max_failures {
+        return Err(Code::AuthLocked.into());
+    }
+    let passcode = check.passcode.trim();
+    let outcome = match &user {
+        Some(user)
+            if !passcode.is_empty()
+                && passcode.len() <= MAX_PASSCODE_LEN
+                && passcode.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            c.redeem(&CodeRedemption {
+                code_hash: passcode_hash(c.hasher(), &user.user_id, passcode),
+                user_id: Some(user.user_id.clone()),
+                kinds: check.kinds.iter().map(|k| k.to_string()).collect(),
+                client_id: check.client_bound.then(|| client.client_id().to_string()),
+                now_s: c.now_s(),
+            })
+            .await?
+        }
+        _ => Redemption::Invalid,
+    };
+    let found = match (outcome, user) {
+        (Redemption::Consumed(code), Some(user)) => (code, user),
+        (Redemption::Expired, _) => return Err(Code::AuthOtpPasscodeExpired.into()),
+        // The failure that reaches the limit answers `auth_locked`.
+        _ if attempt.count >= policy.max_failures => return Err(Code::AuthLocked.into()),
+        _ => return Err(Code::AuthInvalidCredentials.into()),
+    };
+    lockouts.reset(&subject, OTP_COUNTER).await?;
+    Ok(found)
+}
+
 /// One-time passcodes by email and SMS.
 pub struct Otp {
     challenges: Arc<Challenges>,
@@ -357,59 +433,19 @@ impl Otp {
             Some(key.as_deref().unwrap_or("invalid")),
         )?;
         c.logins().precheck(client, &login.options).await?;
-        let user = c.users().by_identifier(&login.identifier, false).await?;
-        // An identifier that names nobody counts and locks out like a known one, so the
-        // answers do not tell which accounts exist.
-        let subject = self.lockouts.subject(
-            user.as_ref().map(|u| u.user_id.as_str()),
-            &key.unwrap_or_else(|| format!("raw:{}", login.identifier.value)),
-        );
         let prefs = c.prefs(client);
-        if self.lockouts.is_locked(&subject, OTP_COUNTER).await? {
-            return Err(Code::AuthLocked.into());
-        }
-        // Count the attempt before comparing, so concurrent guesses all count first: at most
-        // `max_failures` attempts are ever compared per lockout.
-        let policy = FailurePolicy {
-            now_s: c.now_s(),
-            window_s: NO_WINDOW_S,
-            max_failures: i64::from(prefs.otp.max_failures),
-            lockout_s: i64::from(prefs.otp.lockout) * 60,
-        };
-        let attempt = self
-            .lockouts
-            .record_failure(&subject, OTP_COUNTER, policy)
-            .await?;
-        if attempt.count > policy.max_failures {
-            return Err(Code::AuthLocked.into());
-        }
-        let passcode = login.passcode.trim();
-        let outcome = match &user {
-            Some(user)
-                if !passcode.is_empty()
-                    && passcode.len() <= MAX_PASSCODE_LEN
-                    && passcode.bytes().all(|b| b.is_ascii_digit()) =>
-            {
-                c.redeem(&CodeRedemption {
-                    code_hash: passcode_hash(c.hasher(), &user.user_id, passcode),
-                    user_id: Some(user.user_id.clone()),
-                    kinds: vec![EOTP.to_string(), SMS.to_string()],
-                    client_id: (!prefs.otp.cross_clients_allowed)
-                        .then(|| client.client_id().to_string()),
-                    now_s: c.now_s(),
-                })
-                .await?
-            }
-            _ => Redemption::Invalid,
-        };
-        let (code, user) = match (outcome, user) {
-            (Redemption::Consumed(code), Some(user)) => (code, user),
-            (Redemption::Expired, _) => return Err(Code::AuthOtpPasscodeExpired.into()),
-            // The failure that reaches the limit answers `auth_locked`.
-            _ if attempt.count >= policy.max_failures => return Err(Code::AuthLocked.into()),
-            _ => return Err(Code::AuthInvalidCredentials.into()),
-        };
-        self.lockouts.reset(&subject, OTP_COUNTER).await?;
+        let (code, user) = redeem_passcode(
+            c,
+            &self.lockouts,
+            client,
+            PasscodeCheck {
+                identifier: &login.identifier,
+                passcode: &login.passcode,
+                kinds: &[EOTP, SMS],
+                client_bound: !prefs.otp.cross_clients_allowed,
+            },
+        )
+        .await?;
         c.finish(client, user, &code, login.options).await
     }
 }

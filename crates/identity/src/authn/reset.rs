@@ -25,13 +25,13 @@ use zeroize::Zeroizing;
 use super::challenge::{method_disabled, Challenges, Delivery, Outgoing};
 use super::codes::{passcode_hash, random_digits, reset_hash, Secret};
 use super::magic_link::build_link;
-use super::otp::OTP_COUNTER;
+use super::otp::{redeem_passcode, PasscodeCheck};
 use super::password::PWD;
 use crate::caller::{perm, Permit};
 use crate::error::{Code, Error};
 use crate::lockouts::Lockouts;
 use crate::messages::{render, MessageVars};
-use crate::model::{email_norm, ClientRecord, CodeRedemption, FailurePolicy, Redemption, User};
+use crate::model::{email_norm, ClientRecord, CodeRedemption, Redemption, User};
 use crate::users::{Identifier, IdentifierType};
 
 /// Kind of a stored reset token (also the code of an emailed reset link).
@@ -41,12 +41,8 @@ pub const RESET_EMAIL: &str = "rst_eotp";
 /// Kind of a reset passcode sent by SMS.
 pub const RESET_SMS: &str = "rst_sms";
 
-/// Longest passcode or token looked at.
-const MAX_PASSCODE_LEN: usize = 16;
+/// Longest reset token looked at (tokens are 43 characters).
 const MAX_TOKEN_LEN: usize = 128;
-
-/// Failures are forgotten only by a success or the end of a lockout (as in `otp.rs`).
-const NO_WINDOW_S: i64 = 100 * 365 * 24 * 3600;
 
 /// Where a reset passcode goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -327,54 +323,18 @@ impl PasswordResets {
             client.client_id(),
             Some(key.as_deref().unwrap_or("invalid")),
         )?;
-        let user = c.users().by_identifier(&identifier, false).await?;
-        let subject = self.lockouts.subject(
-            user.as_ref().map(|u| u.user_id.as_str()),
-            &key.unwrap_or_else(|| format!("raw:{}", identifier.value)),
-        );
-        if self.lockouts.is_locked(&subject, OTP_COUNTER).await? {
-            return Err(Code::AuthLocked.into());
-        }
-        let prefs = c.prefs(client);
-        let policy = FailurePolicy {
-            now_s: c.now_s(),
-            window_s: NO_WINDOW_S,
-            max_failures: i64::from(prefs.otp.max_failures),
-            lockout_s: i64::from(prefs.otp.lockout) * 60,
-        };
-        // Counted before the comparison, as login passcodes are (`otp.rs`).
-        let attempt = self
-            .lockouts
-            .record_failure(&subject, OTP_COUNTER, policy)
-            .await?;
-        if attempt.count > policy.max_failures {
-            return Err(Code::AuthLocked.into());
-        }
-        let passcode = check.passcode.trim();
-        let outcome = match &user {
-            Some(user)
-                if !passcode.is_empty()
-                    && passcode.len() <= MAX_PASSCODE_LEN
-                    && passcode.bytes().all(|b| b.is_ascii_digit()) =>
-            {
-                c.redeem(&CodeRedemption {
-                    code_hash: passcode_hash(c.hasher(), &user.user_id, passcode),
-                    user_id: Some(user.user_id.clone()),
-                    kinds: vec![check.channel.kind().to_string()],
-                    client_id: Some(client.client_id().to_string()),
-                    now_s: c.now_s(),
-                })
-                .await?
-            }
-            _ => Redemption::Invalid,
-        };
-        let user = match (outcome, user) {
-            (Redemption::Consumed(_), Some(user)) => user,
-            (Redemption::Expired, _) => return Err(Code::AuthOtpPasscodeExpired.into()),
-            _ if attempt.count >= policy.max_failures => return Err(Code::AuthLocked.into()),
-            _ => return Err(Code::AuthInvalidCredentials.into()),
-        };
-        self.lockouts.reset(&subject, OTP_COUNTER).await?;
+        let (_, user) = redeem_passcode(
+            c,
+            &self.lockouts,
+            client,
+            PasscodeCheck {
+                identifier: &identifier,
+                passcode: &check.passcode,
+                kinds: &[check.channel.kind()],
+                client_bound: true,
+            },
+        )
+        .await?;
         let user = Challenges::require_active(Some(user))?;
         self.issue(client, &user).await
     }
