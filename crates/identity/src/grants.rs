@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::auth_codes::{AuthorizationCodes, CodeRedemption};
 use crate::caller::AuthenticatedClient;
 use crate::ciba::{Ciba, CIBA_GRANT_TYPE};
 use crate::error::{Code, Error};
@@ -33,6 +34,12 @@ pub enum Grant {
     RefreshToken { refresh_token: String },
     /// CIBA Core §10.1: the poll for a backchannel request's tokens.
     Ciba { auth_req_id: String },
+    /// RFC 6749 §4.1.3 with RFC 7636: a code from a completed client journey.
+    AuthorizationCode {
+        code: String,
+        code_verifier: Option<String>,
+        redirect_uri: Option<String>,
+    },
 }
 
 impl std::fmt::Debug for Grant {
@@ -42,7 +49,12 @@ impl std::fmt::Debug for Grant {
 }
 
 /// The `grant_type`s the token endpoint serves (discovery lists them).
-pub const GRANT_TYPES: [&str; 3] = ["client_credentials", "refresh_token", CIBA_GRANT_TYPE];
+pub const GRANT_TYPES: [&str; 4] = [
+    "client_credentials",
+    "refresh_token",
+    CIBA_GRANT_TYPE,
+    "authorization_code",
+];
 
 impl Grant {
     /// The grant a token request asks for.
@@ -67,6 +79,14 @@ impl Grant {
                     .ok_or_else(|| Error::invalid("`auth_req_id` is required"))?
                     .to_string(),
             }),
+            "authorization_code" => Ok(Self::AuthorizationCode {
+                code: params
+                    .single("code")?
+                    .ok_or_else(|| Error::invalid("`code` is required"))?
+                    .to_string(),
+                code_verifier: params.single("code_verifier")?.map(str::to_string),
+                redirect_uri: params.single("redirect_uri")?.map(str::to_string),
+            }),
             _ => Err(Code::UnsupportedGrantType.into()),
         }
     }
@@ -77,6 +97,7 @@ impl Grant {
             Self::ClientCredentials { .. } => "client_credentials",
             Self::RefreshToken { .. } => "refresh_token",
             Self::Ciba { .. } => "ciba",
+            Self::AuthorizationCode { .. } => "authorization_code",
         }
     }
 }
@@ -85,14 +106,21 @@ pub struct Grants {
     issuer: Arc<TokenIssuer>,
     logins: Arc<Logins>,
     ciba: Arc<Ciba>,
+    codes: Arc<AuthorizationCodes>,
 }
 
 impl Grants {
-    pub fn new(issuer: Arc<TokenIssuer>, logins: Arc<Logins>, ciba: Arc<Ciba>) -> Self {
+    pub fn new(
+        issuer: Arc<TokenIssuer>,
+        logins: Arc<Logins>,
+        ciba: Arc<Ciba>,
+        codes: Arc<AuthorizationCodes>,
+    ) -> Self {
         Self {
             issuer,
             logins,
             ciba,
+            codes,
         }
     }
 
@@ -111,6 +139,22 @@ impl Grants {
                 self.logins.refresh(client.record(), &refresh_token).await
             }
             Grant::Ciba { auth_req_id } => self.ciba.poll(client.record(), &auth_req_id).await,
+            Grant::AuthorizationCode {
+                code,
+                code_verifier,
+                redirect_uri,
+            } => {
+                self.codes
+                    .exchange(
+                        client.record(),
+                        CodeRedemption {
+                            code: &code,
+                            code_verifier: code_verifier.as_deref(),
+                            redirect_uri: redirect_uri.as_deref(),
+                        },
+                    )
+                    .await
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ use tessera_delivery::Deliver;
 use tessera_jose::Kek;
 use tessera_journey::{Outbound, RunLimits};
 
+use crate::auth_codes::AuthorizationCodes;
 use crate::authn::{Challenges, MagicLinks, Otp, PasswordLogins, PasswordResets};
 use crate::changes::{ChangeFeed, FollowChanges};
 use crate::ciba::Ciba;
@@ -69,6 +70,7 @@ pub struct Identity {
     pub otp: Arc<Otp>,
     pub magic_links: Arc<MagicLinks>,
     pub grants: Arc<Grants>,
+    pub codes: Arc<AuthorizationCodes>,
     pub ciba: Arc<Ciba>,
     pub deliveries: Arc<Deliveries>,
     pub introspection: Arc<TokenIntrospection>,
@@ -216,7 +218,19 @@ impl Identity {
         ));
         let otp = Arc::new(Otp::new(challenges.clone(), lockouts.clone()));
         let magic_links = Arc::new(MagicLinks::new(challenges.clone()));
-        let grants = Arc::new(Grants::new(issuer.clone(), logins.clone(), ciba.clone()));
+        let codes = Arc::new(AuthorizationCodes::new(
+            store.clone(),
+            users.clone(),
+            logins.clone(),
+            sessions.clone(),
+            clock.clone(),
+        ));
+        let grants = Arc::new(Grants::new(
+            issuer.clone(),
+            logins.clone(),
+            ciba.clone(),
+            codes.clone(),
+        ));
         let introspection = Arc::new(TokenIntrospection::new(
             gate.clone(),
             revocations.clone(),
@@ -266,6 +280,7 @@ impl Identity {
             otp,
             magic_links,
             grants,
+            codes,
             ciba,
             deliveries,
             introspection,
@@ -316,6 +331,7 @@ impl Identity {
             self.journeys.purge().await,
             self.ciba.purge().await,
             self.deliveries.purge().await,
+            self.codes.purge().await,
         ];
         results
             .into_iter()

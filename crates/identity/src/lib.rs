@@ -13,6 +13,7 @@
 //!   one challenge flow), `grants`, `introspection`, `journeys`, `outbox`, `tenant`;
 //! - `identity`: the facade that wires them for the HTTP layer and the binary.
 
+pub mod auth_codes;
 pub mod authn;
 pub mod cache;
 pub mod caller;

@@ -173,14 +173,19 @@ impl Sessions {
     /// Ends the live session `id` and revokes its refresh tokens. Its access tokens stop
     /// being accepted here at once and on other nodes within a change-feed poll.
     pub(crate) async fn end(&self, id: &SessionId) -> Result<(), Error> {
-        let hash = id.hash();
-        let ended = self.store.end_session(&hash, self.clock.now_s()).await?;
-        self.live.forget_session(&hash);
-        if ended {
+        if self.end_by_sid(&id.hash()).await? {
             Ok(())
         } else {
             Err(session_invalid())
         }
+    }
+
+    /// Ends the live session whose `sid` (the hash of its id) this is, and revokes its refresh
+    /// tokens: whether it was live.
+    pub(crate) async fn end_by_sid(&self, sid: &str) -> Result<bool, Error> {
+        let ended = self.store.end_session(sid, self.clock.now_s()).await?;
+        self.live.forget_session(sid);
+        Ok(ended)
     }
 
     /// The live sessions of a user, oldest first.

@@ -34,6 +34,7 @@ mod ciba;
 mod clients;
 mod codes;
 mod deliveries;
+mod interactions;
 mod journeys;
 mod keys;
 mod lockouts;

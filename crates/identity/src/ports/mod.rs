@@ -13,6 +13,7 @@ mod ciba;
 mod clients;
 mod codes;
 mod deliveries;
+mod interactions;
 mod journeys;
 mod keys;
 mod lockouts;
@@ -29,6 +30,7 @@ pub use ciba::CibaStore;
 pub use clients::ClientStore;
 pub use codes::CodeStore;
 pub use deliveries::DeliveryStore;
+pub use interactions::InteractionStore;
 pub use journeys::JourneyStore;
 pub use keys::KeyStore;
 pub use lockouts::LockoutStore;
@@ -63,6 +65,7 @@ pub trait Store:
     + ChangeStore
     + CibaStore
     + DeliveryStore
+    + InteractionStore
 {
 }
 
@@ -82,5 +85,6 @@ impl<T> Store for T where
         + ChangeStore
         + CibaStore
         + DeliveryStore
+        + InteractionStore
 {
 }

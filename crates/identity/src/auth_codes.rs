@@ -1,0 +1,204 @@
+//! [`AuthorizationCodes`]: one-time codes that stand for a completed authentication (a client
+//! journey that authenticated its user; later the authorization endpoint), and the
+//! `authorization_code` grant that exchanges them for tokens (RFC 6749 §4.1.3, RFC 7636).
+//!
+//! Invariants:
+//! - A code is 256 random bits, stored only as base64url(SHA-256), valid [`CODE_TTL_MS`],
+//!   bound to the client it was issued for, and consumed by one conditional update: of two
+//!   exchanges (on any nodes) exactly one gets tokens.
+//! - PKCE: a code issued with an `S256` challenge needs the matching `code_verifier`
+//!   (43–128 unreserved characters); a verifier for a code without a challenge is refused.
+//! - A second exchange of a consumed code fails and ends the session the first one created,
+//!   which revokes its refresh tokens and stops its access tokens (RFC 6749 §4.1.2).
+//! - The exchange starts a session carrying every method of the authentication (its `amr`,
+//!   with `mfa` across two factor classes) and its `auth_time`; the answer names the session,
+//!   so the app can use silent authentication afterwards.
+
+use std::sync::Arc;
+
+use crate::claims::UserGrant;
+use crate::clock::Clock;
+use crate::error::{Code, Error};
+use crate::issuer::IssuedTokens;
+use crate::logins::{with_default_claims, Logins};
+use crate::model::{AuthorizationCode, ClientRecord, CodeExchange, CodeGrant, UserStatus};
+use crate::ports::InteractionStore;
+use crate::sessions::Sessions;
+use crate::users::Users;
+
+/// How long a code may be exchanged.
+pub const CODE_TTL_MS: i64 = 60_000;
+
+/// Consumed codes are kept this long after they expire, so a late replay is still
+/// recognised (and its tokens revoked).
+const REPLAY_MEMORY_MS: i64 = 10 * 60_000;
+
+/// The keyed form of a code (and of a PKCE verifier): base64url(SHA-256).
+fn digest(value: &str) -> String {
+    tessera_jose::b64url_encode(&tessera_jose::sha256(value.as_bytes()))
+}
+
+fn invalid_grant(message: &'static str) -> Error {
+    Error::new(Code::InvalidGrant, message)
+}
+
+/// A PKCE verifier: 43–128 characters of `[A-Za-z0-9-._~]` (RFC 7636 §4.1).
+fn plausible_verifier(v: &str) -> bool {
+    (43..=128).contains(&v.len())
+        && v
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// A PKCE `S256` challenge: 43 base64url characters.
+pub fn valid_challenge(c: &str) -> bool {
+    c.len() == 43
+        && c
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The `authorization_code` grant's parameters.
+pub struct CodeRedemption<'a> {
+    pub code: &'a str,
+    pub code_verifier: Option<&'a str>,
+    pub redirect_uri: Option<&'a str>,
+}
+
+pub struct AuthorizationCodes {
+    store: Arc<dyn InteractionStore>,
+    users: Arc<Users>,
+    logins: Arc<Logins>,
+    sessions: Arc<Sessions>,
+    clock: Arc<dyn Clock>,
+}
+
+impl AuthorizationCodes {
+    pub fn new(
+        store: Arc<dyn InteractionStore>,
+        users: Arc<Users>,
+        logins: Arc<Logins>,
+        sessions: Arc<Sessions>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            users,
+            logins,
+            sessions,
+            clock,
+        }
+    }
+
+    /// A new code for `client_id` standing for `grant` (an authentication of `user_id`).
+    pub(crate) async fn issue(
+        &self,
+        client_id: &str,
+        user_id: &str,
+        grant: CodeGrant,
+    ) -> Result<String, Error> {
+        let code = tessera_jose::random_token_b64url(32)?;
+        let now = self.clock.now_ms();
+        self.store
+            .create_authorization_code(&AuthorizationCode {
+                code_hash: digest(&code),
+                client_id: client_id.to_string(),
+                user_id: user_id.to_string(),
+                grant,
+                created_at_ms: now,
+                expires_at_ms: now + CODE_TTL_MS,
+                consumed_at_ms: None,
+                sid: None,
+            })
+            .await?;
+        Ok(code)
+    }
+
+    /// `grant_type=authorization_code` for an authenticated `client`.
+    pub async fn exchange(
+        &self,
+        client: &ClientRecord,
+        redemption: CodeRedemption<'_>,
+    ) -> Result<IssuedTokens, Error> {
+        if redemption.code.is_empty() || redemption.code.len() > 128 {
+            return Err(invalid_grant("the code is invalid or expired"));
+        }
+        let hash = digest(redemption.code);
+        let code = match self
+            .store
+            .exchange_authorization_code(&hash, client.client_id(), self.clock.now_ms())
+            .await?
+        {
+            CodeExchange::Consumed(code) => code,
+            CodeExchange::Replayed(code) => {
+                if let Some(sid) = &code.sid {
+                    self.sessions.end_by_sid(sid).await?;
+                    tracing::info!(
+                        client_id = %client.client_id(),
+                        "authorization code replayed; the session it created is ended"
+                    );
+                }
+                return Err(invalid_grant(
+                    "the code was already used; the tokens it gave are revoked",
+                ));
+            }
+            CodeExchange::Invalid => return Err(invalid_grant("the code is invalid or expired")),
+        };
+        match (&code.grant.code_challenge, redemption.code_verifier) {
+            (Some(challenge), Some(verifier)) => {
+                if !plausible_verifier(verifier) || digest(verifier) != *challenge {
+                    return Err(invalid_grant("the code_verifier does not match"));
+                }
+            }
+            (Some(_), None) => return Err(invalid_grant("the code needs its code_verifier")),
+            (None, Some(_)) => {
+                return Err(invalid_grant(
+                    "a code_verifier was sent for a code issued without a challenge",
+                ))
+            }
+            (None, None) => {}
+        }
+        if code.grant.redirect_uri.as_deref() != redemption.redirect_uri
+            && code.grant.redirect_uri.is_some()
+        {
+            return Err(invalid_grant("the redirect_uri differs from the authorization's"));
+        }
+        let user = self
+            .users
+            .by_id(&code.user_id)
+            .await?
+            .filter(|u| u.status == UserStatus::Active)
+            .ok_or_else(|| invalid_grant("the user is no longer active"))?;
+        let grant = UserGrant {
+            resource: None,
+            claims: with_default_claims(client, None),
+            scope: None,
+            ..UserGrant::default()
+        };
+        let tokens = self
+            .logins
+            .complete_decoupled(
+                client,
+                &user,
+                &code.grant.methods,
+                code.grant.auth_time,
+                &grant,
+                true,
+            )
+            .await?;
+        if let Some(session) = &tokens.session_id {
+            self.store
+                .set_authorization_code_sid(&hash, &session.hash())
+                .await?;
+        }
+        Ok(tokens)
+    }
+
+    /// Housekeeping: codes gone past their replay memory.
+    pub async fn purge(&self) -> Result<(), Error> {
+        self.store
+            .purge_authorization_codes(self.clock.now_ms() - REPLAY_MEMORY_MS)
+            .await?;
+        Ok(())
+    }
+}
