@@ -31,7 +31,9 @@ pub use metrics::Metrics;
 pub use state::{ApiConfig, AppState};
 
 use crate::metrics::{RequestLabels, RouteLabel, RouteLabels};
-use crate::routes::{admin, auth, ciba, journeys, oidc, ops, passwords, settings, users};
+use crate::routes::{
+    admin, auth, ciba, client_journeys, journeys, oidc, ops, passwords, settings, users,
+};
 
 /// Builds the shared state (serializing the discovery document once).
 pub fn app_state(identity: Arc<Identity>, config: ApiConfig) -> AppState {
@@ -61,6 +63,11 @@ pub enum Access {
     User,
     /// A client token of the `clientId` when the journey enforces its token; else anyone.
     JourneyClient,
+    /// Anyone; the `clientId` query parameter must name an enabled client (browser-facing
+    /// client-journey start: a public client id proves nothing, so it only selects settings).
+    NamedClient,
+    /// Anyone holding the interaction id (256 random bits `start` handed out).
+    Interaction,
 }
 
 /// One method of one path, with who may call it.
@@ -417,7 +424,19 @@ fn table() -> Table {
         .add(M::PUT, connection, Admin, journeys::put_connection)
         .add(M::DELETE, connection, Admin, journeys::delete_connection)
         .add(M::POST, invoke, JourneyClient, journeys::invoke)
-        .add(M::GET, invoke, JourneyClient, journeys::invoke);
+        .add(M::GET, invoke, JourneyClient, journeys::invoke)
+        .add(
+            M::POST,
+            "/ido/api/v2/journeys/{journey_id}/start",
+            Access::NamedClient,
+            client_journeys::start,
+        )
+        .add(
+            M::POST,
+            "/ido/api/v2/interactions/{interaction_id}/submit",
+            Access::Interaction,
+            client_journeys::submit,
+        );
     t.add(M::GET, "/healthz", Public, ops::healthz)
         .add(M::GET, "/readyz", Public, ops::readyz)
         .add(M::GET, "/metrics", Public, ops::metrics)

@@ -39,6 +39,9 @@ struct OAuthTokens<'a> {
     id_token: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<&'a str>,
+    /// Only for codes from client journeys: the session, for silent authentication.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_id: Option<&'a SessionId>,
 }
 
 /// The backend authentication APIs' answer (the hosted platform's shape).
@@ -65,6 +68,24 @@ pub fn oauth_tokens(t: &IssuedTokens) -> Response {
             scope: t.scope.as_deref(),
             id_token: t.id_token.as_deref(),
             refresh_token: t.refresh_token.as_deref(),
+            session_id: None,
+        })
+        .into_response(),
+    )
+}
+
+/// [`oauth_tokens`] with the session id (the `authorization_code` grant of client
+/// journeys, whose app may then use silent authentication).
+pub fn oauth_tokens_with_session(t: &IssuedTokens) -> Response {
+    no_store(
+        axum::Json(OAuthTokens {
+            access_token: &t.access_token,
+            token_type: "Bearer",
+            expires_in: t.expires_in,
+            scope: t.scope.as_deref(),
+            id_token: t.id_token.as_deref(),
+            refresh_token: t.refresh_token.as_deref(),
+            session_id: t.session_id.as_ref(),
         })
         .into_response(),
     )

@@ -295,6 +295,29 @@ impl<P: PermissionKind> Permit<P> {
     }
 }
 
+/// A client named by its public id (the `clientId` of a browser-facing journey call):
+/// it exists and is enabled. It proves nothing about who calls — anyone may name a client —
+/// so it only selects the client's settings (allowed origins, the code's audience).
+#[derive(Debug, Clone)]
+pub struct NamedClient {
+    record: Arc<ClientRecord>,
+}
+
+impl NamedClient {
+    /// Only the gate calls this, after looking the client up.
+    pub(crate) fn found(record: Arc<ClientRecord>) -> Self {
+        Self { record }
+    }
+
+    pub fn record(&self) -> &Arc<ClientRecord> {
+        &self.record
+    }
+
+    pub fn client_id(&self) -> &str {
+        self.record.client_id()
+    }
+}
+
 impl AuthenticatedClient {
     /// Only the gate calls this, after the secret matched.
     pub(crate) fn proven(record: Arc<ClientRecord>, method: TokenEndpointAuthMethod) -> Self {

@@ -114,6 +114,9 @@ codes! {
     InvalidJourney => 400, "invalid_journey", "invalid_request", "the journey is invalid";
     /// A backend journey failed without an `on_error` (the journey's outcome, SPEC §7.1).
     JourneyFailed => 500, "journey_failed", "server_error", "the journey failed";
+    NoActiveJourney => 404, "no_active_journey", "invalid_request", "the interaction is unknown, finished or expired";
+    InvalidState => 409, "invalid_state", "invalid_request", "the interaction moved on: another submit was applied first";
+    ClientResponseNotValid => 400, "client_response_not_valid", "invalid_request", "the waiting step does not offer this option";
 
     // --- OAuth 2.0 (RFC 6749 §5.2, RFC 7009, RFC 8707, CIBA Core §11) ---
     /// 401 with `WWW-Authenticate`.
@@ -369,6 +372,9 @@ mod tests {
             (Code::DeliveryFailed, 503, "delivery_failed"),
             (Code::InvalidJourney, 400, "invalid_journey"),
             (Code::JourneyFailed, 500, "journey_failed"),
+            (Code::NoActiveJourney, 404, "no_active_journey"),
+            (Code::InvalidState, 409, "invalid_state"),
+            (Code::ClientResponseNotValid, 400, "client_response_not_valid"),
             (Code::InvalidClient, 401, "invalid_client"),
             (Code::InvalidGrant, 400, "invalid_grant"),
             (Code::UnauthorizedClient, 400, "unauthorized_client"),

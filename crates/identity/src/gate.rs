@@ -17,7 +17,7 @@ use parking_lot::RwLock;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use crate::caller::{AuthenticatedClient, Caller, TokenKind, VerifiedAccessToken};
+use crate::caller::{AuthenticatedClient, Caller, NamedClient, TokenKind, VerifiedAccessToken};
 use crate::clients::Clients;
 use crate::clock::Clock;
 use crate::error::{Code, Error};
@@ -183,6 +183,19 @@ impl Gate {
             return Err(fail());
         }
         Ok(AuthenticatedClient::proven(record, auth.method))
+    }
+
+    /// The enabled client a browser-facing call names by id (400 `invalid_request` for an
+    /// unknown or disabled one; the same answer for both).
+    pub async fn named_client(&self, client_id: &str) -> Result<NamedClient, Error> {
+        let unknown = || Error::invalid("`clientId` does not name an enabled client");
+        if client_id.is_empty() || client_id.len() > 128 {
+            return Err(unknown());
+        }
+        match self.clients.record(client_id).await? {
+            Some(r) if r.client.settings.enabled => Ok(NamedClient::found(r)),
+            _ => Err(unknown()),
+        }
     }
 
     /// Checks the signature, `typ`, issuer, expiry and kind of a token Tessera issued.

@@ -10,6 +10,7 @@ use tessera_jose::Kek;
 use tessera_journey::{Outbound, RunLimits};
 
 use crate::auth_codes::AuthorizationCodes;
+use crate::client_journeys::ClientJourneys;
 use crate::authn::{Challenges, MagicLinks, Otp, PasswordLogins, PasswordResets};
 use crate::changes::{ChangeFeed, FollowChanges};
 use crate::ciba::Ciba;
@@ -75,6 +76,7 @@ pub struct Identity {
     pub deliveries: Arc<Deliveries>,
     pub introspection: Arc<TokenIntrospection>,
     pub journeys: Arc<JourneyService>,
+    pub client_journeys: Arc<ClientJourneys>,
     pub outbox: Arc<DevOutbox>,
     pub changes: ChangeFeed,
     store: Arc<dyn Store>,
@@ -242,9 +244,18 @@ impl Identity {
         let journeys = Arc::new(JourneyService::new(
             store.clone(),
             clock.clone(),
-            kek,
+            kek.clone(),
             outbound,
             run_limits,
+        ));
+        let client_journeys = Arc::new(ClientJourneys::new(
+            store.clone(),
+            journeys.clone(),
+            codes.clone(),
+            users.clone(),
+            logins.clone(),
+            kek,
+            clock.clone(),
         ));
         let outbox = Arc::new(DevOutbox::new(
             store.clone(),
@@ -285,6 +296,7 @@ impl Identity {
             deliveries,
             introspection,
             journeys,
+            client_journeys,
             outbox,
             changes,
             store,
@@ -332,6 +344,7 @@ impl Identity {
             self.ciba.purge().await,
             self.deliveries.purge().await,
             self.codes.purge().await,
+            self.client_journeys.purge().await,
         ];
         results
             .into_iter()

@@ -13,8 +13,9 @@ use parking_lot::Mutex;
 use serde_json::{json, Value};
 use tessera_jose::Kek;
 use tessera_journey::{
-    check_journey, CompiledJourney, Connection, ConnectionLookup, Format, JwksCache, Outbound,
-    RandomSource, RunEnv, RunLimits, RunOutcome, RunRequest, ValidationError, Warning,
+    check_journey, ClientOutcome, ClientSubmit, CompiledJourney, Connection, ConnectionLookup,
+    Directory, Format, JwksCache, Outbound, RandomSource, RunEnv, RunLimits, RunOutcome,
+    RunRequest, Trace, ValidationError, Warning,
 };
 
 use crate::cache::EpochCache;
@@ -335,11 +336,13 @@ impl JourneyService {
 
     // --- runs ---
 
-    /// Runs a backend journey and queues its trace under `trace_id`.
+    /// Runs a backend journey and queues its trace under `trace_id`. `directory` lets its
+    /// steps find, create and authenticate users.
     pub async fn run(
         &self,
         journey: &CompiledJourney,
         request: RunRequest,
+        directory: &dyn Directory,
         trace_id: &str,
     ) -> RunOutcome {
         let random = SecureRandom;
@@ -353,14 +356,68 @@ impl JourneyService {
             self.outbound.as_ref(),
             &self.jwks,
         )
-        .with_limits(self.limits);
+        .with_limits(self.limits)
+        .with_directory(directory);
         let outcome = tessera_journey::run_backend(journey, request, &env).await;
-        self.queue_trace(trace_id, &journey.id, &outcome);
+        self.queue_trace(trace_id, &journey.id, &outcome.trace);
         outcome
     }
 
-    fn queue_trace(&self, trace_id: &str, journey_id: &str, outcome: &RunOutcome) {
-        let trace = match serde_json::to_string(&outcome.trace) {
+    /// Starts a client journey (until a step waits or the run ends); queues its trace.
+    pub async fn start_client(
+        &self,
+        journey: &CompiledJourney,
+        params: serde_json::Map<String, Value>,
+        directory: &dyn Directory,
+        trace_id: &str,
+    ) -> ClientOutcome {
+        let random = SecureRandom;
+        let connections = RunConnections { service: self };
+        let run_clock = MonotonicRunClock(std::time::Instant::now());
+        let env = RunEnv::new(
+            self.clock.now_ms(),
+            &run_clock,
+            &random,
+            &connections,
+            self.outbound.as_ref(),
+            &self.jwks,
+        )
+        .with_limits(self.limits)
+        .with_directory(directory);
+        let outcome = tessera_journey::start_client(journey, params, &env).await;
+        self.queue_trace(trace_id, &journey.id, &outcome.trace);
+        outcome
+    }
+
+    /// Continues a client journey with the client's answer; queues its trace.
+    pub async fn submit_client(
+        &self,
+        journey: &CompiledJourney,
+        state: tessera_journey::ClientRunState,
+        submit: ClientSubmit,
+        directory: &dyn Directory,
+        trace_id: &str,
+    ) -> ClientOutcome {
+        let random = SecureRandom;
+        let connections = RunConnections { service: self };
+        let run_clock = MonotonicRunClock(std::time::Instant::now());
+        let env = RunEnv::new(
+            self.clock.now_ms(),
+            &run_clock,
+            &random,
+            &connections,
+            self.outbound.as_ref(),
+            &self.jwks,
+        )
+        .with_limits(self.limits)
+        .with_directory(directory);
+        let outcome = tessera_journey::submit_client(journey, state, submit, &env).await;
+        self.queue_trace(trace_id, &journey.id, &outcome.trace);
+        outcome
+    }
+
+    fn queue_trace(&self, trace_id: &str, journey_id: &str, trace: &Trace) {
+        let trace = match serde_json::to_string(trace) {
             Ok(t) => t,
             Err(_) => return,
         };

@@ -20,6 +20,7 @@ pub mod caller;
 pub mod changes;
 pub mod ciba;
 pub mod claims;
+pub mod client_journeys;
 pub mod clients;
 pub mod clock;
 pub mod deliveries;
@@ -49,7 +50,7 @@ pub mod tenant;
 pub mod users;
 pub mod util;
 
-pub use caller::{perm, Admin, AuthenticatedClient, Caller, Permit, UserCaller};
+pub use caller::{perm, Admin, AuthenticatedClient, Caller, NamedClient, Permit, UserCaller};
 pub use clock::{Clock, SystemClock, TestClock};
 pub use error::{Code, Error, StoreError};
 pub use identity::{Dependencies, Identity};

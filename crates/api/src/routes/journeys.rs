@@ -218,6 +218,7 @@ async fn invoke_inner(
         .iter()
         .find(|(k, _)| k == "clientId")
         .map(|(_, v)| v.clone());
+    let mut invoking = None;
     if journey.enforce_token {
         // The gate decides who calls, as for every endpoint; only enforcing journeys ask.
         let caller = state
@@ -226,6 +227,7 @@ async fn invoke_inner(
             .authenticate(bearer_token(req.headers()))
             .await?;
         let client = caller.client_token()?;
+        invoking = Some(client.client().clone());
         let Some(client_id) = client_id.as_deref() else {
             return Err(Error::invalid("the `clientId` query parameter is required").into());
         };
@@ -265,10 +267,11 @@ async fn invoke_inner(
         body,
         headers,
     };
+    let directory = state.identity.client_journeys.directory(invoking);
     let outcome = state
         .identity
         .journeys
-        .run(&journey, request, trace_id)
+        .run(&journey, request, &directory, trace_id)
         .await;
     let (label, response) = match outcome.result {
         RunResult::Completed(http) => ("completed", completed_response(http)),

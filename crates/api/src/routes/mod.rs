@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod ciba;
+pub mod client_journeys;
 pub mod journeys;
 pub mod oidc;
 pub mod ops;

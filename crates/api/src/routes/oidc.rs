@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 use crate::error::OAuthApiError;
 use crate::extract::OAuthForm;
 use crate::metrics::GrantLabels;
-use crate::respond::{no_store, oauth_tokens};
+use crate::respond::{no_store, oauth_tokens, oauth_tokens_with_session};
 use crate::state::AppState;
 
 /// Builds the discovery document (OIDC Discovery 1.0 / RFC 8414) for `issuer`.
@@ -181,6 +181,9 @@ pub async fn token(
         .inc();
     if name == "ciba" {
         state.metrics.ciba("issued");
+    }
+    if name == "authorization_code" {
+        return Ok(oauth_tokens_with_session(&tokens));
     }
     Ok(oauth_tokens(&tokens))
 }

@@ -731,6 +731,22 @@ impl Users {
         }
     }
 
+    /// A journey's `create_user_if_missing`: a new active user with only this username (a
+    /// concurrent creation of the same username answers the user that won).
+    pub(crate) async fn create_for_journey(&self, username: &str) -> Result<User, Error> {
+        let username = normalize_username(username)?;
+        let mut user = User::new(new_id()?, self.clock.now_s());
+        user.username = Some(username.clone());
+        match self.store.create_user(&user).await {
+            Ok(()) => Ok(user),
+            Err(StoreError::Conflict(_)) => self
+                .find(&UserLookup::UsernameNorm(username_norm(&username)))
+                .await?
+                .ok_or_else(user_not_found),
+            Err(e) => Err(user_store_error(e)),
+        }
+    }
+
     /// Checks a password. Unknown users (`None`) and users without a password cost the same
     /// Argon2id time and return false.
     pub(crate) async fn verify_password(

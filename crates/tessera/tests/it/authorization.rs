@@ -22,6 +22,8 @@ enum Expect {
     Permission(Permission),
     User,
     JourneyClient,
+    NamedClient,
+    Interaction,
 }
 
 fn expected_table() -> Vec<(&'static str, &'static str, Expect)> {
@@ -223,6 +225,16 @@ fn expected_table() -> Vec<(&'static str, &'static str, Expect)> {
             "/ido/api/v2/invoke-api-journey/{journey_id}",
             JourneyClient,
         ),
+        (
+            "POST",
+            "/ido/api/v2/journeys/{journey_id}/start",
+            Expect::NamedClient,
+        ),
+        (
+            "POST",
+            "/ido/api/v2/interactions/{interaction_id}/submit",
+            Expect::Interaction,
+        ),
         ("GET", "/healthz", Public),
         ("GET", "/readyz", Public),
         ("GET", "/metrics", Public),
@@ -241,6 +253,8 @@ fn as_expect(access: Access) -> Expect {
         Access::Permission(p) => Expect::Permission(p),
         Access::User => Expect::User,
         Access::JourneyClient => Expect::JourneyClient,
+        Access::NamedClient => Expect::NamedClient,
+        Access::Interaction => Expect::Interaction,
     }
 }
 
@@ -310,7 +324,9 @@ fn outcome(expect: Expect, who: Who) -> Outcome {
         Who::Nobody | Who::Garbage | Who::Expired | Who::OtherTenant
     );
     match expect {
-        Expect::Public => Allowed,
+        // Bearer tokens mean nothing to these: anyone may start a client journey (naming a
+        // client) or answer an interaction whose id they hold.
+        Expect::Public | Expect::NamedClient | Expect::Interaction => Allowed,
         // Bearer tokens mean nothing here; the caller authenticates with its secret
         // (tried separately below), so without one every caller is `invalid_client`.
         Expect::ClientAuth => Refused(401),
@@ -359,6 +375,7 @@ impl Ids {
             .replace("{journey_id}", &self.journey_id)
             .replace("{trace_id}", &self.trace_id)
             .replace("{name}", &self.connection)
+            .replace("{interaction_id}", "noSuchInteraction")
     }
 
     /// Ids that name nothing, for callers that may act: a mutation then changes nothing.
@@ -551,7 +568,7 @@ async fn every_route_answers_every_kind_of_caller_as_the_table_says() {
                     &t.ids
                 };
                 let mut path = ids.fill(template);
-                if expect == Expect::JourneyClient {
+                if matches!(expect, Expect::JourneyClient | Expect::NamedClient) {
                     path = format!("{path}?clientId={with_client_id}");
                 }
                 let (status, body) = send(&t.srv, method, &path, token).await;

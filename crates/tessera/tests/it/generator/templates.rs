@@ -171,6 +171,12 @@ fn rest_body(method: &str, path: &str, v: &Values, index: usize) -> Option<Body>
             json!({"type": "web_service", "url": "https://api.example.com/x"})
         }
         ("POST", "/ido/api/v2/invoke-api-journey/{journey_id}") => json!({"amount": "12"}),
+        ("POST", "/ido/api/v2/journeys/{journey_id}/start") => {
+            json!({"additionalParams": {"username": format!("gen-{index}")}})
+        }
+        ("POST", "/ido/api/v2/interactions/{interaction_id}/submit") => {
+            json!({"option": "client_input", "data": {}})
+        }
         _ => return None,
     };
     Some(Body::Json(json))
@@ -181,7 +187,8 @@ pub fn query(method: &str, path: &str, v: &Values) -> Option<Vec<(String, String
     Some(match (method, path) {
         ("GET", "/cis/v1/users") => pairs(&[("email", &v.email), ("limit", "10"), ("offset", "0")]),
         ("GET", "/cis/v1/dev/outbox") => pairs(&[("to", &v.email)]),
-        (_, "/ido/api/v2/invoke-api-journey/{journey_id}") => pairs(&[("clientId", &v.client_id)]),
+        (_, "/ido/api/v2/invoke-api-journey/{journey_id}")
+        | (_, "/ido/api/v2/journeys/{journey_id}/start") => pairs(&[("clientId", &v.client_id)]),
         _ => return None,
     })
 }
