@@ -6,7 +6,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use tessera_expr::{compile, compile_template, Program};
+use tessera_expr::{
+    compile, compile_template, Expr, ExprKind, Function, PolicyFunction, Program, TemplatePart,
+};
 
 use crate::definition::{parse_located, Format, JourneyDefinition, JourneyType};
 use crate::error::{
@@ -57,6 +59,8 @@ pub struct CompiledStep {
     pub on_error: Option<usize>,
     /// Line in the definition text.
     pub line: Option<u32>,
+    /// Whether an expression of the step calls `@policy.userTokens()` (fetched before it runs).
+    pub(crate) uses_user_tokens: bool,
 }
 
 /// A web-service call of `invoke_web_service`.
@@ -70,13 +74,105 @@ pub struct ServiceCall {
     pub output: String,
 }
 
-/// The backend step types implemented so far.
+/// The extra answers a waiting step accepts besides `client_input`.
+#[derive(Debug, Clone, Default)]
+pub struct WaitOptions {
+    /// Custom branches: `(id, target, label)`.
+    pub branches: Vec<(String, usize, Option<String>)>,
+    /// Target of the `cancel` option.
+    pub cancel: Option<usize>,
+}
+
+/// The type of a `collect` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    /// Any string.
+    String,
+    /// A JSON number.
+    Number,
+    /// A JSON boolean.
+    Boolean,
+    /// An email address.
+    Email,
+    /// A phone number in E.164 form.
+    Phone,
+    /// A date `YYYY-MM-DD`.
+    Date,
+}
+
+/// One field of a `collect` form.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FormField {
+    /// Name (a key of the submitted object).
+    pub name: String,
+    /// Type.
+    #[serde(rename = "type")]
+    pub field_type: FieldType,
+    /// Must be present and non-empty.
+    pub required: bool,
+    /// Label shown by the client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// Most fields in a `collect` form.
+pub const MAX_FORM_FIELDS: usize = 64;
+
+/// The step types.
 #[derive(Debug, Clone)]
 pub enum StepKind {
     /// Ordered assignments.
     SetVariables {
         /// `(name, expression)`.
         variables: Vec<(String, Program)>,
+    },
+    /// Client step: shows a message and waits for the client.
+    Information {
+        /// Title template.
+        title: Option<Program>,
+        /// Text template.
+        text: Option<Program>,
+        /// Button text template.
+        button_text: Option<Program>,
+        /// Extra options.
+        wait: WaitOptions,
+    },
+    /// Client step: asks the client for a form's values and stores them in `output`.
+    Collect {
+        /// The form schema.
+        fields: Vec<FormField>,
+        /// Variable receiving the submitted object.
+        output: String,
+        /// Extra options.
+        wait: WaitOptions,
+    },
+    /// Client terminal step: success.
+    Complete {
+        /// Data returned to the client.
+        data: Option<Program>,
+    },
+    /// Client terminal step: rejection.
+    Reject {
+        /// Data returned to the client.
+        data: Option<Program>,
+    },
+    /// Authenticates a user with an external token (SPEC §7.2).
+    CustomAuthentication {
+        /// Username expression.
+        username: Program,
+        /// Token expression.
+        token: Program,
+        /// `token_validator` or `jwt_validator` connection name.
+        validator: String,
+        /// amr template (default `flex.login`).
+        amr: Option<Program>,
+        /// Variable receiving `{code, message}` on a failure branch (default `error`).
+        error_variable: String,
+        /// `None` = abort; else the failure branch.
+        on_failure: Option<usize>,
+        /// Create an unknown user instead of failing with `user_not_found`.
+        create_user_if_missing: bool,
     },
     /// Boolean branch.
     Condition {
@@ -135,11 +231,69 @@ impl StepKind {
             StepKind::HttpComplete { .. } => "http_complete",
             StepKind::InvokeWebService { .. } => "invoke_web_service",
             StepKind::ValidateToken { .. } => "validate_token",
+            StepKind::Information { .. } => "information",
+            StepKind::Collect { .. } => "collect",
+            StepKind::Complete { .. } => "complete",
+            StepKind::Reject { .. } => "reject",
+            StepKind::CustomAuthentication { .. } => "custom_authentication",
+        }
+    }
+
+    /// The options of a waiting step (`None` for steps that do not wait).
+    pub fn wait_options(&self) -> Option<&WaitOptions> {
+        match self {
+            StepKind::Information { wait, .. } | StepKind::Collect { wait, .. } => Some(wait),
+            _ => None,
+        }
+    }
+
+    /// Every expression of the step.
+    pub(crate) fn programs(&self) -> Vec<&Program> {
+        match self {
+            StepKind::SetVariables { variables } => variables.iter().map(|(_, p)| p).collect(),
+            StepKind::Condition { expression, .. } => vec![expression],
+            StepKind::Match {
+                expression, cases, ..
+            } => std::iter::once(expression)
+                .chain(cases.iter().map(|(p, _)| p))
+                .collect(),
+            StepKind::HttpComplete {
+                headers,
+                redirect_uri,
+                body,
+                ..
+            } => headers
+                .iter()
+                .map(|(_, p)| p)
+                .chain(redirect_uri)
+                .chain(body)
+                .collect(),
+            StepKind::InvokeWebService { calls } => {
+                calls.iter().flat_map(|c| c.args.iter()).collect()
+            }
+            StepKind::ValidateToken { token, .. } => vec![token],
+            StepKind::Information {
+                title,
+                text,
+                button_text,
+                ..
+            } => title.iter().chain(text).chain(button_text).collect(),
+            StepKind::Collect { .. } => Vec::new(),
+            StepKind::Complete { data } | StepKind::Reject { data } => data.iter().collect(),
+            StepKind::CustomAuthentication {
+                username,
+                token,
+                amr,
+                ..
+            } => [username, token].into_iter().chain(amr).collect(),
         }
     }
 
     fn is_terminal(&self) -> bool {
-        matches!(self, StepKind::HttpComplete { .. })
+        matches!(
+            self,
+            StepKind::HttpComplete { .. } | StepKind::Complete { .. } | StepKind::Reject { .. }
+        )
     }
 
     fn is_branching(&self) -> bool {
@@ -170,12 +324,7 @@ pub fn check_journey(text: &str, format: Format) -> Result<Checked, Vec<Validati
 }
 
 /// Step types of SPEC §7.2 that later issues implement; refused with a clear message.
-const NOT_YET: [&str; 8] = [
-    "custom_authentication",
-    "complete",
-    "reject",
-    "information",
-    "collect",
+const NOT_YET: [&str; 3] = [
     "password_authentication",
     "email_otp_authentication",
     "sms_otp_authentication",
@@ -268,12 +417,14 @@ fn compile_located(def: &JourneyDefinition) -> Result<Compiled, Vec<Located<Vali
                 Locus::value(field_path(i, &FieldPath::from("next"))),
             ));
         }
+        let uses_user_tokens = kind.programs().into_iter().any(uses_user_tokens);
         steps.push(CompiledStep {
             id: step.id.clone(),
             kind,
             next,
             on_error,
             line: step.line,
+            uses_user_tokens,
         });
     }
     if !errors.is_empty() {
@@ -305,6 +456,11 @@ pub(crate) fn successors(step: &CompiledStep) -> Vec<usize> {
             out.extend(cases.iter().map(|(_, t)| *t));
             out.extend(*otherwise);
         }
+        StepKind::Information { wait, .. } | StepKind::Collect { wait, .. } => {
+            out.extend(wait.branches.iter().map(|(_, t, _)| *t));
+            out.extend(wait.cancel);
+        }
+        StepKind::CustomAuthentication { on_failure, .. } => out.extend(*on_failure),
         _ => {}
     }
     out
@@ -466,6 +622,18 @@ impl StepCx<'_> {
             "http_complete" => &["status", "headers", "redirect_uri", "response_type", "body"],
             "invoke_web_service" => &["calls"],
             "validate_token" => &["token", "validator", "output"],
+            "information" => &["title", "text", "button_text", "branches", "cancel"],
+            "collect" => &["fields", "output", "branches", "cancel"],
+            "complete" | "reject" => &["data"],
+            "custom_authentication" => &[
+                "username",
+                "token",
+                "validator",
+                "amr",
+                "error_variable",
+                "on_failure",
+                "create_user_if_missing",
+            ],
             t if NOT_YET.contains(&t) => {
                 self.err("type", format!("step type `{t}` is not supported yet"));
                 return None;
@@ -487,8 +655,26 @@ impl StepCx<'_> {
             );
             return None;
         }
+        if matches!(step_type, "information" | "collect" | "complete" | "reject")
+            && journey_type != JourneyType::Client
+        {
+            self.err(
+                "type",
+                format!("`{step_type}` is a client step, only allowed in client journeys"),
+            );
+            return None;
+        }
         let kind = match step_type {
             "set_variables" => self.set_variables(),
+            "information" => self.information(),
+            "collect" => self.collect(),
+            "complete" => Some(StepKind::Complete {
+                data: self.expr_opt("data"),
+            }),
+            "reject" => Some(StepKind::Reject {
+                data: self.expr_opt("data"),
+            }),
+            "custom_authentication" => self.custom_authentication(),
             "condition" => {
                 let (e, t, f) = (
                     self.expr("expression"),
@@ -518,6 +704,219 @@ impl StepCx<'_> {
             }
         };
         kind.filter(|_| self.errors.is_empty())
+    }
+
+    fn template_opt(&mut self, field: &str) -> Option<Program> {
+        match self.fields.get(field) {
+            None | Some(Value::Null) => None,
+            Some(v) => self.compile_value(&field.into(), v, true),
+        }
+    }
+
+    fn expr_opt(&mut self, field: &str) -> Option<Program> {
+        match self.fields.get(field) {
+            None => None,
+            Some(v) => self.compile_value(&field.into(), v, false),
+        }
+    }
+
+    /// `branches: [{id, next, label?}]` and `cancel: <step id>`.
+    fn wait_options(&mut self) -> WaitOptions {
+        let mut wait = WaitOptions {
+            branches: Vec::new(),
+            cancel: self.target_opt("cancel"),
+        };
+        match self.fields.get("branches") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    let at = FieldPath::from("branches").index(i);
+                    let Some(obj) = item.as_object() else {
+                        self.err(&at, "a branch is `{id, next, label}`");
+                        continue;
+                    };
+                    for key in obj.keys() {
+                        if !matches!(key.as_str(), "id" | "next" | "label") {
+                            self.err_key(at.clone().key(key), "unknown field");
+                        }
+                    }
+                    let id = match obj.get("id").and_then(Value::as_str) {
+                        Some(id)
+                            if crate::definition::valid_id(id)
+                                && !matches!(id, "client_input" | "cancel" | "resend") =>
+                        {
+                            if wait.branches.iter().any(|(b, _, _)| b == id) {
+                                self.err(at.clone().key("id"), "duplicate branch id");
+                                None
+                            } else {
+                                Some(id.to_string())
+                            }
+                        }
+                        _ => {
+                            self.err(
+                                at.clone().key("id"),
+                                "a branch id matches [a-z0-9_-]+ and is not `client_input`, `cancel` or `resend`",
+                            );
+                            None
+                        }
+                    };
+                    let label = match obj.get("label") {
+                        None | Some(Value::Null) => None,
+                        Some(Value::String(l)) => Some(l.clone()),
+                        Some(_) => {
+                            self.err(at.clone().key("label"), "`label` must be a string");
+                            None
+                        }
+                    };
+                    let next = self.resolve(&at.key("next"), obj.get("next"));
+                    if let (Some(id), Some(next)) = (id, next) {
+                        wait.branches.push((id, next, label));
+                    }
+                }
+            }
+            Some(_) => self.err("branches", "`branches` must be a list of `{id, next, label}`"),
+        }
+        wait
+    }
+
+    fn information(&mut self) -> Option<StepKind> {
+        let title = self.template_opt("title");
+        let text = self.template_opt("text");
+        let button_text = self.template_opt("button_text");
+        let wait = self.wait_options();
+        Some(StepKind::Information {
+            title,
+            text,
+            button_text,
+            wait,
+        })
+    }
+
+    fn collect(&mut self) -> Option<StepKind> {
+        let mut fields: Vec<FormField> = Vec::new();
+        match self.fields.get("fields") {
+            Some(Value::Array(items)) if !items.is_empty() => {
+                if items.len() > MAX_FORM_FIELDS {
+                    self.err("fields", format!("at most {MAX_FORM_FIELDS} fields"));
+                }
+                for (i, item) in items.iter().enumerate() {
+                    let at = FieldPath::from("fields").index(i);
+                    let Some(obj) = item.as_object() else {
+                        self.err(&at, "a field is `{name, type, required, label}`");
+                        continue;
+                    };
+                    for key in obj.keys() {
+                        if !matches!(key.as_str(), "name" | "type" | "required" | "label") {
+                            self.err_key(at.clone().key(key), "unknown field");
+                        }
+                    }
+                    let name = match obj.get("name").and_then(Value::as_str) {
+                        Some(n) if valid_var(n) && n.len() <= 64 => {
+                            if fields.iter().any(|f| f.name == n) {
+                                self.err(at.clone().key("name"), "duplicate field name");
+                            }
+                            Some(n.to_string())
+                        }
+                        _ => {
+                            self.err(
+                                at.clone().key("name"),
+                                "a field name is an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 64)",
+                            );
+                            None
+                        }
+                    };
+                    let field_type = match obj.get("type").and_then(Value::as_str) {
+                        Some("string") => Some(FieldType::String),
+                        Some("number") => Some(FieldType::Number),
+                        Some("boolean") => Some(FieldType::Boolean),
+                        Some("email") => Some(FieldType::Email),
+                        Some("phone") => Some(FieldType::Phone),
+                        Some("date") => Some(FieldType::Date),
+                        _ => {
+                            self.err(
+                                at.clone().key("type"),
+                                "`type` must be string, number, boolean, email, phone or date",
+                            );
+                            None
+                        }
+                    };
+                    let required = match obj.get("required") {
+                        None | Some(Value::Null) => false,
+                        Some(Value::Bool(b)) => *b,
+                        Some(_) => {
+                            self.err(at.clone().key("required"), "must be a boolean");
+                            false
+                        }
+                    };
+                    let label = match obj.get("label") {
+                        None | Some(Value::Null) => None,
+                        Some(Value::String(l)) => Some(l.clone()),
+                        Some(_) => {
+                            self.err(at.clone().key("label"), "`label` must be a string");
+                            None
+                        }
+                    };
+                    if let (Some(name), Some(field_type)) = (name, field_type) {
+                        fields.push(FormField {
+                            name,
+                            field_type,
+                            required,
+                            label,
+                        });
+                    }
+                }
+            }
+            _ => self.err(
+                "fields",
+                "`fields` must be a non-empty list of `{name, type, required, label}`",
+            ),
+        }
+        let output = match self.fields.get("output").and_then(Value::as_str) {
+            Some(o) if valid_var(o) => Some(o.to_string()),
+            _ => {
+                self.err("output", "`output` must be a variable name");
+                None
+            }
+        };
+        let wait = self.wait_options();
+        Some(StepKind::Collect {
+            fields,
+            output: output?,
+            wait,
+        })
+    }
+
+    fn custom_authentication(&mut self) -> Option<StepKind> {
+        let username = self.expr("username");
+        let token = self.expr("token");
+        let validator = self.name("validator");
+        let amr = self.template_opt("amr");
+        let error_variable = match self.fields.get("error_variable") {
+            None | Some(Value::Null) => Some("error".to_string()),
+            Some(_) => self.var_name_opt("error_variable"),
+        };
+        let on_failure = match self.fields.get("on_failure") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s == "abort" => None,
+            Some(_) => self.target_opt("on_failure"),
+        };
+        let create_user_if_missing = match self.fields.get("create_user_if_missing") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                self.err("create_user_if_missing", "must be a boolean");
+                false
+            }
+        };
+        Some(StepKind::CustomAuthentication {
+            username: username?,
+            token: token?,
+            validator: validator?,
+            amr,
+            error_variable: error_variable?,
+            on_failure,
+            create_user_if_missing,
+        })
     }
 
     fn set_variables(&mut self) -> Option<StepKind> {
@@ -794,6 +1193,36 @@ impl StepCx<'_> {
             }
         }
     }
+}
+
+/// Whether a program calls `@policy.userTokens()`.
+fn uses_user_tokens(p: &Program) -> bool {
+    fn visit(e: &Expr) -> bool {
+        match &e.kind {
+            ExprKind::Call { function, args, .. } => {
+                matches!(function, Function::Policy(PolicyFunction::UserTokens))
+                    || args.iter().any(visit)
+            }
+            ExprKind::Template(parts) => parts.iter().any(|p| match p {
+                TemplatePart::Expr(x) => visit(x),
+                _ => false,
+            }),
+            ExprKind::Array(items) => items.iter().any(visit),
+            ExprKind::Object(entries) => entries.iter().any(|(_, x)| visit(x)),
+            ExprKind::Member { object, .. } => visit(object),
+            ExprKind::Index { object, index, .. } => visit(object) || visit(index),
+            ExprKind::Unary(_, x) => visit(x),
+            ExprKind::Binary(_, a, b) | ExprKind::Try(a, b) => visit(a) || visit(b),
+            ExprKind::Conditional(a, b, c) => visit(a) || visit(b) || visit(c),
+            ExprKind::Let { bindings, body } => {
+                bindings.iter().any(|(_, x)| visit(x)) || visit(body)
+            }
+            ExprKind::Lambda(def) => visit(&def.body),
+            ExprKind::CallLambda { callee, args } => visit(callee) || args.iter().any(visit),
+            _ => false,
+        }
+    }
+    visit(p.root())
 }
 
 /// Longest id shown in a message, in characters.

@@ -13,6 +13,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use tessera_expr::{eval, Context, ConvertError, Deadline, Limits, Program, RandomSource, Value};
 
+use crate::client::{Directory, DirectoryError, RunUser};
 use crate::clock::RunClock;
 use crate::compile::{CompiledJourney, CompiledStep, StepKind};
 use crate::connection::ConnectionLookup;
@@ -69,6 +70,9 @@ pub struct RunEnv<'a> {
     pub jwks: &'a JwksCache,
     /// Bounds.
     pub limits: RunLimits,
+    /// The user directory for authentication steps (`None`: `custom_authentication` fails
+    /// with `directory_unavailable`).
+    pub directory: Option<&'a dyn Directory>,
 }
 
 impl<'a> RunEnv<'a> {
@@ -89,7 +93,14 @@ impl<'a> RunEnv<'a> {
             outbound,
             jwks,
             limits: RunLimits::default(),
+            directory: None,
         }
+    }
+
+    /// Sets the user directory.
+    pub fn with_directory(mut self, directory: &'a dyn Directory) -> Self {
+        self.directory = Some(directory);
+        self
     }
 
     /// Replaces the limits.
@@ -119,7 +130,7 @@ pub struct RunRequest {
 }
 
 impl RunRequest {
-    fn to_value(&self) -> Value {
+    pub(crate) fn to_value(&self) -> Value {
         Value::from(serde_json::json!({
             "method": self.method,
             "path": self.path,
@@ -222,31 +233,33 @@ pub async fn run_backend(
     resume_backend(journey, RunState::start(journey), request, env).await
 }
 
-enum Flow {
+pub(crate) enum Flow {
     Goto(usize, String),
     Complete(HttpResponse),
+    /// A `complete` step's data.
+    Success(serde_json::Value),
+    /// A `reject` step's data.
+    Rejected(serde_json::Value),
+    /// A step waits for the client with this data.
+    Wait(serde_json::Value),
 }
 
-/// Continues a run from `state` (used by [`run_backend`]; client journeys will resume here).
-pub async fn resume_backend(
-    journey: &CompiledJourney,
-    state: RunState,
-    request: RunRequest,
-    env: &RunEnv<'_>,
-) -> RunOutcome {
-    let host = RunHost::new(env, request.to_value());
-    let mut limits = env.limits.expr;
-    limits.max_outbound_calls = env.limits.max_outbound_calls;
-    limits.max_total_steps = env.limits.max_expression_steps;
-    let ctx = Context::new(env.now_ms, env.random, &host)
-        .with_limits(limits)
-        .with_deadline(&host);
-    let mut vars: IndexMap<String, Value> = state
-        .variables
-        .into_iter()
-        .map(|(k, v)| (k, Value::from(v)))
-        .collect();
-    let mut trace = Trace {
+/// How one request's part of a run ended.
+pub(crate) enum End {
+    Http(HttpResponse),
+    Success(serde_json::Value),
+    Rejected(serde_json::Value),
+    /// Waiting at this step index with this data.
+    Wait(usize, serde_json::Value),
+    Failed(String, StepError),
+}
+
+/// The run's variables, carried between steps.
+pub(crate) type Vars = IndexMap<String, Value>;
+
+/// An empty trace of `journey` (outcome filled in at the end).
+pub(crate) fn new_trace(journey: &CompiledJourney) -> Trace {
+    Trace {
         journey_id: journey.id.clone(),
         version: journey.version,
         steps: Vec::new(),
@@ -254,52 +267,92 @@ pub async fn resume_backend(
             step_id: String::new(),
             code: String::new(),
         },
-    };
-    let mut steps_taken = state.steps_taken;
-    let Some(mut index) = journey.step_index(&state.current_step) else {
-        let failure = StepError::fatal(
-            "invalid_state",
-            "the run's current step does not exist in this journey version",
-        );
-        return fail(trace, "", failure);
-    };
+    }
+}
+
+/// The expression context of a run: its limits, budget and deadline.
+pub(crate) fn run_context<'h>(host: &'h RunHost<'h>) -> Context<'h> {
+    let env = host.env;
+    let mut limits = env.limits.expr;
+    limits.max_outbound_calls = env.limits.max_outbound_calls;
+    limits.max_total_steps = env.limits.max_expression_steps;
+    Context::new(env.now_ms, env.random, host)
+        .with_limits(limits)
+        .with_deadline(host)
+}
+
+/// Variables of a stored state, checked against the depth bound.
+pub(crate) fn load_vars(
+    variables: serde_json::Map<String, serde_json::Value>,
+    env: &RunEnv<'_>,
+) -> Result<Vars, StepError> {
+    let vars: Vars = variables
+        .into_iter()
+        .map(|(k, v)| (k, Value::from(v)))
+        .collect();
     // Variables carried from an earlier part of the run obey the same depth bound as the
     // values expressions build (they were built by expressions, or parsed as JSON).
     if let Some((name, _)) = vars
         .iter()
-        .find(|(_, v)| v.depth() > limits.max_value_depth)
+        .find(|(_, v)| v.depth() > env.limits.expr.max_value_depth)
     {
-        let failure = StepError::fatal(
+        return Err(StepError::fatal(
             "limit_exceeded",
             format!("variable `{name}`: value nesting depth limit exceeded"),
-        );
-        return fail(trace, &state.current_step, failure);
+        ));
     }
+    Ok(vars)
+}
+
+/// Runs steps from `index` until a step answers, waits, or the run fails. `steps_taken`
+/// counts the run's steps (across requests); the step limit applies to this request's.
+pub(crate) async fn drive(
+    journey: &CompiledJourney,
+    mut index: usize,
+    vars: &mut Vars,
+    steps_taken: &mut u32,
+    host: &RunHost<'_>,
+    ctx: &Context<'_>,
+    trace: &mut Trace,
+) -> End {
+    let env = host.env;
+    let mut this_request: u32 = 0;
     loop {
-        let step = &journey.steps[index];
-        if steps_taken >= env.limits.max_steps {
+        let Some(step) = journey.steps.get(index) else {
+            return End::Failed(
+                String::new(),
+                StepError::fatal("internal_error", "step index out of range"),
+            );
+        };
+        if this_request >= env.limits.max_steps {
             let e = StepError::fatal(
                 "limit_exceeded",
                 format!("step limit of {} exceeded", env.limits.max_steps),
             );
-            return fail(trace, &step.id, e);
+            return End::Failed(step.id.clone(), e);
         }
         if host.remaining().is_zero() {
-            return fail(
-                trace,
-                &step.id,
+            return End::Failed(
+                step.id.clone(),
                 StepError::fatal("limit_exceeded", "run time limit exceeded"),
             );
         }
-        steps_taken += 1;
+        this_request += 1;
+        *steps_taken = steps_taken.saturating_add(1);
         let begun = env.clock.monotonic();
         let started_at_ms = env.now_ms + i64::try_from(host.elapsed().as_millis()).unwrap_or(0);
-        let result = execute(step, &mut vars, &ctx, &host).await;
+        if step.uses_user_tokens {
+            host.prefetch_user_tokens().await;
+        }
+        let result = execute(step, vars, ctx, host).await;
         let duration_us = u64::try_from(env.clock.monotonic().saturating_sub(begun).as_micros())
             .unwrap_or(u64::MAX);
         let decision = match &result {
             Ok(Flow::Goto(_, d)) => d.clone(),
             Ok(Flow::Complete(_)) => "completed".to_string(),
+            Ok(Flow::Success(_)) => "success".to_string(),
+            Ok(Flow::Rejected(_)) => "rejected".to_string(),
+            Ok(Flow::Wait(_)) => "waiting".to_string(),
             Err(e) => format!("error:{}", e.code),
         };
         trace.steps.push(TraceStep {
@@ -311,28 +364,79 @@ pub async fn resume_backend(
         });
         match result {
             Ok(Flow::Goto(next, _)) => index = next,
-            Ok(Flow::Complete(response)) => {
-                trace.outcome = TraceOutcome::Completed {
-                    status: response.status,
-                };
-                return RunOutcome {
-                    result: RunResult::Completed(response),
-                    trace,
-                };
-            }
+            Ok(Flow::Complete(response)) => return End::Http(response),
+            Ok(Flow::Success(data)) => return End::Success(data),
+            Ok(Flow::Rejected(data)) => return End::Rejected(data),
+            Ok(Flow::Wait(data)) => return End::Wait(index, data),
             Err(e) => match step.on_error {
                 Some(target) if !e.fatal => {
                     let error = serde_json::json!({"code": e.code, "message": e.message, "step_id": step.id});
                     vars.insert("error".into(), Value::from(error));
                     index = target;
                 }
-                _ => return fail(trace, &step.id, e),
+                _ => return End::Failed(step.id.clone(), e),
             },
         }
     }
 }
 
-fn fail(mut trace: Trace, step_id: &str, e: StepError) -> RunOutcome {
+/// Continues a run from `state` (used by [`run_backend`]).
+pub async fn resume_backend(
+    journey: &CompiledJourney,
+    state: RunState,
+    request: RunRequest,
+    env: &RunEnv<'_>,
+) -> RunOutcome {
+    let host = RunHost::new(env, request.to_value());
+    let ctx = run_context(&host);
+    let trace = new_trace(journey);
+    let Some(index) = journey.step_index(&state.current_step) else {
+        let failure = StepError::fatal(
+            "invalid_state",
+            "the run's current step does not exist in this journey version",
+        );
+        return fail(trace, "", failure);
+    };
+    let mut vars = match load_vars(state.variables, env) {
+        Ok(v) => v,
+        Err(e) => return fail(trace, &state.current_step, e),
+    };
+    let mut trace = trace;
+    let mut steps_taken = state.steps_taken;
+    let end = drive(
+        journey,
+        index,
+        &mut vars,
+        &mut steps_taken,
+        &host,
+        &ctx,
+        &mut trace,
+    )
+    .await;
+    match end {
+        End::Http(response) => {
+            trace.outcome = TraceOutcome::Completed {
+                status: response.status,
+            };
+            RunOutcome {
+                result: RunResult::Completed(response),
+                trace,
+            }
+        }
+        End::Failed(step_id, e) => fail(trace, &step_id, e),
+        // Client steps are refused in backend journeys at validation.
+        End::Success(_) | End::Rejected(_) | End::Wait(..) => {
+            let step_id = trace.steps.last().map(|s| s.step_id.clone()).unwrap_or_default();
+            fail(
+                trace,
+                &step_id,
+                StepError::fatal("invalid_state", "a client step ran in a backend journey"),
+            )
+        }
+    }
+}
+
+pub(crate) fn fail(mut trace: Trace, step_id: &str, e: StepError) -> RunOutcome {
     trace.outcome = TraceOutcome::Failed {
         step_id: step_id.to_string(),
         code: e.code.clone(),
@@ -352,6 +456,7 @@ async fn run_expr(
     p: &Program,
     vars: &IndexMap<String, Value>,
     ctx: &Context<'_>,
+    host: &RunHost<'_>,
 ) -> Result<Value, StepError> {
     if ctx.deadline.is_some_and(Deadline::expired) {
         return Err(StepError::fatal(
@@ -359,7 +464,15 @@ async fn run_expr(
             "run time limit exceeded",
         ));
     }
-    eval(p, vars, ctx).await.map_err(|e| {
+    host.take_policy_error();
+    let result = eval(p, vars, ctx).await;
+    let policy_code = host.take_policy_error();
+    result.map_err(|e| {
+        // A failing `@policy` function keeps its own code (`not_authenticated`, …).
+        if let Some(code) = policy_code.filter(|_| e.code == tessera_expr::ErrorCode::HostError)
+        {
+            return StepError::new(&code, format!("{field}: {e}"));
+        }
         let code = e.code.as_str();
         let err = StepError::new(code, format!("{field}: {e}"));
         // A run out of expression budget stays out of budget; the same for outbound calls.
@@ -371,7 +484,7 @@ async fn run_expr(
     })
 }
 
-async fn execute(
+pub(crate) async fn execute(
     step: &CompiledStep,
     vars: &mut IndexMap<String, Value>,
     ctx: &Context<'_>,
@@ -386,7 +499,7 @@ async fn execute(
     match &step.kind {
         StepKind::SetVariables { variables } => {
             for (name, p) in variables {
-                let v = run_expr(&format!("variables.{name}"), p, vars, ctx).await?;
+                let v = run_expr(&format!("variables.{name}"), p, vars, ctx, host).await?;
                 vars.insert(name.clone(), v);
             }
             next()
@@ -395,7 +508,7 @@ async fn execute(
             expression,
             on_true,
             on_false,
-        } => match run_expr("expression", expression, vars, ctx).await? {
+        } => match run_expr("expression", expression, vars, ctx, host).await? {
             Value::Bool(true) => Ok(Flow::Goto(*on_true, "true".into())),
             Value::Bool(false) => Ok(Flow::Goto(*on_false, "false".into())),
             other => Err(StepError::new(
@@ -411,9 +524,9 @@ async fn execute(
             cases,
             otherwise,
         } => {
-            let v = run_expr("expression", expression, vars, ctx).await?;
+            let v = run_expr("expression", expression, vars, ctx, host).await?;
             for (i, (case, target)) in cases.iter().enumerate() {
-                let c = run_expr(&format!("cases[{i}].value"), case, vars, ctx).await?;
+                let c = run_expr(&format!("cases[{i}].value"), case, vars, ctx, host).await?;
                 // Like `==` inside an expression, bounded by the per-evaluation step limit.
                 match c.deep_eq_within(&v, ctx.limits.max_steps) {
                     Some(true) => return Ok(Flow::Goto(*target, format!("case:{i}"))),
@@ -443,12 +556,12 @@ async fn execute(
         } => {
             let mut out: Vec<(String, String)> = Vec::new();
             for (name, p) in headers {
-                let v = run_expr(&format!("headers.{name}"), p, vars, ctx).await?;
+                let v = run_expr(&format!("headers.{name}"), p, vars, ctx, host).await?;
                 let field = format!("headers.{name}");
                 out.push((name.clone(), header_value(&field, &v, max_len)?));
             }
             if let Some(p) = redirect_uri {
-                let v = run_expr("redirect_uri", p, vars, ctx).await?;
+                let v = run_expr("redirect_uri", p, vars, ctx, host).await?;
                 out.push((
                     "Location".into(),
                     header_value("redirect_uri", &v, max_len)?,
@@ -460,7 +573,7 @@ async fn execute(
             let body = match body {
                 None => String::new(),
                 Some(p) => {
-                    let v = run_expr("body", p, vars, ctx).await?;
+                    let v = run_expr("body", p, vars, ctx, host).await?;
                     let (text, ct) = if *json {
                         let text = v
                             .to_json_string(max_len)
@@ -485,7 +598,7 @@ async fn execute(
             for (i, call) in calls.iter().enumerate() {
                 let mut args = Vec::with_capacity(call.args.len());
                 for (j, p) in call.args.iter().enumerate() {
-                    args.push(run_expr(&format!("calls[{i}].args[{j}]"), p, vars, ctx).await?);
+                    args.push(run_expr(&format!("calls[{i}].args[{j}]"), p, vars, ctx, host).await?);
                 }
                 let result = host.web_request(&call.connection, args).await?;
                 vars.insert(call.output.clone(), result);
@@ -497,13 +610,162 @@ async fn execute(
             validator,
             output,
         } => {
-            let t = run_expr("token", token, vars, ctx).await?;
+            let t = run_expr("token", token, vars, ctx, host).await?;
             let result = host.validate_token(&t, validator).await?;
             if let Some(out) = output {
                 vars.insert(out.clone(), result);
             }
             next()
         }
+        StepKind::Information {
+            title,
+            text,
+            button_text,
+            ..
+        } => {
+            let mut data = serde_json::Map::new();
+            for (field, p) in [
+                ("title", title),
+                ("text", text),
+                ("button_text", button_text),
+            ] {
+                let v = match p {
+                    Some(p) => {
+                        let v = run_expr(field, p, vars, ctx, host).await?;
+                        serde_json::Value::String(display(field, &v, max_len)?)
+                    }
+                    None => serde_json::Value::Null,
+                };
+                data.insert(field.into(), v);
+            }
+            Ok(Flow::Wait(serde_json::Value::Object(data)))
+        }
+        StepKind::Collect { fields, .. } => Ok(Flow::Wait(serde_json::json!({ "fields": fields }))),
+        StepKind::Complete { data } => Ok(Flow::Success(
+            step_data(data.as_ref(), vars, ctx, host).await?,
+        )),
+        StepKind::Reject { data } => Ok(Flow::Rejected(
+            step_data(data.as_ref(), vars, ctx, host).await?,
+        )),
+        StepKind::CustomAuthentication {
+            username,
+            token,
+            validator,
+            amr,
+            error_variable,
+            on_failure,
+            create_user_if_missing,
+        } => {
+            let u = run_expr("username", username, vars, ctx, host).await?;
+            let t = run_expr("token", token, vars, ctx, host).await?;
+            let amr = match amr {
+                None => String::new(),
+                Some(p) => {
+                    let v = run_expr("amr", p, vars, ctx, host).await?;
+                    display("amr", &v, max_len)?.trim().to_string()
+                }
+            };
+            let amr = if amr.is_empty() {
+                DEFAULT_AMR.to_string()
+            } else {
+                amr
+            };
+            let outcome =
+                custom_authentication(&u, &t, validator, *create_user_if_missing, host).await;
+            match outcome {
+                Ok(user) => {
+                    let mut auth = host.auth();
+                    if auth.user.as_ref().is_some_and(|old| old.user_id != user.user_id) {
+                        auth.methods.clear();
+                    }
+                    auth.user = Some(user);
+                    if !auth.methods.contains(&amr) {
+                        auth.methods.push(amr);
+                    }
+                    auth.auth_time = Some(host.env.now_ms.div_euclid(1000));
+                    auth.tokens = None;
+                    drop(auth);
+                    next()
+                }
+                Err(e) if e.fatal => Err(e),
+                Err(e) => match on_failure {
+                    Some(target) => {
+                        let error = serde_json::json!({"code": e.code, "message": e.message});
+                        vars.insert(error_variable.clone(), Value::from(error));
+                        Ok(Flow::Goto(*target, format!("failure:{}", e.code)))
+                    }
+                    None => Err(e),
+                },
+            }
+        }
+    }
+}
+
+/// The amr recorded when `custom_authentication` has none.
+pub const DEFAULT_AMR: &str = "flex.login";
+
+async fn step_data(
+    data: Option<&Program>,
+    vars: &IndexMap<String, Value>,
+    ctx: &Context<'_>,
+    host: &RunHost<'_>,
+) -> Result<serde_json::Value, StepError> {
+    match data {
+        None => Ok(serde_json::Value::Null),
+        Some(p) => {
+            let v = run_expr("data", p, vars, ctx, host).await?;
+            v.to_json_within(ctx.limits.max_string_len)
+                .map_err(|e| conversion_error("data", e))
+        }
+    }
+}
+
+/// The checks of `custom_authentication`: the directory is there, the token is valid and
+/// belongs to the username, the user exists (or is created). Errors other than limits go to
+/// the step's failure branch.
+async fn custom_authentication(
+    username: &Value,
+    token: &Value,
+    validator: &str,
+    create_user_if_missing: bool,
+    host: &RunHost<'_>,
+) -> Result<RunUser, StepError> {
+    let Some(directory) = host.env.directory else {
+        return Err(StepError::new(
+            "directory_unavailable",
+            "no user directory is available to this run",
+        ));
+    };
+    let username = match username {
+        Value::String(s) if !s.trim().is_empty() => s.to_string(),
+        other => {
+            return Err(StepError::new(
+                "invalid_username",
+                format!(
+                    "username: must be a non-empty string, got {}",
+                    other.type_name()
+                ),
+            ))
+        }
+    };
+    if !matches!(token, Value::String(s) if !s.is_empty()) {
+        return Err(StepError::new(
+            "invalid_token",
+            format!("token: must be a non-empty string, got {}", token.type_name()),
+        ));
+    }
+    host.authenticate_token(token, &username, validator).await?;
+    let directory_error = |e: DirectoryError| StepError::new(&e.code, e.message);
+    match directory.find_user(&username).await.map_err(directory_error)? {
+        Some(user) => Ok(user),
+        None if create_user_if_missing => directory
+            .create_user(&username)
+            .await
+            .map_err(directory_error),
+        None => Err(StepError::new(
+            "user_not_found",
+            "no user with this username",
+        )),
     }
 }
 
@@ -515,7 +777,7 @@ fn display(field: &str, v: &Value, max_len: usize) -> Result<String, StepError> 
 
 /// A value that cannot become a body or header: a lambda is the journey's mistake (catchable);
 /// a value too large or deep to write out is a limit, like inside an expression.
-fn conversion_error(field: &str, e: ConvertError) -> StepError {
+pub(crate) fn conversion_error(field: &str, e: ConvertError) -> StepError {
     match e {
         ConvertError::Lambda => StepError::new(
             "type_error",

@@ -4,7 +4,7 @@
 //! is the run's expression [`Deadline`] (the run's wall time on the injected clock).
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -17,6 +17,7 @@ use tessera_jose::{check_claims, ClaimRules, JoseError};
 use crate::connection::{
     Connection, ConnectionKind, HeaderTemplate, JwtValidator, TokenValidator, WebService,
 };
+use crate::client::RunUser;
 use crate::exec::RunEnv;
 use crate::outbound::{OutboundRequest, OutboundResponse};
 
@@ -46,12 +47,28 @@ impl StepError {
     }
 }
 
+/// Who the run has authenticated, and how (kept by the executor for backend and client runs).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AuthState {
+    pub user: Option<RunUser>,
+    pub methods: Vec<String>,
+    pub auth_time: Option<i64>,
+    /// `@policy.userTokens()` of a backend run: fetched once, then cached (also a failure).
+    pub tokens: Option<Result<serde_json::Value, (String, String)>>,
+}
+
 pub(crate) struct RunHost<'a> {
     pub env: &'a RunEnv<'a>,
     pub request: Value,
     /// When the run started, on `env.clock`.
     started: Duration,
     calls: AtomicU32,
+    /// The run's authentication state.
+    pub auth: Mutex<AuthState>,
+    /// A client run (`userTokens()` is for backend runs only).
+    pub client: bool,
+    /// The code of the last `@policy` failure, so a step error keeps it (`not_authenticated`).
+    pub policy_error: Mutex<Option<String>>,
 }
 
 impl<'a> RunHost<'a> {
@@ -61,7 +78,59 @@ impl<'a> RunHost<'a> {
             request,
             started: env.clock.monotonic(),
             calls: AtomicU32::new(0),
+            auth: Mutex::new(AuthState::default()),
+            client: false,
+            policy_error: Mutex::new(None),
         }
+    }
+
+    /// The authentication state (a poisoned lock still holds valid data).
+    pub(crate) fn auth(&self) -> std::sync::MutexGuard<'_, AuthState> {
+        self.auth.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Takes the code of the last `@policy` failure.
+    pub(crate) fn take_policy_error(&self) -> Option<String> {
+        self.policy_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
+    fn policy_failure(&self, code: &str, message: &str) -> HostError {
+        *self
+            .policy_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(code.to_string());
+        HostError::new(format!("{code}: {message}"))
+    }
+
+    /// Fetches `@policy.userTokens()` for a backend run that has authenticated a user, once.
+    pub(crate) async fn prefetch_user_tokens(&self) {
+        if self.client {
+            return;
+        }
+        let (user, methods, auth_time) = {
+            let auth = self.auth();
+            if auth.tokens.is_some() {
+                return;
+            }
+            match &auth.user {
+                Some(u) => (u.clone(), auth.methods.clone(), auth.auth_time.unwrap_or(0)),
+                None => return,
+            }
+        };
+        let result = match self.env.directory {
+            None => Err((
+                "directory_unavailable".to_string(),
+                "no user directory is available to this run".to_string(),
+            )),
+            Some(d) => d
+                .issue_tokens(&user, &methods, auth_time)
+                .await
+                .map_err(|e| (e.code, e.message)),
+        };
+        self.auth().tokens = Some(result);
     }
 
     /// Time since the run started.
@@ -151,7 +220,9 @@ impl<'a> RunHost<'a> {
         let conn = self.connection(name).await?;
         match &conn.kind {
             ConnectionKind::JwtValidator(v) => self.verify_jwt(token, name, v).await,
-            ConnectionKind::TokenValidator(v) => self.token_validator(token, name, v).await,
+            ConnectionKind::TokenValidator(v) => {
+                self.token_validator(token, Value::Null, name, v).await
+            }
             ConnectionKind::WebService(_) => {
                 Err(wrong_type(name, "token_validator or jwt_validator"))
             }
@@ -167,14 +238,60 @@ impl<'a> RunHost<'a> {
         }
     }
 
+    /// `custom_authentication`: the token must be valid and belong to `username` (a
+    /// `jwt_validator`'s `username_claim` equals it; a `token_validator` is called with
+    /// `user_id` = the username and its required `valid_when` decides).
+    pub(crate) async fn authenticate_token(
+        &self,
+        token: &Value,
+        username: &str,
+        name: &str,
+    ) -> Result<(), StepError> {
+        let conn = self.connection(name).await?;
+        match &conn.kind {
+            ConnectionKind::JwtValidator(v) => {
+                let claims = self.verify_jwt(token, name, v).await?;
+                let owner = match &claims {
+                    Value::Object(m) => m.get(v.username_claim.as_str()).cloned(),
+                    _ => None,
+                };
+                match owner {
+                    Some(Value::String(s)) if &*s == username => Ok(()),
+                    _ => Err(StepError::new(
+                        "invalid_token",
+                        format!(
+                            "the token's `{}` claim does not match the username",
+                            v.username_claim
+                        ),
+                    )),
+                }
+            }
+            ConnectionKind::TokenValidator(v) => {
+                if v.valid_when.is_none() {
+                    return Err(StepError::new(
+                        "invalid_connection",
+                        format!("`{name}` needs `valid_when` to be used by custom_authentication"),
+                    ));
+                }
+                self.token_validator(token, Value::from(username), name, v)
+                    .await
+                    .map(|_| ())
+            }
+            ConnectionKind::WebService(_) => {
+                Err(wrong_type(name, "token_validator or jwt_validator"))
+            }
+        }
+    }
+
     async fn token_validator(
         &self,
         token: &Value,
+        user_id: Value,
         name: &str,
         v: &TokenValidator,
     ) -> Result<Value, StepError> {
         let mut scope: IndexMap<String, Value> = IndexMap::new();
-        scope.insert("user_id".into(), Value::Null);
+        scope.insert("user_id".into(), user_id);
         scope.insert("token".into(), token.clone());
         let parts = Parts {
             url: &v.url,
@@ -440,8 +557,38 @@ impl Host for RunHost<'_> {
     fn policy(&self, function: PolicyFunction) -> Result<Value, HostError> {
         match function {
             PolicyFunction::Request => Ok(self.request.clone()),
-            PolicyFunction::IsUserAuthenticated => Ok(Value::Bool(false)),
-            PolicyFunction::UserContext | PolicyFunction::UserTokens => Ok(Value::Null),
+            PolicyFunction::IsUserAuthenticated => Ok(Value::Bool(self.auth().user.is_some())),
+            PolicyFunction::UserContext => Ok(match &self.auth().user {
+                None => Value::Null,
+                Some(u) => Value::from(serde_json::json!({
+                    "user_id": u.user_id,
+                    "username": u.username,
+                    "email": u.email,
+                })),
+            }),
+            PolicyFunction::UserTokens => {
+                if self.client {
+                    return Err(self.policy_failure(
+                        "not_available",
+                        "userTokens() is only available in backend journeys",
+                    ));
+                }
+                let auth = self.auth().clone();
+                if auth.user.is_none() {
+                    return Err(self.policy_failure(
+                        "not_authenticated",
+                        "userTokens() needs a user authenticated in this run",
+                    ));
+                }
+                match auth.tokens {
+                    Some(Ok(v)) => Ok(Value::from(v)),
+                    Some(Err((code, message))) => Err(self.policy_failure(&code, &message)),
+                    None => Err(self.policy_failure(
+                        "internal_error",
+                        "user tokens were not prepared for this step",
+                    )),
+                }
+            }
         }
     }
 

@@ -2,6 +2,7 @@
 //! [`Connection`]s, and the executor for backend API journeys ([`run_backend`]).
 //!
 //! Flow: [`parse_definition`] turns YAML/JSON text into a [`JourneyDefinition`];
+//! Client journeys run with [`start_client`] / [`submit_client`] over a [`ClientRunState`].
 //! [`compile_journey`] validates it (every expression compiled once) into a [`CompiledJourney`]
 //! plus [`Warning`]s, or a list of [`ValidationError`]s; [`check_journey`] does both. A compiled
 //! journey is shared (`Arc`) and run many times with [`run_backend`], which needs a [`RunEnv`]
@@ -13,6 +14,7 @@
 //! decisions); outbound HTTP goes through the [`Outbound`] port (`tessera-outbound` is the real
 //! implementation). Error messages and traces never contain variable values.
 
+mod client;
 mod clock;
 mod compile;
 mod connection;
@@ -28,9 +30,14 @@ mod testcase;
 mod trace;
 mod yaml;
 
+pub use client::{
+    start_client, submit_client, ClientOption, ClientOutcome, ClientResult, ClientRunState,
+    ClientSubmit, Directory, DirectoryError, RunUser, CLIENT_RESPONSE_VARIABLE, MAX_COLLECT_STRING,
+};
 pub use clock::{FrozenClock, RunClock};
 pub use compile::{
-    check_journey, compile_journey, Checked, CompiledJourney, CompiledStep, ServiceCall, StepKind,
+    check_journey, compile_journey, Checked, CompiledJourney, CompiledStep, FieldType, FormField,
+    ServiceCall, StepKind, WaitOptions, MAX_FORM_FIELDS,
 };
 pub use connection::{
     connections_from_value, parse_connection, parse_connections, Connection, ConnectionKind,
@@ -40,7 +47,7 @@ pub use definition::{parse_definition, Format, JourneyDefinition, JourneyType, S
 pub use error::{ValidationError, Warning};
 pub use exec::{
     resume_backend, run_backend, HttpResponse, JourneyFailure, RunEnv, RunLimits, RunOutcome,
-    RunRequest, RunResult, RunState,
+    RunRequest, RunResult, RunState, DEFAULT_AMR,
 };
 pub use jwks::JwksCache;
 pub use outbound::{Outbound, OutboundError, OutboundErrorKind, OutboundRequest, OutboundResponse};

@@ -35,7 +35,9 @@ pub struct TraceStep {
     /// Duration in microseconds.
     pub duration_us: u64,
     /// `"true"`/`"false"` (condition), `"case:N"`/`"otherwise"` (match), `"next"`,
-    /// `"completed"`, or `"error:<code>"`.
+    /// `"completed"`, `"success"`, `"rejected"`, `"waiting"` (a client step waits),
+    /// `"submit:<option>"` (the client answered the waiting step), `"failure:<code>"` (a
+    /// `custom_authentication` failure branch), or `"error:<code>"`.
     pub decision: String,
 }
 
@@ -48,6 +50,15 @@ pub enum TraceOutcome {
         /// HTTP status sent.
         status: u16,
     },
+    /// A client run waits for the client at this step (this request ended there).
+    Waiting {
+        /// The waiting step.
+        step_id: String,
+    },
+    /// A client run ended at a `complete` step.
+    Success,
+    /// A client run ended at a `reject` step.
+    Rejected,
     /// The run failed.
     Failed {
         /// Failing step (empty when the failure was before any step).
