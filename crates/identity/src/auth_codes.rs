@@ -45,16 +45,14 @@ fn invalid_grant(message: &'static str) -> Error {
 /// A PKCE verifier: 43–128 characters of `[A-Za-z0-9-._~]` (RFC 7636 §4.1).
 fn plausible_verifier(v: &str) -> bool {
     (43..=128).contains(&v.len())
-        && v
-            .bytes()
+        && v.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
 /// A PKCE `S256` challenge: 43 base64url characters.
 pub fn valid_challenge(c: &str) -> bool {
     c.len() == 43
-        && c
-            .bytes()
+        && c.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
@@ -161,7 +159,9 @@ impl AuthorizationCodes {
         if code.grant.redirect_uri.as_deref() != redemption.redirect_uri
             && code.grant.redirect_uri.is_some()
         {
-            return Err(invalid_grant("the redirect_uri differs from the authorization's"));
+            return Err(invalid_grant(
+                "the redirect_uri differs from the authorization's",
+            ));
         }
         let user = self
             .users

@@ -8,10 +8,11 @@
 //! - The run's state lives in the database, sealed with the KEK (AES-256-GCM, the interaction
 //!   id as associated data), so the client holds only the interaction id (256 random bits) and
 //!   can neither read nor forge the state; any node continues any interaction.
-//! - Every continuation is one conditional update on the interaction's version: of two
-//!   submits racing (on any nodes) exactly one is applied; the other gets 409
-//!   `invalid_state`, as does a replay of an answered step. An unknown, finished or expired
-//!   interaction is 404 `no_active_journey`.
+//! - The `interaction_id` of each answer names the interaction and the step it waits at
+//!   (`<id>.<version>`), and every continuation is one conditional update on that version:
+//!   of two submits racing (on any nodes) exactly one is applied; the other gets 409
+//!   `invalid_state`, as does a replay of an answered step (its id names an older version).
+//!   An unknown, finished or expired interaction is 404 `no_active_journey`.
 //! - An interaction expires [`INTERACTION_TTL_MS`] after its last step waited.
 //! - The code is bound to the client that started the journey and, when `start` sent an
 //!   `S256` challenge, to its verifier.
@@ -292,13 +293,21 @@ impl ClientJourneys {
         trace_id: &str,
     ) -> Result<InteractionAnswer, Error> {
         let now = self.clock.now_ms();
-        if !crate::util::plausible_key(interaction_id) {
+        // The id the client holds names the interaction and the step it answers.
+        let Some((stored_id, step)) = interaction_id
+            .rsplit_once('.')
+            .and_then(|(id, v)| Some((id, v.parse::<i64>().ok()?)))
+            .filter(|(id, _)| crate::util::plausible_key(id))
+        else {
             return Err(Code::NoActiveJourney.into());
-        }
-        let record = match self.store.get_interaction(interaction_id).await? {
+        };
+        let record = match self.store.get_interaction(stored_id).await? {
             Some(r) if r.expires_at_ms > now => r,
             _ => return Err(Code::NoActiveJourney.into()),
         };
+        if record.version != step {
+            return Err(Code::InvalidState.into());
+        }
         let state = self.unseal(&record)?;
         let journey = self
             .journeys
@@ -342,18 +351,21 @@ impl ClientJourneys {
             } => {
                 let sealed = self.seal(&id, &state)?;
                 let expires = now + INTERACTION_TTL_MS;
-                if new {
+                let version = if new {
                     record.state_sealed = sealed;
                     record.version = 1;
                     record.expires_at_ms = expires;
                     self.store.create_interaction(&record).await?;
-                } else if !self
+                    1
+                } else if self
                     .store
                     .update_interaction(&id, record.version, &sealed, expires)
                     .await?
                 {
+                    record.version + 1
+                } else {
                     return Err(lost());
-                }
+                };
                 let mut opts = Map::new();
                 for o in options {
                     opts.insert(
@@ -362,7 +374,7 @@ impl ClientJourneys {
                     );
                 }
                 Ok(InteractionAnswer {
-                    interaction_id: id,
+                    interaction_id: format!("{id}.{version}"),
                     journey_step_id: step_id,
                     kind: "client_input_required",
                     data,
@@ -412,7 +424,7 @@ impl ClientJourneys {
                     }
                 };
                 Ok(InteractionAnswer {
-                    interaction_id: id,
+                    interaction_id: format!("{id}.{}", record.version + 1),
                     journey_step_id: step.to_string(),
                     kind,
                     data,
@@ -426,9 +438,7 @@ impl ClientJourneys {
 
     /// Housekeeping: expired interactions.
     pub async fn purge(&self) -> Result<(), Error> {
-        self.store
-            .purge_interactions(self.clock.now_ms())
-            .await?;
+        self.store.purge_interactions(self.clock.now_ms()).await?;
         Ok(())
     }
 }

@@ -374,7 +374,11 @@ mod tests {
             (Code::JourneyFailed, 500, "journey_failed"),
             (Code::NoActiveJourney, 404, "no_active_journey"),
             (Code::InvalidState, 409, "invalid_state"),
-            (Code::ClientResponseNotValid, 400, "client_response_not_valid"),
+            (
+                Code::ClientResponseNotValid,
+                400,
+                "client_response_not_valid",
+            ),
             (Code::InvalidClient, 401, "invalid_client"),
             (Code::InvalidGrant, 400, "invalid_grant"),
             (Code::UnauthorizedClient, 400, "unauthorized_client"),

@@ -10,10 +10,10 @@ use tessera_jose::Kek;
 use tessera_journey::{Outbound, RunLimits};
 
 use crate::auth_codes::AuthorizationCodes;
-use crate::client_journeys::ClientJourneys;
 use crate::authn::{Challenges, MagicLinks, Otp, PasswordLogins, PasswordResets};
 use crate::changes::{ChangeFeed, FollowChanges};
 use crate::ciba::Ciba;
+use crate::client_journeys::ClientJourneys;
 use crate::clients::Clients;
 use crate::clock::Clock;
 use crate::deliveries::Deliveries;

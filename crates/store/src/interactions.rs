@@ -154,8 +154,8 @@ impl InteractionStore for SqlStore {
     }
 
     async fn purge_authorization_codes(&self, before_ms: i64) -> StoreResult<u64> {
-        let statement = sqlx::query("DELETE FROM authorization_codes WHERE expires_at_ms < $1")
-            .bind(before_ms);
+        let statement =
+            sqlx::query("DELETE FROM authorization_codes WHERE expires_at_ms < $1").bind(before_ms);
         self.write(statement, backend).await
     }
 }

@@ -89,7 +89,10 @@ pub async fn start(
             &trace_id,
         )
         .await?;
-    Ok(with_trace(no_store(json(serde_json::json!(answer))), &trace_id))
+    Ok(with_trace(
+        no_store(json(serde_json::json!(answer))),
+        &trace_id,
+    ))
 }
 
 pub async fn submit(
@@ -110,5 +113,8 @@ pub async fn submit(
             &trace_id,
         )
         .await?;
-    Ok(with_trace(no_store(json(serde_json::json!(answer))), &trace_id))
+    Ok(with_trace(
+        no_store(json(serde_json::json!(answer))),
+        &trace_id,
+    ))
 }

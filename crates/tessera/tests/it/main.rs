@@ -9,6 +9,7 @@ mod bad_input;
 mod bootstrap;
 mod ciba;
 mod cli;
+mod client_journeys;
 mod compat;
 mod compat_otp;
 mod compat_passwords;

@@ -231,7 +231,7 @@ const CONTENT_TYPES: &[&str] = &[
 fn right_auth(access: Access, v: &Values, rng: &mut Rng) -> Option<Vec<u8>> {
     let bearer = |t: &str| Some(format!("Bearer {t}").into_bytes());
     match access {
-        Access::Public | Access::ClientAuth => None,
+        Access::Public | Access::ClientAuth | Access::NamedClient | Access::Interaction => None,
         Access::Admin => bearer(&v.admin_token),
         Access::Permission(_) => {
             if rng.chance(20) {
