@@ -31,7 +31,7 @@ pub use metrics::Metrics;
 pub use state::{ApiConfig, AppState};
 
 use crate::metrics::{RequestLabels, RouteLabel, RouteLabels};
-use crate::routes::{admin, auth, ciba, journeys, oidc, ops, passwords, settings, users};
+use crate::routes::{admin, auth, ciba, journeys, oidc, ops, passwords, sdk, settings, users};
 
 /// Builds the shared state (serializing the discovery document once).
 pub fn app_state(identity: Arc<Identity>, config: ApiConfig) -> AppState {
@@ -417,7 +417,13 @@ fn table() -> Table {
         .add(M::PUT, connection, Admin, journeys::put_connection)
         .add(M::DELETE, connection, Admin, journeys::delete_connection)
         .add(M::POST, invoke, JourneyClient, journeys::invoke)
-        .add(M::GET, invoke, JourneyClient, journeys::invoke);
+        .add(M::GET, invoke, JourneyClient, journeys::invoke)
+        .add(
+            M::GET,
+            "/ido/sdk/tessera-ido.js",
+            Public,
+            sdk::tessera_ido_js,
+        );
     t.add(M::GET, "/healthz", Public, ops::healthz)
         .add(M::GET, "/readyz", Public, ops::readyz)
         .add(M::GET, "/metrics", Public, ops::metrics)

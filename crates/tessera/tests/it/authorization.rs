@@ -223,6 +223,7 @@ fn expected_table() -> Vec<(&'static str, &'static str, Expect)> {
             "/ido/api/v2/invoke-api-journey/{journey_id}",
             JourneyClient,
         ),
+        ("GET", "/ido/sdk/tessera-ido.js", Public),
         ("GET", "/healthz", Public),
         ("GET", "/readyz", Public),
         ("GET", "/metrics", Public),
