@@ -99,7 +99,8 @@ function renderStep(response) {
     for (const f of data.fields) {
       for (const el of field(f.name, f.type, f.label, f.required)) form.appendChild(el);
     }
-  } else if (/otp/i.test(String(response.journeyStepId)) || data.passcode_length !== undefined) {
+  } else if (/otp/i.test(String(response.journeyStepId)) ||
+    Object.values(response.clientResponseOptions || {}).some((o) => o && o.type === "resend")) {
     // An OTP step: one passcode input.
     $("step-heading").textContent = data.title || "Enter the passcode we sent you";
     collect = [{ name: "passcode", type: "string", required: true }];
