@@ -9,8 +9,9 @@
 //! - `the_demo_page_runs_the_migration_journey`: the demo page against a real Tessera, from
 //!   start to tokens (ignored until the server side of client journeys lands).
 //!
-//! Without `/usr/bin/chromedriver` and `/usr/bin/chromium` the browser tests pass with a
-//! notice (developer machines); with `TESSERA_REQUIRE_CHROMIUM=1` (set by `.ci/run`, which
+//! Without `/usr/bin/chromedriver` and `/usr/bin/chromium` (or the paths in
+//! `TESSERA_CHROMEDRIVER` / `TESSERA_CHROMIUM`) the browser tests pass with a notice
+//! (developer machines); with `TESSERA_REQUIRE_CHROMIUM=1` (set by `.ci/run`, which
 //! installs the packages) they fail instead.
 
 use std::collections::HashMap;
@@ -29,6 +30,7 @@ use tessera_identity::TestClock;
 
 use crate::harness::{backends, claims, now_ms, paths, TestServer, ALL_PERMISSIONS};
 
+/// Where Debian installs them; `TESSERA_CHROMEDRIVER` and `TESSERA_CHROMIUM` override.
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const REQUIRE_ENV: &str = "TESSERA_REQUIRE_CHROMIUM";
@@ -45,6 +47,7 @@ const WAIT: Duration = Duration::from_secs(15);
 /// A chromedriver process on a free loopback port, killed on drop.
 struct ChromeDriver {
     child: Child,
+    chromium: String,
     url: String,
     http: reqwest::Client,
 }
@@ -52,7 +55,10 @@ struct ChromeDriver {
 impl ChromeDriver {
     /// Starts chromedriver, or `None` (with a notice) when it or Chromium is not installed.
     async fn start() -> Option<Self> {
-        let missing: Vec<&str> = [CHROMEDRIVER, CHROMIUM]
+        let chromedriver =
+            std::env::var("TESSERA_CHROMEDRIVER").unwrap_or_else(|_| CHROMEDRIVER.into());
+        let chromium = std::env::var("TESSERA_CHROMIUM").unwrap_or_else(|_| CHROMIUM.into());
+        let missing: Vec<&str> = [chromedriver.as_str(), chromium.as_str()]
             .into_iter()
             .filter(|p| !std::path::Path::new(p).exists())
             .collect();
@@ -71,7 +77,7 @@ impl ChromeDriver {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let child = Command::new(CHROMEDRIVER)
+        let child = Command::new(&chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -79,6 +85,7 @@ impl ChromeDriver {
             .expect("start chromedriver");
         let driver = Self {
             child,
+            chromium,
             url: format!("http://127.0.0.1:{port}"),
             http: reqwest::Client::new(),
         };
@@ -107,7 +114,7 @@ impl ChromeDriver {
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
-                "binary": CHROMIUM,
+                "binary": self.chromium,
                 "args": [
                     "--headless=new",
                     "--no-sandbox",
@@ -608,14 +615,11 @@ const caught = async (f) => { try { await f(); return null; } catch (e) { return
 #[tokio::test]
 async fn the_js_client_speaks_the_protocol() {
     // The module exactly as Tessera serves it.
-    let sdk = {
-        let b = backends().await.remove(0);
-        let srv = b.start().await;
-        let sdk = fetch_sdk(&srv).await;
-        srv.stop().await;
-        sdk
-    };
+    let backend = backends().await.remove(0);
+    let srv = backend.start().await;
+    let sdk = fetch_sdk(&srv).await;
     let Some(driver) = ChromeDriver::start().await else {
+        srv.stop().await;
         return;
     };
     let (origin, mock) = mock_server(sdk).await;
@@ -763,7 +767,21 @@ async fn the_js_client_speaks_the_protocol() {
             .iter()
             .any(|(i, b)| i == "i-info-2" && b == &json!({"option": "cancel", "data": {}})));
     }
+
+    // A page on another origin loads the module straight from Tessera (a module script is
+    // fetched in CORS mode).
+    let loaded = browser
+        .run_async(
+            r#"const done = arguments[arguments.length - 1];
+               import(arguments[0]).then(
+                 (m) => done([typeof m.initialize, typeof m.default.startJourney]),
+                 (e) => done(String(e)));"#,
+            json!([srv.url(SDK_PATH)]),
+        )
+        .await;
+    assert_eq!(loaded, json!(["function", "function"]));
     browser.quit();
+    srv.stop().await;
 }
 
 /// A legacy system's token validator: `{user_id, token}` is valid iff the token is
