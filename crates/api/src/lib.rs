@@ -32,7 +32,7 @@ pub use state::{ApiConfig, AppState};
 
 use crate::metrics::{RequestLabels, RouteLabel, RouteLabels};
 use crate::routes::{
-    admin, auth, ciba, client_journeys, journeys, oidc, ops, passwords, settings, users,
+    admin, auth, ciba, client_journeys, journeys, oidc, ops, passwords, sdk, settings, users,
 };
 
 /// Builds the shared state (serializing the discovery document once).
@@ -436,6 +436,12 @@ fn table() -> Table {
             "/ido/api/v2/interactions/{interaction_id}/submit",
             Access::Interaction,
             client_journeys::submit,
+        )
+        .add(
+            M::GET,
+            "/ido/sdk/tessera-ido.js",
+            Public,
+            sdk::tessera_ido_js,
         );
     t.add(M::GET, "/healthz", Public, ops::healthz)
         .add(M::GET, "/readyz", Public, ops::readyz)

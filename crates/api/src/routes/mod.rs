@@ -8,5 +8,6 @@ pub mod journeys;
 pub mod oidc;
 pub mod ops;
 pub mod passwords;
+pub mod sdk;
 pub mod settings;
 pub mod users;

@@ -235,6 +235,7 @@ fn expected_table() -> Vec<(&'static str, &'static str, Expect)> {
             "/ido/api/v2/interactions/{interaction_id}/submit",
             Expect::Interaction,
         ),
+        ("GET", "/ido/sdk/tessera-ido.js", Public),
         ("GET", "/healthz", Public),
         ("GET", "/readyz", Public),
         ("GET", "/metrics", Public),

@@ -7,6 +7,7 @@ mod admin;
 mod authorization;
 mod bad_input;
 mod bootstrap;
+mod browser;
 mod ciba;
 mod cli;
 mod client_journeys;
