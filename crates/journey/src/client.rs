@@ -46,8 +46,10 @@ pub trait Directory: Send + Sync {
         username: &'a str,
     ) -> BoxFuture<'a, Result<Option<RunUser>, DirectoryError>>;
     /// Creates an active user with this username.
-    fn create_user<'a>(&'a self, username: &'a str)
-        -> BoxFuture<'a, Result<RunUser, DirectoryError>>;
+    fn create_user<'a>(
+        &'a self,
+        username: &'a str,
+    ) -> BoxFuture<'a, Result<RunUser, DirectoryError>>;
     /// Backend journeys only: tokens for the invoking client for `user`, authenticated with
     /// `methods` (amr values) at `auth_time` (epoch seconds): `{access_token, id_token,
     /// refresh_token, session_id}`. Called at most once per run, lazily, by `@policy.userTokens()`.
@@ -209,8 +211,7 @@ pub async fn submit_client(
         step.next
     } else if submit.option == "cancel" && wait.cancel.is_some() {
         wait.cancel
-    } else if let Some((_, t, _)) = wait.branches.iter().find(|(id, _, _)| *id == submit.option)
-    {
+    } else if let Some((_, t, _)) = wait.branches.iter().find(|(id, _, _)| *id == submit.option) {
         Some(*t)
     } else {
         let e = StepError::fatal(
@@ -261,7 +262,11 @@ pub async fn submit_client(
         CLIENT_RESPONSE_VARIABLE.into(),
         Value::from(submit.data.clone()),
     );
-    let submitted = (step.id.clone(), step.kind.type_name(), submit.option.clone());
+    let submitted = (
+        step.id.clone(),
+        step.kind.type_name(),
+        submit.option.clone(),
+    );
     let target_id = journey.steps[target].id.clone();
     run_from(journey, state, &target_id, vars, Some(submitted), env).await
 }
@@ -464,9 +469,7 @@ pub(crate) fn validate_input(
     fields: &[FormField],
     data: &serde_json::Value,
 ) -> Result<(), serde_json::Value> {
-    let invalid = |message: String, names: Vec<String>| {
-        serde_json::json!({"code": "invalid_input", "message": message, "fields": names})
-    };
+    let invalid = |message: String, names: Vec<String>| serde_json::json!({"code": "invalid_input", "message": message, "fields": names});
     let Some(obj) = data.as_object() else {
         return Err(invalid(
             "the input must be an object of field values".into(),
@@ -538,7 +541,9 @@ fn check_type(field_type: FieldType, value: &serde_json::Value) -> Option<&'stat
         (FieldType::Email, J::String(s)) if valid_email(s) => None,
         (FieldType::Email, _) => Some("must be an email address"),
         (FieldType::Phone, J::String(s)) if valid_phone(s) => None,
-        (FieldType::Phone, _) => Some("must be a phone number in E.164 form (+ and 8 to 15 digits)"),
+        (FieldType::Phone, _) => {
+            Some("must be a phone number in E.164 form (+ and 8 to 15 digits)")
+        }
         (FieldType::Date, J::String(s)) if valid_date(s) => None,
         (FieldType::Date, _) => Some("must be a date YYYY-MM-DD"),
     }
@@ -635,11 +640,17 @@ mod tests {
             field("age", FieldType::Number, false),
         ];
         assert!(validate_input(&form, &serde_json::json!({"name": "x"})).is_ok());
-        let e = validate_input(&form, &serde_json::json!({"name": " ", "age": "3", "zz": 1}))
-            .unwrap_err();
+        let e = validate_input(
+            &form,
+            &serde_json::json!({"name": " ", "age": "3", "zz": 1}),
+        )
+        .unwrap_err();
         assert_eq!(e["code"], "invalid_input");
         assert_eq!(e["fields"], serde_json::json!(["zz", "name", "age"]));
-        assert!(e["message"].as_str().unwrap().contains("field `name` is required"));
+        assert!(e["message"]
+            .as_str()
+            .unwrap()
+            .contains("field `name` is required"));
         let long = "x".repeat(MAX_COLLECT_STRING + 1);
         let e = validate_input(&form, &serde_json::json!({ "name": long })).unwrap_err();
         assert!(e["message"].as_str().unwrap().contains("too long"));

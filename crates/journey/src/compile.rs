@@ -774,7 +774,10 @@ impl StepCx<'_> {
                     }
                 }
             }
-            Some(_) => self.err("branches", "`branches` must be a list of `{id, next, label}`"),
+            Some(_) => self.err(
+                "branches",
+                "`branches` must be a list of `{id, next, label}`",
+            ),
         }
         wait
     }

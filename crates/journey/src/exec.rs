@@ -426,7 +426,11 @@ pub async fn resume_backend(
         End::Failed(step_id, e) => fail(trace, &step_id, e),
         // Client steps are refused in backend journeys at validation.
         End::Success(_) | End::Rejected(_) | End::Wait(..) => {
-            let step_id = trace.steps.last().map(|s| s.step_id.clone()).unwrap_or_default();
+            let step_id = trace
+                .steps
+                .last()
+                .map(|s| s.step_id.clone())
+                .unwrap_or_default();
             fail(
                 trace,
                 &step_id,
@@ -469,8 +473,7 @@ async fn run_expr(
     let policy_code = host.take_policy_error();
     result.map_err(|e| {
         // A failing `@policy` function keeps its own code (`not_authenticated`, …).
-        if let Some(code) = policy_code.filter(|_| e.code == tessera_expr::ErrorCode::HostError)
-        {
+        if let Some(code) = policy_code.filter(|_| e.code == tessera_expr::ErrorCode::HostError) {
             return StepError::new(&code, format!("{field}: {e}"));
         }
         let code = e.code.as_str();
@@ -598,7 +601,9 @@ pub(crate) async fn execute(
             for (i, call) in calls.iter().enumerate() {
                 let mut args = Vec::with_capacity(call.args.len());
                 for (j, p) in call.args.iter().enumerate() {
-                    args.push(run_expr(&format!("calls[{i}].args[{j}]"), p, vars, ctx, host).await?);
+                    args.push(
+                        run_expr(&format!("calls[{i}].args[{j}]"), p, vars, ctx, host).await?,
+                    );
                 }
                 let result = host.web_request(&call.connection, args).await?;
                 vars.insert(call.output.clone(), result);
@@ -675,7 +680,11 @@ pub(crate) async fn execute(
             match outcome {
                 Ok(user) => {
                     let mut auth = host.auth();
-                    if auth.user.as_ref().is_some_and(|old| old.user_id != user.user_id) {
+                    if auth
+                        .user
+                        .as_ref()
+                        .is_some_and(|old| old.user_id != user.user_id)
+                    {
                         auth.methods.clear();
                     }
                     auth.user = Some(user);
@@ -751,12 +760,19 @@ async fn custom_authentication(
     if !matches!(token, Value::String(s) if !s.is_empty()) {
         return Err(StepError::new(
             "invalid_token",
-            format!("token: must be a non-empty string, got {}", token.type_name()),
+            format!(
+                "token: must be a non-empty string, got {}",
+                token.type_name()
+            ),
         ));
     }
     host.authenticate_token(token, &username, validator).await?;
     let directory_error = |e: DirectoryError| StepError::new(&e.code, e.message);
-    match directory.find_user(&username).await.map_err(directory_error)? {
+    match directory
+        .find_user(&username)
+        .await
+        .map_err(directory_error)?
+    {
         Some(user) => Ok(user),
         None if create_user_if_missing => directory
             .create_user(&username)

@@ -14,10 +14,10 @@ use tessera_expr::{
 };
 use tessera_jose::{check_claims, ClaimRules, JoseError};
 
+use crate::client::RunUser;
 use crate::connection::{
     Connection, ConnectionKind, HeaderTemplate, JwtValidator, TokenValidator, WebService,
 };
-use crate::client::RunUser;
 use crate::exec::RunEnv;
 use crate::outbound::{OutboundRequest, OutboundResponse};
 
@@ -86,7 +86,9 @@ impl<'a> RunHost<'a> {
 
     /// The authentication state (a poisoned lock still holds valid data).
     pub(crate) fn auth(&self) -> std::sync::MutexGuard<'_, AuthState> {
-        self.auth.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.auth
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Takes the code of the last `@policy` failure.
