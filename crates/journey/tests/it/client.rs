@@ -725,3 +725,78 @@ async fn step_limit_applies_per_request_and_steps_add_up() {
     let o = start_client(&j, serde_json::Map::new(), &tight).await;
     assert_eq!(failure(&o), ("hi", "limit_exceeded"));
 }
+
+#[tokio::test]
+async fn test_cases_script_client_responses_with_a_stub_directory() {
+    let j = journey(FORM);
+    let cases = tessera_journey::parse_test_cases(
+        r#"
+- name: fills the form
+  params: {name: Ann}
+  respond:
+    - {option: client_input}
+    - {option: client_input, data: {email: ann@example.com, age: 3}}
+  expect:
+    result: success
+    data: {email: ann@example.com, age: 3, seen: ann@example.com}
+    path: [hello, form, done]
+- name: bad input keeps the form waiting
+  params: {name: Ann}
+  respond:
+    - {option: client_input}
+    - {option: client_input, data: {email: nope}}
+  expect: {result: input_required, step_id: form}
+- name: cancel
+  params: {name: Ann}
+  respond: [{option: client_input}, {option: cancel}]
+  expect: {result: rejected, data: {reason: cancelled}}
+- name: a wrong expectation fails
+  params: {name: Ann}
+  respond: [{option: client_input}, {option: skip}, {option: client_input}]
+  expect: {result: rejected}
+"#,
+    )
+    .unwrap();
+    let results: Vec<_> = {
+        let mut v = Vec::new();
+        for (i, c) in cases.iter().enumerate() {
+            v.push(tessera_journey::run_test_case(c, &j, &format!("case {i}")).await);
+        }
+        v
+    };
+    for r in &results[..3] {
+        assert!(r.passed, "{}: {:?}", r.name, r.diff);
+    }
+    assert!(!results[3].passed);
+    assert_eq!(
+        results[3].diff,
+        [
+            "respond: 1 scripted response(s) left unused (the run ended)",
+            "result: expected rejected, got success"
+        ]
+    );
+
+    // custom_authentication against listed users, with a stubbed token validator.
+    let migrate = migrate("    create_user_if_missing: false\n    amr: '${@policy.request().params?.amr ?? \"\"}'\n");
+    let cases = tessera_journey::parse_test_cases(
+        r#"
+- params: {username: alice, externalToken: t, amr: legacy.pwd}
+  users: [{username: Alice, user_id: u1, email: a@example.com}]
+  connections:
+    legacy: {type: token_validator, url: "https://legacy.example.com", valid_when: "body.ok == true"}
+  stubs: [{connection: legacy, body: {ok: true}}]
+  expect: {result: success, user_id: u1, methods: [legacy.pwd]}
+- params: {username: bob, externalToken: t}
+  users: [{username: alice}]
+  connections:
+    legacy: {type: token_validator, url: "https://legacy.example.com", valid_when: "body.ok == true"}
+  stubs: [{connection: legacy, body: {ok: true}}]
+  expect: {result: failed, error_code: user_not_found}
+"#,
+    )
+    .unwrap();
+    for c in &cases {
+        let r = tessera_journey::run_test_case(c, &migrate, "c").await;
+        assert!(r.passed, "{:?}", r.diff);
+    }
+}
