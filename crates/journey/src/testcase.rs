@@ -9,13 +9,13 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 use tessera_expr::{compile, eval_sync, BoxFuture, Context, NoHost, SeededRandom, Value};
 
-use crate::clock::FrozenClock;
 use crate::client::{
     start_client, submit_client, ClientResult, ClientSubmit, Directory, DirectoryError, RunUser,
 };
+use crate::clock::FrozenClock;
 use crate::compile::CompiledJourney;
-use crate::definition::JourneyType;
 use crate::connection::connections_from_value;
+use crate::definition::JourneyType;
 use crate::exec::{run_backend, RunEnv, RunRequest, RunResult};
 use crate::jwks::JwksCache;
 use crate::outbound::{
@@ -356,7 +356,9 @@ async fn run_client_case(
         match code {
             Some(f) if f.code == *c => {}
             Some(f) => diff.push(format!("error_code: expected {c}, got {}", f.code)),
-            None => diff.push(format!("error_code: expected {c}, but the run ended {kind}")),
+            None => diff.push(format!(
+                "error_code: expected {c}, but the run ended {kind}"
+            )),
         }
     }
     if let Some(want) = &expect.data {

@@ -342,6 +342,13 @@ async fn custom_branch_and_cancel_go_to_their_steps() {
         }
     );
     assert_eq!(skipped.trace.steps[0].decision, "submit:skip");
+    let mut deep = json!(1);
+    for _ in 0..200 {
+        deep = json!([deep]);
+    }
+    let refused = e.submit(&j, at_form.clone(), "skip", deep).await;
+    assert_eq!(failure(&refused), ("form", "invalid_input"));
+    assert_eq!(refused.state, at_form);
     let cancelled = e.submit(&j, at_form, "cancel", json!(null)).await;
     assert_eq!(
         cancelled.result,
@@ -777,7 +784,9 @@ async fn test_cases_script_client_responses_with_a_stub_directory() {
     );
 
     // custom_authentication against listed users, with a stubbed token validator.
-    let migrate = migrate("    create_user_if_missing: false\n    amr: '${@policy.request().params?.amr ?? \"\"}'\n");
+    let migrate = migrate(
+        "    create_user_if_missing: false\n    amr: '${@policy.request().params?.amr ?? \"\"}'\n",
+    );
     let cases = tessera_journey::parse_test_cases(
         r#"
 - params: {username: alice, externalToken: t, amr: legacy.pwd}
