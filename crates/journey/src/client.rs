@@ -224,6 +224,11 @@ pub async fn submit_client(
         let e = StepError::fatal("internal_error", "step has no successor");
         return refused(journey, state, e);
     };
+    let submitted_value = Value::from(submit.data.clone());
+    if submitted_value.depth() > env.limits.expr.max_value_depth {
+        let e = StepError::fatal("invalid_input", "the submitted data is nested too deeply");
+        return refused(journey, state, e);
+    }
     let mut vars = match load_vars(state.run.variables.clone(), env) {
         Ok(v) => v,
         Err(e) => return refused(journey, state, e),
@@ -258,10 +263,7 @@ pub async fn submit_client(
             vars.insert(output.clone(), Value::from(submit.data.clone()));
         }
     }
-    vars.insert(
-        CLIENT_RESPONSE_VARIABLE.into(),
-        Value::from(submit.data.clone()),
-    );
+    vars.insert(CLIENT_RESPONSE_VARIABLE.into(), submitted_value);
     let submitted = (
         step.id.clone(),
         step.kind.type_name(),

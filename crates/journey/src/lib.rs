@@ -54,6 +54,6 @@ pub use outbound::{Outbound, OutboundError, OutboundErrorKind, OutboundRequest, 
 pub use tessera_expr::{BoxFuture, RandomSource, SeededRandom};
 pub use testcase::{
     parse_rfc3339_ms, parse_test_cases, run_test_case, CaseResult, StubOutbound, StubResponse,
-    TestCase, TestExpect,
+    TestCase, TestExpect, TestResponse, TestUser,
 };
 pub use trace::{Trace, TraceOutcome, TraceStep};

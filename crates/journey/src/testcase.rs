@@ -9,9 +9,13 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 use tessera_expr::{compile, eval_sync, BoxFuture, Context, NoHost, SeededRandom, Value};
 
+use crate::client::{
+    start_client, submit_client, ClientResult, ClientSubmit, Directory, DirectoryError, RunUser,
+};
 use crate::clock::FrozenClock;
 use crate::compile::CompiledJourney;
 use crate::connection::connections_from_value;
+use crate::definition::JourneyType;
 use crate::exec::{run_backend, RunEnv, RunRequest, RunResult};
 use crate::jwks::JwksCache;
 use crate::outbound::{
@@ -32,8 +36,18 @@ pub struct TestCase {
     /// The run clock, RFC 3339 (default 2023-11-14T22:13:20Z).
     #[serde(default)]
     pub now: Option<String>,
-    /// The invoking request.
+    /// The invoking request (backend journeys).
+    #[serde(default)]
     pub request: RunRequest,
+    /// Client journeys: the `additionalParams` the run starts with.
+    #[serde(default)]
+    pub params: serde_json::Map<String, Json>,
+    /// Client journeys: the client's scripted answers to the waiting steps, in order.
+    #[serde(default)]
+    pub respond: Vec<TestResponse>,
+    /// Users of the stub directory (`custom_authentication`, `@policy.userTokens()`).
+    #[serde(default)]
+    pub users: Vec<TestUser>,
     /// Connection definitions by name.
     #[serde(default)]
     pub connections: serde_json::Map<String, Json>,
@@ -42,6 +56,34 @@ pub struct TestCase {
     pub stubs: Vec<StubResponse>,
     /// What must come out.
     pub expect: TestExpect,
+}
+
+/// A scripted client answer: `{option, data}`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TestResponse {
+    /// Option id (`client_input`, `cancel`, a branch id).
+    pub option: String,
+    /// Submitted data.
+    #[serde(default)]
+    pub data: Json,
+}
+
+/// A user of a test case's stub directory.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TestUser {
+    /// Username (matched case-insensitively).
+    pub username: String,
+    /// User id (default `user-<username>`).
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// Email.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// A disabled user: finding it is a `user_not_active` error.
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 /// A canned response, matched by connection name or exact URL.
@@ -88,6 +130,21 @@ pub struct TestExpect {
     /// Failure code of a failed run (`journey_failed` answers).
     #[serde(default)]
     pub error_code: Option<String>,
+    /// Client journeys: `success`, `rejected`, `input_required` or `failed`.
+    #[serde(default)]
+    pub result: Option<String>,
+    /// Client journeys: the final data (of `complete`/`reject`, or of the waiting step).
+    #[serde(default)]
+    pub data: Option<Json>,
+    /// Client journeys: the step waiting at the end.
+    #[serde(default)]
+    pub step_id: Option<String>,
+    /// The authenticated user's id at the end (client journeys).
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// The run's amr values at the end (client journeys).
+    #[serde(default)]
+    pub methods: Option<Vec<String>>,
 }
 
 /// The result of one case.
@@ -151,6 +208,7 @@ pub async fn run_test_case(case: &TestCase, journey: &CompiledJourney, name: &st
     let outbound = StubOutbound::new(case.stubs.clone());
     let random = SeededRandom::new(1);
     let jwks = JwksCache::new();
+    let directory = StubDirectory::new(&case.users);
     // A frozen clock: a case's outcome never depends on the machine's speed; the count-based
     // limits still bound every run.
     let env = RunEnv::new(
@@ -160,7 +218,14 @@ pub async fn run_test_case(case: &TestCase, journey: &CompiledJourney, name: &st
         &connections,
         &outbound,
         &jwks,
-    );
+    )
+    .with_directory(&directory);
+    if journey.journey_type == JourneyType::Client {
+        return run_client_case(case, journey, name, &env).await;
+    }
+    if !case.respond.is_empty() {
+        diff.push("respond: only client journeys take scripted responses".into());
+    }
     let outcome = run_backend(journey, case.request.clone(), &env).await;
     let path: Vec<String> = outcome
         .trace
@@ -220,6 +285,216 @@ pub async fn run_test_case(case: &TestCase, journey: &CompiledJourney, name: &st
         passed: diff.is_empty(),
         diff,
         path,
+    }
+}
+
+/// A client case: start with `params`, answer each waiting step with the next scripted
+/// response, then compare the final result. The path lists executed steps (not submits).
+async fn run_client_case(
+    case: &TestCase,
+    journey: &CompiledJourney,
+    name: String,
+    env: &RunEnv<'_>,
+) -> CaseResult {
+    let mut diff = Vec::new();
+    let mut path: Vec<String> = Vec::new();
+    let mut record = |trace: &crate::trace::Trace| {
+        path.extend(
+            trace
+                .steps
+                .iter()
+                .filter(|s| !s.decision.starts_with("submit:"))
+                .map(|s| s.step_id.clone()),
+        );
+    };
+    let mut outcome = start_client(journey, case.params.clone(), env).await;
+    record(&outcome.trace);
+    let mut responses = case.respond.iter();
+    while let ClientResult::InputRequired { .. } = outcome.result {
+        let Some(answer) = responses.next() else {
+            break;
+        };
+        let submit = ClientSubmit {
+            option: answer.option.clone(),
+            data: answer.data.clone(),
+        };
+        outcome = submit_client(journey, outcome.state, submit, env).await;
+        record(&outcome.trace);
+    }
+    let unused = responses.count();
+    if unused > 0 {
+        diff.push(format!(
+            "respond: {unused} scripted response(s) left unused (the run ended)"
+        ));
+    }
+    let expect = &case.expect;
+    if expect.status.is_some() || !expect.headers.is_empty() || expect.body.is_some() {
+        diff.push("status/headers/body apply to backend journeys; use result/data".into());
+    }
+    let (kind, data, step, code) = match &outcome.result {
+        ClientResult::Success { data } => ("success", Some(data), None, None),
+        ClientResult::Rejected { data } => ("rejected", Some(data), None, None),
+        ClientResult::InputRequired { step_id, data, .. } => {
+            ("input_required", Some(data), Some(step_id), None)
+        }
+        ClientResult::Failed(f) => ("failed", None, None, Some(f)),
+    };
+    match (&expect.result, code) {
+        (Some(r), _) if r != kind => {
+            let detail = code
+                .map(|f| format!(" at step `{}`: {}: {}", f.step_id, f.code, f.message))
+                .unwrap_or_default();
+            diff.push(format!("result: expected {r}, got {kind}{detail}"));
+        }
+        (None, Some(f)) if expect.error_code.is_none() => diff.push(format!(
+            "run failed at step `{}`: {}: {}",
+            f.step_id, f.code, f.message
+        )),
+        _ => {}
+    }
+    if let Some(c) = &expect.error_code {
+        match code {
+            Some(f) if f.code == *c => {}
+            Some(f) => diff.push(format!("error_code: expected {c}, got {}", f.code)),
+            None => diff.push(format!(
+                "error_code: expected {c}, but the run ended {kind}"
+            )),
+        }
+    }
+    if let Some(want) = &expect.data {
+        match data {
+            Some(got) if got == want => {}
+            Some(got) => diff.push(format!("data: expected {want}, got {got}")),
+            None => diff.push(format!("data: expected {want}, but the run failed")),
+        }
+    }
+    if let Some(want) = &expect.step_id {
+        if step != Some(want) {
+            diff.push(format!(
+                "step_id: expected {want}, got {}",
+                step.map_or("none", String::as_str)
+            ));
+        }
+    }
+    let state = &outcome.state;
+    if let Some(want) = &expect.user_id {
+        let got = state.user.as_ref().map(|u| u.user_id.as_str());
+        if got != Some(want.as_str()) {
+            diff.push(format!(
+                "user_id: expected {want}, got {}",
+                got.unwrap_or("none")
+            ));
+        }
+    }
+    if let Some(want) = &expect.methods {
+        if *want != state.methods {
+            diff.push(format!(
+                "methods: expected [{}], got [{}]",
+                want.join(", "),
+                state.methods.join(", ")
+            ));
+        }
+    }
+    if let Some(p) = &expect.path {
+        if *p != path {
+            diff.push(format!(
+                "path: expected [{}], got [{}]",
+                p.join(", "),
+                path.join(", ")
+            ));
+        }
+    }
+    CaseResult {
+        name,
+        passed: diff.is_empty(),
+        diff,
+        path,
+    }
+}
+
+/// The directory of a test case: its listed users; created users are remembered for the
+/// case; tokens are fixed fake values naming the user and methods.
+struct StubDirectory {
+    users: Mutex<Vec<(RunUser, bool)>>,
+}
+
+impl StubDirectory {
+    fn new(users: &[TestUser]) -> Self {
+        let users = users
+            .iter()
+            .map(|u| {
+                let user = RunUser {
+                    user_id: u
+                        .user_id
+                        .clone()
+                        .unwrap_or_else(|| format!("user-{}", u.username)),
+                    username: Some(u.username.clone()),
+                    email: u.email.clone(),
+                };
+                (user, u.disabled)
+            })
+            .collect();
+        StubDirectory {
+            users: Mutex::new(users),
+        }
+    }
+}
+
+impl Directory for StubDirectory {
+    fn find_user<'a>(
+        &'a self,
+        username: &'a str,
+    ) -> BoxFuture<'a, Result<Option<RunUser>, DirectoryError>> {
+        let found = self.users.lock().ok().and_then(|users| {
+            users
+                .iter()
+                .find(|(u, _)| {
+                    u.username
+                        .as_deref()
+                        .is_some_and(|n| n.to_lowercase() == username.to_lowercase())
+                })
+                .cloned()
+        });
+        Box::pin(async move {
+            match found {
+                Some((_, true)) => Err(DirectoryError {
+                    code: "user_not_active".into(),
+                    message: "the user is not active".into(),
+                }),
+                Some((u, false)) => Ok(Some(u)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn create_user<'a>(
+        &'a self,
+        username: &'a str,
+    ) -> BoxFuture<'a, Result<RunUser, DirectoryError>> {
+        let user = RunUser {
+            user_id: format!("user-{username}"),
+            username: Some(username.to_string()),
+            email: None,
+        };
+        if let Ok(mut users) = self.users.lock() {
+            users.push((user.clone(), false));
+        }
+        Box::pin(async move { Ok(user) })
+    }
+
+    fn issue_tokens<'a>(
+        &'a self,
+        user: &'a RunUser,
+        methods: &'a [String],
+        auth_time: i64,
+    ) -> BoxFuture<'a, Result<Json, DirectoryError>> {
+        let tokens = serde_json::json!({
+            "access_token": format!("test-access-token:{}:{}", user.user_id, methods.join(" ")),
+            "id_token": format!("test-id-token:{}", user.user_id),
+            "refresh_token": format!("test-refresh-token:{}", user.user_id),
+            "session_id": format!("test-session:{auth_time}"),
+        });
+        Box::pin(async move { Ok(tokens) })
     }
 }
 

@@ -43,6 +43,8 @@ impl Ids {
             "phone_number" => &self.phone_number,
             // Names nobody (no fixture user has an external_user_id): a lookup's 404 path.
             "external_user_id" => &self.username,
+            // Names no interaction (no step version): a submit's 404 `no_active_journey` path.
+            "interaction_id" => &self.trace_id,
             _ => return None,
         })
     }
