@@ -5,6 +5,7 @@
 //! Architecture invariant: only this crate reads environment variables and files.
 
 pub mod config;
+pub mod demo;
 pub mod http;
 pub mod journey_cli;
 pub mod server;

@@ -1,4 +1,4 @@
-//! The `tessera` command line: `serve`, `migrate`.
+//! The `tessera` command line: `serve`, `migrate`, `demo`, `journey`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -39,6 +39,20 @@ enum Command {
     Migrate {
         #[command(flatten)]
         common: CommonArgs,
+    },
+    /// A throwaway server on a fresh SQLite data dir with a demo application, client, user,
+    /// the example journeys and a toy legacy token validator; prints the demo page's URL and
+    /// curl commands. Ctrl-C stops it.
+    Demo {
+        /// Address to listen on (default 127.0.0.1:8080; 127.0.0.1:0 for any free port).
+        #[arg(long)]
+        listen: Option<String>,
+        /// An empty or new directory for the data (kept); default a temp dir deleted at exit.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Log filter (default `warn`).
+        #[arg(long)]
+        log_level: Option<String>,
     },
     /// Journey tools: check, run, test, apply.
     Journey {
@@ -145,6 +159,21 @@ async fn run(cli: Cli) -> Result<()> {
             db.close().await;
             println!("migrations applied");
             Ok(())
+        }
+        Command::Demo {
+            listen,
+            data_dir,
+            log_level,
+        } => {
+            if let Some(l) = &listen {
+                tessera::demo::check_listen(l)?;
+            }
+            let options = tessera::demo::DemoOptions {
+                listen,
+                data_dir,
+                log_level,
+            };
+            tessera::demo::run(options, shutdown_signal()).await
         }
         Command::Journey { command } => tessera::journey_cli::run(command).await,
     }

@@ -18,6 +18,7 @@ mod compat_tutorials;
 mod compat_users;
 mod connections;
 mod control_chars;
+mod demo;
 mod discovery;
 mod generator;
 mod hardening;

@@ -1,0 +1,589 @@
+//! `tessera demo`: a throwaway server to try client and backend journeys in one command.
+//!
+//! It starts a node on a fresh SQLite data dir (a new temp dir, deleted at exit, or an empty
+//! `--data-dir`, kept) with the development outbox on and `outbound.allow_cidrs =
+//! 127.0.0.0/8`, then sets it up through the admin and user APIs like an operator would: a
+//! demo application and client, a demo user, the `legacy` token_validator connection and
+//! the example journeys (`validate-transaction`, `migrate-legacy-user`,
+//! `migrate-legacy-user-fallback`). A second listener on 127.0.0.1 (random port) serves
+//! - `POST /validate`: a TOY legacy token validator (SPEC §7.4 contract: `{user_id, token}`)
+//!   that accepts exactly the token `legacy-<user_id>`. It authenticates nobody for real and
+//!   exists only inside this command;
+//! - `/demo/`: the demo page (`examples/web`, embedded);
+//! - `/ido/…`: the two journey calls and the JavaScript client, forwarded to Tessera, so the
+//!   page talks to its own origin and needs no CORS set-up.
+//!
+//! Then it prints the values and the curl commands that exercise the journeys, and runs
+//! until Ctrl-C (or SIGTERM).
+
+use std::collections::BTreeMap;
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+use axum::body::Bytes;
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tessera_identity::SystemClock;
+
+use crate::config::{load_raw, Config, Overrides};
+use crate::server::{self, MigrateMode};
+
+const INDEX_HTML: &str = include_str!("../../../examples/web/index.html");
+const APP_JS: &str = include_str!("../../../examples/web/app.js");
+const VALIDATE_TRANSACTION: &str =
+    include_str!("../../../examples/journeys/validate-transaction.yaml");
+const MIGRATE_LEGACY_USER: &str =
+    include_str!("../../../examples/journeys/migrate-legacy-user.yaml");
+const MIGRATE_LEGACY_USER_FALLBACK: &str =
+    include_str!("../../../examples/journeys/migrate-legacy-user-fallback.yaml");
+
+/// The demo user, and the token the toy validator accepts for it.
+pub const DEMO_USERNAME: &str = "ann";
+pub const DEMO_EMAIL: &str = "ann@example.com";
+/// A fixed PKCE pair (verifier and its S256 challenge) for the printed commands; a real app
+/// makes a new verifier per run.
+pub const PKCE_VERIFIER: &str = "dBjftJeZ4CVP-mJ92K1rn2B8aY9d6Kw4dNy5r3l6xkVl";
+pub const PKCE_CHALLENGE: &str = "mNHTXepW0Zp42KplcqHoFXoVE7BFj3yvTvKzgKSJjS8";
+/// Example tokens for `validate-transaction` (unsigned-looking JWTs; `extractTokenClaims`
+/// only decodes them): exp 2030-01-01, the ID token has `amr: ["pwd","mfa"]`.
+const EXAMPLE_ACCESS_TOKEN: &str =
+    "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1MSIsImV4cCI6MTg5MzQ1NjAwMH0.c2lnbmF0dXJl";
+const EXAMPLE_ID_TOKEN: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1MSIsImV4cCI6MTg5MzQ1NjAwMCwiYW1yIjpbInB3ZCIsIm1mYSJdfQ.c2lnbmF0dXJl";
+
+/// `tessera demo` options.
+#[derive(Debug, Clone, Default)]
+pub struct DemoOptions {
+    /// Tessera's address (default 127.0.0.1:8080; `127.0.0.1:0` for any free port).
+    pub listen: Option<String>,
+    /// An empty or new directory to keep the data in; default a new temp dir, deleted at exit.
+    pub data_dir: Option<PathBuf>,
+    /// Log filter (default `warn`).
+    pub log_level: Option<String>,
+}
+
+/// The toy token validator: `{user_id, token}` is valid iff `token == "legacy-<user_id>"`.
+/// It stands in for a legacy system in the demo and must never guard anything real.
+pub fn toy_token_is_valid(user_id: &str, token: &str) -> bool {
+    !user_id.is_empty() && token.strip_prefix("legacy-") == Some(user_id)
+}
+
+/// Runs the demo until `stop` resolves.
+pub async fn run(options: DemoOptions, stop: impl std::future::Future<Output = ()>) -> Result<()> {
+    let (data_dir, temporary) = match &options.data_dir {
+        Some(dir) => {
+            if dir.exists()
+                && std::fs::read_dir(dir)
+                    .with_context(|| format!("reading {}", dir.display()))?
+                    .next()
+                    .is_some()
+            {
+                bail!(
+                    "{} is not empty: `tessera demo` needs a fresh data dir",
+                    dir.display()
+                );
+            }
+            (dir.clone(), false)
+        }
+        None => (new_temp_dir()?, true),
+    };
+    let result = run_in(&options, &data_dir, temporary, stop).await;
+    if temporary {
+        if let Err(e) = std::fs::remove_dir_all(&data_dir) {
+            eprintln!("warning: could not delete {}: {e}", data_dir.display());
+        }
+    }
+    result
+}
+
+async fn run_in(
+    options: &DemoOptions,
+    data_dir: &Path,
+    temporary: bool,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<()> {
+    let config = demo_config(options, data_dir)?;
+    crate::telemetry::init(config.log_format, &config.log_level)?;
+
+    // The helper listener first: the `legacy` connection points at it.
+    let helper = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding the demo helper listener")?;
+    let helper_addr = helper.local_addr()?;
+    let page_origin = format!("http://{helper_addr}");
+
+    let srv = server::start(config, Arc::new(SystemClock), MigrateMode::Default).await?;
+    let base = format!("http://{}", srv.addr);
+    let Some(admin) = srv.generated_admin.clone() else {
+        bail!("the data dir already had a tenant: `tessera demo` needs a fresh data dir");
+    };
+
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|e| anyhow!("building the HTTP client: {e}"))?;
+    let (helper_stop_tx, helper_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let page_url = Arc::new(std::sync::OnceLock::new());
+    let helper_task = tokio::spawn(
+        axum::serve(
+            helper,
+            helper_router(http.clone(), base.clone(), page_url.clone()),
+        )
+        .with_graceful_shutdown(async {
+            let _ = helper_stop_rx.await;
+        })
+        .into_future(),
+    );
+
+    let setup = setup(
+        &http,
+        &base,
+        &admin.client_id,
+        &admin.client_secret,
+        &page_origin,
+    )
+    .await;
+    match setup {
+        Ok(demo) => {
+            let _ = page_url.set(page_path(&page_origin, &demo.client_id));
+            println!(
+                "{}",
+                instructions(
+                    &base,
+                    &page_origin,
+                    data_dir,
+                    temporary,
+                    &demo,
+                    &data_dir.join("admin-credentials.json")
+                )
+            );
+            stop.await;
+        }
+        Err(e) => {
+            eprintln!("error: setting up the demo: {e:#}");
+        }
+    }
+    let _ = helper_stop_tx.send(());
+    let _ = helper_task.await;
+    srv.shutdown().await
+}
+
+/// SQLite in `data_dir`, the outbox on, outbound calls to 127.0.0.0/8 allowed; the process
+/// environment is not read (a demo must not pick up a production database URL).
+fn demo_config(options: &DemoOptions, data_dir: &Path) -> Result<Config> {
+    let mut env = BTreeMap::new();
+    env.insert(
+        "TESSERA_OUTBOUND__ALLOW_CIDRS".to_string(),
+        "127.0.0.0/8".to_string(),
+    );
+    let flags = Overrides {
+        listen: Some(
+            options
+                .listen
+                .clone()
+                .unwrap_or_else(|| crate::config::DEFAULT_LISTEN.to_string()),
+        ),
+        issuer: None,
+        data_dir: Some(data_dir.to_path_buf()),
+        database_url: None,
+        log_format: None,
+        log_level: Some(
+            options
+                .log_level
+                .clone()
+                .unwrap_or_else(|| "warn".to_string()),
+        ),
+        dev_outbox: true,
+    };
+    Config::resolve(load_raw(None, &env, &flags)?)
+}
+
+/// A new directory under the system temp dir.
+fn new_temp_dir() -> Result<PathBuf> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let dir = std::env::temp_dir().join(format!("tessera-demo-{}-{nanos:x}", std::process::id()));
+    std::fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(dir)
+}
+
+/// What the set-up created.
+struct Demo {
+    client_id: String,
+    client_secret: String,
+    /// Whether the server took `allowed_origins` for the page's origin.
+    allowed_origins: bool,
+}
+
+/// Creates the demo application, client, user, connection and journeys through the API.
+async fn setup(
+    http: &reqwest::Client,
+    base: &str,
+    admin_id: &str,
+    admin_secret: &str,
+    page_origin: &str,
+) -> Result<Demo> {
+    let admin = client_token(http, base, admin_id, admin_secret).await?;
+    let (status, app) = call(
+        http,
+        Method::POST,
+        &format!("{base}/cis/v1/applications"),
+        &admin,
+        json!({"name": "Demo app"}),
+    )
+    .await?;
+    if status != StatusCode::CREATED {
+        bail!("creating the demo application: {status} {app}");
+    }
+    let app_id = app["result"]["app_id"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no app_id in {app}"))?;
+    let clients = format!("{base}/cis/v1/applications/{app_id}/clients");
+    let mut client_body = json!({
+        "name": "Demo client",
+        "redirect_uris": [format!("{page_origin}/demo/index.html")],
+        "allowed_origins": [page_origin],
+    });
+    let (mut status, mut client) =
+        call(http, Method::POST, &clients, &admin, client_body.clone()).await?;
+    let mut allowed_origins = true;
+    if status == StatusCode::BAD_REQUEST {
+        // A server without per-client CORS settings: the page goes through the helper's
+        // forwarding instead.
+        if let Some(body) = client_body.as_object_mut() {
+            body.remove("allowed_origins");
+        }
+        allowed_origins = false;
+        (status, client) = call(http, Method::POST, &clients, &admin, client_body).await?;
+    }
+    if status != StatusCode::CREATED {
+        bail!("creating the demo client: {status} {client}");
+    }
+    let client_id = str_field(&client, "client_id")?;
+    let client_secret = str_field(&client, "client_secret")?;
+
+    let token = client_token(http, base, &client_id, &client_secret).await?;
+    let (status, user) = call(
+        http,
+        Method::POST,
+        &format!("{base}/cis/v1/users"),
+        &token,
+        json!({"username": DEMO_USERNAME, "email": DEMO_EMAIL}),
+    )
+    .await?;
+    if status != StatusCode::CREATED {
+        bail!("creating the demo user: {status} {user}");
+    }
+
+    let (status, v) = call(
+        http,
+        Method::PUT,
+        &format!("{base}/ido/api/v2/connections/legacy"),
+        &admin,
+        json!({"type": "token_validator", "url": format!("{page_origin}/validate"),
+               "valid_when": "status == 200 && body.valid == true", "timeout_ms": 3000}),
+    )
+    .await?;
+    if !status.is_success() {
+        bail!("creating the `legacy` connection: {status} {v}");
+    }
+    for (id, text) in [
+        ("validate-transaction", VALIDATE_TRANSACTION),
+        ("migrate-legacy-user", MIGRATE_LEGACY_USER),
+        ("migrate-legacy-user-fallback", MIGRATE_LEGACY_USER_FALLBACK),
+    ] {
+        let r = http
+            .put(format!("{base}/ido/api/v2/journeys/{id}"))
+            .bearer_auth(&admin)
+            .header(header::CONTENT_TYPE, "application/yaml")
+            .body(text)
+            .send()
+            .await
+            .with_context(|| format!("uploading the journey `{id}`"))?;
+        let status = r.status();
+        if !status.is_success() {
+            let text = r.text().await.unwrap_or_default();
+            bail!("uploading the journey `{id}`: {status} {text}");
+        }
+    }
+    Ok(Demo {
+        client_id,
+        client_secret,
+        allowed_origins,
+    })
+}
+
+fn str_field(v: &Value, name: &str) -> Result<String> {
+    v[name]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| anyhow!("no {name} in {v}"))
+}
+
+async fn client_token(
+    http: &reqwest::Client,
+    base: &str,
+    client_id: &str,
+    secret: &str,
+) -> Result<String> {
+    let r = http
+        .post(format!("{base}/oidc/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .context("asking for a client token")?;
+    let status = r.status();
+    let v: Value = r.json().await.context("reading the token answer")?;
+    if status != StatusCode::OK {
+        bail!("client token: {status} {v}");
+    }
+    str_field(&v, "access_token")
+}
+
+async fn call(
+    http: &reqwest::Client,
+    method: Method,
+    url: &str,
+    token: &str,
+    body: Value,
+) -> Result<(StatusCode, Value)> {
+    let r = http
+        .request(method, url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .with_context(|| format!("calling {url}"))?;
+    let status = r.status();
+    let text = r.text().await.unwrap_or_default();
+    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Ok((status, value))
+}
+
+/// The helper listener: toy validator, demo page, forwarding of the journey calls.
+/// `/` and `/demo/` redirect to the page with the demo's values once they exist.
+fn helper_router(
+    http: reqwest::Client,
+    tessera: String,
+    page_url: Arc<std::sync::OnceLock<String>>,
+) -> Router {
+    let forward = Arc::new((http, tessera));
+    let to_page = move || {
+        let page_url = page_url.clone();
+        async move {
+            Redirect::to(
+                page_url
+                    .get()
+                    .map(String::as_str)
+                    .unwrap_or("/demo/index.html"),
+            )
+        }
+    };
+    Router::new()
+        .route("/validate", post(validate))
+        .route("/", get(to_page.clone()))
+        .route("/demo/", get(to_page))
+        .route(
+            "/demo/index.html",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                    INDEX_HTML,
+                )
+            }),
+        )
+        .route(
+            "/demo/app.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                    APP_JS,
+                )
+            }),
+        )
+        .fallback(move |method, uri, headers, body| {
+            forward_to_tessera(forward.clone(), method, uri, headers, body)
+        })
+}
+
+/// The toy validator (SPEC §7.4 `token_validator` contract).
+async fn validate(body: Bytes) -> Response {
+    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let user_id = v["user_id"].as_str().unwrap_or_default();
+    let token = v["token"].as_str().unwrap_or_default();
+    if toy_token_is_valid(user_id, token) {
+        (StatusCode::OK, Json(json!({"valid": true}))).into_response()
+    } else {
+        (StatusCode::UNAUTHORIZED, Json(json!({"valid": false}))).into_response()
+    }
+}
+
+/// Forwards the client-journey calls and the JavaScript client to Tessera; nothing else.
+async fn forward_to_tessera(
+    forward: Arc<(reqwest::Client, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path();
+    let allowed = (method == Method::GET && path == "/ido/sdk/tessera-ido.js")
+        || (method == Method::POST
+            && (path.starts_with("/ido/api/v2/journeys/") && path.ends_with("/start")
+                || path.starts_with("/ido/api/v2/interactions/") && path.ends_with("/submit")));
+    if !allowed {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    }
+    let (http, tessera) = &*forward;
+    let target = match uri.path_and_query() {
+        Some(pq) => format!("{tessera}{pq}"),
+        None => format!("{tessera}{path}"),
+    };
+    let mut request = http.request(method, target).body(body);
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        request = request.header(header::CONTENT_TYPE, ct);
+    }
+    let r = match request.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            return (StatusCode::BAD_GATEWAY, format!("tessera: {e}")).into_response();
+        }
+    };
+    let status = r.status();
+    let content_type = r.headers().get(header::CONTENT_TYPE).cloned();
+    let bytes = r.bytes().await.unwrap_or_default();
+    let mut response = (status, bytes).into_response();
+    if let Some(ct) = content_type {
+        response.headers_mut().insert(header::CONTENT_TYPE, ct);
+    }
+    response
+}
+
+/// The demo page with the form prefilled for the demo user (path and query).
+fn page_path(page_origin: &str, client_id: &str) -> String {
+    format!(
+        "/demo/index.html?serverPath={page_origin}/ido&clientId={client_id}&journeyId=migrate-legacy-user&username={DEMO_USERNAME}&externalToken=legacy-{DEMO_USERNAME}&amr=legacy.sso"
+    )
+}
+
+/// The text printed once the demo is ready: values, then commands.
+fn instructions(
+    base: &str,
+    page_origin: &str,
+    data_dir: &Path,
+    temporary: bool,
+    demo: &Demo,
+    admin_file: &Path,
+) -> String {
+    let Demo {
+        client_id,
+        client_secret,
+        allowed_origins,
+    } = demo;
+    let page = format!("{page_origin}{}", page_path(page_origin, client_id));
+    let kept = if temporary {
+        "deleted when the demo stops"
+    } else {
+        "kept"
+    };
+    let cors = if *allowed_origins {
+        format!("the client's allowed_origins holds {page_origin}")
+    } else {
+        "this server has no per-client allowed_origins yet: the page calls Tessera through the helper's /ido forwarding".to_string()
+    };
+    format!(
+        r#"Tessera demo is running. Ctrl-C stops it.
+
+  Tessera:        {base}
+  Data dir:       {data_dir} ({kept}; SQLite, development outbox on)
+  Admin client:   cat {admin_file}
+  client_id:      {client_id}
+  client_secret:  {client_secret}
+  Demo user:      {DEMO_USERNAME} ({DEMO_EMAIL})
+  Legacy token:   legacy-{DEMO_USERNAME}
+  Validator:      {page_origin}/validate
+  Demo page:      {page}
+
+The validator is a TOY that stands in for a legacy system: it accepts the token
+"legacy-<username>" for any username and nothing else. It exists only inside `tessera demo`.
+Journeys: migrate-legacy-user (custom authentication from additionalParams, creates unknown
+users), migrate-legacy-user-fallback (no creation, failures end in a rejection) and
+validate-transaction (backend API journey). The demo page: {cors}.
+
+Try it with curl (and jq):
+
+  TESSERA={base}
+  CLIENT_ID={client_id}
+  CLIENT_SECRET={client_secret}
+
+  # 1. Start the migration journey with the legacy login's values (PKCE S256):
+  INTERACTION_ID=$(curl -s -X POST "$TESSERA/ido/api/v2/journeys/migrate-legacy-user/start?clientId=$CLIENT_ID" \
+    -H 'Content-Type: application/json' \
+    -d '{{"additionalParams": {{"username": "{DEMO_USERNAME}", "externalToken": "legacy-{DEMO_USERNAME}", "amr": "legacy.sso"}},
+         "code_challenge": "{PKCE_CHALLENGE}", "code_challenge_method": "S256"}}' \
+    | tee /dev/stderr | jq -r .interaction_id)
+
+  # 2. Answer the step it waits at (welcome):
+  CODE=$(curl -s -X POST "$TESSERA/ido/api/v2/interactions/$INTERACTION_ID/submit" \
+    -H 'Content-Type: application/json' -d '{{"option": "client_input", "data": {{}}}}' \
+    | tee /dev/stderr | jq -r .code)
+
+  # 3. The app's backend exchanges the one-time code (60 s, single use) for tokens:
+  curl -s "$TESSERA/oidc/token" -d grant_type=authorization_code \
+    -d "client_id=$CLIENT_ID" -d "client_secret=$CLIENT_SECRET" \
+    -d "code=$CODE" -d code_verifier={PKCE_VERIFIER} | jq .
+
+  # A token the legacy system does not accept (the run is rejected):
+  curl -s -X POST "$TESSERA/ido/api/v2/journeys/migrate-legacy-user/start?clientId=$CLIENT_ID" \
+    -H 'Content-Type: application/json' \
+    -d '{{"additionalParams": {{"username": "{DEMO_USERNAME}", "externalToken": "forged"}}}}' | jq .
+
+  # The backend API journey validate-transaction, with a client token:
+  CLIENT_TOKEN=$(curl -s "$TESSERA/oidc/token" -d grant_type=client_credentials \
+    -d "client_id=$CLIENT_ID" -d "client_secret=$CLIENT_SECRET" | jq -r .access_token)
+  curl -s -X POST "$TESSERA/ido/api/v2/invoke-api-journey/validate-transaction?clientId=$CLIENT_ID" \
+    -H "Authorization: Bearer $CLIENT_TOKEN" -H 'Content-Type: application/json' \
+    -d '{{"external_access_token": "{EXAMPLE_ACCESS_TOKEN}",
+         "external_id_token": "{EXAMPLE_ID_TOKEN}"}}'
+"#,
+        data_dir = data_dir.display(),
+        admin_file = admin_file.display(),
+    )
+}
+
+/// Parses `host:port` for `--listen` early, so a typo is reported before anything starts.
+pub fn check_listen(listen: &str) -> Result<SocketAddr> {
+    listen
+        .parse()
+        .map_err(|e| anyhow!("--listen {listen}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_toy_validator_accepts_only_legacy_dash_username() {
+        assert!(toy_token_is_valid("ann", "legacy-ann"));
+        assert!(!toy_token_is_valid("ann", "legacy-bob"));
+        assert!(!toy_token_is_valid("ann", "ann"));
+        assert!(!toy_token_is_valid("", "legacy-"));
+        assert!(!toy_token_is_valid("ann", ""));
+    }
+}

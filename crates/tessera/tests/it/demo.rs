@@ -1,0 +1,365 @@
+//! `tessera demo` through the real binary (SQLite only, like the command): it starts, prints
+//! its values and curl commands, and the printed flow works — the migration journey from
+//! start to tokens with the custom amr, a refused legacy token, the backend journey, the
+//! demo page and the forwarded journey calls on the helper listener; SIGTERM stops it and
+//! deletes its temp data dir.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::harness::claims;
+
+/// Kills the demo if the test fails before stopping it.
+struct Demo(Child);
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `tessera demo` on free ports; returns it, its printed `key: value` lines and the
+/// whole output up to the end of the printed commands.
+fn start_demo() -> (Demo, BTreeMap<String, String>, String) {
+    let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .env("TESSERA_DATABASE_URL", "postgres://must-not-be-read")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut demo = Demo(child);
+    let stdout = demo.0.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut text = String::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                let done = line.contains("/ido/api/v2/invoke-api-journey/validate-transaction");
+                text.push_str(&line);
+                text.push('\n');
+                if done {
+                    break;
+                }
+            }
+            Err(e) => panic!("tessera demo printed no commands ({e}):\n{text}"),
+        }
+    }
+    // The rest of the last command.
+    while let Ok(line) = rx.recv_timeout(Duration::from_millis(300)) {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    let values = text
+        .lines()
+        .take_while(|l| !l.starts_with("The validator"))
+        .filter_map(|l| l.trim().split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    (demo, values, text)
+}
+
+/// The origin of a URL (`http://host:port`).
+fn origin(url: &str) -> String {
+    let u = url::Url::parse(url).unwrap();
+    format!("http://{}:{}", u.host_str().unwrap(), u.port().unwrap())
+}
+
+#[tokio::test]
+async fn tessera_demo_runs_the_printed_flow_and_stops_on_sigterm() {
+    let (mut demo, values, text) = start_demo();
+    let base = values["Tessera"].clone();
+    let client_id = values["client_id"].clone();
+    let secret = values["client_secret"].clone();
+    let page = values["Demo page"].clone();
+    let data_dir = values["Data dir"]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(std::path::Path::new(&data_dir).is_dir(), "{data_dir}");
+    assert!(text.contains(&format!("CLIENT_ID={client_id}")), "{text}");
+    assert!(text.contains("code_verifier="), "{text}");
+    // The admin secret is not printed, only where to read it.
+    let admin: Value = serde_json::from_str(
+        &std::fs::read_to_string(std::path::Path::new(&data_dir).join("admin-credentials.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(!text.contains(admin["client_secret"].as_str().unwrap()));
+
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let verifier = text
+        .split("code_verifier=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let challenge = text
+        .split("\"code_challenge\": \"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+
+    // 1. Start with the legacy login's values, as printed.
+    let start = format!("/ido/api/v2/journeys/migrate-legacy-user/start?clientId={client_id}");
+    let r = http
+        .post(format!("{base}{start}"))
+        .json(&json!({"additionalParams": {"username": values["Demo user"].split_whitespace().next().unwrap(),
+                                           "externalToken": values["Legacy token"], "amr": "legacy.sso"},
+                      "code_challenge": challenge, "code_challenge_method": "S256"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["type"], "client_input_required", "{v}");
+    assert_eq!(v["journey_step_id"], "welcome");
+    assert_eq!(v["data"]["text"], "ann, your account has moved to Tessera.");
+    let id = v["interaction_id"].as_str().unwrap();
+
+    // 2. Submit.
+    let r = http
+        .post(format!("{base}/ido/api/v2/interactions/{id}/submit"))
+        .json(&json!({"option": "client_input", "data": {}}))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["type"], "journey_success", "{v}");
+    let code = v["code"].as_str().unwrap();
+
+    // 3. Exchange with the printed verifier.
+    let r = http
+        .post(format!("{base}/oidc/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", &client_id),
+            ("client_secret", &secret),
+            ("code", code),
+            ("code_verifier", &verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let tokens: Value = r.json().await.unwrap();
+    let at = claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(at["amr"], json!(["legacy.sso"]), "{at}");
+    let id_token = claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(
+        id_token["email"], "ann@example.com",
+        "the demo user: {id_token}"
+    );
+
+    // A token the toy validator refuses: a rejection naming the step.
+    let r = http
+        .post(format!("{base}{start}"))
+        .json(&json!({"additionalParams": {"username": "ann", "externalToken": "legacy-bob"}}))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["type"], "journey_rejection", "{v}");
+    assert_eq!(v["error_data"]["code"], "invalid_token", "{v}");
+    assert_eq!(v["error_data"]["step_id"], "legacy_login", "{v}");
+    // The fallback variant rejects an unknown user through its branch.
+    let r = http
+        .post(format!(
+            "{base}/ido/api/v2/journeys/migrate-legacy-user-fallback/start?clientId={client_id}"
+        ))
+        .json(&json!({"additionalParams": {"username": "zed", "externalToken": "legacy-zed"}}))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["type"], "journey_rejection", "{v}");
+    assert_eq!(v["data"], json!({"reason": "user_not_found"}), "{v}");
+
+    // The backend journey with the printed tokens.
+    let access = text
+        .split("\"external_access_token\": \"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let id_tok = text
+        .split("\"external_id_token\": \"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let r = http
+        .post(format!("{base}/oidc/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &client_id),
+            ("client_secret", &secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let client_token = r.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = http
+        .post(format!(
+            "{base}/ido/api/v2/invoke-api-journey/validate-transaction?clientId={client_id}"
+        ))
+        .bearer_auth(&client_token)
+        .json(&json!({"external_access_token": access, "external_id_token": id_tok}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"result": "allowed"})
+    );
+
+    // The demo page, the module and the journey calls on the helper listener.
+    let helper = origin(&page);
+    assert_eq!(origin(&values["Validator"]), helper);
+    let r = http.get(&page).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("app.js"));
+    for path in ["/demo/app.js", "/ido/sdk/tessera-ido.js"] {
+        let r = http.get(format!("{helper}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert!(r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript"));
+    }
+    let r = http
+        .post(format!("{helper}{start}"))
+        .json(
+            &json!({"additionalParams": {"username": "newbie", "externalToken": "legacy-newbie"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["journey_step_id"], "welcome", "{v}");
+    // Only the journey calls are forwarded.
+    let r = http
+        .get(format!("{helper}/cis/v1/users"))
+        .bearer_auth(&client_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // The toy validator's contract.
+    for (body, status) in [
+        (json!({"user_id": "ann", "token": "legacy-ann"}), 200),
+        (json!({"user_id": "ann", "token": "legacy-bob"}), 401),
+        (json!({"token": "legacy-"}), 401),
+    ] {
+        let r = http
+            .post(&values["Validator"])
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), status, "{body}");
+    }
+    // `/` leads to the prefilled page.
+    let no_redirect = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = no_redirect.get(format!("{helper}/")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(r.headers()["location"]
+        .to_str()
+        .unwrap()
+        .contains(&format!("clientId={client_id}")));
+
+    // The printed shell commands themselves, when curl and jq are installed.
+    let has = |tool: &str| {
+        Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if has("curl") && has("jq") && has("bash") {
+        let script: String = text
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with("TESSERA="))
+            .map(|l| format!("{}\n", l.strip_prefix("  ").unwrap_or(l)))
+            .collect();
+        let out = Command::new("bash")
+            .args(["-euo", "pipefail", "-c", &script])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        assert!(stderr.contains("\"journey_success\""), "{stderr}");
+        assert!(stdout.contains("\"access_token\""), "{stdout}");
+        assert!(stdout.contains("\"journey_rejection\""), "{stdout}");
+        assert!(stdout.contains("{\"result\":\"allowed\"}"), "{stdout}");
+    } else {
+        eprintln!("SKIPPED running the printed commands: needs bash, curl and jq");
+    }
+
+    // SIGTERM stops everything and deletes the temp data dir.
+    let pid = demo.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = demo.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "tessera demo did not stop");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "{status}");
+    assert!(!std::path::Path::new(&data_dir).exists(), "{data_dir}");
+    assert!(http.get(&page).send().await.is_err());
+}
+
+#[test]
+fn tessera_demo_refuses_a_data_dir_that_is_not_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("something"), "x").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("needs a fresh data dir"), "{stderr}");
+    assert!(dir.path().join("something").exists());
+}
