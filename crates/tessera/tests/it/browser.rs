@@ -837,9 +837,10 @@ async fn the_demo_page_runs_the_migration_journey() {
         let (s, v) = srv
             .send_json(
                 Method::PUT,
-                "/ido/api/v2/connections/legacy-validator",
+                "/ido/api/v2/connections/legacy",
                 &admin,
-                Some(json!({"type": "token_validator", "url": validator})),
+                Some(json!({"type": "token_validator", "url": validator,
+                            "valid_when": "status == 200 && body.valid == true"})),
             )
             .await;
         assert!(s.is_success(), "{} {v}", b.name);
@@ -918,4 +919,46 @@ async fn the_demo_page_runs_the_migration_journey() {
         );
         srv.stop().await;
     }
+}
+
+/// `tessera demo`'s page in Chromium: the printed URL, prefilled for the demo user, runs the
+/// migration journey through the helper listener (no CORS set-up) to a code whose tokens
+/// carry the custom amr.
+#[tokio::test]
+async fn the_page_of_tessera_demo_runs_the_migration_journey() {
+    let Some(driver) = ChromeDriver::start().await else {
+        return;
+    };
+    let (_demo, values, _) = crate::demo::start_demo();
+    let browser = driver.session().await;
+    browser.navigate(&values["Demo page"]).await;
+    browser.click("#start").await;
+    let text = browser
+        .wait_text("#step-text", "ann, your account has moved to Tessera.")
+        .await;
+    assert!(!text.is_empty());
+    browser.click("#step-submit").await;
+    browser.wait_text("#result-type", "journey_success").await;
+    let code = browser.text("#result-code").await.unwrap();
+    assert!(!code.is_empty());
+    browser.quit();
+
+    let r = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(format!("{}/oidc/token", values["Tessera"]))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", values["client_id"].as_str()),
+            ("client_secret", values["client_secret"].as_str()),
+            ("code", code.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let tokens: Value = r.json().await.unwrap();
+    let at = claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(at["amr"], json!(["legacy.sso"]), "{at}");
 }

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use crate::harness::claims;
 
 /// Kills the demo if the test fails before stopping it.
-struct Demo(Child);
+pub(crate) struct Demo(Child);
 
 impl Drop for Demo {
     fn drop(&mut self) {
@@ -27,7 +27,7 @@ impl Drop for Demo {
 
 /// Starts `tessera demo` on free ports; returns it, its printed `key: value` lines and the
 /// whole output up to the end of the printed commands.
-fn start_demo() -> (Demo, BTreeMap<String, String>, String) {
+pub(crate) fn start_demo() -> (Demo, BTreeMap<String, String>, String) {
     let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
         .args(["demo", "--listen", "127.0.0.1:0"])
         .env("TESSERA_DATABASE_URL", "postgres://must-not-be-read")
