@@ -203,20 +203,31 @@ fn demo_config(options: &DemoOptions, data_dir: &Path) -> Result<Config> {
     Config::resolve(load_raw(None, &env, &flags)?)
 }
 
-/// A new directory under the system temp dir.
+/// A new directory under the system temp dir (mode 0700).
 fn new_temp_dir() -> Result<PathBuf> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let dir = std::env::temp_dir().join(format!("tessera-demo-{}-{nanos:x}", std::process::id()));
-    std::fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+    use tessera_identity::Clock;
+    let stamp = SystemClock.now_ms();
+    let mut attempt = 0u32;
+    loop {
+        let dir = std::env::temp_dir().join(format!(
+            "tessera-demo-{}-{stamp:x}-{attempt}",
+            std::process::id()
+        ));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+                }
+                return Ok(dir);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
+                attempt += 1;
+            }
+            Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+        }
     }
-    Ok(dir)
 }
 
 /// What the set-up created.

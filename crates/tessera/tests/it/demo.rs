@@ -1,8 +1,9 @@
 //! `tessera demo` through the real binary (SQLite only, like the command): it starts, prints
 //! its values and curl commands, and the printed flow works — the migration journey from
 //! start to tokens with the custom amr, a refused legacy token, the backend journey, the
-//! demo page and the forwarded journey calls on the helper listener; SIGTERM stops it and
-//! deletes its temp data dir.
+//! demo page and the forwarded journey calls on the helper listener, the legacy validator
+//! down or timing out (abort, and the failure branch); SIGTERM stops it and deletes its temp
+//! data dir.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -328,6 +329,80 @@ async fn tessera_demo_runs_the_printed_flow_and_stops_on_sigterm() {
     } else {
         eprintln!("SKIPPED running the printed commands: needs bash, curl and jq");
     }
+
+    // The legacy validator down, then too slow: the migration journey aborts, the fallback
+    // variant takes its failure branch (the admin re-points `legacy`).
+    let r = http
+        .post(format!("{base}/oidc/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", admin["client_id"].as_str().unwrap()),
+            ("client_secret", admin["client_secret"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let admin_token = r.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    for target in [closed, silent_addr] {
+        let r = http
+            .put(format!("{base}/ido/api/v2/connections/legacy"))
+            .bearer_auth(&admin_token)
+            .json(
+                &json!({"type": "token_validator", "url": format!("http://{target}/validate"),
+                          "valid_when": "status == 200 && body.valid == true", "timeout_ms": 500}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+        let began = Instant::now();
+        let v: Value = http
+            .post(format!("{base}{start}"))
+            .json(&json!({"additionalParams": {"username": "ann", "externalToken": "legacy-ann"}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["type"], "journey_rejection", "{target}: {v}");
+        assert_eq!(v["error_data"]["code"], "outbound_error", "{target}: {v}");
+        assert!(v.get("code").is_none());
+        assert!(began.elapsed() < Duration::from_secs(4), "{target}");
+        let v: Value = http
+            .post(format!(
+                "{base}/ido/api/v2/journeys/migrate-legacy-user-fallback/start?clientId={client_id}"
+            ))
+            .json(&json!({"additionalParams": {"username": "ann", "externalToken": "legacy-ann"}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["type"], "journey_rejection", "{target}: {v}");
+        assert_eq!(
+            v["data"],
+            json!({"reason": "outbound_error"}),
+            "{target}: {v}"
+        );
+    }
+    hold.abort();
 
     // SIGTERM stops everything and deletes the temp data dir.
     let pid = demo.0.id().to_string();
