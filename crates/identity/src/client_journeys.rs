@@ -436,6 +436,22 @@ impl ClientJourneys {
         }
     }
 
+    /// The client that started the interaction this id names, if it is live (for CORS).
+    pub async fn client_of(&self, interaction_id: &str) -> Result<Option<String>, Error> {
+        let Some((stored_id, _)) = interaction_id.rsplit_once('.') else {
+            return Ok(None);
+        };
+        if !crate::util::plausible_key(stored_id) {
+            return Ok(None);
+        }
+        Ok(self
+            .store
+            .get_interaction(stored_id)
+            .await?
+            .filter(|r| r.expires_at_ms > self.clock.now_ms())
+            .map(|r| r.client_id))
+    }
+
     /// Housekeeping: expired interactions.
     pub async fn purge(&self) -> Result<(), Error> {
         self.store.purge_interactions(self.clock.now_ms()).await?;

@@ -440,3 +440,103 @@ async fn an_interaction_moves_between_nodes_and_a_race_applies_once() {
         b.stop().await;
     }
 }
+
+/// CORS: only origins in the client's `allowed_origins` get the grant, on preflights and on
+/// answers (errors too, so a page can read them); other origins get none.
+#[tokio::test]
+async fn cross_origin_calls_need_an_allowed_origin() {
+    for b in backends().await {
+        let srv = b.start().await;
+        let s = setup(&srv).await;
+        let page = "http://127.0.0.1:9999";
+        let (app_id, client_id, _) = srv
+            .app_and_client(&s.admin, json!({"allowed_origins": [page]}))
+            .await;
+        // Only serialized origins are accepted.
+        let (status, v) = srv
+            .send_json(
+                Method::PUT,
+                &format!("/cis/v1/applications/{app_id}/clients/{client_id}"),
+                &s.admin,
+                Some(json!({"allowed_origins": ["https://a.example/"]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+        let start_path =
+            format!("/ido/api/v2/journeys/migrate-legacy-user/start?clientId={client_id}");
+        let preflight = |origin: &'static str, path: String| {
+            let srv = &srv;
+            async move {
+                srv.http
+                    .request(reqwest::Method::OPTIONS, srv.url(&path))
+                    .header("origin", origin)
+                    .header("access-control-request-method", "POST")
+                    .header("access-control-request-headers", "content-type")
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+        let r = preflight(page, start_path.clone()).await;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT, "{}", b.name);
+        assert_eq!(r.headers()["access-control-allow-origin"], page);
+        assert!(r.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST"));
+        let r = preflight("https://evil.example", start_path.clone()).await;
+        assert!(r.headers().get("access-control-allow-origin").is_none());
+        // The client of the first setup allows no origin at all.
+        let r = preflight(
+            page,
+            format!(
+                "/ido/api/v2/journeys/migrate-legacy-user/start?clientId={}",
+                s.client_id
+            ),
+        )
+        .await;
+        assert!(r.headers().get("access-control-allow-origin").is_none());
+
+        let r = srv
+            .http
+            .post(srv.url(&start_path))
+            .header("origin", page)
+            .json(&json!({"additionalParams": {"username": "dee",
+                          "externalToken": legacy_token(&srv, &s.key, "dee")}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["access-control-allow-origin"], page);
+        assert_eq!(r.headers()["vary"], "Origin");
+        let v: Value = r.json().await.unwrap();
+        let id = v["interaction_id"].as_str().unwrap().to_string();
+        let submit_path = format!("/ido/api/v2/interactions/{id}/submit");
+        let r = preflight(page, submit_path.clone()).await;
+        assert_eq!(r.headers()["access-control-allow-origin"], page);
+        let r = preflight("https://evil.example", submit_path.clone()).await;
+        assert!(r.headers().get("access-control-allow-origin").is_none());
+        // An error answer (an option not offered) still carries the grant.
+        let r = srv
+            .http
+            .post(srv.url(&submit_path))
+            .header("origin", page)
+            .json(&json!({"option": "nope"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(r.headers()["access-control-allow-origin"], page);
+        // Without Origin (a backend), no CORS headers at all.
+        let r = srv
+            .http
+            .post(srv.url(&submit_path))
+            .json(&json!({"option": "client_input", "data": {}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.headers().get("access-control-allow-origin").is_none());
+        srv.stop().await;
+    }
+}
