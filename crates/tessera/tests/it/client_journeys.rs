@@ -540,3 +540,141 @@ async fn cross_origin_calls_need_an_allowed_origin() {
         srv.stop().await;
     }
 }
+
+const BACKEND_JOURNEY: &str = r#"
+id: legacy-backend-login
+type: backend_api
+steps:
+  - id: legacy
+    type: custom_authentication
+    username: "@policy.request().body.username"
+    token: "@policy.request().body.token"
+    validator: legacy
+    amr: "legacy.api"
+    on_failure: refused
+  - id: done
+    type: http_complete
+    status: 200
+    body: "{user: @policy.userContext(), tokens: @policy.userTokens()}"
+  - id: refused
+    type: http_complete
+    status: 401
+    body: "{error: error.code}"
+"#;
+
+/// Custom authentication in a backend journey: `@policy.userTokens()` yields tokens of the
+/// invoking client for the authenticated user (the custom amr in them, a live session); a
+/// token of another user takes the failure branch.
+#[tokio::test]
+async fn a_backend_journey_authenticates_and_hands_out_user_tokens() {
+    for b in backends().await {
+        let srv = b.start().await;
+        let s = setup(&srv).await;
+        let r = srv
+            .http
+            .put(srv.url("/ido/api/v2/journeys/legacy-backend-login"))
+            .bearer_auth(&s.admin)
+            .header("content-type", "application/yaml")
+            .body(BACKEND_JOURNEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+        let client_token = srv.token(&s.client_id, &s.secret).await;
+        srv.create_user(&client_token, json!({"username": "erin"}))
+            .await;
+        let invoke = |token: String| {
+            let srv = &srv;
+            let client_token = &client_token;
+            let client_id = &s.client_id;
+            async move {
+                let r = srv
+                    .http
+                    .post(srv.url(&format!(
+                        "/ido/api/v2/invoke-api-journey/legacy-backend-login?clientId={client_id}"
+                    )))
+                    .bearer_auth(client_token)
+                    .json(&json!({"username": "erin", "token": token}))
+                    .send()
+                    .await
+                    .unwrap();
+                (r.status(), r.json::<Value>().await.unwrap())
+            }
+        };
+        let (status, v) = invoke(legacy_token(&srv, &s.key, "erin")).await;
+        assert_eq!(status, StatusCode::OK, "{} {v}", b.name);
+        assert_eq!(v["user"]["username"], "erin");
+        let at = claims(v["tokens"]["access_token"].as_str().unwrap());
+        assert_eq!(at["amr"], json!(["legacy.api"]), "{at}");
+        assert_eq!(at["client_id"], s.client_id);
+        let session_id = v["tokens"]["session_id"].as_str().unwrap();
+        let (status, silent) = srv
+            .post(
+                "/cis/v1/auth/session/authenticate",
+                &client_token,
+                json!({"session_id": session_id}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{silent}");
+
+        let (status, v) = invoke(legacy_token(&srv, &s.key, "mallory")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{v}");
+        assert!(v["error"].is_string(), "{v}");
+        srv.stop().await;
+    }
+}
+
+/// A journey sets how long its waiting steps wait (`interaction_expiry_minutes`); only
+/// client journeys may.
+#[tokio::test]
+async fn a_journey_sets_how_long_an_interaction_waits() {
+    for b in backends().await {
+        let srv = b.start().await;
+        let s = setup(&srv).await;
+        let upload = |id: &'static str, text: String| {
+            let srv = &srv;
+            let admin = &s.admin;
+            async move {
+                srv.http
+                    .put(srv.url(&format!("/ido/api/v2/journeys/{id}")))
+                    .bearer_auth(admin)
+                    .header("content-type", "application/yaml")
+                    .body(text)
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+        let quick = JOURNEY
+            .replace("id: migrate-legacy-user", "id: quick")
+            .replace(
+                "type: client\n",
+                "type: client\ninteraction_expiry_minutes: 1\n",
+            );
+        assert_eq!(upload("quick", quick).await.status(), StatusCode::OK);
+        let r = upload(
+            "bad",
+            "id: bad\ntype: backend_api\ninteraction_expiry_minutes: 5\nsteps:\n  - id: done\n    type: http_complete\n    status: 200\n".into(),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let (status, v) = post(
+            &srv,
+            &format!("/ido/api/v2/journeys/quick/start?clientId={}", s.client_id),
+            json!({"additionalParams": {"username": "fay",
+                                        "externalToken": legacy_token(&srv, &s.key, "fay")}}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{} {v}", b.name);
+        let id = v["interaction_id"].as_str().unwrap().to_string();
+        srv.clock.advance_s(50);
+        let (status, v) = submit(&srv, &id, json!({"option": "client_input", "data": {}})).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        let id = v["interaction_id"].as_str().unwrap().to_string();
+        srv.clock.advance_s(61);
+        let (status, v) = submit(&srv, &id, json!({"option": "client_input", "data": {}})).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
+        assert_eq!(v["error_code"], "no_active_journey");
+        srv.stop().await;
+    }
+}
