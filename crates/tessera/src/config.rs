@@ -214,8 +214,14 @@ const INTEGER_KEYS: [&str; 12] = [
 ];
 /// Keys whose environment values are comma-separated lists.
 const LIST_KEYS: [&str; 1] = ["outbound.allow_cidrs"];
-/// `TESSERA_*` variables that are not configuration keys.
-const NON_CONFIG_ENV: [&str; 1] = ["TESSERA_TEST_POSTGRES_URL"];
+/// `TESSERA_*` variables that are not configuration keys: the test suite's (CI exports
+/// `TESSERA_REQUIRE_CHROMIUM`, and the tests start `tessera serve` with their environment).
+const NON_CONFIG_ENV: [&str; 4] = [
+    "TESSERA_TEST_POSTGRES_URL",
+    "TESSERA_REQUIRE_CHROMIUM",
+    "TESSERA_CHROMEDRIVER",
+    "TESSERA_CHROMIUM",
+];
 
 /// Values given on the command line; `None` means "not given".
 #[derive(Debug, Default, Clone)]
@@ -721,6 +727,20 @@ mod tests {
         let e = env(&[("TESSERA_HTTP__NOPE", "1")]);
         let err = load_raw(None, &e, &Overrides::default()).unwrap_err();
         assert!(format!("{err:#}").contains("nope"), "{err:#}");
+    }
+
+    /// CI exports the browser tests' switches, and tests start `tessera serve` with that
+    /// environment: those variables are not configuration.
+    #[test]
+    fn the_test_suites_variables_are_not_configuration() {
+        let e = env(&[
+            ("TESSERA_TEST_POSTGRES_URL", "postgres://x"),
+            ("TESSERA_REQUIRE_CHROMIUM", "1"),
+            ("TESSERA_CHROMEDRIVER", "/usr/bin/chromedriver"),
+            ("TESSERA_CHROMIUM", "/usr/bin/chromium"),
+        ]);
+        let raw = load_raw(None, &e, &Overrides::default()).unwrap();
+        Config::resolve(raw).unwrap();
     }
 
     #[test]

@@ -9,9 +9,8 @@
 //! - `POST /validate`: a TOY legacy token validator (SPEC §7.4 contract: `{user_id, token}`)
 //!   that accepts exactly the token `legacy-<user_id>`. It authenticates nobody for real and
 //!   exists only inside this command;
-//! - `/demo/`: the demo page (`examples/web`, embedded);
-//! - `/ido/…`: the two journey calls and the JavaScript client, forwarded to Tessera, so the
-//!   page talks to its own origin and needs no CORS set-up.
+//! - `/demo/`: the demo page (`examples/web`, embedded), whose origin is in the demo client's
+//!   `allowed_origins`, so it calls Tessera's journey routes directly (CORS).
 //!
 //! Then it prints the values and the curl commands that exercise the journeys, and runs
 //! until Ctrl-C (or SIGTERM).
@@ -24,7 +23,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use axum::body::Bytes;
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -130,14 +129,11 @@ async fn run_in(
     let (helper_stop_tx, helper_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let page_url = Arc::new(std::sync::OnceLock::new());
     let helper_task = tokio::spawn(
-        axum::serve(
-            helper,
-            helper_router(http.clone(), base.clone(), page_url.clone()),
-        )
-        .with_graceful_shutdown(async {
-            let _ = helper_stop_rx.await;
-        })
-        .into_future(),
+        axum::serve(helper, helper_router(page_url.clone()))
+            .with_graceful_shutdown(async {
+                let _ = helper_stop_rx.await;
+            })
+            .into_future(),
     );
 
     let setup = setup(
@@ -150,7 +146,7 @@ async fn run_in(
     .await;
     match setup {
         Ok(demo) => {
-            let _ = page_url.set(page_path(&page_origin, &demo.client_id));
+            let _ = page_url.set(page_path(&base, &demo.client_id));
             println!(
                 "{}",
                 instructions(
@@ -234,8 +230,6 @@ fn new_temp_dir() -> Result<PathBuf> {
 struct Demo {
     client_id: String,
     client_secret: String,
-    /// Whether the server took `allowed_origins` for the page's origin.
-    allowed_origins: bool,
 }
 
 /// Creates the demo application, client, user, connection and journeys through the API.
@@ -262,23 +256,12 @@ async fn setup(
         .as_str()
         .ok_or_else(|| anyhow!("no app_id in {app}"))?;
     let clients = format!("{base}/cis/v1/applications/{app_id}/clients");
-    let mut client_body = json!({
+    let client_body = json!({
         "name": "Demo client",
         "redirect_uris": [format!("{page_origin}/demo/index.html")],
         "allowed_origins": [page_origin],
     });
-    let (mut status, mut client) =
-        call(http, Method::POST, &clients, &admin, client_body.clone()).await?;
-    let mut allowed_origins = true;
-    if status == StatusCode::BAD_REQUEST {
-        // A server without per-client CORS settings: the page goes through the helper's
-        // forwarding instead.
-        if let Some(body) = client_body.as_object_mut() {
-            body.remove("allowed_origins");
-        }
-        allowed_origins = false;
-        (status, client) = call(http, Method::POST, &clients, &admin, client_body).await?;
-    }
+    let (status, client) = call(http, Method::POST, &clients, &admin, client_body).await?;
     if status != StatusCode::CREATED {
         bail!("creating the demo client: {status} {client}");
     }
@@ -332,7 +315,6 @@ async fn setup(
     Ok(Demo {
         client_id,
         client_secret,
-        allowed_origins,
     })
 }
 
@@ -387,14 +369,9 @@ async fn call(
     Ok((status, value))
 }
 
-/// The helper listener: toy validator, demo page, forwarding of the journey calls.
-/// `/` and `/demo/` redirect to the page with the demo's values once they exist.
-fn helper_router(
-    http: reqwest::Client,
-    tessera: String,
-    page_url: Arc<std::sync::OnceLock<String>>,
-) -> Router {
-    let forward = Arc::new((http, tessera));
+/// The helper listener: the toy validator and the demo page. `/` and `/demo/` redirect to
+/// the page with the demo's values once they exist.
+fn helper_router(page_url: Arc<std::sync::OnceLock<String>>) -> Router {
     let to_page = move || {
         let page_url = page_url.clone();
         async move {
@@ -428,9 +405,6 @@ fn helper_router(
                 )
             }),
         )
-        .fallback(move |method, uri, headers, body| {
-            forward_to_tessera(forward.clone(), method, uri, headers, body)
-        })
 }
 
 /// The toy validator (SPEC §7.4 `token_validator` contract).
@@ -445,51 +419,10 @@ async fn validate(body: Bytes) -> Response {
     }
 }
 
-/// Forwards the client-journey calls and the JavaScript client to Tessera; nothing else.
-async fn forward_to_tessera(
-    forward: Arc<(reqwest::Client, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let path = uri.path();
-    let allowed = (method == Method::GET && path == "/ido/sdk/tessera-ido.js")
-        || (method == Method::POST
-            && (path.starts_with("/ido/api/v2/journeys/") && path.ends_with("/start")
-                || path.starts_with("/ido/api/v2/interactions/") && path.ends_with("/submit")));
-    if !allowed {
-        return (StatusCode::NOT_FOUND, "not found").into_response();
-    }
-    let (http, tessera) = &*forward;
-    let target = match uri.path_and_query() {
-        Some(pq) => format!("{tessera}{pq}"),
-        None => format!("{tessera}{path}"),
-    };
-    let mut request = http.request(method, target).body(body);
-    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
-        request = request.header(header::CONTENT_TYPE, ct);
-    }
-    let r = match request.send().await {
-        Ok(r) => r,
-        Err(e) => {
-            return (StatusCode::BAD_GATEWAY, format!("tessera: {e}")).into_response();
-        }
-    };
-    let status = r.status();
-    let content_type = r.headers().get(header::CONTENT_TYPE).cloned();
-    let bytes = r.bytes().await.unwrap_or_default();
-    let mut response = (status, bytes).into_response();
-    if let Some(ct) = content_type {
-        response.headers_mut().insert(header::CONTENT_TYPE, ct);
-    }
-    response
-}
-
 /// The demo page with the form prefilled for the demo user (path and query).
-fn page_path(page_origin: &str, client_id: &str) -> String {
+fn page_path(tessera: &str, client_id: &str) -> String {
     format!(
-        "/demo/index.html?serverPath={page_origin}/ido&clientId={client_id}&journeyId=migrate-legacy-user&username={DEMO_USERNAME}&externalToken=legacy-{DEMO_USERNAME}&amr=legacy.sso"
+        "/demo/index.html?serverPath={tessera}/ido&clientId={client_id}&journeyId=migrate-legacy-user&username={DEMO_USERNAME}&externalToken=legacy-{DEMO_USERNAME}&amr=legacy.sso"
     )
 }
 
@@ -505,18 +438,12 @@ fn instructions(
     let Demo {
         client_id,
         client_secret,
-        allowed_origins,
     } = demo;
-    let page = format!("{page_origin}{}", page_path(page_origin, client_id));
+    let page = format!("{page_origin}{}", page_path(base, client_id));
     let kept = if temporary {
         "deleted when the demo stops"
     } else {
         "kept"
-    };
-    let cors = if *allowed_origins {
-        format!("the client's allowed_origins holds {page_origin}")
-    } else {
-        "this server has no per-client allowed_origins yet: the page calls Tessera through the helper's /ido forwarding".to_string()
     };
     format!(
         r#"Tessera demo is running. Ctrl-C stops it.
@@ -535,7 +462,8 @@ The validator is a TOY that stands in for a legacy system: it accepts the token
 "legacy-<username>" for any username and nothing else. It exists only inside `tessera demo`.
 Journeys: migrate-legacy-user (custom authentication from additionalParams, creates unknown
 users), migrate-legacy-user-fallback (no creation, failures end in a rejection) and
-validate-transaction (backend API journey). The demo page: {cors}.
+validate-transaction (backend API journey). The demo page's origin is in the demo client's
+allowed_origins: it calls Tessera directly.
 
 Try it with curl (and jq):
 

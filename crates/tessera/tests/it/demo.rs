@@ -1,7 +1,7 @@
 //! `tessera demo` through the real binary (SQLite only, like the command): it starts, prints
 //! its values and curl commands, and the printed flow works — the migration journey from
 //! start to tokens with the custom amr, a refused legacy token, the backend journey, the
-//! demo page and the forwarded journey calls on the helper listener, the legacy validator
+//! demo page on the helper listener (its origin allowed by the demo client), the legacy validator
 //! down or timing out (abort, and the failure branch); SIGTERM stops it and deletes its temp
 //! data dir.
 
@@ -243,34 +243,49 @@ async fn tessera_demo_runs_the_printed_flow_and_stops_on_sigterm() {
         json!({"result": "allowed"})
     );
 
-    // The demo page, the module and the journey calls on the helper listener.
+    // The demo page on the helper listener; its origin may call Tessera (CORS), and the
+    // page talks to Tessera directly.
     let helper = origin(&page);
     assert_eq!(origin(&values["Validator"]), helper);
     let r = http.get(&page).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().contains("app.js"));
-    for path in ["/demo/app.js", "/ido/sdk/tessera-ido.js"] {
-        let r = http.get(format!("{helper}{path}")).send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::OK, "{path}");
-        assert!(r.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/javascript"));
-    }
     let r = http
-        .post(format!("{helper}{start}"))
+        .get(format!("{helper}/demo/app.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    let server_path = url::Url::parse(&page)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "serverPath")
+        .unwrap()
+        .1
+        .to_string();
+    assert_eq!(server_path, format!("{base}/ido"));
+    let r = http
+        .post(format!("{base}{start}"))
+        .header("origin", &helper)
         .json(
             &json!({"additionalParams": {"username": "newbie", "externalToken": "legacy-newbie"}}),
         )
         .send()
         .await
         .unwrap();
+    assert_eq!(
+        r.headers()["access-control-allow-origin"].to_str().unwrap(),
+        helper
+    );
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["journey_step_id"], "welcome", "{v}");
-    // Only the journey calls are forwarded.
+    // The helper serves nothing else.
     let r = http
-        .get(format!("{helper}/cis/v1/users"))
-        .bearer_auth(&client_token)
+        .get(format!("{helper}/ido/sdk/tessera-ido.js"))
         .send()
         .await
         .unwrap();
