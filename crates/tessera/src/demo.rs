@@ -113,15 +113,46 @@ async fn run_in(
     let helper = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .context("binding the demo helper listener")?;
-    let helper_addr = helper.local_addr()?;
-    let page_origin = format!("http://{helper_addr}");
 
     let srv = server::start(config, Arc::new(SystemClock), MigrateMode::Default).await?;
     let base = format!("http://{}", srv.addr);
-    let Some(admin) = srv.generated_admin.clone() else {
-        bail!("the data dir already had a tenant: `tessera demo` needs a fresh data dir");
+    let result = match srv.generated_admin.clone() {
+        None => Err(anyhow!(
+            "the data dir already had a tenant: `tessera demo` needs a fresh data dir"
+        )),
+        Some(admin) => {
+            serve_demo(
+                helper,
+                &base,
+                &admin,
+                Paths {
+                    data_dir,
+                    temporary,
+                },
+                stop,
+            )
+            .await
+        }
     };
+    let stopped = srv.shutdown().await;
+    result.and(stopped)
+}
 
+struct Paths<'a> {
+    data_dir: &'a Path,
+    temporary: bool,
+}
+
+/// Sets the demo up, serves the helper listener, prints the instructions and waits for
+/// `stop`; the helper listener is closed on return.
+async fn serve_demo(
+    helper: tokio::net::TcpListener,
+    base: &str,
+    admin: &tessera_identity::tenant::AdminCredentials,
+    paths: Paths<'_>,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<()> {
+    let page_origin = format!("http://{}", helper.local_addr()?);
     let http = reqwest::Client::builder()
         .no_proxy()
         .build()
@@ -135,38 +166,36 @@ async fn run_in(
             })
             .into_future(),
     );
-
-    let setup = setup(
+    let result = match setup(
         &http,
-        &base,
+        base,
         &admin.client_id,
         &admin.client_secret,
         &page_origin,
     )
-    .await;
-    match setup {
+    .await
+    {
         Ok(demo) => {
-            let _ = page_url.set(page_path(&base, &demo.client_id));
+            let _ = page_url.set(page_path(base, &demo.client_id));
             println!(
                 "{}",
                 instructions(
-                    &base,
+                    base,
                     &page_origin,
-                    data_dir,
-                    temporary,
+                    paths.data_dir,
+                    paths.temporary,
                     &demo,
-                    &data_dir.join("admin-credentials.json")
+                    &paths.data_dir.join("admin-credentials.json")
                 )
             );
             stop.await;
+            Ok(())
         }
-        Err(e) => {
-            eprintln!("error: setting up the demo: {e:#}");
-        }
-    }
+        Err(e) => Err(e.context("setting up the demo")),
+    };
     let _ = helper_stop_tx.send(());
     let _ = helper_task.await;
-    srv.shutdown().await
+    result
 }
 
 /// SQLite in `data_dir`, the outbox on, outbound calls to 127.0.0.0/8 allowed; the process
