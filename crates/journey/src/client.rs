@@ -427,7 +427,14 @@ pub async fn submit_client(
             vars.insert(output.clone(), Value::from(submit.data.clone()));
         }
     }
-    vars.insert(CLIENT_RESPONSE_VARIABLE.into(), submitted_value);
+    // What is sent to an authentication step (a password, a passcode) stays out of the
+    // variables, whatever the option.
+    if !matches!(
+        step.kind,
+        StepKind::PasswordAuthentication { .. } | StepKind::OtpAuthentication { .. }
+    ) {
+        vars.insert(CLIENT_RESPONSE_VARIABLE.into(), submitted_value);
+    }
     let submitted = (
         step.id.clone(),
         step.kind.type_name(),
@@ -714,8 +721,17 @@ async fn submit_auth(
             code: "directory_unavailable".into(),
             message: "no user directory is available to this run".into(),
         };
-        return auth_failure(journey, state, index, e, &error_variable, on_failure, trace, env)
-            .await;
+        return auth_failure(
+            journey,
+            state,
+            index,
+            e,
+            &error_variable,
+            on_failure,
+            trace,
+            env,
+        )
+        .await;
     };
     let invalid = |message: &str| Some(error_json("invalid_input", message));
     let (checked, amr) = match (&step.kind, submit.option.as_str()) {
@@ -782,8 +798,17 @@ async fn submit_auth(
             return wait_again(journey, state, index, pending.data, error, trace);
         }
         Err(e) => {
-            return auth_failure(journey, state, index, e, &error_variable, on_failure, trace, env)
-                .await
+            return auth_failure(
+                journey,
+                state,
+                index,
+                e,
+                &error_variable,
+                on_failure,
+                trace,
+                env,
+            )
+            .await
         }
     };
     if state
@@ -795,8 +820,17 @@ async fn submit_auth(
             code: "user_mismatch".into(),
             message: "the user differs from the run's authenticated user".into(),
         };
-        return auth_failure(journey, state, index, e, &error_variable, on_failure, trace, env)
-            .await;
+        return auth_failure(
+            journey,
+            state,
+            index,
+            e,
+            &error_variable,
+            on_failure,
+            trace,
+            env,
+        )
+        .await;
     }
     state.user = Some(user);
     if !state.methods.iter().any(|m| m == amr) {

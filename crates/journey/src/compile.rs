@@ -1078,7 +1078,10 @@ impl StepCx<'_> {
         let username = self.expr_opt("username");
         let user_id = self.expr_opt("user_id");
         if username.is_some() == user_id.is_some() {
-            self.err("username", "`get_user` needs exactly one of `username`, `user_id`");
+            self.err(
+                "username",
+                "`get_user` needs exactly one of `username`, `user_id`",
+            );
         }
         let output = match self.fields.get("output").and_then(Value::as_str) {
             Some(o) if valid_var(o) => Some(o.to_string()),

@@ -496,7 +496,9 @@ impl Directory for StubDirectory {
         let found = self.by_name(username);
         Box::pin(async move {
             match found {
-                Some(u) if u.disabled => Err(stub_error("user_not_active", "the user is not active")),
+                Some(u) if u.disabled => {
+                    Err(stub_error("user_not_active", "the user is not active"))
+                }
                 Some(u) => Ok(Some(u.run_user())),
                 None => Ok(None),
             }

@@ -387,7 +387,11 @@ impl Otp {
             Some(key.as_deref().unwrap_or("invalid")),
         )?;
         let prefs = c.prefs(client);
-        let kind = if channel == OtpChannel::Sms { SMS } else { EOTP };
+        let kind = if channel == OtpChannel::Sms {
+            SMS
+        } else {
+            EOTP
+        };
         let (code, user) = redeem_passcode(
             c,
             &self.lockouts,

@@ -7,9 +7,9 @@ use indexmap::IndexMap;
 use serde_json::json;
 use tessera_journey::{
     check_journey, mask_email, mask_phone, start_client, submit_client, BoxFuture, ClientOutcome,
-    ClientResult, ClientRunState, ClientSubmit, CompiledJourney, Directory, DirectoryError,
-    Format, FrozenClock, JwksCache, NewUser, Outbound, PasscodeChannel, RunEnv, RunUser,
-    SeededRandom, StubOutbound, UserInfo, UserRef,
+    ClientResult, ClientRunState, ClientSubmit, CompiledJourney, Directory, DirectoryError, Format,
+    FrozenClock, JwksCache, NewUser, Outbound, PasscodeChannel, RunEnv, RunUser, SeededRandom,
+    StubOutbound, UserInfo, UserRef,
 };
 
 use crate::support::journey;
@@ -212,7 +212,14 @@ impl Env {
 }
 
 /// (step id, data, option ids, error)
-fn waiting(o: &ClientOutcome) -> (&str, &serde_json::Value, Vec<&str>, Option<&serde_json::Value>) {
+fn waiting(
+    o: &ClientOutcome,
+) -> (
+    &str,
+    &serde_json::Value,
+    Vec<&str>,
+    Option<&serde_json::Value>,
+) {
     match &o.result {
         ClientResult::InputRequired {
             step_id,
@@ -259,19 +266,34 @@ async fn password_step_waits_checks_and_authenticates() {
     let j = journey(PASSWORD);
     let e = Env::new(Dir::new());
     let o = e.start(&j, json!({})).await;
-    assert_eq!(waiting(&o), ("login", &json!({}), vec!["client_input"], None));
+    assert_eq!(
+        waiting(&o),
+        ("login", &json!({}), vec!["client_input"], None)
+    );
     // Wrong, then missing input, then right.
     let o = e
-        .submit(&j, o.state, "client_input", json!({"username": "ann", "password": "no"}))
+        .submit(
+            &j,
+            o.state,
+            "client_input",
+            json!({"username": "ann", "password": "no"}),
+        )
         .await;
     let (step, _, _, error) = waiting(&o);
     assert_eq!(step, "login");
     assert_eq!(error.unwrap()["code"], "invalid_credentials");
     assert!(o.state.user.is_none());
-    let o = e.submit(&j, o.state, "client_input", json!({"username": "ann"})).await;
+    let o = e
+        .submit(&j, o.state, "client_input", json!({"username": "ann"}))
+        .await;
     assert_eq!(waiting(&o).3.unwrap()["code"], "invalid_input");
     let o = e
-        .submit(&j, o.state, "client_input", json!({"username": "ann", "password": "right"}))
+        .submit(
+            &j,
+            o.state,
+            "client_input",
+            json!({"username": "ann", "password": "right"}),
+        )
         .await;
     assert_eq!(success(&o)["user"], "ann");
     assert_eq!(o.state.user.as_ref().unwrap().user_id, "id-ann");
@@ -288,12 +310,22 @@ async fn password_step_locked_fails_or_takes_the_failure_branch() {
     let mut o = e.start(&j, json!({})).await;
     for _ in 0..2 {
         o = e
-            .submit(&j, o.state, "client_input", json!({"username": "ann", "password": "x"}))
+            .submit(
+                &j,
+                o.state,
+                "client_input",
+                json!({"username": "ann", "password": "x"}),
+            )
             .await;
         assert_eq!(waiting(&o).3.unwrap()["code"], "invalid_credentials");
     }
     let o = e
-        .submit(&j, o.state, "client_input", json!({"username": "ann", "password": "x"}))
+        .submit(
+            &j,
+            o.state,
+            "client_input",
+            json!({"username": "ann", "password": "x"}),
+        )
         .await;
     assert_eq!(failed(&o), ("login", "auth_locked"));
 
@@ -317,7 +349,9 @@ steps:
     *e.dir.failures.lock().unwrap() = 3;
     let o = e.start(&j, json!({"username": "ann"})).await;
     assert_eq!(waiting(&o).1, &json!({"username": "ann"}));
-    let o = e.submit(&j, o.state, "client_input", json!({"password": "right"})).await;
+    let o = e
+        .submit(&j, o.state, "client_input", json!({"password": "right"}))
+        .await;
     match &o.result {
         ClientResult::Rejected { data } => {
             assert_eq!(data["code"], "auth_locked");
@@ -344,11 +378,21 @@ steps:
     let e = Env::new(Dir::new());
     let o = e.start(&j, json!({})).await;
     let o = e
-        .submit(&j, o.state, "client_input", json!({"username": "ann", "password": "right"}))
+        .submit(
+            &j,
+            o.state,
+            "client_input",
+            json!({"username": "ann", "password": "right"}),
+        )
         .await;
     assert_eq!(waiting(&o).0, "second");
     let o = e
-        .submit(&j, o.state, "client_input", json!({"username": "bob", "password": "b"}))
+        .submit(
+            &j,
+            o.state,
+            "client_input",
+            json!({"username": "bob", "password": "b"}),
+        )
         .await;
     assert_eq!(failed(&o), ("second", "user_mismatch"));
 }
@@ -370,8 +414,13 @@ steps:
 
 async fn at_otp(e: &Env, j: &CompiledJourney) -> ClientOutcome {
     let o = e.start(j, json!({})).await;
-    e.submit(j, o.state, "client_input", json!({"username": "ann", "password": "right"}))
-        .await
+    e.submit(
+        j,
+        o.state,
+        "client_input",
+        json!({"username": "ann", "password": "right"}),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -388,13 +437,17 @@ async fn email_otp_sends_to_the_authenticated_user_and_adds_eotp() {
         *e.dir.sent.lock().unwrap(),
         [("id-ann".to_string(), PasscodeChannel::Email)]
     );
-    let o = e.submit(&j, o.state, "client_input", json!({"passcode": "999999"})).await;
+    let o = e
+        .submit(&j, o.state, "client_input", json!({"passcode": "999999"}))
+        .await;
     assert_eq!(waiting(&o).3.unwrap()["code"], "invalid_credentials");
     assert_eq!(waiting(&o).1, &json!({"email": "a***@example.com"}));
     let o = e.submit(&j, o.state, "resend", json!({})).await;
     assert_eq!(waiting(&o).0, "code");
     assert_eq!(e.dir.sent.lock().unwrap().len(), 2);
-    let o = e.submit(&j, o.state, "client_input", json!({"passcode": "123456"})).await;
+    let o = e
+        .submit(&j, o.state, "client_input", json!({"passcode": "123456"}))
+        .await;
     success(&o);
     assert_eq!(o.state.methods, ["pwd", "eotp"]);
 }
@@ -410,14 +463,18 @@ async fn otp_resend_limited_expired_locked_and_cancel() {
     assert_eq!(waiting(&o).3.unwrap()["code"], "rate_limited");
     let cancelled = e.submit(&j, o.state.clone(), "cancel", json!({})).await;
     assert!(matches!(cancelled.result, ClientResult::Rejected { .. }));
-    let locked = e.submit(&j, o.state, "client_input", json!({"passcode": "000000"})).await;
+    let locked = e
+        .submit(&j, o.state, "client_input", json!({"passcode": "000000"}))
+        .await;
     assert_eq!(failed(&locked), ("code", "auth_locked"));
 
     let mut dir = Dir::new();
     dir.expire = true;
     let e = Env::new(dir);
     let o = at_otp(&e, &j).await;
-    let o = e.submit(&j, o.state, "client_input", json!({"passcode": "123456"})).await;
+    let o = e
+        .submit(&j, o.state, "client_input", json!({"passcode": "123456"}))
+        .await;
     assert_eq!(waiting(&o).3.unwrap()["code"], "expired_otp_passcode");
     // Password steps offer no resend.
     let o = e.start(&j, json!({})).await;
@@ -441,7 +498,9 @@ steps:
     let e = Env::new(Dir::new());
     let o = e.start(&j, json!({"who": "ann"})).await;
     assert_eq!(waiting(&o).1, &json!({"phone_number": "+1******0100"}));
-    let o = e.submit(&j, o.state, "client_input", json!({"passcode": "123456"})).await;
+    let o = e
+        .submit(&j, o.state, "client_input", json!({"passcode": "123456"}))
+        .await;
     success(&o);
     assert_eq!(o.state.methods, ["sms"]);
     assert_eq!(o.state.user.unwrap().user_id, "id-ann");
@@ -502,13 +561,19 @@ fn validation_of_the_new_steps() {
         Err(e) => e.into_iter().map(|e| e.message).collect::<Vec<_>>(),
     };
     let backend = "id: b\ntype: backend_api\nsteps:\n  - id: a\n    type: password_authentication\n  - id: z\n    type: http_complete\n    status: 200\n";
-    assert!(errs(backend).iter().any(|m| m.contains("client step")), "{:?}", errs(backend));
+    assert!(
+        errs(backend).iter().any(|m| m.contains("client step")),
+        "{:?}",
+        errs(backend)
+    );
     let get = "id: c\ntype: client\nsteps:\n  - id: a\n    type: get_user\n    output: x\n  - id: z\n    type: complete\n";
     assert!(errs(get).iter().any(|m| m.contains("exactly one")));
     let create = "id: c\ntype: client\nsteps:\n  - id: a\n    type: create_user\n  - id: z\n    type: complete\n";
     assert!(errs(create).iter().any(|m| m.contains("at least one")));
     let bad_target = "id: c\ntype: client\nsteps:\n  - id: a\n    type: email_otp_authentication\n    on_failure: nowhere\n  - id: z\n    type: complete\n";
-    assert!(errs(bad_target).iter().any(|m| m.contains("does not exist")));
+    assert!(errs(bad_target)
+        .iter()
+        .any(|m| m.contains("does not exist")));
     // get_user works in backend journeys too.
     let ok = "id: b\ntype: backend_api\nsteps:\n  - id: a\n    type: get_user\n    username: x\n    output: u\n  - id: z\n    type: http_complete\n    status: 200\n";
     assert!(errs(ok).is_empty(), "{:?}", errs(ok));

@@ -105,8 +105,10 @@ async fn setup(b: &crate::harness::Backend) -> Setup {
             Method::PUT,
             "/ido/api/v2/connections/legacy",
             &admin,
-            Some(json!({"type": "jwt_validator", "issuer": "https://legacy.test",
-                        "audience": "tessera", "algorithms": ["ES256"], "jwks": jwks})),
+            Some(
+                json!({"type": "jwt_validator", "issuer": "https://legacy.test",
+                        "audience": "tessera", "algorithms": ["ES256"], "jwks": jwks}),
+            ),
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -231,7 +233,13 @@ fn wrong(passcode: &str) -> String {
     // Another six digits.
     passcode
         .chars()
-        .map(|c| if c == '9' { '0' } else { ((c as u8) + 1) as char })
+        .map(|c| {
+            if c == '9' {
+                '0'
+            } else {
+                ((c as u8) + 1) as char
+            }
+        })
         .collect()
 }
 
@@ -246,7 +254,11 @@ async fn password_step_checks_like_the_backend_api() {
         assert_eq!(v["journey_step_id"], "login");
         assert_eq!(v["data"], json!({}));
         let v = s
-            .submit(&v, "client_input", json!({"username": "ann", "password": SECRET}))
+            .submit(
+                &v,
+                "client_input",
+                json!({"username": "ann", "password": SECRET}),
+            )
             .await;
         assert_eq!(v["type"], "journey_success", "{} {v}", b.name);
         assert_eq!(v["data"], json!({"user": "ann"}));
@@ -257,18 +269,30 @@ async fn password_step_checks_like_the_backend_api() {
         // Wrong, then an unknown user (the same answer), then right.
         let v = s.start("pwd-login", json!({})).await;
         let v = s
-            .submit(&v, "client_input", json!({"username": "ann", "password": "nope"}))
+            .submit(
+                &v,
+                "client_input",
+                json!({"username": "ann", "password": "nope"}),
+            )
             .await;
         assert_eq!(v["type"], "client_input_required", "{v}");
         assert_eq!(v["journey_step_id"], "login");
         assert_eq!(v["error_data"]["code"], "invalid_credentials", "{v}");
         let unknown = s
-            .submit(&v, "client_input", json!({"username": "nobody", "password": "nope"}))
+            .submit(
+                &v,
+                "client_input",
+                json!({"username": "nobody", "password": "nope"}),
+            )
             .await;
         assert_eq!(unknown["error_data"]["code"], "invalid_credentials");
         assert_eq!(unknown["error_data"]["message"], v["error_data"]["message"]);
         let v = s
-            .submit(&unknown, "client_input", json!({"username": "ann", "password": SECRET}))
+            .submit(
+                &unknown,
+                "client_input",
+                json!({"username": "ann", "password": SECRET}),
+            )
             .await;
         assert_eq!(v["type"], "journey_success", "{v}");
 
@@ -279,7 +303,11 @@ async fn password_step_checks_like_the_backend_api() {
             attempts += 1;
             assert!(attempts <= 10, "never locked: {v}");
             v = s
-                .submit(&v, "client_input", json!({"username": "ann", "password": "nope"}))
+                .submit(
+                    &v,
+                    "client_input",
+                    json!({"username": "ann", "password": "nope"}),
+                )
                 .await;
         }
         assert_eq!(v["type"], "journey_rejection", "{v}");
@@ -287,13 +315,20 @@ async fn password_step_checks_like_the_backend_api() {
         // The right password is locked out too, in the journey and the backend API.
         let v = s.start("pwd-login", json!({})).await;
         let v = s
-            .submit(&v, "client_input", json!({"username": "ann", "password": SECRET}))
+            .submit(
+                &v,
+                "client_input",
+                json!({"username": "ann", "password": SECRET}),
+            )
             .await;
         assert_eq!(v["error_data"]["code"], "auth_locked", "{v}");
         let client_token = s.srv.token(&s.client_id, &s.secret).await;
         let (status, v) = s
             .srv
-            .login(&client_token, json!({"username": "ann", "password": SECRET}))
+            .login(
+                &client_token,
+                json!({"username": "ann", "password": SECRET}),
+            )
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
         assert_eq!(v["error_code"], "auth_locked");
@@ -321,7 +356,9 @@ async fn email_otp_is_a_second_factor_after_custom_authentication() {
             .await;
         assert_eq!(v["journey_step_id"], "code");
         assert_eq!(v["error_data"]["code"], "invalid_credentials", "{v}");
-        let v = s.submit(&v, "client_input", json!({"passcode": code})).await;
+        let v = s
+            .submit(&v, "client_input", json!({"passcode": code}))
+            .await;
         assert_eq!(v["type"], "journey_success", "{} {v}", b.name);
         let tokens = s.exchange(v["code"].as_str().unwrap()).await;
         let at = claims(tokens["access_token"].as_str().unwrap());
@@ -370,7 +407,9 @@ async fn otp_resend_is_rate_limited_and_cancel_branches() {
         let (latest, _) = s.passcode_to("ann@example.com").await;
         if latest != first {
             // The first code was replaced by the resends.
-            let w = s.submit(&v, "client_input", json!({"passcode": first})).await;
+            let w = s
+                .submit(&v, "client_input", json!({"passcode": first}))
+                .await;
             assert_eq!(w["error_data"]["code"], "invalid_credentials", "{w}");
             v = w;
         }
@@ -389,7 +428,9 @@ async fn sms_step_authenticates_with_a_text_message_code() {
         let v = s.start("sms-login", json!({"username": "ann"})).await;
         assert_eq!(v["data"], json!({"phone_number": "+1******0100"}), "{v}");
         let (code, _) = s.passcode_to("+12025550100").await;
-        let v = s.submit(&v, "client_input", json!({"passcode": code})).await;
+        let v = s
+            .submit(&v, "client_input", json!({"passcode": code}))
+            .await;
         assert_eq!(v["type"], "journey_success", "{} {v}", b.name);
         let tokens = s.exchange(v["code"].as_str().unwrap()).await;
         let at = claims(tokens["access_token"].as_str().unwrap());
