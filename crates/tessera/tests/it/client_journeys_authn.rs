@@ -332,6 +332,25 @@ async fn password_step_checks_like_the_backend_api() {
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
         assert_eq!(v["error_code"], "auth_locked");
+
+        // A right temporary password is the failure password_reset_required.
+        s.srv
+            .create_user(
+                &s.admin,
+                json!({"username": "tmp", "credentials": {"password": SECRET, "force_replace": true}}),
+            )
+            .await;
+        let v = s.start("pwd-login", json!({})).await;
+        let v = s
+            .submit(
+                &v,
+                "client_input",
+                json!({"username": "tmp", "password": SECRET}),
+            )
+            .await;
+        assert_eq!(v["type"], "journey_rejection", "{v}");
+        assert_eq!(v["error_data"]["code"], "password_reset_required", "{v}");
+        assert!(v.get("code").is_none());
         s.srv.stop().await;
     }
 }
@@ -435,6 +454,30 @@ async fn sms_step_authenticates_with_a_text_message_code() {
         let tokens = s.exchange(v["code"].as_str().unwrap()).await;
         let at = claims(tokens["access_token"].as_str().unwrap());
         assert_eq!(at["amr"], json!(["sms"]), "{at}");
+
+        // Wrong codes until the per-user otp lockout ends the run; then even the right code
+        // is refused.
+        let mut v = s.start("sms-login", json!({"username": "ann"})).await;
+        let (code, _) = s.passcode_to("+12025550100").await;
+        let mut attempts = 0;
+        while v["type"] == "client_input_required" {
+            attempts += 1;
+            assert!(attempts <= 10, "never locked: {v}");
+            if attempts > 1 {
+                assert_eq!(v["error_data"]["code"], "invalid_credentials", "{v}");
+            }
+            v = s
+                .submit(&v, "client_input", json!({"passcode": wrong(&code)}))
+                .await;
+        }
+        assert_eq!(v["type"], "journey_rejection", "{v}");
+        assert_eq!(v["error_data"]["code"], "auth_locked", "{v}");
+        let v = s.start("sms-login", json!({"username": "ann"})).await;
+        let (code, _) = s.passcode_to("+12025550100").await;
+        let v = s
+            .submit(&v, "client_input", json!({"passcode": code}))
+            .await;
+        assert_eq!(v["error_data"]["code"], "auth_locked", "{v}");
         s.srv.stop().await;
     }
 }
