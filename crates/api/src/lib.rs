@@ -103,6 +103,7 @@ impl Table {
             Method::PUT => MethodFilter::PUT,
             Method::PATCH => MethodFilter::PATCH,
             Method::DELETE => MethodFilter::DELETE,
+            Method::OPTIONS => MethodFilter::OPTIONS,
             _ => MethodFilter::GET,
         };
         self.router = self.router.route(path, on(filter, handler));
@@ -436,6 +437,18 @@ fn table() -> Table {
             "/ido/api/v2/interactions/{interaction_id}/submit",
             Access::Interaction,
             client_journeys::submit,
+        )
+        .add(
+            M::OPTIONS,
+            "/ido/api/v2/journeys/{journey_id}/start",
+            Public,
+            client_journeys::start_preflight,
+        )
+        .add(
+            M::OPTIONS,
+            "/ido/api/v2/interactions/{interaction_id}/submit",
+            Public,
+            client_journeys::submit_preflight,
         )
         .add(
             M::GET,

@@ -60,23 +60,16 @@ struct RestTokens<'a> {
 
 /// A token endpoint answer: never a session id.
 pub fn oauth_tokens(t: &IssuedTokens) -> Response {
-    no_store(
-        axum::Json(OAuthTokens {
-            access_token: &t.access_token,
-            token_type: "Bearer",
-            expires_in: t.expires_in,
-            scope: t.scope.as_deref(),
-            id_token: t.id_token.as_deref(),
-            refresh_token: t.refresh_token.as_deref(),
-            session_id: None,
-        })
-        .into_response(),
-    )
+    oauth_answer(t, false)
 }
 
 /// [`oauth_tokens`] with the session id (the `authorization_code` grant of client
 /// journeys, whose app may then use silent authentication).
 pub fn oauth_tokens_with_session(t: &IssuedTokens) -> Response {
+    oauth_answer(t, true)
+}
+
+fn oauth_answer(t: &IssuedTokens, with_session: bool) -> Response {
     no_store(
         axum::Json(OAuthTokens {
             access_token: &t.access_token,
@@ -85,7 +78,7 @@ pub fn oauth_tokens_with_session(t: &IssuedTokens) -> Response {
             scope: t.scope.as_deref(),
             id_token: t.id_token.as_deref(),
             refresh_token: t.refresh_token.as_deref(),
-            session_id: t.session_id.as_ref(),
+            session_id: t.session_id.as_ref().filter(|_| with_session),
         })
         .into_response(),
     )

@@ -13,7 +13,8 @@
 //!   of two submits racing (on any nodes) exactly one is applied; the other gets 409
 //!   `invalid_state`, as does a replay of an answered step (its id names an older version).
 //!   An unknown, finished or expired interaction is 404 `no_active_journey`.
-//! - An interaction expires [`INTERACTION_TTL_MS`] after its last step waited.
+//! - An interaction expires `interaction_expiry_minutes` (of the journey; 15 by default)
+//!   after its last step began to wait.
 //! - The code is bound to the client that started the journey and, when `start` sent an
 //!   `S256` challenge, to its verifier.
 //! - A run that fails (a step error without `on_error`, a custom authentication that
@@ -46,8 +47,11 @@ use crate::model::{ClientRecord, CodeGrant, InteractionRecord, UserLookup, UserS
 use crate::ports::InteractionStore;
 use crate::users::Users;
 
-/// How long an interaction waits for the client's next submit.
-pub const INTERACTION_TTL_MS: i64 = 15 * 60_000;
+/// How long a waiting step of `journey` waits for the client (its
+/// `interaction_expiry_minutes`, 15 by default).
+fn ttl_ms(journey: &tessera_journey::CompiledJourney) -> i64 {
+    i64::from(journey.interaction_expiry_minutes) * 60_000
+}
 
 /// The associated data of a sealed state.
 fn aad(interaction_id: &str) -> Vec<u8> {
@@ -456,9 +460,9 @@ impl ClientJourneys {
             version: 0,
             code_challenge,
             created_at_ms: now,
-            expires_at_ms: now + INTERACTION_TTL_MS,
+            expires_at_ms: now + ttl_ms(&journey),
         };
-        self.settle(record, outcome, true).await
+        self.settle(record, outcome, true, ttl_ms(&journey)).await
     }
 
     /// `POST /ido/api/v2/interactions/{interaction_id}/submit`.
@@ -508,7 +512,7 @@ impl ClientJourneys {
                 return Err(Error::new(Code::ClientResponseNotValid, f.message.clone()));
             }
         }
-        self.settle(record, outcome, false).await
+        self.settle(record, outcome, false, ttl_ms(&journey)).await
     }
 
     /// Stores (or ends) the interaction after a run step and builds the answer.
@@ -517,6 +521,7 @@ impl ClientJourneys {
         mut record: InteractionRecord,
         outcome: ClientOutcome,
         new: bool,
+        ttl_ms: i64,
     ) -> Result<InteractionAnswer, Error> {
         let ClientOutcome { state, result, .. } = outcome;
         let id = record.interaction_id.clone();
@@ -531,7 +536,7 @@ impl ClientJourneys {
                 error,
             } => {
                 let sealed = self.seal(&id, &state)?;
-                let expires = now + INTERACTION_TTL_MS;
+                let expires = now + ttl_ms;
                 let version = if new {
                     record.state_sealed = sealed;
                     record.version = 1;
@@ -615,6 +620,22 @@ impl ClientJourneys {
                 })
             }
         }
+    }
+
+    /// The client that started the interaction this id names, if it is live (for CORS).
+    pub async fn client_of(&self, interaction_id: &str) -> Result<Option<String>, Error> {
+        let Some((stored_id, _)) = interaction_id.rsplit_once('.') else {
+            return Ok(None);
+        };
+        if !crate::util::plausible_key(stored_id) {
+            return Ok(None);
+        }
+        Ok(self
+            .store
+            .get_interaction(stored_id)
+            .await?
+            .filter(|r| r.expires_at_ms > self.clock.now_ms())
+            .map(|r| r.client_id))
     }
 
     /// Housekeeping: expired interactions.

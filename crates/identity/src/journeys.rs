@@ -84,6 +84,40 @@ impl ConnectionLookup for RunConnections<'_> {
     }
 }
 
+/// What a run's environment borrows (randomness, connections, the monotonic clock).
+struct EnvParts<'a> {
+    service: &'a JourneyService,
+    random: SecureRandom,
+    connections: RunConnections<'a>,
+    clock: MonotonicRunClock,
+}
+
+impl<'a> EnvParts<'a> {
+    fn new(service: &'a JourneyService) -> Self {
+        Self {
+            service,
+            random: SecureRandom,
+            connections: RunConnections { service },
+            clock: MonotonicRunClock(std::time::Instant::now()),
+        }
+    }
+
+    /// The environment of one run (or one client step) with `directory`.
+    fn env(&'a self, directory: &'a dyn Directory) -> RunEnv<'a> {
+        let s = self.service;
+        RunEnv::new(
+            s.clock.now_ms(),
+            &self.clock,
+            &self.random,
+            &self.connections,
+            s.outbound.as_ref(),
+            &s.jwks,
+        )
+        .with_limits(s.limits)
+        .with_directory(directory)
+    }
+}
+
 pub struct JourneyService {
     store: Arc<dyn JourneyStore>,
     clock: Arc<dyn Clock>,
@@ -345,19 +379,8 @@ impl JourneyService {
         directory: &dyn Directory,
         trace_id: &str,
     ) -> RunOutcome {
-        let random = SecureRandom;
-        let connections = RunConnections { service: self };
-        let run_clock = MonotonicRunClock(std::time::Instant::now());
-        let env = RunEnv::new(
-            self.clock.now_ms(),
-            &run_clock,
-            &random,
-            &connections,
-            self.outbound.as_ref(),
-            &self.jwks,
-        )
-        .with_limits(self.limits)
-        .with_directory(directory);
+        let parts = EnvParts::new(self);
+        let env = parts.env(directory);
         let outcome = tessera_journey::run_backend(journey, request, &env).await;
         self.queue_trace(trace_id, &journey.id, &outcome.trace);
         outcome
@@ -371,19 +394,8 @@ impl JourneyService {
         directory: &dyn Directory,
         trace_id: &str,
     ) -> ClientOutcome {
-        let random = SecureRandom;
-        let connections = RunConnections { service: self };
-        let run_clock = MonotonicRunClock(std::time::Instant::now());
-        let env = RunEnv::new(
-            self.clock.now_ms(),
-            &run_clock,
-            &random,
-            &connections,
-            self.outbound.as_ref(),
-            &self.jwks,
-        )
-        .with_limits(self.limits)
-        .with_directory(directory);
+        let parts = EnvParts::new(self);
+        let env = parts.env(directory);
         let outcome = tessera_journey::start_client(journey, params, &env).await;
         self.queue_trace(trace_id, &journey.id, &outcome.trace);
         outcome
@@ -398,19 +410,8 @@ impl JourneyService {
         directory: &dyn Directory,
         trace_id: &str,
     ) -> ClientOutcome {
-        let random = SecureRandom;
-        let connections = RunConnections { service: self };
-        let run_clock = MonotonicRunClock(std::time::Instant::now());
-        let env = RunEnv::new(
-            self.clock.now_ms(),
-            &run_clock,
-            &random,
-            &connections,
-            self.outbound.as_ref(),
-            &self.jwks,
-        )
-        .with_limits(self.limits)
-        .with_directory(directory);
+        let parts = EnvParts::new(self);
+        let env = parts.env(directory);
         let outcome = tessera_journey::submit_client(journey, state, submit, &env).await;
         self.queue_trace(trace_id, &journey.id, &outcome.trace);
         outcome

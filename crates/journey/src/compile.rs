@@ -27,6 +27,8 @@ pub struct CompiledJourney {
     pub journey_type: JourneyType,
     /// Whether invoking needs a client token.
     pub enforce_token: bool,
+    /// Client journeys: minutes a waiting step waits for the client.
+    pub interaction_expiry_minutes: u32,
     /// Stored version (set by the store with [`CompiledJourney::with_version`]; 0 otherwise).
     pub version: u64,
     /// Steps; index 0 is the start.
@@ -496,6 +498,7 @@ fn compile_located(def: &JourneyDefinition) -> Result<Compiled, Vec<Located<Vali
         name: def.name.clone(),
         journey_type: def.journey_type,
         enforce_token: def.enforce_token,
+        interaction_expiry_minutes: def.interaction_expiry_minutes,
         version: 0,
         steps,
     };

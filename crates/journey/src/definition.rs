@@ -9,6 +9,9 @@ use crate::error::{place_errors, Located, Locus, ValidationError};
 use crate::source_map::{Seg, SourceMap};
 use crate::yaml;
 
+/// How long a client journey's waiting step waits for the client, unless the journey says.
+pub const DEFAULT_INTERACTION_EXPIRY_MINUTES: u32 = 15;
+
 /// Input format of a definition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -41,6 +44,9 @@ pub struct JourneyDefinition {
     pub journey_type: JourneyType,
     /// `enforce_token` (default true).
     pub enforce_token: bool,
+    /// `interaction_expiry_minutes` (client journeys; 1–1440, default 15): how long a waiting
+    /// step waits for the client.
+    pub interaction_expiry_minutes: u32,
     /// Steps in order; the first is the start.
     pub steps: Vec<StepDefinition>,
 }
@@ -172,6 +178,27 @@ fn parse_root(
             true
         }
     };
+    let interaction_expiry_minutes = match root.remove("interaction_expiry_minutes") {
+        None | Some(Value::Null) => DEFAULT_INTERACTION_EXPIRY_MINUTES,
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|m| (1..=1440).contains(&m)) => {
+            u32::try_from(n.as_u64().unwrap_or(0)).unwrap_or(DEFAULT_INTERACTION_EXPIRY_MINUTES)
+        }
+        Some(_) => {
+            errors.push(error(
+                "interaction_expiry_minutes",
+                "must be a whole number of minutes from 1 to 1440",
+            ));
+            DEFAULT_INTERACTION_EXPIRY_MINUTES
+        }
+    };
+    if interaction_expiry_minutes != DEFAULT_INTERACTION_EXPIRY_MINUTES
+        && journey_type != JourneyType::Client
+    {
+        errors.push(error(
+            "interaction_expiry_minutes",
+            "only client journeys wait for a client",
+        ));
+    }
     let raw_steps = match root.remove("steps") {
         Some(Value::Array(steps)) if !steps.is_empty() => steps,
         _ => {
@@ -244,6 +271,7 @@ fn parse_root(
             name,
             journey_type,
             enforce_token,
+            interaction_expiry_minutes,
             steps,
         })
     } else {

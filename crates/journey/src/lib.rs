@@ -44,7 +44,10 @@ pub use connection::{
     connections_from_value, parse_connection, parse_connections, Connection, ConnectionKind,
     ConnectionLookup, HeaderTemplate, JwtValidator, TokenValidator, WebService, REDACTED,
 };
-pub use definition::{parse_definition, Format, JourneyDefinition, JourneyType, StepDefinition};
+pub use definition::{
+    parse_definition, Format, JourneyDefinition, JourneyType, StepDefinition,
+    DEFAULT_INTERACTION_EXPIRY_MINUTES,
+};
 pub use error::{ValidationError, Warning};
 pub use exec::{
     resume_backend, run_backend, HttpResponse, JourneyFailure, RunEnv, RunLimits, RunOutcome,

@@ -1,14 +1,21 @@
 //! Client journeys, the hosted platform's IDO protocol: `POST
 //! /ido/api/v2/journeys/{journey_id}/start?clientId=` (anyone; `clientId` must name an enabled
 //! client) and `POST /ido/api/v2/interactions/{interaction_id}/submit` (anyone holding the
-//! interaction id, 256 random bits handed out by `start`). The rules live in
+//! interaction id, 256 random bits handed out by `start`), and their CORS preflights. The
+//! rules live in
 //! `tessera_identity::client_journeys`; these handlers parse bodies, answer in the platform's
 //! shape, and carry the run's trace id in `x-tessera-trace-id`. Answers hold codes and user
 //! data: `Cache-Control: no-store`.
+//!
+//! CORS: a browser page on another origin may call these only when its `Origin` is in the
+//! client's `allowed_origins` (the client named by `clientId`, or the one that started the
+//! interaction); then every answer, errors included, carries
+//! `Access-Control-Allow-Origin: <origin>` and `Vary: Origin`. No credentials (cookies) are
+//! involved. Other origins get no CORS headers, so the browser withholds the answer.
 
 use axum::extract::{Query, State};
-use axum::http::HeaderValue;
-use axum::response::Response;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use tessera_identity::client_journeys::JourneyStart;
@@ -56,24 +63,133 @@ fn with_trace(mut response: Response, trace_id: &str) -> Response {
     response
 }
 
-pub async fn start(
-    State(state): State<AppState>,
-    PathParams(journey_id): PathParams<String>,
-    Query(query): Query<Vec<(String, String)>>,
-    JsonBody(body): JsonBody<StartBody>,
-) -> ApiResult {
+/// The `Origin` of a request if `client_id`'s `allowed_origins` holds it.
+async fn allowed_origin(
+    state: &AppState,
+    headers: &HeaderMap,
+    client_id: Option<&str>,
+) -> Option<HeaderValue> {
+    let origin = headers.get(header::ORIGIN)?;
+    let client = state.identity.gate.named_client(client_id?).await.ok()?;
+    let text = origin.to_str().ok()?;
+    client
+        .record()
+        .settings()
+        .allowed_origins
+        .iter()
+        .any(|o| o == text)
+        .then(|| origin.clone())
+}
+
+fn with_cors(mut response: Response, origin: Option<HeaderValue>) -> Response {
+    let h = response.headers_mut();
+    h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    if let Some(origin) = origin {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("x-tessera-trace-id"),
+        );
+    }
+    response
+}
+
+/// A preflight: 204, with the CORS grant when the origin is allowed.
+fn preflight(origin: Option<HeaderValue>) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if origin.is_some() {
+        let h = response.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("POST"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("content-type"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+    }
+    with_cors(response, origin)
+}
+
+/// The single `clientId` of the query.
+fn client_id_of(query: Vec<(String, String)>) -> Result<String, Error> {
     let mut client_id = None;
     for (k, v) in query {
         if k == "clientId" {
             if client_id.is_some() {
-                return Err(Error::invalid("`clientId` is repeated").into());
+                return Err(Error::invalid("`clientId` is repeated"));
             }
             client_id = Some(v);
         }
     }
-    let client_id =
-        client_id.ok_or_else(|| Error::invalid("the `clientId` query parameter is required"))?;
-    let client = state.identity.gate.named_client(&client_id).await?;
+    client_id.ok_or_else(|| Error::invalid("the `clientId` query parameter is required"))
+}
+
+/// `OPTIONS …/start?clientId=`.
+pub async fn start_preflight(
+    State(state): State<AppState>,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    let client_id = client_id_of(query).ok();
+    preflight(allowed_origin(&state, &headers, client_id.as_deref()).await)
+}
+
+/// `OPTIONS …/submit`.
+pub async fn submit_preflight(
+    State(state): State<AppState>,
+    PathParams(interaction_id): PathParams<String>,
+    headers: HeaderMap,
+) -> Response {
+    let client_id = interaction_client(&state, &headers, &interaction_id).await;
+    preflight(allowed_origin(&state, &headers, client_id.as_deref()).await)
+}
+
+/// The client of an interaction, looked up only for cross-origin calls.
+async fn interaction_client(
+    state: &AppState,
+    headers: &HeaderMap,
+    interaction_id: &str,
+) -> Option<String> {
+    if !headers.contains_key(header::ORIGIN) {
+        return None;
+    }
+    state
+        .identity
+        .client_journeys
+        .client_of(interaction_id)
+        .await
+        .ok()
+        .flatten()
+}
+
+pub async fn start(
+    State(state): State<AppState>,
+    PathParams(journey_id): PathParams<String>,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<StartBody>,
+) -> Response {
+    let client_id = client_id_of(query);
+    let origin = allowed_origin(&state, &headers, client_id.as_deref().ok()).await;
+    let response = match start_inner(&state, journey_id, client_id, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    with_cors(response, origin)
+}
+
+async fn start_inner(
+    state: &AppState,
+    journey_id: String,
+    client_id: Result<String, Error>,
+    body: StartBody,
+) -> ApiResult {
+    let client = state.identity.gate.named_client(&client_id?).await?;
     let trace_id = new_trace_id();
     let answer = state
         .identity
@@ -98,14 +214,25 @@ pub async fn start(
 pub async fn submit(
     State(state): State<AppState>,
     PathParams(interaction_id): PathParams<String>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<SubmitBody>,
-) -> ApiResult {
+) -> Response {
+    let client_id = interaction_client(&state, &headers, &interaction_id).await;
+    let origin = allowed_origin(&state, &headers, client_id.as_deref()).await;
+    let response = match submit_inner(&state, &interaction_id, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    with_cors(response, origin)
+}
+
+async fn submit_inner(state: &AppState, interaction_id: &str, body: SubmitBody) -> ApiResult {
     let trace_id = new_trace_id();
     let answer = state
         .identity
         .client_journeys
         .submit(
-            &interaction_id,
+            interaction_id,
             ClientSubmit {
                 option: body.option,
                 data: body.data,

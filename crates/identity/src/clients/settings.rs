@@ -152,6 +152,25 @@ pub(crate) fn validate_redirect_uri(field: &str, uri: &str) -> Result<(), Error>
 /// Most names in a client's `default_custom_claims` (the platform lists 38 claims).
 const MAX_DEFAULT_CLAIMS: usize = 64;
 
+/// Most origins in a client's `allowed_origins`.
+const MAX_ALLOWED_ORIGINS: usize = 32;
+
+/// An origin as browsers send it in `Origin`: `http` or `https`, a host, an optional port,
+/// nothing else (no path, not even `/`), in its serialized form (lowercase, no default port).
+pub(crate) fn validate_origin(origin: &str) -> Result<(), Error> {
+    let bad = || {
+        Error::invalid(
+            "each of `allowed_origins` must be an origin: `https://host[:port]` (or `http://`), \
+             no path, lowercase, without a default port",
+        )
+    };
+    let url = url::Url::parse(origin).map_err(|_| bad())?;
+    if !matches!(url.scheme(), "http" | "https") || url.origin().ascii_serialization() != origin {
+        return Err(bad());
+    }
+    Ok(())
+}
+
 /// Client settings from a body in the public shape, today's names accepted as aliases.
 pub(crate) fn parse_settings(body: Value) -> Result<ClientSettings, Error> {
     let Value::Object(mut obj) = body else {
@@ -192,6 +211,14 @@ fn validate_settings(s: &ClientSettings) -> Result<(), Error> {
                 "scopes must be non-empty printable ASCII without spaces",
             ));
         }
+    }
+    if s.allowed_origins.len() > MAX_ALLOWED_ORIGINS {
+        return Err(Error::invalid(format!(
+            "`allowed_origins` holds at most {MAX_ALLOWED_ORIGINS} origins"
+        )));
+    }
+    for origin in &s.allowed_origins {
+        validate_origin(origin)?;
     }
     if s.default_custom_claims.len() > MAX_DEFAULT_CLAIMS
         || s.default_custom_claims.iter().any(|c| {
@@ -368,6 +395,29 @@ mod tests {
         assert!(validate_settings(&ping_without).is_err());
         ping_without.backchannel_token_delivery_mode = "push".into();
         assert!(validate_settings(&ping_without).is_err());
+    }
+
+    #[test]
+    fn allowed_origins_are_serialized_origins() {
+        for ok in [
+            "https://app.example",
+            "http://127.0.0.1:8000",
+            "https://a.example:8443",
+        ] {
+            assert!(validate_origin(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "https://app.example/",
+            "https://app.example/path",
+            "HTTPS://APP.EXAMPLE",
+            "https://app.example:443",
+            "ftp://app.example",
+            "*",
+            "null",
+            "https://user@app.example",
+        ] {
+            assert!(validate_origin(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -154,6 +154,10 @@ pub struct ClientSettings {
     pub backchannel_client_notification_endpoint: Option<String>,
     #[serde(default = "default_permissions")]
     pub permissions: Vec<Permission>,
+    /// Browser origins (`scheme://host[:port]`) allowed to call the client-journey endpoints
+    /// across origins (CORS); none by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
     /// Claims the client's ID tokens carry without asking (the platform's
     /// `default_custom_claims`): added to every user login's `claims.id_token` request.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -236,6 +240,7 @@ impl ClientSettings {
             backchannel_token_delivery_mode: default_delivery_mode(),
             backchannel_client_notification_endpoint: None,
             permissions: default_permissions(),
+            allowed_origins: Vec::new(),
             default_custom_claims: Vec::new(),
             client_type: ClientType::default(),
             response_types: default_response_types(),

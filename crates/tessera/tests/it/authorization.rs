@@ -235,6 +235,12 @@ fn expected_table() -> Vec<(&'static str, &'static str, Expect)> {
             "/ido/api/v2/interactions/{interaction_id}/submit",
             Expect::Interaction,
         ),
+        ("OPTIONS", "/ido/api/v2/journeys/{journey_id}/start", Public),
+        (
+            "OPTIONS",
+            "/ido/api/v2/interactions/{interaction_id}/submit",
+            Public,
+        ),
         ("GET", "/ido/sdk/tessera-ido.js", Public),
         ("GET", "/healthz", Public),
         ("GET", "/readyz", Public),

@@ -440,3 +440,241 @@ async fn an_interaction_moves_between_nodes_and_a_race_applies_once() {
         b.stop().await;
     }
 }
+
+/// CORS: only origins in the client's `allowed_origins` get the grant, on preflights and on
+/// answers (errors too, so a page can read them); other origins get none.
+#[tokio::test]
+async fn cross_origin_calls_need_an_allowed_origin() {
+    for b in backends().await {
+        let srv = b.start().await;
+        let s = setup(&srv).await;
+        let page = "http://127.0.0.1:9999";
+        let (app_id, client_id, _) = srv
+            .app_and_client(&s.admin, json!({"allowed_origins": [page]}))
+            .await;
+        // Only serialized origins are accepted.
+        let (status, v) = srv
+            .send_json(
+                Method::PUT,
+                &format!("/cis/v1/applications/{app_id}/clients/{client_id}"),
+                &s.admin,
+                Some(json!({"allowed_origins": ["https://a.example/"]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+        let start_path =
+            format!("/ido/api/v2/journeys/migrate-legacy-user/start?clientId={client_id}");
+        let preflight = |origin: &'static str, path: String| {
+            let srv = &srv;
+            async move {
+                srv.http
+                    .request(reqwest::Method::OPTIONS, srv.url(&path))
+                    .header("origin", origin)
+                    .header("access-control-request-method", "POST")
+                    .header("access-control-request-headers", "content-type")
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+        let r = preflight(page, start_path.clone()).await;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT, "{}", b.name);
+        assert_eq!(r.headers()["access-control-allow-origin"], page);
+        assert!(r.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST"));
+        let r = preflight("https://evil.example", start_path.clone()).await;
+        assert!(r.headers().get("access-control-allow-origin").is_none());
+        // The client of the first setup allows no origin at all.
+        let r = preflight(
+            page,
+            format!(
+                "/ido/api/v2/journeys/migrate-legacy-user/start?clientId={}",
+                s.client_id
+            ),
+        )
+        .await;
+        assert!(r.headers().get("access-control-allow-origin").is_none());
+
+        let r = srv
+            .http
+            .post(srv.url(&start_path))
+            .header("origin", page)
+            .json(&json!({"additionalParams": {"username": "dee",
+                          "externalToken": legacy_token(&srv, &s.key, "dee")}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["access-control-allow-origin"], page);
+        assert_eq!(r.headers()["vary"], "Origin");
+        let v: Value = r.json().await.unwrap();
+        let id = v["interaction_id"].as_str().unwrap().to_string();
+        let submit_path = format!("/ido/api/v2/interactions/{id}/submit");
+        let r = preflight(page, submit_path.clone()).await;
+        assert_eq!(r.headers()["access-control-allow-origin"], page);
+        let r = preflight("https://evil.example", submit_path.clone()).await;
+        assert!(r.headers().get("access-control-allow-origin").is_none());
+        // An error answer (an option not offered) still carries the grant.
+        let r = srv
+            .http
+            .post(srv.url(&submit_path))
+            .header("origin", page)
+            .json(&json!({"option": "nope"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(r.headers()["access-control-allow-origin"], page);
+        // Without Origin (a backend), no CORS headers at all.
+        let r = srv
+            .http
+            .post(srv.url(&submit_path))
+            .json(&json!({"option": "client_input", "data": {}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.headers().get("access-control-allow-origin").is_none());
+        srv.stop().await;
+    }
+}
+
+const BACKEND_JOURNEY: &str = r#"
+id: legacy-backend-login
+type: backend_api
+steps:
+  - id: legacy
+    type: custom_authentication
+    username: "@policy.request().body.username"
+    token: "@policy.request().body.token"
+    validator: legacy
+    amr: "legacy.api"
+    on_failure: refused
+  - id: done
+    type: http_complete
+    status: 200
+    body: "{user: @policy.userContext(), tokens: @policy.userTokens()}"
+  - id: refused
+    type: http_complete
+    status: 401
+    body: "{error: error.code}"
+"#;
+
+/// Custom authentication in a backend journey: `@policy.userTokens()` yields tokens of the
+/// invoking client for the authenticated user (the custom amr in them, a live session); a
+/// token of another user takes the failure branch.
+#[tokio::test]
+async fn a_backend_journey_authenticates_and_hands_out_user_tokens() {
+    for b in backends().await {
+        let srv = b.start().await;
+        let s = setup(&srv).await;
+        let r = srv
+            .http
+            .put(srv.url("/ido/api/v2/journeys/legacy-backend-login"))
+            .bearer_auth(&s.admin)
+            .header("content-type", "application/yaml")
+            .body(BACKEND_JOURNEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+        let client_token = srv.token(&s.client_id, &s.secret).await;
+        srv.create_user(&client_token, json!({"username": "erin"}))
+            .await;
+        let invoke = |token: String| {
+            let srv = &srv;
+            let client_token = &client_token;
+            let client_id = &s.client_id;
+            async move {
+                let r = srv
+                    .http
+                    .post(srv.url(&format!(
+                        "/ido/api/v2/invoke-api-journey/legacy-backend-login?clientId={client_id}"
+                    )))
+                    .bearer_auth(client_token)
+                    .json(&json!({"username": "erin", "token": token}))
+                    .send()
+                    .await
+                    .unwrap();
+                (r.status(), r.json::<Value>().await.unwrap())
+            }
+        };
+        let (status, v) = invoke(legacy_token(&srv, &s.key, "erin")).await;
+        assert_eq!(status, StatusCode::OK, "{} {v}", b.name);
+        assert_eq!(v["user"]["username"], "erin");
+        let at = claims(v["tokens"]["access_token"].as_str().unwrap());
+        assert_eq!(at["amr"], json!(["legacy.api"]), "{at}");
+        assert_eq!(at["client_id"], s.client_id);
+        let session_id = v["tokens"]["session_id"].as_str().unwrap();
+        let (status, silent) = srv
+            .post(
+                "/cis/v1/auth/session/authenticate",
+                &client_token,
+                json!({"session_id": session_id}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{silent}");
+
+        let (status, v) = invoke(legacy_token(&srv, &s.key, "mallory")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{v}");
+        assert!(v["error"].is_string(), "{v}");
+        srv.stop().await;
+    }
+}
+
+/// A journey sets how long its waiting steps wait (`interaction_expiry_minutes`); only
+/// client journeys may.
+#[tokio::test]
+async fn a_journey_sets_how_long_an_interaction_waits() {
+    for b in backends().await {
+        let srv = b.start().await;
+        let s = setup(&srv).await;
+        let upload = |id: &'static str, text: String| {
+            let srv = &srv;
+            let admin = &s.admin;
+            async move {
+                srv.http
+                    .put(srv.url(&format!("/ido/api/v2/journeys/{id}")))
+                    .bearer_auth(admin)
+                    .header("content-type", "application/yaml")
+                    .body(text)
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+        let quick = JOURNEY
+            .replace("id: migrate-legacy-user", "id: quick")
+            .replace(
+                "type: client\n",
+                "type: client\ninteraction_expiry_minutes: 1\n",
+            );
+        assert_eq!(upload("quick", quick).await.status(), StatusCode::OK);
+        let r = upload(
+            "bad",
+            "id: bad\ntype: backend_api\ninteraction_expiry_minutes: 5\nsteps:\n  - id: done\n    type: http_complete\n    status: 200\n".into(),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let (status, v) = post(
+            &srv,
+            &format!("/ido/api/v2/journeys/quick/start?clientId={}", s.client_id),
+            json!({"additionalParams": {"username": "fay",
+                                        "externalToken": legacy_token(&srv, &s.key, "fay")}}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{} {v}", b.name);
+        let id = v["interaction_id"].as_str().unwrap().to_string();
+        srv.clock.advance_s(50);
+        let (status, v) = submit(&srv, &id, json!({"option": "client_input", "data": {}})).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        let id = v["interaction_id"].as_str().unwrap().to_string();
+        srv.clock.advance_s(61);
+        let (status, v) = submit(&srv, &id, json!({"option": "client_input", "data": {}})).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
+        assert_eq!(v["error_code"], "no_active_journey");
+        srv.stop().await;
+    }
+}
