@@ -13,6 +13,13 @@
       SCENARIO.backchannel, SCENARIO.approval, SCENARIO.token, and for Tessera the approval's
       sub-requests (SCENARIO.approval.otp_send, .otp_authenticate, .complete); a step's rate
       is its successful calls per second. Exits 3 if most iterations failed.
+  report.py summarize-flow SCENARIO SERVER FLOW.json >> summary.tsv
+      the same for the JSON that bench/reference's journey-flow-load writes (the client_journey
+      scenarios): SCENARIO (whole flows: journey start + code exchange) and one row per step
+      (SCENARIO.start, SCENARIO.token), in the file's `step_order`.
+  report.py flow-cpu SCENARIO SERVER FLOW.json
+      one line: the server's CPU time over the measured run (`server_cpu_s` in the file) per
+      successful flow, and the local validator's calls when it served one.
   report.py ciba-cpu SERVER CIBA.json TICKS CLK_TCK
       one line: the server's CPU time over the measured run (TICKS clock ticks, from /proc)
       per successful iteration.
@@ -78,7 +85,7 @@ def summarize_ciba(scenario, server, path):
     status = emit_row(scenario, server, it["ok"], it["failed"], it["errors"], elapsed,
                       (it["ok"] + it["failed"] + it["errors"]) / elapsed, whole["p50_ms"],
                       whole["p99_ms"], f"failed iterations by step: {problems}")
-    for step in CIBA_STEPS[1:]:
+    for step in data.get("step_order", CIBA_STEPS)[1:]:
         if step not in steps:
             continue
         st = steps[step]
@@ -89,6 +96,24 @@ def summarize_ciba(scenario, server, path):
                          f"{total / elapsed:.0f}", f"{st['p50_ms']:.3f}", f"{st['p99_ms']:.3f}",
                          str(st["count"]), str(fail["failed"]), str(fail["errors"]), str(total)]))
     return status
+
+
+def flow_cpu(scenario, server, path):
+    with open(path) as f:
+        data = json.load(f)
+    ok = data["iterations"]["ok"]
+    cpu_s = data.get("server_cpu_s")
+    elapsed = data["duration_s"] or 1
+    if cpu_s is None:
+        cpu = "server CPU not measured"
+    else:
+        per = f"{1000 * cpu_s / ok:.2f} ms" if ok else "n/a"
+        cpu = f"server CPU {cpu_s:.1f} s over {elapsed:.1f} s ({cpu_s / elapsed:.2f} cores), {per} per flow"
+    validator = data.get("validator", "?")
+    calls = data.get("validator_calls")
+    extra = "" if calls is None else f", {data.get('validator_accepted')} of {calls} validator calls accepted"
+    print(f"{scenario}/{server}: {validator}: {cpu}{extra}")
+    return 0
 
 
 def ciba_cpu(server, path, ticks, clk_tck):
@@ -149,8 +174,17 @@ def table(path):
     for s in scenarios:
         rate = {r["server"]: float(r["tokens_per_s"]) for r in rows if r["scenario"] == s}
         t = rate.get("tessera")
-        if s.startswith("ciba."):
-            continue  # one step of the ciba rows; the verdict is on the whole iteration
+        if s.startswith("ciba.") or s.startswith("client_journey") and "." in s:
+            continue  # one step of a flow's rows; the verdict is on the whole iteration
+        if s.startswith("client_journey"):
+            # Issue 12 point 10: whole flows/s >= 0.25x the client_credentials tokens/s.
+            cc = tessera_rate.get("client_credentials")
+            verdict = "n/a" if t is None or not cc else ("met" if t >= 0.25 * cc else "NOT met")
+            p99 = {r["server"]: float(r["p99_ms"]) for r in rows if r["scenario"] == s}.get("tessera")
+            print(f"{s}: Tessera {0 if t is None else t:.0f} flows/s (p99 "
+                  f"{'n/a' if p99 is None else f'{p99:.2f} ms'}), flows/client_credentials = "
+                  f"{fmt_ratio(t, cc)} (issue 12: >= 0.25x: {verdict})")
+            continue
         if s == "ciba":
             bc = {r["server"]: float(r["p99_ms"]) for r in rows if r["scenario"] == "ciba.backchannel"}
 
@@ -214,6 +248,10 @@ def main(argv):
         return summarize_wrk(argv[2], argv[3], argv[4])
     if len(argv) >= 5 and argv[1] == "summarize-ciba":
         return summarize_ciba(argv[2], argv[3], argv[4])
+    if len(argv) >= 5 and argv[1] == "summarize-flow":
+        return summarize_ciba(argv[2], argv[3], argv[4])
+    if len(argv) == 5 and argv[1] == "flow-cpu":
+        return flow_cpu(argv[2], argv[3], argv[4])
     if len(argv) == 6 and argv[1] == "ciba-cpu":
         return ciba_cpu(argv[2], argv[3], argv[4], argv[5])
     if len(argv) == 3 and argv[1] == "table":

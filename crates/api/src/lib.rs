@@ -473,6 +473,7 @@ pub fn router(state: AppState) -> Router {
         .router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(refuse_bodies_of_reads))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -483,6 +484,28 @@ async fn not_found() -> Response {
 
 async fn method_not_allowed() -> Response {
     ApiError(Code::MethodNotAllowed.into()).into_response()
+}
+
+/// A `GET`, `HEAD` or `OPTIONS` request with content is refused before routing (RFC 9110
+/// gives such content no meaning here). Answering a large document while a large unread body
+/// sits in the socket would end in a reset that can cut the answer short on the client; a
+/// short 400 with `Connection: close` is read whole.
+async fn refuse_bodies_of_reads(req: Request, next: Next) -> Response {
+    let read_only = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let headers = req.headers();
+    let has_body = headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
+    if read_only && has_body {
+        let mut response = ApiError(Error::invalid(
+            "a GET, HEAD or OPTIONS request carries no content",
+        ))
+        .into_response();
+        crate::error::close_connection(&mut response);
+        return response;
+    }
+    next.run(req).await
 }
 
 static X_CONTENT_TYPE_OPTIONS: HeaderName = HeaderName::from_static("x-content-type-options");

@@ -28,8 +28,13 @@ use serde_json::{json, Map, Value};
 use tessera_jose::{b64url_decode, b64url_encode, Kek};
 use tessera_journey::{
     BoxFuture, ClientOutcome, ClientResult, ClientRunState, ClientSubmit, Directory,
-    DirectoryError, JourneyType, RunUser,
+    DirectoryError, JourneyType, NewUser, PasscodeChannel, RunUser, UserInfo, UserRef,
 };
+
+use crate::authn::otp::{Otp, OtpChannel};
+use crate::authn::password::PasswordLogins;
+use crate::clients::Clients;
+use crate::users::{Identifier, IdentifierType};
 
 use crate::auth_codes::{valid_challenge, AuthorizationCodes};
 use crate::caller::NamedClient;
@@ -79,18 +84,52 @@ pub struct InteractionAnswer {
 }
 
 /// The identity core as a journey run sees it: users by username, new users, and (for a
-/// backend journey invoked with a client token) tokens for the authenticated user.
+/// backend journey invoked with a client token) tokens for the authenticated user; for a
+/// client run, password and passcode checks for the interaction's client.
 pub struct UserDirectory {
     users: Arc<Users>,
     logins: Arc<Logins>,
     /// The invoking client of a backend run that enforces its token.
     client: Option<Arc<ClientRecord>>,
+    /// The client a client run belongs to (the interaction's), for the authentication steps.
+    run_client: Option<Arc<ClientRecord>>,
+    authn: Option<Arc<JourneyAuthn>>,
 }
 
+/// The backend authentication services the journey steps reuse.
+pub struct JourneyAuthn {
+    pub clients: Arc<Clients>,
+    pub passwords: Arc<PasswordLogins>,
+    pub otp: Arc<Otp>,
+}
+
+/// Error codes as the journey steps read them (`invalid_credentials` and
+/// `expired_otp_passcode` wait again; the rest fail the step).
 fn directory_error(e: Error) -> DirectoryError {
+    let code = match e.code() {
+        Code::AuthInvalidCredentials => "invalid_credentials",
+        Code::AuthOtpPasscodeExpired => "expired_otp_passcode",
+        other => other.name(),
+    };
     DirectoryError {
-        code: e.code().name().to_string(),
+        code: code.to_string(),
         message: e.message().to_string(),
+    }
+}
+
+fn user_info(user: &crate::model::User) -> UserInfo {
+    UserInfo {
+        user_id: user.user_id.clone(),
+        username: user.username.clone(),
+        email: user.email.clone(),
+        phone_number: user.phone_number.clone(),
+    }
+}
+
+fn channel(c: PasscodeChannel) -> OtpChannel {
+    match c {
+        PasscodeChannel::Email => OtpChannel::Email,
+        PasscodeChannel::Sms => OtpChannel::Sms,
     }
 }
 
@@ -108,6 +147,30 @@ impl UserDirectory {
             users,
             logins,
             client,
+            run_client: None,
+            authn: None,
+        }
+    }
+
+    /// A directory for a client run of `run_client` with the authentication services.
+    pub fn for_client_run(
+        mut self,
+        run_client: Option<Arc<ClientRecord>>,
+        authn: Option<Arc<JourneyAuthn>>,
+    ) -> Self {
+        self.run_client = run_client;
+        self.authn = authn;
+        self
+    }
+
+    /// The run's client and the services, or `directory_unavailable`.
+    fn authn(&self) -> Result<(&ClientRecord, &JourneyAuthn), DirectoryError> {
+        match (&self.run_client, &self.authn) {
+            (Some(c), Some(a)) => Ok((c, a)),
+            _ => Err(DirectoryError {
+                code: "directory_unavailable".to_string(),
+                message: "authentication steps run only in client journeys".to_string(),
+            }),
         }
     }
 }
@@ -187,6 +250,104 @@ impl Directory for UserDirectory {
             }))
         })
     }
+
+    fn authenticate_password<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a str,
+    ) -> BoxFuture<'a, Result<RunUser, DirectoryError>> {
+        Box::pin(async move {
+            let (client, authn) = self.authn()?;
+            let user = authn
+                .passwords
+                .authenticate_for_journey(client, username, password)
+                .await
+                .map_err(directory_error)?;
+            Ok(run_user(&user))
+        })
+    }
+
+    fn send_passcode<'a>(
+        &'a self,
+        user_id: &'a str,
+        channel_: PasscodeChannel,
+    ) -> BoxFuture<'a, Result<String, DirectoryError>> {
+        Box::pin(async move {
+            let (client, authn) = self.authn()?;
+            authn
+                .otp
+                .send_for_journey(client, user_id, channel(channel_))
+                .await
+                .map_err(directory_error)
+        })
+    }
+
+    fn verify_passcode<'a>(
+        &'a self,
+        user_id: &'a str,
+        channel_: PasscodeChannel,
+        passcode: &'a str,
+    ) -> BoxFuture<'a, Result<RunUser, DirectoryError>> {
+        Box::pin(async move {
+            let (client, authn) = self.authn()?;
+            let user = authn
+                .otp
+                .redeem_for_journey(client, user_id, channel(channel_), passcode)
+                .await
+                .map_err(directory_error)?;
+            Ok(run_user(&user))
+        })
+    }
+
+    fn get_user<'a>(
+        &'a self,
+        user: UserRef<'a>,
+    ) -> BoxFuture<'a, Result<Option<UserInfo>, DirectoryError>> {
+        Box::pin(async move {
+            let id = match user {
+                UserRef::Username(u) => Identifier {
+                    kind: IdentifierType::Username,
+                    value: u.to_string(),
+                },
+                UserRef::UserId(u) => Identifier {
+                    kind: IdentifierType::UserId,
+                    value: u.to_string(),
+                },
+            };
+            let found = self
+                .users
+                .by_identifier(&id, false)
+                .await
+                .map_err(directory_error)?;
+            Ok(found.as_ref().map(user_info))
+        })
+    }
+
+    fn create_user_with<'a>(
+        &'a self,
+        new: &'a NewUser,
+    ) -> BoxFuture<'a, Result<UserInfo, DirectoryError>> {
+        Box::pin(async move {
+            // A member of the run's application: the client run's, else the invoking
+            // client's of a backend run.
+            let app = self
+                .run_client
+                .as_ref()
+                .or(self.client.as_ref())
+                .map(|c| c.app.app_id.clone());
+            let user = self
+                .users
+                .create_from_journey(
+                    app.as_deref(),
+                    new.username.as_deref(),
+                    new.email.as_deref(),
+                    new.phone_number.as_deref(),
+                )
+                .await
+                .map_err(directory_error)?;
+            Ok(user_info(&user))
+        })
+    }
 }
 
 pub struct ClientJourneys {
@@ -197,9 +358,23 @@ pub struct ClientJourneys {
     logins: Arc<Logins>,
     kek: Arc<Kek>,
     clock: Arc<dyn Clock>,
+    authn: Option<Arc<JourneyAuthn>>,
 }
 
 impl ClientJourneys {
+    /// Gives client runs the authentication steps (`password_authentication`, the OTP
+    /// steps), checked for the interaction's client.
+    pub fn with_authn(mut self, authn: JourneyAuthn) -> Self {
+        self.authn = Some(Arc::new(authn));
+        self
+    }
+
+    /// The directory of a client run of `client`.
+    fn run_directory(&self, client: Option<Arc<ClientRecord>>) -> UserDirectory {
+        self.directory(None)
+            .for_client_run(client, self.authn.clone())
+    }
+
     pub fn new(
         store: Arc<dyn InteractionStore>,
         journeys: Arc<JourneyService>,
@@ -217,6 +392,7 @@ impl ClientJourneys {
             logins,
             kek,
             clock,
+            authn: None,
         }
     }
 
@@ -270,7 +446,7 @@ impl ClientJourneys {
             }
         };
         let interaction_id = tessera_jose::random_token_b64url(32)?;
-        let directory = self.directory(None);
+        let directory = self.run_directory(Some(client.record().clone()));
         let outcome = self
             .journeys
             .start_client(&journey, req.params, &directory, trace_id)
@@ -321,7 +497,12 @@ impl ClientJourneys {
         if state.waiting.is_none() {
             return Err(Code::ClientResponseNotValid.into());
         }
-        let directory = self.directory(None);
+        // The run's client is the interaction's (it may have been deleted since).
+        let run_client = match &self.authn {
+            Some(a) => a.clients.record(&record.client_id).await?,
+            None => None,
+        };
+        let directory = self.run_directory(run_client);
         let outcome = self
             .journeys
             .submit_client(&journey, state, submit, &directory, trace_id)

@@ -14,6 +14,7 @@ use crate::authn::{Challenges, MagicLinks, Otp, PasswordLogins, PasswordResets};
 use crate::changes::{ChangeFeed, FollowChanges};
 use crate::ciba::Ciba;
 use crate::client_journeys::ClientJourneys;
+use crate::client_journeys::JourneyAuthn;
 use crate::clients::Clients;
 use crate::clock::Clock;
 use crate::deliveries::Deliveries;
@@ -248,15 +249,22 @@ impl Identity {
             outbound,
             run_limits,
         ));
-        let client_journeys = Arc::new(ClientJourneys::new(
-            store.clone(),
-            journeys.clone(),
-            codes.clone(),
-            users.clone(),
-            logins.clone(),
-            kek,
-            clock.clone(),
-        ));
+        let client_journeys = Arc::new(
+            ClientJourneys::new(
+                store.clone(),
+                journeys.clone(),
+                codes.clone(),
+                users.clone(),
+                logins.clone(),
+                kek,
+                clock.clone(),
+            )
+            .with_authn(JourneyAuthn {
+                clients: clients.clone(),
+                passwords: passwords.clone(),
+                otp: otp.clone(),
+            }),
+        );
         let outbox = Arc::new(DevOutbox::new(
             store.clone(),
             clock.clone(),

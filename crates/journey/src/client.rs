@@ -37,7 +37,74 @@ pub struct DirectoryError {
     pub message: String,
 }
 
-/// What a run asks of the identity core (implemented there; tests use a stub).
+/// The channel of a one-time passcode step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PasscodeChannel {
+    /// `email_otp_authentication` (amr `eotp`).
+    Email,
+    /// `sms_otp_authentication` (amr `sms`).
+    Sms,
+}
+
+impl PasscodeChannel {
+    /// The amr value a passcode of this channel records.
+    pub fn amr(self) -> &'static str {
+        match self {
+            PasscodeChannel::Email => "eotp",
+            PasscodeChannel::Sms => "sms",
+        }
+    }
+}
+
+/// A user as `get_user` and `create_user` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    /// Tessera user id.
+    pub user_id: String,
+    /// Username, if any.
+    pub username: Option<String>,
+    /// Primary email, if any.
+    pub email: Option<String>,
+    /// Phone number (E.164), if any.
+    pub phone_number: Option<String>,
+}
+
+/// What `create_user` asks for (at least one field set).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewUser {
+    /// Username.
+    pub username: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// Phone number.
+    pub phone_number: Option<String>,
+}
+
+/// How `get_user` names the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserRef<'a> {
+    /// By username (case-insensitive).
+    Username(&'a str),
+    /// By user id.
+    UserId(&'a str),
+}
+
+fn not_available<T: Send + 'static>(what: &str) -> BoxFuture<'static, Result<T, DirectoryError>> {
+    let e = DirectoryError {
+        code: "directory_unavailable".into(),
+        message: format!("this user directory does not support {what}"),
+    };
+    Box::pin(async move { Err(e) })
+}
+
+/// What a run asks of the identity core (implemented there; tests use a stub). The
+/// methods after `issue_tokens` have defaults answering `directory_unavailable`.
+///
+/// Error codes the authentication steps read: `invalid_credentials` (wrong password or
+/// passcode: the step waits again), `expired_otp_passcode` (waits again), anything else
+/// (`auth_locked`, `password_reset_required`, `user_not_active`, `rate_limited`, …) fails
+/// the step.
 pub trait Directory: Send + Sync {
     /// The user with this username (the store's case-insensitive match), if any; disabled
     /// users are an error `user_not_active`.
@@ -59,6 +126,92 @@ pub trait Directory: Send + Sync {
         methods: &'a [String],
         auth_time: i64,
     ) -> BoxFuture<'a, Result<serde_json::Value, DirectoryError>>;
+    /// Checks a password for the run's client exactly like the backend password API (same
+    /// lockouts, same cost and answer for unknown users); the user on success.
+    fn authenticate_password<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a str,
+    ) -> BoxFuture<'a, Result<RunUser, DirectoryError>> {
+        let _ = (username, password);
+        not_available("password authentication")
+    }
+    /// Sends a new passcode to the user's email or phone (the backend send's rate limits);
+    /// answers the address it went to (the step masks it).
+    fn send_passcode<'a>(
+        &'a self,
+        user_id: &'a str,
+        channel: PasscodeChannel,
+    ) -> BoxFuture<'a, Result<String, DirectoryError>> {
+        let _ = (user_id, channel);
+        not_available("one-time passcodes")
+    }
+    /// Redeems a passcode of `channel` sent to the user for the run's client (the backend
+    /// check: per-user `otp` lockout, attempt counted first); the user on success.
+    fn verify_passcode<'a>(
+        &'a self,
+        user_id: &'a str,
+        channel: PasscodeChannel,
+        passcode: &'a str,
+    ) -> BoxFuture<'a, Result<RunUser, DirectoryError>> {
+        let _ = (user_id, channel, passcode);
+        not_available("one-time passcodes")
+    }
+    /// The user named, if any (`get_user`).
+    fn get_user<'a>(
+        &'a self,
+        user: UserRef<'a>,
+    ) -> BoxFuture<'a, Result<Option<UserInfo>, DirectoryError>> {
+        let _ = user;
+        not_available("looking users up")
+    }
+    /// Creates an active user (`create_user`); `user_already_exists` when an identifier is
+    /// taken.
+    fn create_user_with<'a>(
+        &'a self,
+        user: &'a NewUser,
+    ) -> BoxFuture<'a, Result<UserInfo, DirectoryError>> {
+        let _ = user;
+        not_available("creating users")
+    }
+}
+
+/// What an authentication step waits with (kept in the state across the wait).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingAuth {
+    /// The step it belongs to.
+    pub step_id: String,
+    /// Password step: the username the step's expression gave (then only the password is
+    /// asked for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// OTP steps: the user the passcode was sent to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The waiting data shown to the client (a masked address, never a secret).
+    pub data: serde_json::Value,
+}
+
+/// `a***@example.com`: the first character of the local part, then `***`.
+pub fn mask_email(email: &str) -> String {
+    match email.rsplit_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".into(),
+    }
+}
+
+/// `+1******0100`: `+`, the first digit and the last four; the rest starred.
+pub fn mask_phone(phone: &str) -> String {
+    let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() < 6 {
+        return "***".into();
+    }
+    let hidden = digits.len() - 5;
+    let tail: String = digits[digits.len() - 4..].iter().collect();
+    format!("+{}{}{tail}", digits[0], "*".repeat(hidden))
 }
 
 /// The serializable state of a client run between requests (the identity core seals it).
@@ -76,6 +229,9 @@ pub struct ClientRunState {
     pub methods: Vec<String>,
     /// Epoch seconds of the last authentication.
     pub auth_time: Option<i64>,
+    /// What a waiting authentication step needs when the client answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingAuth>,
 }
 
 /// An option the client may answer a waiting step with.
@@ -161,6 +317,7 @@ pub async fn start_client(
         user: None,
         methods: Vec::new(),
         auth_time: None,
+        pending: None,
     };
     if journey.journey_type != JourneyType::Client {
         let e = StepError::fatal(
@@ -207,6 +364,13 @@ pub async fn submit_client(
         let e = StepError::fatal("invalid_state", "the current step does not wait");
         return refused(journey, state, e);
     };
+    if matches!(
+        step.kind,
+        StepKind::PasswordAuthentication { .. } | StepKind::OtpAuthentication { .. }
+    ) && matches!(submit.option.as_str(), "client_input" | "resend")
+    {
+        return submit_auth(journey, state, index, submit, env).await;
+    }
     let target = if submit.option == "client_input" {
         step.next
     } else if submit.option == "cancel" && wait.cancel.is_some() {
@@ -263,7 +427,14 @@ pub async fn submit_client(
             vars.insert(output.clone(), Value::from(submit.data.clone()));
         }
     }
-    vars.insert(CLIENT_RESPONSE_VARIABLE.into(), submitted_value);
+    // What is sent to an authentication step (a password, a passcode) stays out of the
+    // variables, whatever the option.
+    if !matches!(
+        step.kind,
+        StepKind::PasswordAuthentication { .. } | StepKind::OtpAuthentication { .. }
+    ) {
+        vars.insert(CLIENT_RESPONSE_VARIABLE.into(), submitted_value);
+    }
     let submitted = (
         step.id.clone(),
         step.kind.type_name(),
@@ -318,6 +489,7 @@ async fn run_from(
         methods: state.methods.clone(),
         auth_time: state.auth_time,
         tokens: None,
+        pending: None,
     };
     let ctx = run_context(&host);
     let mut steps_taken = state.run.steps_taken;
@@ -332,6 +504,7 @@ async fn run_from(
     )
     .await;
     let auth = host.auth().clone();
+    let auth_pending = auth.pending.clone();
     let mut next = ClientRunState {
         run: RunState {
             journey_id: journey.id.clone(),
@@ -349,6 +522,7 @@ async fn run_from(
         user: auth.user,
         methods: auth.methods,
         auth_time: auth.auth_time,
+        pending: None,
     };
     let max_len = env.limits.expr.max_string_len;
     let result = match end {
@@ -360,10 +534,11 @@ async fn run_from(
                     next.run.variables = saved;
                     next.run.current_step = step.id.clone();
                     next.waiting = Some(step.id.clone());
+                    next.pending = auth_pending.filter(|p| p.step_id == step.id);
                     trace.outcome = TraceOutcome::Waiting {
                         step_id: step.id.clone(),
                     };
-                    let options = step.kind.wait_options().map(options).unwrap_or_default();
+                    let options = step_options(&step.kind);
                     ClientResult::InputRequired {
                         step_id: step.id.clone(),
                         step_type: step.kind.type_name().to_string(),
@@ -436,6 +611,307 @@ fn save_vars(
         out.insert(name.clone(), json);
     }
     Ok(out)
+}
+
+/// The options of a waiting step; OTP steps also offer `resend`.
+fn step_options(kind: &StepKind) -> Vec<ClientOption> {
+    let mut out = kind.wait_options().map(options).unwrap_or_default();
+    if matches!(kind, StepKind::OtpAuthentication { .. }) {
+        out.insert(
+            1,
+            ClientOption {
+                id: "resend".into(),
+                kind: "resend".into(),
+                label: None,
+            },
+        );
+    }
+    out
+}
+
+/// Codes after which an authentication step waits again (with the error) instead of
+/// failing.
+const RETRY_CODES: [&str; 4] = [
+    "invalid_credentials",
+    "expired_otp_passcode",
+    "rate_limited",
+    "invalid_input",
+];
+
+fn error_json(code: &str, message: &str) -> serde_json::Value {
+    serde_json::json!({ "code": code, "message": message })
+}
+
+/// The waiting authentication step again, with `error` (the state keeps waiting there).
+fn wait_again(
+    journey: &CompiledJourney,
+    state: ClientRunState,
+    index: usize,
+    data: serde_json::Value,
+    error: Option<serde_json::Value>,
+    mut trace: Trace,
+) -> ClientOutcome {
+    let step = &journey.steps[index];
+    trace.outcome = TraceOutcome::Waiting {
+        step_id: step.id.clone(),
+    };
+    let result = ClientResult::InputRequired {
+        step_id: step.id.clone(),
+        step_type: step.kind.type_name().to_string(),
+        data,
+        options: step_options(&step.kind),
+        error,
+    };
+    ClientOutcome {
+        state,
+        result,
+        trace,
+    }
+}
+
+/// A non-empty string member of the submitted object.
+fn input_string<'d>(data: &'d serde_json::Value, name: &str) -> Option<&'d str> {
+    data.get(name)
+        .and_then(serde_json::Value::as_str)
+        .filter(|s| !s.is_empty() && s.len() <= MAX_COLLECT_STRING)
+}
+
+/// `client_input` and `resend` at a waiting `password_authentication` or OTP step: the check
+/// through the directory, then on (success), the same step again (wrong credentials, an
+/// expired passcode, a rate limit, bad input), or the failure branch / the end of the run.
+/// Submitted secrets never reach the run's variables.
+async fn submit_auth(
+    journey: &CompiledJourney,
+    mut state: ClientRunState,
+    index: usize,
+    submit: ClientSubmit,
+    env: &RunEnv<'_>,
+) -> ClientOutcome {
+    let step = &journey.steps[index];
+    let pending = match &state.pending {
+        Some(p) if p.step_id == step.id => p.clone(),
+        _ => {
+            let e = StepError::fatal("invalid_state", "the step's pending data is missing");
+            return refused(journey, state, e);
+        }
+    };
+    let mut trace = new_trace(journey);
+    push_submit(
+        &mut trace,
+        step.id.clone(),
+        step.kind.type_name(),
+        &submit.option,
+        env,
+    );
+    let (error_variable, on_failure) = match &step.kind {
+        StepKind::PasswordAuthentication {
+            error_variable,
+            on_failure,
+            ..
+        }
+        | StepKind::OtpAuthentication {
+            error_variable,
+            on_failure,
+            ..
+        } => (error_variable.clone(), *on_failure),
+        _ => ("error".to_string(), None),
+    };
+    let Some(directory) = env.directory else {
+        let e = DirectoryError {
+            code: "directory_unavailable".into(),
+            message: "no user directory is available to this run".into(),
+        };
+        return auth_failure(
+            journey,
+            state,
+            index,
+            e,
+            &error_variable,
+            on_failure,
+            trace,
+            env,
+        )
+        .await;
+    };
+    let invalid = |message: &str| Some(error_json("invalid_input", message));
+    let (checked, amr) = match (&step.kind, submit.option.as_str()) {
+        (StepKind::OtpAuthentication { channel, .. }, "resend") => {
+            let user_id = pending.user_id.clone().unwrap_or_default();
+            return match directory.send_passcode(&user_id, *channel).await {
+                Ok(address) => {
+                    let data = wait_data(*channel, &address);
+                    if let Some(p) = state.pending.as_mut() {
+                        p.data = data.clone();
+                    }
+                    wait_again(journey, state, index, data, None, trace)
+                }
+                Err(e) => {
+                    let error = Some(error_json(&e.code, &e.message));
+                    wait_again(journey, state, index, pending.data, error, trace)
+                }
+            };
+        }
+        (StepKind::PasswordAuthentication { .. }, "client_input") => {
+            let username = match &pending.username {
+                Some(u) => Some(u.as_str()),
+                None => input_string(&submit.data, "username"),
+            };
+            let password = input_string(&submit.data, "password");
+            let (Some(username), Some(password)) = (username, password) else {
+                let message = if pending.username.is_some() {
+                    "`password` must be a non-empty string"
+                } else {
+                    "`username` and `password` must be non-empty strings"
+                };
+                return wait_again(journey, state, index, pending.data, invalid(message), trace);
+            };
+            let checked = directory.authenticate_password(username, password).await;
+            (checked, "pwd")
+        }
+        (StepKind::OtpAuthentication { channel, .. }, "client_input") => {
+            let passcode = match &submit.data {
+                serde_json::Value::Object(_) => input_string(&submit.data, "passcode"),
+                _ => None,
+            };
+            let Some(passcode) = passcode else {
+                let message = "`passcode` must be a non-empty string";
+                return wait_again(journey, state, index, pending.data, invalid(message), trace);
+            };
+            let user_id = pending.user_id.clone().unwrap_or_default();
+            let checked = directory
+                .verify_passcode(&user_id, *channel, passcode)
+                .await;
+            (checked, channel.amr())
+        }
+        _ => {
+            let e = StepError::fatal(
+                "invalid_option",
+                "the waiting step does not offer this option",
+            );
+            return refused(journey, state, e);
+        }
+    };
+    let user = match checked {
+        Ok(user) => user,
+        Err(e) if RETRY_CODES.contains(&e.code.as_str()) => {
+            let error = Some(error_json(&e.code, &e.message));
+            return wait_again(journey, state, index, pending.data, error, trace);
+        }
+        Err(e) => {
+            return auth_failure(
+                journey,
+                state,
+                index,
+                e,
+                &error_variable,
+                on_failure,
+                trace,
+                env,
+            )
+            .await
+        }
+    };
+    if state
+        .user
+        .as_ref()
+        .is_some_and(|old| old.user_id != user.user_id)
+    {
+        let e = DirectoryError {
+            code: "user_mismatch".into(),
+            message: "the user differs from the run's authenticated user".into(),
+        };
+        return auth_failure(
+            journey,
+            state,
+            index,
+            e,
+            &error_variable,
+            on_failure,
+            trace,
+            env,
+        )
+        .await;
+    }
+    state.user = Some(user);
+    if !state.methods.iter().any(|m| m == amr) {
+        state.methods.push(amr.to_string());
+    }
+    state.auth_time = Some(env.now_ms.div_euclid(1000));
+    state.pending = None;
+    let vars = match load_vars(state.run.variables.clone(), env) {
+        Ok(v) => v,
+        Err(e) => return refused(journey, state, e),
+    };
+    let Some(next) = step.next else {
+        let e = StepError::fatal("internal_error", "step has no successor");
+        return refused(journey, state, e);
+    };
+    let next_id = journey.steps[next].id.clone();
+    continue_run(journey, state, &next_id, vars, trace, env).await
+}
+
+/// The waiting data of an OTP step: the masked address.
+pub(crate) fn wait_data(channel: PasscodeChannel, address: &str) -> serde_json::Value {
+    match channel {
+        PasscodeChannel::Email => serde_json::json!({ "email": mask_email(address) }),
+        PasscodeChannel::Sms => serde_json::json!({ "phone_number": mask_phone(address) }),
+    }
+}
+
+/// A failed authentication step: the failure branch with `{code, message}` in
+/// `error_variable`, or the end of the run.
+#[allow(clippy::too_many_arguments)]
+async fn auth_failure(
+    journey: &CompiledJourney,
+    mut state: ClientRunState,
+    index: usize,
+    e: DirectoryError,
+    error_variable: &str,
+    on_failure: Option<usize>,
+    mut trace: Trace,
+    env: &RunEnv<'_>,
+) -> ClientOutcome {
+    let step = &journey.steps[index];
+    state.pending = None;
+    match on_failure {
+        Some(target) => {
+            let mut vars = match load_vars(state.run.variables.clone(), env) {
+                Ok(v) => v,
+                Err(e) => return refused(journey, state, e),
+            };
+            vars.insert(
+                error_variable.to_string(),
+                Value::from(error_json(&e.code, &e.message)),
+            );
+            let target_id = journey.steps[target].id.clone();
+            continue_run(journey, state, &target_id, vars, trace, env).await
+        }
+        None => {
+            state.waiting = None;
+            let result = failed(&mut trace, &step.id, StepError::new(&e.code, e.message));
+            ClientOutcome {
+                state,
+                result,
+                trace,
+            }
+        }
+    }
+}
+
+/// [`run_from`] after a submit already traced in `trace`.
+async fn continue_run(
+    journey: &CompiledJourney,
+    state: ClientRunState,
+    start_id: &str,
+    vars: Vars,
+    trace: Trace,
+    env: &RunEnv<'_>,
+) -> ClientOutcome {
+    let mut outcome = run_from(journey, state, start_id, vars, None, env).await;
+    let mut steps = trace.steps;
+    steps.append(&mut outcome.trace.steps);
+    outcome.trace.steps = steps;
+    outcome
 }
 
 /// The options of a waiting step: `client_input`, custom branches, then `cancel`.

@@ -212,6 +212,52 @@ pub enum StepKind {
         /// The calls, in order.
         calls: Vec<ServiceCall>,
     },
+    /// Client step: waits for `{username, password}` (or only `{password}` when `username`
+    /// names the user) and checks it through the [`crate::Directory`].
+    PasswordAuthentication {
+        /// Username expression (optional).
+        username: Option<Program>,
+        /// Variable receiving `{code, message}` on the failure branch (default `error`).
+        error_variable: String,
+        /// `None`: a failure ends the run; else the failure branch.
+        on_failure: Option<usize>,
+        /// Extra options (`cancel`, branches).
+        wait: WaitOptions,
+    },
+    /// Client step: sends a one-time passcode by email or SMS, then waits for `{passcode}`
+    /// (options `resend` and, when declared, `cancel`).
+    OtpAuthentication {
+        /// Email or SMS.
+        channel: crate::client::PasscodeChannel,
+        /// Username expression naming the user (default: the run's authenticated user).
+        username: Option<Program>,
+        /// Variable receiving `{code, message}` on the failure branch (default `error`).
+        error_variable: String,
+        /// `None`: a failure ends the run; else the failure branch.
+        on_failure: Option<usize>,
+        /// Extra options (`cancel`, branches).
+        wait: WaitOptions,
+    },
+    /// Creates a user (not authenticated by it).
+    CreateUser {
+        /// Username expression.
+        username: Option<Program>,
+        /// Email expression.
+        email: Option<Program>,
+        /// Phone number expression.
+        phone_number: Option<Program>,
+        /// Variable receiving `{user_id, username, email, phone_number}`.
+        output: Option<String>,
+    },
+    /// Looks a user up by username or user id.
+    GetUser {
+        /// Username expression.
+        username: Option<Program>,
+        /// User id expression.
+        user_id: Option<Program>,
+        /// Variable receiving `{user_id, username, email, phone_number}` or null.
+        output: String,
+    },
     /// Validates a token with a connection.
     ValidateToken {
         /// Token expression.
@@ -238,13 +284,24 @@ impl StepKind {
             StepKind::Complete { .. } => "complete",
             StepKind::Reject { .. } => "reject",
             StepKind::CustomAuthentication { .. } => "custom_authentication",
+            StepKind::PasswordAuthentication { .. } => "password_authentication",
+            StepKind::OtpAuthentication {
+                channel: crate::client::PasscodeChannel::Email,
+                ..
+            } => "email_otp_authentication",
+            StepKind::OtpAuthentication { .. } => "sms_otp_authentication",
+            StepKind::CreateUser { .. } => "create_user",
+            StepKind::GetUser { .. } => "get_user",
         }
     }
 
     /// The options of a waiting step (`None` for steps that do not wait).
     pub fn wait_options(&self) -> Option<&WaitOptions> {
         match self {
-            StepKind::Information { wait, .. } | StepKind::Collect { wait, .. } => Some(wait),
+            StepKind::Information { wait, .. }
+            | StepKind::Collect { wait, .. }
+            | StepKind::PasswordAuthentication { wait, .. }
+            | StepKind::OtpAuthentication { wait, .. } => Some(wait),
             _ => None,
         }
     }
@@ -288,6 +345,17 @@ impl StepKind {
                 amr,
                 ..
             } => [username, token].into_iter().chain(amr).collect(),
+            StepKind::PasswordAuthentication { username, .. }
+            | StepKind::OtpAuthentication { username, .. } => username.iter().collect(),
+            StepKind::CreateUser {
+                username,
+                email,
+                phone_number,
+                ..
+            } => username.iter().chain(email).chain(phone_number).collect(),
+            StepKind::GetUser {
+                username, user_id, ..
+            } => username.iter().chain(user_id).collect(),
         }
     }
 
@@ -324,13 +392,6 @@ pub fn check_journey(text: &str, format: Format) -> Result<Checked, Vec<Validati
         warnings: place_warnings(warnings, &map),
     })
 }
-
-/// Step types of SPEC §7.2 that later issues implement; refused with a clear message.
-const NOT_YET: [&str; 3] = [
-    "password_authentication",
-    "email_otp_authentication",
-    "sms_otp_authentication",
-];
 
 /// Validates a definition: compiles every expression and resolves every target. Without the
 /// text, findings have no line and column (only `step_line`); [`check_journey`] has both.
@@ -462,6 +523,16 @@ pub(crate) fn successors(step: &CompiledStep) -> Vec<usize> {
         StepKind::Information { wait, .. } | StepKind::Collect { wait, .. } => {
             out.extend(wait.branches.iter().map(|(_, t, _)| *t));
             out.extend(wait.cancel);
+        }
+        StepKind::PasswordAuthentication {
+            wait, on_failure, ..
+        }
+        | StepKind::OtpAuthentication {
+            wait, on_failure, ..
+        } => {
+            out.extend(wait.branches.iter().map(|(_, t, _)| *t));
+            out.extend(wait.cancel);
+            out.extend(*on_failure);
         }
         StepKind::CustomAuthentication { on_failure, .. } => out.extend(*on_failure),
         _ => {}
@@ -637,10 +708,15 @@ impl StepCx<'_> {
                 "on_failure",
                 "create_user_if_missing",
             ],
-            t if NOT_YET.contains(&t) => {
-                self.err("type", format!("step type `{t}` is not supported yet"));
-                return None;
-            }
+            "password_authentication" | "email_otp_authentication" | "sms_otp_authentication" => &[
+                "username",
+                "error_variable",
+                "on_failure",
+                "branches",
+                "cancel",
+            ],
+            "create_user" => &["username", "email", "phone_number", "output"],
+            "get_user" => &["username", "user_id", "output"],
             _ => {
                 self.err("type", "unknown step type");
                 return None;
@@ -658,8 +734,16 @@ impl StepCx<'_> {
             );
             return None;
         }
-        if matches!(step_type, "information" | "collect" | "complete" | "reject")
-            && journey_type != JourneyType::Client
+        if matches!(
+            step_type,
+            "information"
+                | "collect"
+                | "complete"
+                | "reject"
+                | "password_authentication"
+                | "email_otp_authentication"
+                | "sms_otp_authentication"
+        ) && journey_type != JourneyType::Client
         {
             self.err(
                 "type",
@@ -678,6 +762,15 @@ impl StepCx<'_> {
                 data: self.expr_opt("data"),
             }),
             "custom_authentication" => self.custom_authentication(),
+            "password_authentication" => self.authentication(None),
+            "email_otp_authentication" => {
+                self.authentication(Some(crate::client::PasscodeChannel::Email))
+            }
+            "sms_otp_authentication" => {
+                self.authentication(Some(crate::client::PasscodeChannel::Sms))
+            }
+            "create_user" => self.create_user(),
+            "get_user" => self.get_user(),
             "condition" => {
                 let (e, t, f) = (
                     self.expr("expression"),
@@ -922,6 +1015,88 @@ impl StepCx<'_> {
             error_variable: error_variable?,
             on_failure,
             create_user_if_missing,
+        })
+    }
+
+    /// `error_variable` (default `error`) and `on_failure` (`abort` default, or a step id).
+    fn failure_branch(&mut self) -> (Option<String>, Option<usize>) {
+        let error_variable = match self.fields.get("error_variable") {
+            None | Some(Value::Null) => Some("error".to_string()),
+            Some(_) => self.var_name_opt("error_variable"),
+        };
+        let on_failure = match self.fields.get("on_failure") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s == "abort" => None,
+            Some(_) => self.target_opt("on_failure"),
+        };
+        (error_variable, on_failure)
+    }
+
+    /// `password_authentication` (no channel) and the OTP steps.
+    fn authentication(
+        &mut self,
+        channel: Option<crate::client::PasscodeChannel>,
+    ) -> Option<StepKind> {
+        let username = self.expr_opt("username");
+        let (error_variable, on_failure) = self.failure_branch();
+        let wait = self.wait_options();
+        let error_variable = error_variable?;
+        Some(match channel {
+            None => StepKind::PasswordAuthentication {
+                username,
+                error_variable,
+                on_failure,
+                wait,
+            },
+            Some(channel) => StepKind::OtpAuthentication {
+                channel,
+                username,
+                error_variable,
+                on_failure,
+                wait,
+            },
+        })
+    }
+
+    fn create_user(&mut self) -> Option<StepKind> {
+        let username = self.expr_opt("username");
+        let email = self.expr_opt("email");
+        let phone_number = self.expr_opt("phone_number");
+        if username.is_none() && email.is_none() && phone_number.is_none() {
+            self.err(
+                "username",
+                "`create_user` needs at least one of `username`, `email`, `phone_number`",
+            );
+        }
+        let output = self.var_name_opt("output");
+        Some(StepKind::CreateUser {
+            username,
+            email,
+            phone_number,
+            output,
+        })
+    }
+
+    fn get_user(&mut self) -> Option<StepKind> {
+        let username = self.expr_opt("username");
+        let user_id = self.expr_opt("user_id");
+        if username.is_some() == user_id.is_some() {
+            self.err(
+                "username",
+                "`get_user` needs exactly one of `username`, `user_id`",
+            );
+        }
+        let output = match self.fields.get("output").and_then(Value::as_str) {
+            Some(o) if valid_var(o) => Some(o.to_string()),
+            _ => {
+                self.err("output", "`output` must be a variable name");
+                None
+            }
+        };
+        Some(StepKind::GetUser {
+            username,
+            user_id,
+            output: output?,
         })
     }
 

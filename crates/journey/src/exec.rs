@@ -13,7 +13,9 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use tessera_expr::{eval, Context, ConvertError, Deadline, Limits, Program, RandomSource, Value};
 
-use crate::client::{Directory, DirectoryError, RunUser};
+use crate::client::{
+    Directory, DirectoryError, NewUser, PasscodeChannel, PendingAuth, RunUser, UserInfo, UserRef,
+};
 use crate::clock::RunClock;
 use crate::compile::{CompiledJourney, CompiledStep, StepKind};
 use crate::connection::ConnectionLookup;
@@ -652,6 +654,90 @@ pub(crate) async fn execute(
         StepKind::Reject { data } => Ok(Flow::Rejected(
             step_data(data.as_ref(), vars, ctx, host).await?,
         )),
+        StepKind::PasswordAuthentication { username, .. } => {
+            let username = opt_string("username", username.as_ref(), vars, ctx, host).await?;
+            let data = match &username {
+                Some(u) => serde_json::json!({ "username": u }),
+                None => serde_json::json!({}),
+            };
+            host.auth().pending = Some(PendingAuth {
+                step_id: step.id.clone(),
+                username,
+                user_id: None,
+                data: data.clone(),
+            });
+            Ok(Flow::Wait(data))
+        }
+        StepKind::OtpAuthentication {
+            channel,
+            username,
+            error_variable,
+            on_failure,
+            ..
+        } => {
+            let username = opt_string("username", username.as_ref(), vars, ctx, host).await?;
+            match otp_start(step, *channel, username, host).await {
+                Ok(data) => Ok(Flow::Wait(data)),
+                Err(e) if e.fatal => Err(e),
+                Err(e) => match on_failure {
+                    Some(target) => {
+                        let error = serde_json::json!({"code": e.code, "message": e.message});
+                        vars.insert(error_variable.clone(), Value::from(error));
+                        Ok(Flow::Goto(*target, format!("failure:{}", e.code)))
+                    }
+                    None => Err(e),
+                },
+            }
+        }
+        StepKind::CreateUser {
+            username,
+            email,
+            phone_number,
+            output,
+        } => {
+            let new = NewUser {
+                username: opt_string("username", username.as_ref(), vars, ctx, host).await?,
+                email: opt_string("email", email.as_ref(), vars, ctx, host).await?,
+                phone_number: opt_string("phone_number", phone_number.as_ref(), vars, ctx, host)
+                    .await?,
+            };
+            if new.username.is_none() && new.email.is_none() && new.phone_number.is_none() {
+                return Err(StepError::new(
+                    "invalid_input",
+                    "create_user: username, email and phone_number are all empty",
+                ));
+            }
+            let directory = require_directory(host)?;
+            let user = directory
+                .create_user_with(&new)
+                .await
+                .map_err(from_directory)?;
+            if let Some(out) = output {
+                vars.insert(out.clone(), user_json(&user));
+            }
+            next()
+        }
+        StepKind::GetUser {
+            username,
+            user_id,
+            output,
+        } => {
+            let username = opt_string("username", username.as_ref(), vars, ctx, host).await?;
+            let user_id = opt_string("user_id", user_id.as_ref(), vars, ctx, host).await?;
+            let directory = require_directory(host)?;
+            let lookup = match (&username, &user_id) {
+                (Some(u), _) => Some(UserRef::Username(u)),
+                (None, Some(id)) => Some(UserRef::UserId(id)),
+                (None, None) => None,
+            };
+            let found = match lookup {
+                Some(l) => directory.get_user(l).await.map_err(from_directory)?,
+                None => None,
+            };
+            let v = found.as_ref().map(user_json).unwrap_or(Value::Null);
+            vars.insert(output.clone(), v);
+            next()
+        }
         StepKind::CustomAuthentication {
             username,
             token,
@@ -708,6 +794,91 @@ pub(crate) async fn execute(
             }
         }
     }
+}
+
+/// A string-or-null expression field (`None` when absent or null).
+async fn opt_string(
+    field: &str,
+    p: Option<&Program>,
+    vars: &IndexMap<String, Value>,
+    ctx: &Context<'_>,
+    host: &RunHost<'_>,
+) -> Result<Option<String>, StepError> {
+    let Some(p) = p else { return Ok(None) };
+    match run_expr(field, p, vars, ctx, host).await? {
+        Value::Null => Ok(None),
+        Value::String(s) if s.trim().is_empty() => Ok(None),
+        Value::String(s) => Ok(Some(s.to_string())),
+        other => Err(StepError::new(
+            "type_error",
+            format!("{field}: must be a string, got {}", other.type_name()),
+        )),
+    }
+}
+
+fn require_directory<'a>(host: &RunHost<'a>) -> Result<&'a dyn Directory, StepError> {
+    host.env.directory.ok_or_else(|| {
+        StepError::new(
+            "directory_unavailable",
+            "no user directory is available to this run",
+        )
+    })
+}
+
+fn from_directory(e: DirectoryError) -> StepError {
+    StepError::new(&e.code, e.message)
+}
+
+fn user_json(user: &UserInfo) -> Value {
+    Value::from(serde_json::json!({
+        "user_id": user.user_id,
+        "username": user.username,
+        "email": user.email,
+        "phone_number": user.phone_number,
+    }))
+}
+
+/// Entering an OTP step: the user (named, else the run's), a passcode sent, the masked
+/// address to wait with.
+async fn otp_start(
+    step: &CompiledStep,
+    channel: PasscodeChannel,
+    username: Option<String>,
+    host: &RunHost<'_>,
+) -> Result<serde_json::Value, StepError> {
+    let directory = require_directory(host)?;
+    let user_id = match username {
+        Some(name) => match directory.find_user(&name).await.map_err(from_directory)? {
+            Some(u) => u.user_id,
+            None => {
+                return Err(StepError::new(
+                    "user_not_found",
+                    "no user with this username",
+                ))
+            }
+        },
+        None => match host.auth().user.clone() {
+            Some(u) => u.user_id,
+            None => {
+                return Err(StepError::new(
+                    "not_authenticated",
+                    "no user is authenticated in this run and the step names none",
+                ))
+            }
+        },
+    };
+    let address = directory
+        .send_passcode(&user_id, channel)
+        .await
+        .map_err(from_directory)?;
+    let data = crate::client::wait_data(channel, &address);
+    host.auth().pending = Some(PendingAuth {
+        step_id: step.id.clone(),
+        username: None,
+        user_id: Some(user_id),
+        data: data.clone(),
+    });
+    Ok(data)
 }
 
 /// The amr recorded when `custom_authentication` has none.

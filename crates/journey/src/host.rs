@@ -55,6 +55,8 @@ pub(crate) struct AuthState {
     pub auth_time: Option<i64>,
     /// `@policy.userTokens()` of a backend run: fetched once, then cached (also a failure).
     pub tokens: Option<Result<serde_json::Value, (String, String)>>,
+    /// Set by an authentication step that starts waiting.
+    pub pending: Option<crate::client::PendingAuth>,
 }
 
 pub(crate) struct RunHost<'a> {

@@ -31,8 +31,9 @@ mod trace;
 mod yaml;
 
 pub use client::{
-    start_client, submit_client, ClientOption, ClientOutcome, ClientResult, ClientRunState,
-    ClientSubmit, Directory, DirectoryError, RunUser, CLIENT_RESPONSE_VARIABLE, MAX_COLLECT_STRING,
+    mask_email, mask_phone, start_client, submit_client, ClientOption, ClientOutcome, ClientResult,
+    ClientRunState, ClientSubmit, Directory, DirectoryError, NewUser, PasscodeChannel, PendingAuth,
+    RunUser, UserInfo, UserRef, CLIENT_RESPONSE_VARIABLE, MAX_COLLECT_STRING,
 };
 pub use clock::{FrozenClock, RunClock};
 pub use compile::{

@@ -10,7 +10,8 @@ use serde_json::Value as Json;
 use tessera_expr::{compile, eval_sync, BoxFuture, Context, NoHost, SeededRandom, Value};
 
 use crate::client::{
-    start_client, submit_client, ClientResult, ClientSubmit, Directory, DirectoryError, RunUser,
+    start_client, submit_client, ClientResult, ClientSubmit, Directory, DirectoryError, NewUser,
+    PasscodeChannel, RunUser, UserInfo, UserRef,
 };
 use crate::clock::FrozenClock;
 use crate::compile::CompiledJourney;
@@ -70,7 +71,7 @@ pub struct TestResponse {
 }
 
 /// A user of a test case's stub directory.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct TestUser {
     /// Username (matched case-insensitively).
@@ -84,6 +85,18 @@ pub struct TestUser {
     /// A disabled user: finding it is a `user_not_active` error.
     #[serde(default)]
     pub disabled: bool,
+    /// Phone number (`sms_otp_authentication`, `get_user`).
+    #[serde(default)]
+    pub phone_number: Option<String>,
+    /// The password `password_authentication` accepts (none: every password is wrong).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// The passcode the OTP steps "send" and accept.
+    #[serde(default)]
+    pub passcode: Option<String>,
+    /// Locked out: password and passcode checks answer `auth_locked`.
+    #[serde(default)]
+    pub locked: bool,
 }
 
 /// A canned response, matched by connection name or exact URL.
@@ -413,30 +426,65 @@ async fn run_client_case(
 }
 
 /// The directory of a test case: its listed users; created users are remembered for the
-/// case; tokens are fixed fake values naming the user and methods.
+/// case; tokens are fixed fake values naming the user and methods; passwords and passcodes
+/// are the users' scripted ones (a passcode is "sent" by doing nothing).
 struct StubDirectory {
-    users: Mutex<Vec<(RunUser, bool)>>,
+    users: Mutex<Vec<TestUser>>,
+}
+
+fn stub_error(code: &str, message: &str) -> DirectoryError {
+    DirectoryError {
+        code: code.into(),
+        message: message.into(),
+    }
+}
+
+impl TestUser {
+    fn id(&self) -> String {
+        self.user_id
+            .clone()
+            .unwrap_or_else(|| format!("user-{}", self.username))
+    }
+
+    fn run_user(&self) -> RunUser {
+        RunUser {
+            user_id: self.id(),
+            username: Some(self.username.clone()),
+            email: self.email.clone(),
+        }
+    }
+
+    fn info(&self) -> UserInfo {
+        UserInfo {
+            user_id: self.id(),
+            username: Some(self.username.clone()),
+            email: self.email.clone(),
+            phone_number: self.phone_number.clone(),
+        }
+    }
 }
 
 impl StubDirectory {
     fn new(users: &[TestUser]) -> Self {
-        let users = users
-            .iter()
-            .map(|u| {
-                let user = RunUser {
-                    user_id: u
-                        .user_id
-                        .clone()
-                        .unwrap_or_else(|| format!("user-{}", u.username)),
-                    username: Some(u.username.clone()),
-                    email: u.email.clone(),
-                };
-                (user, u.disabled)
-            })
-            .collect();
         StubDirectory {
-            users: Mutex::new(users),
+            users: Mutex::new(users.to_vec()),
         }
+    }
+
+    fn by_name(&self, username: &str) -> Option<TestUser> {
+        self.users.lock().ok().and_then(|users| {
+            users
+                .iter()
+                .find(|u| u.username.to_lowercase() == username.to_lowercase())
+                .cloned()
+        })
+    }
+
+    fn by_id(&self, user_id: &str) -> Option<TestUser> {
+        self.users
+            .lock()
+            .ok()
+            .and_then(|users| users.iter().find(|u| u.id() == user_id).cloned())
     }
 }
 
@@ -445,23 +493,13 @@ impl Directory for StubDirectory {
         &'a self,
         username: &'a str,
     ) -> BoxFuture<'a, Result<Option<RunUser>, DirectoryError>> {
-        let found = self.users.lock().ok().and_then(|users| {
-            users
-                .iter()
-                .find(|(u, _)| {
-                    u.username
-                        .as_deref()
-                        .is_some_and(|n| n.to_lowercase() == username.to_lowercase())
-                })
-                .cloned()
-        });
+        let found = self.by_name(username);
         Box::pin(async move {
             match found {
-                Some((_, true)) => Err(DirectoryError {
-                    code: "user_not_active".into(),
-                    message: "the user is not active".into(),
-                }),
-                Some((u, false)) => Ok(Some(u)),
+                Some(u) if u.disabled => {
+                    Err(stub_error("user_not_active", "the user is not active"))
+                }
+                Some(u) => Ok(Some(u.run_user())),
                 None => Ok(None),
             }
         })
@@ -471,15 +509,15 @@ impl Directory for StubDirectory {
         &'a self,
         username: &'a str,
     ) -> BoxFuture<'a, Result<RunUser, DirectoryError>> {
-        let user = RunUser {
-            user_id: format!("user-{username}"),
-            username: Some(username.to_string()),
-            email: None,
+        let user = TestUser {
+            username: username.to_string(),
+            ..TestUser::default()
         };
+        let run_user = user.run_user();
         if let Ok(mut users) = self.users.lock() {
-            users.push((user.clone(), false));
+            users.push(user);
         }
-        Box::pin(async move { Ok(user) })
+        Box::pin(async move { Ok(run_user) })
     }
 
     fn issue_tokens<'a>(
@@ -495,6 +533,124 @@ impl Directory for StubDirectory {
             "session_id": format!("test-session:{auth_time}"),
         });
         Box::pin(async move { Ok(tokens) })
+    }
+
+    fn authenticate_password<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a str,
+    ) -> BoxFuture<'a, Result<RunUser, DirectoryError>> {
+        let found = self.by_name(username);
+        Box::pin(async move {
+            let wrong = || {
+                stub_error(
+                    "invalid_credentials",
+                    "the username or password is incorrect",
+                )
+            };
+            let user = found.ok_or_else(wrong)?;
+            if user.locked {
+                return Err(stub_error("auth_locked", "too many failed attempts"));
+            }
+            if user.password.as_deref() != Some(password) {
+                return Err(wrong());
+            }
+            if user.disabled {
+                return Err(stub_error("user_not_active", "the user is not active"));
+            }
+            Ok(user.run_user())
+        })
+    }
+
+    fn send_passcode<'a>(
+        &'a self,
+        user_id: &'a str,
+        channel: PasscodeChannel,
+    ) -> BoxFuture<'a, Result<String, DirectoryError>> {
+        let found = self.by_id(user_id);
+        Box::pin(async move {
+            let user = found.ok_or_else(|| stub_error("user_not_found", "no such user"))?;
+            match channel {
+                PasscodeChannel::Email => user.email.ok_or_else(|| {
+                    stub_error("user_email_address_missing", "the user has no email")
+                }),
+                PasscodeChannel::Sms => user.phone_number.ok_or_else(|| {
+                    stub_error("user_phone_number_missing", "the user has no phone number")
+                }),
+            }
+        })
+    }
+
+    fn verify_passcode<'a>(
+        &'a self,
+        user_id: &'a str,
+        _channel: PasscodeChannel,
+        passcode: &'a str,
+    ) -> BoxFuture<'a, Result<RunUser, DirectoryError>> {
+        let found = self.by_id(user_id);
+        Box::pin(async move {
+            let user = found.ok_or_else(|| stub_error("user_not_found", "no such user"))?;
+            if user.locked {
+                return Err(stub_error("auth_locked", "too many failed attempts"));
+            }
+            if user.passcode.as_deref() != Some(passcode) {
+                return Err(stub_error(
+                    "invalid_credentials",
+                    "the passcode is incorrect",
+                ));
+            }
+            Ok(user.run_user())
+        })
+    }
+
+    fn get_user<'a>(
+        &'a self,
+        user: UserRef<'a>,
+    ) -> BoxFuture<'a, Result<Option<UserInfo>, DirectoryError>> {
+        let found = match user {
+            UserRef::Username(name) => self.by_name(name),
+            UserRef::UserId(id) => self.by_id(id),
+        };
+        Box::pin(async move { Ok(found.map(|u| u.info())) })
+    }
+
+    fn create_user_with<'a>(
+        &'a self,
+        new: &'a NewUser,
+    ) -> BoxFuture<'a, Result<UserInfo, DirectoryError>> {
+        let result = (|| {
+            let mut users = self
+                .users
+                .lock()
+                .map_err(|_| stub_error("internal_error", "poisoned"))?;
+            let username = new
+                .username
+                .clone()
+                .or_else(|| new.email.clone())
+                .or_else(|| new.phone_number.clone())
+                .unwrap_or_default();
+            let taken = users.iter().any(|u| {
+                u.username.to_lowercase() == username.to_lowercase()
+                    || (new.email.is_some() && u.email == new.email)
+                    || (new.phone_number.is_some() && u.phone_number == new.phone_number)
+            });
+            if taken {
+                return Err(stub_error(
+                    "user_already_exists",
+                    "a user with these identifiers already exists",
+                ));
+            }
+            let user = TestUser {
+                username,
+                email: new.email.clone(),
+                phone_number: new.phone_number.clone(),
+                ..TestUser::default()
+            };
+            let info = user.info();
+            users.push(user);
+            Ok(info)
+        })();
+        Box::pin(async move { result })
     }
 }
 

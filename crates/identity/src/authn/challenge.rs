@@ -262,10 +262,30 @@ impl Challenges {
     pub(crate) async fn finish(
         &self,
         client: &ClientRecord,
-        mut user: User,
+        user: User,
         code: &OneTimeCode,
         options: LoginOptions,
     ) -> Result<IssuedTokens, Error> {
+        let user = self.accept(client, user, code).await?;
+        self.logins
+            .complete(
+                client,
+                &user,
+                &code.kind,
+                options,
+                code.approval_data.clone(),
+            )
+            .await
+    }
+
+    /// The checks of [`Self::finish`] before the login: method still enabled, user active,
+    /// the address the code went to marked verified (unless the caller chose it).
+    pub(crate) async fn accept(
+        &self,
+        client: &ClientRecord,
+        mut user: User,
+        code: &OneTimeCode,
+    ) -> Result<User, Error> {
         method_enabled(&self.prefs(client), &code.kind)?;
         if user.status != UserStatus::Active {
             return Err(not_active());
@@ -277,15 +297,7 @@ impl Challenges {
                 .mark_verified(&mut user, code.kind == SMS, code.destination.as_deref())
                 .await?;
         }
-        self.logins
-            .complete(
-                client,
-                &user,
-                &code.kind,
-                options,
-                code.approval_data.clone(),
-            )
-            .await
+        Ok(user)
     }
 
     /// Housekeeping: codes that expired an hour ago are deleted.

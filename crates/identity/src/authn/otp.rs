@@ -334,7 +334,88 @@ impl Otp {
         if req.channel == OtpChannel::Direct || custom.is_some() {
             permit.also::<perm::AuthDirect>()?;
         }
-        let client = permit.client();
+        let (code, _) = self
+            .deliver(permit.client(), &req, custom, approval_data.clone())
+            .await?;
+        Ok(OtpSent {
+            message: "OTP sent",
+            approval_data,
+            code: (req.channel == OtpChannel::Direct).then_some(code),
+        })
+    }
+
+    /// A journey's OTP step: a new code for the user sent to their email or phone for the
+    /// run's client, exactly as `send` does it (method enabled, rate limits, the code
+    /// replacing older ones); the address it went to.
+    pub(crate) async fn send_for_journey(
+        &self,
+        client: &ClientRecord,
+        user_id: &str,
+        channel: OtpChannel,
+    ) -> Result<String, Error> {
+        let req = OtpSend::new(
+            channel,
+            Identifier {
+                kind: IdentifierType::UserId,
+                value: user_id.to_string(),
+            },
+            None,
+        );
+        let (_, destination) = self.deliver(client, &req, None, None).await?;
+        destination.ok_or_else(|| Error::internal("a passcode was sent without an address"))
+    }
+
+    /// A journey's OTP step: the code checked exactly as `authenticate` does (rate limits,
+    /// [`redeem_passcode`]: lockout, attempt counted first, bound to the client), of the
+    /// step's channel only, the address marked verified; the user.
+    pub(crate) async fn redeem_for_journey(
+        &self,
+        client: &ClientRecord,
+        user_id: &str,
+        channel: OtpChannel,
+        passcode: &str,
+    ) -> Result<User, Error> {
+        let c = &self.challenges;
+        let identifier = Identifier {
+            kind: IdentifierType::UserId,
+            value: user_id.to_string(),
+        };
+        let key = identifier.key();
+        c.limits().check_authenticate(
+            c.now_ms(),
+            client.client_id(),
+            Some(key.as_deref().unwrap_or("invalid")),
+        )?;
+        let prefs = c.prefs(client);
+        let kind = if channel == OtpChannel::Sms {
+            SMS
+        } else {
+            EOTP
+        };
+        let (code, user) = redeem_passcode(
+            c,
+            &self.lockouts,
+            client,
+            PasscodeCheck {
+                identifier: &identifier,
+                passcode,
+                kinds: &[kind],
+                client_bound: !prefs.otp.cross_clients_allowed,
+            },
+        )
+        .await?;
+        c.accept(client, user, &code).await
+    }
+
+    /// Makes, delivers and stores a code (`send` after its input and permission checks);
+    /// the code and the address it went to.
+    async fn deliver(
+        &self,
+        client: &ClientRecord,
+        req: &OtpSend,
+        custom: Option<String>,
+        approval_data: Option<Map<String, Value>>,
+    ) -> Result<(Secret, Option<String>), Error> {
         let c = &self.challenges;
         let prefs = c.prefs(client);
         let kind = match (req.channel, req.identifier.kind) {
@@ -378,7 +459,8 @@ impl Otp {
             minutes,
         )?;
         record.custom_destination = custom.is_some();
-        record.approval_data = approval_data.clone();
+        record.approval_data = approval_data;
+        let sent_to = record.destination.clone();
         let vars = MessageVars {
             app: &client.app.name,
             secret: code.expose(),
@@ -411,11 +493,7 @@ impl Otp {
             },
         )
         .await?;
-        Ok(OtpSent {
-            message: "OTP sent",
-            approval_data,
-            code: (req.channel == OtpChannel::Direct).then_some(code),
-        })
+        Ok((code, sent_to))
     }
 
     /// `POST /cis/v1/auth/otp/authenticate`.

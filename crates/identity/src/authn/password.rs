@@ -21,7 +21,7 @@ use crate::error::{Code, Error};
 use crate::issuer::IssuedTokens;
 use crate::lockouts::Lockouts;
 use crate::logins::{not_active, LoginOptions, Logins};
-use crate::model::{username_norm, FailurePolicy, User, UserStatus};
+use crate::model::{username_norm, ClientRecord, FailurePolicy, User, UserStatus};
 use crate::preferences::Preferences;
 use crate::ratelimit::RateLimiter;
 use crate::users::{Identifier, IdentifierType, Users};
@@ -127,6 +127,60 @@ impl PasswordLogins {
         login: PasswordLogin,
     ) -> Result<IssuedTokens, Error> {
         let client = permit.client();
+        let user = self
+            .verify(
+                client,
+                &login.username,
+                login.username_type,
+                login.password.as_str(),
+                Some(&login.options),
+            )
+            .await?;
+        if user.password_force_replace {
+            let token = self.resets.issue(client, &user).await?;
+            return Err(
+                Error::new(Code::PasswordResetRequired, "temporary_password").with(
+                    "reset_token",
+                    serde_json::Value::String(token.expose().to_string()),
+                ),
+            );
+        }
+        self.logins
+            .complete(client, &user, PWD, login.options, None)
+            .await
+    }
+
+    /// A journey's `password_authentication` for the run's client: the checks of
+    /// [`Self::authenticate`] (the same lockouts, costs and answers), a temporary password
+    /// being `password_reset_required` (no reset token: the journey handles it); the user.
+    pub(crate) async fn authenticate_for_journey(
+        &self,
+        client: &ClientRecord,
+        username: &str,
+        password: &str,
+    ) -> Result<User, Error> {
+        let user = self.verify(client, username, None, password, None).await?;
+        if user.password_force_replace {
+            return Err(Error::new(
+                Code::PasswordResetRequired,
+                "temporary_password",
+            ));
+        }
+        Ok(user)
+    }
+
+    /// The shared checks: the method enabled for the client's application, rate limits,
+    /// the login options (`precheck`), the per-user `pwd` lockout and the Argon2id
+    /// comparison (unknown users cost and count the same); the active user whose password
+    /// matched.
+    async fn verify(
+        &self,
+        client: &ClientRecord,
+        username: &str,
+        username_type: Option<IdentifierType>,
+        password: &str,
+        precheck: Option<&LoginOptions>,
+    ) -> Result<User, Error> {
         let prefs = self.prefs.for_app(&client.app.app_id);
         if !prefs.auth_methods.password {
             return Err(method_disabled("password"));
@@ -135,30 +189,27 @@ impl PasswordLogins {
         self.limits.check_authenticate(
             self.clock.now_ms(),
             client.client_id(),
-            Some(&format!("login:{}", username_norm(&login.username))),
+            Some(&format!("login:{}", username_norm(username))),
         )?;
-        if login.password.len() > MAX_PASSWORD_BYTES {
+        if password.len() > MAX_PASSWORD_BYTES {
             return Err(Error::invalid(format!(
                 "`password` is longer than {MAX_PASSWORD_BYTES} bytes"
             )));
         }
-        self.logins.precheck(client, &login.options).await?;
+        if let Some(options) = precheck {
+            self.logins.precheck(client, options).await?;
+        }
         let now = self.clock.now_s();
-        let user = self
-            .login_user(&login.username, login.username_type)
-            .await?;
+        let user = self.login_user(username, username_type).await?;
         // Unknown usernames count and lock out like known ones (no enumeration).
         let subject = self.lockouts.subject(
             user.as_ref().map(|u| u.user_id.as_str()),
-            &format!("login:{}", username_norm(&login.username)),
+            &format!("login:{}", username_norm(username)),
         );
         if self.lockouts.is_locked(&subject, PWD).await? {
             return Err(Code::AuthLocked.into());
         }
-        let ok = self
-            .users
-            .verify_password(user.as_ref(), login.password.as_str())
-            .await?;
+        let ok = self.users.verify_password(user.as_ref(), password).await?;
         let user = match user {
             Some(u) if ok => u,
             _ => {
@@ -182,17 +233,6 @@ impl PasswordLogins {
             return Err(not_active());
         }
         self.lockouts.reset(&subject, PWD).await?;
-        if user.password_force_replace {
-            let token = self.resets.issue(client, &user).await?;
-            return Err(
-                Error::new(Code::PasswordResetRequired, "temporary_password").with(
-                    "reset_token",
-                    serde_json::Value::String(token.expose().to_string()),
-                ),
-            );
-        }
-        self.logins
-            .complete(client, &user, PWD, login.options, None)
-            .await
+        Ok(user)
     }
 }

@@ -747,6 +747,47 @@ impl Users {
         }
     }
 
+    /// A journey's `create_user` step: a new active user with these identifiers (the same
+    /// field rules as the users API), a member of `app_id` when given. A taken identifier is
+    /// 409 `user_already_exists` (never the existing user).
+    pub(crate) async fn create_from_journey(
+        &self,
+        app_id: Option<&str>,
+        username: Option<&str>,
+        email: Option<&str>,
+        phone_number: Option<&str>,
+    ) -> Result<User, Error> {
+        let mut obj = serde_json::Map::new();
+        for (name, v) in [
+            ("username", username),
+            ("email", email),
+            ("phone_number", phone_number),
+        ] {
+            if let Some(v) = v {
+                obj.insert(name.into(), Value::String(v.to_string()));
+            }
+        }
+        let f = parse_fields(&obj)?;
+        let mut user = User::new(new_id()?, self.clock.now_s());
+        apply_fields(&mut user, f);
+        require_identifier(&user)?;
+        let stored = match app_id {
+            Some(app) => {
+                self.store
+                    .create_user_in_app(&user, app, self.clock.now_s())
+                    .await
+            }
+            None => self.store.create_user(&user).await,
+        };
+        match stored {
+            Ok(()) => Ok(user),
+            Err(StoreError::Conflict(field)) => Err(already_exists(format!(
+                "a user with this {field} already exists"
+            ))),
+            Err(e) => Err(user_store_error(e)),
+        }
+    }
+
     /// Checks a password. Unknown users (`None`) and users without a password cost the same
     /// Argon2id time and return false.
     pub(crate) async fn verify_password(

@@ -299,3 +299,36 @@ async fn a_body_cut_before_its_content_length_is_400_not_413() {
         srv.stop().await;
     }
 }
+
+/// A read (`GET`, `OPTIONS`) with content is refused before routing with a short 400 and
+/// `Connection: close`, so a large unread body can never cut a large answer (the OpenAPI
+/// document) short; an empty body (`Content-Length: 0`) is fine.
+#[tokio::test]
+async fn reads_with_content_are_refused_whole() {
+    for b in backends().await {
+        let srv = b.start().await;
+        let r = srv
+            .http
+            .get(srv.url("/openapi.json"))
+            .header("content-type", "application/json")
+            .body(vec![b'x'; 1 << 20])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{}", b.name);
+        assert_eq!(r.headers()["connection"], "close");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["error_code"], "invalid_request");
+        let r = srv
+            .http
+            .get(srv.url("/openapi.json"))
+            .header("content-length", "0")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let doc: Value = r.json().await.unwrap();
+        assert_eq!(doc["openapi"], "3.1.0");
+        srv.stop().await;
+    }
+}

@@ -11,6 +11,7 @@ mod browser;
 mod ciba;
 mod cli;
 mod client_journeys;
+mod client_journeys_authn;
 mod compat;
 mod compat_otp;
 mod compat_passwords;
