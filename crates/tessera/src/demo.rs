@@ -490,7 +490,7 @@ fn instructions(
 The validator is a TOY that stands in for a legacy system: it accepts the token
 "legacy-<username>" for any username and nothing else. It exists only inside `tessera demo`.
 Journeys: migrate-legacy-user (custom authentication from additionalParams, creates unknown
-users), migrate-legacy-user-fallback (no creation, failures end in a rejection) and
+users, then an email OTP: users without an email cannot finish), migrate-legacy-user-fallback (no creation, failures end in a rejection) and
 validate-transaction (backend API journey). The demo page's origin is in the demo client's
 allowed_origins: it calls Tessera directly.
 
@@ -507,9 +507,16 @@ Try it with curl (and jq):
          "code_challenge": "{PKCE_CHALLENGE}", "code_challenge_method": "S256"}}' \
     | tee /dev/stderr | jq -r .interaction_id)
 
-  # 2. Answer the step it waits at (welcome):
+  # 2. The journey emailed a passcode (second factor). The development outbox keeps it;
+  #    reading the outbox takes the admin client:
+  ADMIN_FILE={admin_file}
+  ADMIN=$(curl -s "$TESSERA/oidc/token" -d grant_type=client_credentials \
+    -d "client_id=$(jq -r .client_id "$ADMIN_FILE")" \
+    -d "client_secret=$(jq -r .client_secret "$ADMIN_FILE")" | jq -r .access_token)
+  PASSCODE=$(curl -s "$TESSERA/cis/v1/dev/outbox?to={DEMO_EMAIL}" -H "Authorization: Bearer $ADMIN" \
+    | jq -r '.[0].text' | grep -oE '[0-9]{{6,}}' | head -n 1)
   CODE=$(curl -s -X POST "$TESSERA/ido/api/v2/interactions/$INTERACTION_ID/submit" \
-    -H 'Content-Type: application/json' -d '{{"option": "client_input", "data": {{}}}}' \
+    -H 'Content-Type: application/json' -d "{{\"option\": \"client_input\", \"data\": {{\"passcode\": \"$PASSCODE\"}}}}" \
     | tee /dev/stderr | jq -r .code)
 
   # 3. The app's backend exchanges the one-time code (60 s, single use) for tokens:

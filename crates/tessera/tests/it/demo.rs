@@ -77,6 +77,49 @@ pub(crate) fn start_demo() -> (Demo, BTreeMap<String, String>, String) {
     (demo, values, text)
 }
 
+/// A token of the demo's admin client (its credentials are in the data dir).
+pub(crate) async fn admin_token(http: &reqwest::Client, base: &str, data_dir: &str) -> String {
+    let admin: Value = serde_json::from_str(
+        &std::fs::read_to_string(std::path::Path::new(data_dir).join("admin-credentials.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let r = http
+        .post(format!("{base}/oidc/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", admin["client_id"].as_str().unwrap()),
+            ("client_secret", admin["client_secret"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    r.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The passcode last emailed to `to`, from the development outbox.
+pub(crate) async fn passcode(http: &reqwest::Client, base: &str, admin: &str, to: &str) -> String {
+    let outbox: Value = http
+        .get(format!("{base}/cis/v1/dev/outbox?to={to}"))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    outbox[0]["text"]
+        .as_str()
+        .unwrap()
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() >= 6)
+        .unwrap()
+        .to_string()
+}
+
 /// The origin of a URL (`http://host:port`).
 fn origin(url: &str) -> String {
     let u = url::Url::parse(url).unwrap();
@@ -137,14 +180,17 @@ async fn tessera_demo_runs_the_printed_flow_and_stops_on_sigterm() {
     assert_eq!(r.status(), StatusCode::OK);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["type"], "client_input_required", "{v}");
-    assert_eq!(v["journey_step_id"], "welcome");
-    assert_eq!(v["data"]["text"], "ann, your account has moved to Tessera.");
+    assert_eq!(v["journey_step_id"], "second_factor");
+    assert_eq!(v["data"]["email"], "a***@example.com", "{v}");
+    assert!(v["client_response_options"]["resend"].is_object(), "{v}");
     let id = v["interaction_id"].as_str().unwrap();
 
-    // 2. Submit.
+    // 2. Submit the emailed passcode (from the development outbox).
+    let admin_token = admin_token(&http, &base, &data_dir).await;
+    let passcode = passcode(&http, &base, &admin_token, "ann@example.com").await;
     let r = http
         .post(format!("{base}/ido/api/v2/interactions/{id}/submit"))
-        .json(&json!({"option": "client_input", "data": {}}))
+        .json(&json!({"option": "client_input", "data": {"passcode": passcode}}))
         .send()
         .await
         .unwrap();
@@ -168,7 +214,7 @@ async fn tessera_demo_runs_the_printed_flow_and_stops_on_sigterm() {
     assert_eq!(r.status(), StatusCode::OK);
     let tokens: Value = r.json().await.unwrap();
     let at = claims(tokens["access_token"].as_str().unwrap());
-    assert_eq!(at["amr"], json!(["legacy.sso"]), "{at}");
+    assert_eq!(at["amr"], json!(["legacy.sso", "eotp", "mfa"]), "{at}");
     let id_token = claims(tokens["id_token"].as_str().unwrap());
     assert_eq!(
         id_token["email"], "ann@example.com",
@@ -281,8 +327,10 @@ async fn tessera_demo_runs_the_printed_flow_and_stops_on_sigterm() {
         r.headers()["access-control-allow-origin"].to_str().unwrap(),
         helper
     );
+    // A user created from the legacy login has no email for the second factor.
     let v: Value = r.json().await.unwrap();
-    assert_eq!(v["journey_step_id"], "welcome", "{v}");
+    assert_eq!(v["type"], "journey_rejection", "{v}");
+    assert_eq!(v["error_data"]["code"], "user_email_address_missing", "{v}");
     // The helper serves nothing else.
     let r = http
         .get(format!("{helper}/ido/sdk/tessera-ido.js"))
@@ -347,20 +395,6 @@ async fn tessera_demo_runs_the_printed_flow_and_stops_on_sigterm() {
 
     // The legacy validator down, then too slow: the migration journey aborts, the fallback
     // variant takes its failure branch (the admin re-points `legacy`).
-    let r = http
-        .post(format!("{base}/oidc/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", admin["client_id"].as_str().unwrap()),
-            ("client_secret", admin["client_secret"].as_str().unwrap()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let admin_token = r.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
