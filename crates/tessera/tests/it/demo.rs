@@ -16,11 +16,24 @@ use serde_json::{json, Value};
 
 use crate::harness::claims;
 
-/// Kills the demo if the test fails before stopping it.
+/// Stops the demo when the test ends or fails: SIGTERM (so it deletes its temp data dir),
+/// then SIGKILL after 10 s.
 pub(crate) struct Demo(Child);
 
 impl Drop for Demo {
     fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.0.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.0.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
