@@ -45,6 +45,7 @@ use crate::journeys::JourneyService;
 use crate::logins::{with_default_claims, Logins};
 use crate::model::{ClientRecord, CodeGrant, InteractionRecord, UserLookup, UserStatus};
 use crate::ports::InteractionStore;
+use crate::ratelimit::RateLimiter;
 use crate::users::Users;
 
 /// How long a waiting step of `journey` waits for the client (its
@@ -358,6 +359,7 @@ pub struct ClientJourneys {
     logins: Arc<Logins>,
     kek: Arc<Kek>,
     clock: Arc<dyn Clock>,
+    limits: Arc<RateLimiter>,
     authn: Option<Arc<JourneyAuthn>>,
 }
 
@@ -375,6 +377,7 @@ impl ClientJourneys {
             .for_client_run(client, self.authn.clone())
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Arc<dyn InteractionStore>,
         journeys: Arc<JourneyService>,
@@ -383,6 +386,7 @@ impl ClientJourneys {
         logins: Arc<Logins>,
         kek: Arc<Kek>,
         clock: Arc<dyn Clock>,
+        limits: Arc<RateLimiter>,
     ) -> Self {
         Self {
             store,
@@ -392,6 +396,7 @@ impl ClientJourneys {
             logins,
             kek,
             clock,
+            limits,
             authn: None,
         }
     }
@@ -421,6 +426,10 @@ impl ClientJourneys {
         req: JourneyStart,
         trace_id: &str,
     ) -> Result<InteractionAnswer, Error> {
+        // Anyone may start a journey naming any enabled client: a per-client limit bounds what
+        // that costs (`rate_limits.journey_start_per_client`).
+        self.limits
+            .check_journey_start(self.clock.now_ms(), client.client_id())?;
         let journey = self
             .journeys
             .compiled(&req.journey_id)

@@ -212,7 +212,7 @@ impl Identity {
             live.clone(),
             logins.clone(),
             deliveries.clone(),
-            limits,
+            limits.clone(),
             settings.messages.clone(),
             kek.clone(),
             clock.clone(),
@@ -258,6 +258,7 @@ impl Identity {
                 logins.clone(),
                 kek,
                 clock.clone(),
+                limits,
             )
             .with_authn(JourneyAuthn {
                 clients: clients.clone(),

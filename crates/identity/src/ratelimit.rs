@@ -53,6 +53,9 @@ pub struct RateLimitSettings {
     pub backchannel_per_user: Limit,
     /// CIBA backchannel requests of one client (default 600 per minute).
     pub backchannel_per_client: Limit,
+    /// Client-journey starts naming one client (default 6,000 per minute): anyone may start
+    /// one, and each start that waits for the client stores an interaction.
+    pub journey_start_per_client: Limit,
     /// Most keys tracked at once (default 100,000).
     pub max_keys: usize,
 }
@@ -67,6 +70,7 @@ impl Default for RateLimitSettings {
             auth_per_client: Limit::new(600, 60),
             backchannel_per_user: Limit::new(10, 600),
             backchannel_per_client: Limit::new(600, 60),
+            journey_start_per_client: Limit::new(6_000, 60),
             max_keys: 100_000,
         }
     }
@@ -81,6 +85,7 @@ enum Scope {
     AuthClient,
     BackchannelUser,
     BackchannelClient,
+    JourneyStartClient,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -176,6 +181,18 @@ impl RateLimiter {
         )
     }
 
+    /// Counts one client-journey start naming `client_id`.
+    pub fn check_journey_start(&self, now_ms: i64, client_id: &str) -> Result<(), Error> {
+        self.hit(
+            now_ms,
+            &[(
+                Scope::JourneyStartClient,
+                client_id,
+                self.settings.journey_start_per_client,
+            )],
+        )
+    }
+
     /// How many windows are tracked (for tests).
     pub fn tracked_keys(&self) -> usize {
         self.state.lock().windows.len()
@@ -245,8 +262,19 @@ mod tests {
             auth_per_client: Limit::new(3, 60),
             backchannel_per_user: Limit::new(2, 600),
             backchannel_per_client: Limit::new(3, 60),
+            journey_start_per_client: Limit::new(2, 60),
             max_keys: 8,
         })
+    }
+
+    #[test]
+    fn journey_starts_are_limited_per_client() {
+        let l = limiter();
+        l.check_journey_start(0, "c1").unwrap();
+        l.check_journey_start(0, "c1").unwrap();
+        assert_eq!(retry(l.check_journey_start(1_000, "c1")), 59);
+        l.check_journey_start(1_000, "c2").unwrap();
+        l.check_journey_start(60_000, "c1").unwrap();
     }
 
     fn retry(r: Result<(), Error>) -> u64 {

@@ -75,6 +75,7 @@ pub struct RawRateLimits {
     pub auth_per_client: Option<String>,
     pub backchannel_per_user: Option<String>,
     pub backchannel_per_client: Option<String>,
+    pub journey_start_per_client: Option<String>,
 }
 
 impl RawRateLimits {
@@ -123,6 +124,11 @@ impl RawRateLimits {
                 "backchannel_per_client",
                 self.backchannel_per_client,
                 d.backchannel_per_client,
+            )?,
+            journey_start_per_client: limit(
+                "journey_start_per_client",
+                self.journey_start_per_client,
+                d.journey_start_per_client,
             )?,
             max_keys: d.max_keys,
         })

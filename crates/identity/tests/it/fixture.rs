@@ -156,6 +156,7 @@ pub fn settings() -> IdentitySettings {
         auth_per_client: generous,
         backchannel_per_user: generous,
         backchannel_per_client: generous,
+        journey_start_per_client: generous,
         max_keys: 100_000,
     };
     s

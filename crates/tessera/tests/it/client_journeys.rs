@@ -678,3 +678,33 @@ async fn a_journey_sets_how_long_an_interaction_waits() {
         srv.stop().await;
     }
 }
+
+/// Anyone may start a journey naming any enabled client, so starts are limited per client
+/// (`rate_limits.journey_start_per_client`): beyond it, 429 with `Retry-After`.
+#[tokio::test]
+async fn journey_starts_are_rate_limited_per_client() {
+    for b in backends().await {
+        let mut config = b.config();
+        config.rate_limits.journey_start_per_client =
+            tessera_identity::ratelimit::Limit::new(2, 60);
+        let srv = TestServer::start(config, TestClock::new(now_ms())).await;
+        let s = setup(&srv).await;
+        for _ in 0..2 {
+            let (status, v) = start(&srv, &s.client_id, json!({})).await;
+            assert_ne!(status, StatusCode::TOO_MANY_REQUESTS, "{v}");
+        }
+        let r = srv
+            .http
+            .post(srv.url(&format!(
+                "/ido/api/v2/journeys/migrate-legacy-user/start?clientId={}",
+                s.client_id
+            )))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{}", b.name);
+        assert!(r.headers().contains_key("retry-after"));
+        srv.stop().await;
+    }
+}
