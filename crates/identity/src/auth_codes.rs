@@ -20,7 +20,7 @@ use crate::claims::UserGrant;
 use crate::clock::Clock;
 use crate::error::{Code, Error};
 use crate::issuer::IssuedTokens;
-use crate::logins::{with_default_claims, Logins};
+use crate::logins::Logins;
 use crate::model::{AuthorizationCode, ClientRecord, CodeExchange, CodeGrant, UserStatus};
 use crate::ports::InteractionStore;
 use crate::sessions::Sessions;
@@ -169,12 +169,7 @@ impl AuthorizationCodes {
             .await?
             .filter(|u| u.status == UserStatus::Active)
             .ok_or_else(|| invalid_grant("the user is no longer active"))?;
-        let grant = UserGrant {
-            resource: None,
-            claims: with_default_claims(client, None),
-            scope: None,
-            ..UserGrant::default()
-        };
+        let grant = UserGrant::default();
         let tokens = self
             .logins
             .complete_decoupled(

@@ -36,7 +36,7 @@ use crate::gate::ACCESS_TOKEN_TYP;
 use crate::issuer::{normalize_scope, IssuedTokens};
 use crate::keys::Keys;
 use crate::live::LiveChecks;
-use crate::logins::{with_default_claims, Logins};
+use crate::logins::Logins;
 use crate::messages::{render, MessageTemplates, MessageVars};
 use crate::model::{CibaPoll, CibaRequest, CibaStatus, ClientRecord, User, UserStatus};
 use crate::ports::CibaStore;
@@ -747,7 +747,7 @@ impl Ciba {
         let with_refresh = request.scope.split(' ').any(|s| s == "offline_access");
         let grant = UserGrant {
             resource: None,
-            claims: with_default_claims(client, None),
+            claims: None,
             scope: Some(request.scope.clone()),
             facts: Default::default(),
         };

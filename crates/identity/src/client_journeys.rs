@@ -42,7 +42,7 @@ use crate::claims::UserGrant;
 use crate::clock::Clock;
 use crate::error::{Code, Error};
 use crate::journeys::JourneyService;
-use crate::logins::{with_default_claims, Logins};
+use crate::logins::Logins;
 use crate::model::{ClientRecord, CodeGrant, InteractionRecord, UserLookup, UserStatus};
 use crate::ports::InteractionStore;
 use crate::ratelimit::RateLimiter;
@@ -234,10 +234,7 @@ impl Directory for UserDirectory {
                 .map_err(directory_error)?
                 .filter(|u| u.status == UserStatus::Active)
                 .ok_or_else(|| directory_error(Code::UserNotActive.into()))?;
-            let grant = UserGrant {
-                claims: with_default_claims(client, None),
-                ..UserGrant::default()
-            };
+            let grant = UserGrant::default();
             let tokens = self
                 .logins
                 .complete_decoupled(client, &record, methods, auth_time, &grant, true)

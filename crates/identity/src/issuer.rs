@@ -218,12 +218,14 @@ impl TokenIssuer {
             custom: &access_custom,
         };
         let mut standard = standard_claims(user, scope.split(' '));
-        if let Some(claims) = &grant.claims {
-            let ctx = ClaimContext {
-                id_token: true,
-                ..ctx
-            };
-            let extra = requested_claims(user, &claims.id_token, &standard, &ctx);
+        let id_ctx = ClaimContext {
+            id_token: true,
+            ..ctx
+        };
+        // What the request asked for, then the client's `default_custom_claims`.
+        let requested = grant.claims.as_ref().map_or(&[][..], |c| &c.id_token[..]);
+        for names in [requested, &settings.default_custom_claims[..]] {
+            let extra = requested_claims(user, names, &standard, &id_ctx);
             standard.extend(extra);
         }
         let id = IdTokenClaims {

@@ -31,24 +31,6 @@ pub struct LoginOptions {
     pub claims: Option<RequestedClaims>,
 }
 
-/// A login's requested claims plus the client's `default_custom_claims` in the ID token.
-pub(crate) fn with_default_claims(
-    client: &ClientRecord,
-    claims: Option<RequestedClaims>,
-) -> Option<RequestedClaims> {
-    let defaults = &client.settings().default_custom_claims;
-    if defaults.is_empty() {
-        return claims;
-    }
-    let mut claims = claims.unwrap_or_default();
-    for name in defaults {
-        if !claims.id_token.contains(name) {
-            claims.id_token.push(name.clone());
-        }
-    }
-    Some(claims)
-}
-
 pub(crate) fn not_active() -> Error {
     Code::UserNotActive.into()
 }
@@ -125,7 +107,7 @@ impl Logins {
         let new_user = self.users.record_authentication(&user.user_id).await?;
         let grant = UserGrant {
             resource: options.resource,
-            claims: with_default_claims(client, options.claims),
+            claims: options.claims,
             scope: None,
             facts: LoginFacts {
                 new_user,
@@ -210,10 +192,7 @@ impl Logins {
             &user,
             &session,
             session_id,
-            &UserGrant {
-                claims: with_default_claims(permit.client(), None),
-                ..UserGrant::default()
-            },
+            &UserGrant::default(),
         )
         .await
     }
