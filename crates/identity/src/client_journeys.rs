@@ -69,6 +69,21 @@ pub struct JourneyStart {
     pub code_challenge_method: Option<String>,
 }
 
+/// A live interaction as a submit names it: its record and the step version the client's
+/// id carries.
+#[derive(Debug)]
+pub struct PendingInteraction {
+    record: InteractionRecord,
+    step: i64,
+}
+
+impl PendingInteraction {
+    /// The client that started it.
+    pub fn client_id(&self) -> &str {
+        &self.record.client_id
+    }
+}
+
 /// The answer of `start` and `submit`, in the platform's shape.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InteractionAnswer {
@@ -472,13 +487,9 @@ impl ClientJourneys {
     }
 
     /// `POST /ido/api/v2/interactions/{interaction_id}/submit`.
-    pub async fn submit(
-        &self,
-        interaction_id: &str,
-        submit: ClientSubmit,
-        trace_id: &str,
-    ) -> Result<InteractionAnswer, Error> {
-        let now = self.clock.now_ms();
+    /// The live interaction an id the client holds names (404 `no_active_journey`
+    /// otherwise), loaded once for [`ClientJourneys::submit`] and the route's CORS check.
+    pub async fn find(&self, interaction_id: &str) -> Result<PendingInteraction, Error> {
         // The id the client holds names the interaction and the step it answers.
         let Some((stored_id, step)) = interaction_id
             .rsplit_once('.')
@@ -487,10 +498,23 @@ impl ClientJourneys {
         else {
             return Err(Code::NoActiveJourney.into());
         };
-        let record = match self.store.get_interaction(stored_id).await? {
-            Some(r) if r.expires_at_ms > now => r,
-            _ => return Err(Code::NoActiveJourney.into()),
-        };
+        match self.store.get_interaction(stored_id).await? {
+            Some(record) if record.expires_at_ms > self.clock.now_ms() => {
+                Ok(PendingInteraction { record, step })
+            }
+            _ => Err(Code::NoActiveJourney.into()),
+        }
+    }
+
+    /// `POST /ido/api/v2/interactions/{interaction_id}/submit`, for an interaction
+    /// [`ClientJourneys::find`] loaded.
+    pub async fn submit(
+        &self,
+        pending: PendingInteraction,
+        submit: ClientSubmit,
+        trace_id: &str,
+    ) -> Result<InteractionAnswer, Error> {
+        let PendingInteraction { record, step } = pending;
         if record.version != step {
             return Err(Code::InvalidState.into());
         }
@@ -626,22 +650,6 @@ impl ClientJourneys {
                 })
             }
         }
-    }
-
-    /// The client that started the interaction this id names, if it is live (for CORS).
-    pub async fn client_of(&self, interaction_id: &str) -> Result<Option<String>, Error> {
-        let Some((stored_id, _)) = interaction_id.rsplit_once('.') else {
-            return Ok(None);
-        };
-        if !crate::util::plausible_key(stored_id) {
-            return Ok(None);
-        }
-        Ok(self
-            .store
-            .get_interaction(stored_id)
-            .await?
-            .filter(|r| r.expires_at_ms > self.clock.now_ms())
-            .map(|r| r.client_id))
     }
 
     /// Housekeeping: expired interactions.

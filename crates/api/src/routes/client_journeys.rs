@@ -18,8 +18,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use tessera_identity::client_journeys::JourneyStart;
-use tessera_identity::Error;
+use tessera_identity::client_journeys::{JourneyStart, PendingInteraction};
+use tessera_identity::{Error, NamedClient};
 use tessera_journey::ClientSubmit;
 
 use crate::error::ApiError;
@@ -63,14 +63,9 @@ fn with_trace(mut response: Response, trace_id: &str) -> Response {
     response
 }
 
-/// The `Origin` of a request if `client_id`'s `allowed_origins` holds it.
-async fn allowed_origin(
-    state: &AppState,
-    headers: &HeaderMap,
-    client_id: Option<&str>,
-) -> Option<HeaderValue> {
+/// The `Origin` of a request if `client`'s `allowed_origins` holds it.
+fn origin_allowed(headers: &HeaderMap, client: &NamedClient) -> Option<HeaderValue> {
     let origin = headers.get(header::ORIGIN)?;
-    let client = state.identity.gate.named_client(client_id?).await.ok()?;
     let text = origin.to_str().ok()?;
     client
         .record()
@@ -79,6 +74,17 @@ async fn allowed_origin(
         .iter()
         .any(|o| o == text)
         .then(|| origin.clone())
+}
+
+/// [`origin_allowed`] for the client `client_id` names, if it names an enabled one.
+async fn allowed_origin(
+    state: &AppState,
+    headers: &HeaderMap,
+    client_id: Option<&str>,
+) -> Option<HeaderValue> {
+    headers.get(header::ORIGIN)?;
+    let client = state.identity.gate.named_client(client_id?).await.ok()?;
+    origin_allowed(headers, &client)
 }
 
 fn with_cors(mut response: Response, origin: Option<HeaderValue>) -> Response {
@@ -145,26 +151,13 @@ pub async fn submit_preflight(
     PathParams(interaction_id): PathParams<String>,
     headers: HeaderMap,
 ) -> Response {
-    let client_id = interaction_client(&state, &headers, &interaction_id).await;
-    preflight(allowed_origin(&state, &headers, client_id.as_deref()).await)
-}
-
-/// The client of an interaction, looked up only for cross-origin calls.
-async fn interaction_client(
-    state: &AppState,
-    headers: &HeaderMap,
-    interaction_id: &str,
-) -> Option<String> {
-    if !headers.contains_key(header::ORIGIN) {
-        return None;
+    let mut client_id = None;
+    if headers.contains_key(header::ORIGIN) {
+        if let Ok(pending) = state.identity.client_journeys.find(&interaction_id).await {
+            client_id = Some(pending.client_id().to_string());
+        }
     }
-    state
-        .identity
-        .client_journeys
-        .client_of(interaction_id)
-        .await
-        .ok()
-        .flatten()
+    preflight(allowed_origin(&state, &headers, client_id.as_deref()).await)
 }
 
 pub async fn start(
@@ -174,22 +167,27 @@ pub async fn start(
     headers: HeaderMap,
     JsonBody(body): JsonBody<StartBody>,
 ) -> Response {
-    let client_id = client_id_of(query);
-    let origin = allowed_origin(&state, &headers, client_id.as_deref().ok()).await;
-    let response = match start_inner(&state, journey_id, client_id, body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
+    let client = match client_id_of(query) {
+        Ok(id) => state.identity.gate.named_client(&id).await,
+        Err(e) => Err(e),
     };
-    with_cors(response, origin)
+    let origin = client
+        .as_ref()
+        .ok()
+        .and_then(|c| origin_allowed(&headers, c));
+    let response = match client {
+        Ok(client) => start_inner(&state, journey_id, client, body).await,
+        Err(e) => Err(e.into()),
+    };
+    with_cors(response.unwrap_or_else(IntoResponse::into_response), origin)
 }
 
 async fn start_inner(
     state: &AppState,
     journey_id: String,
-    client_id: Result<String, Error>,
+    client: NamedClient,
     body: StartBody,
 ) -> ApiResult {
-    let client = state.identity.gate.named_client(&client_id?).await?;
     let trace_id = new_trace_id();
     let answer = state
         .identity
@@ -217,22 +215,28 @@ pub async fn submit(
     headers: HeaderMap,
     JsonBody(body): JsonBody<SubmitBody>,
 ) -> Response {
-    let client_id = interaction_client(&state, &headers, &interaction_id).await;
+    // Loaded once: for the CORS grant (errors carry it too) and for the submit itself.
+    let pending = state.identity.client_journeys.find(&interaction_id).await;
+    let client_id = pending.as_ref().ok().map(|p| p.client_id().to_string());
     let origin = allowed_origin(&state, &headers, client_id.as_deref()).await;
-    let response = match submit_inner(&state, &interaction_id, body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
+    let response = match pending {
+        Ok(pending) => submit_inner(&state, pending, body).await,
+        Err(e) => Err(e.into()),
     };
-    with_cors(response, origin)
+    with_cors(response.unwrap_or_else(IntoResponse::into_response), origin)
 }
 
-async fn submit_inner(state: &AppState, interaction_id: &str, body: SubmitBody) -> ApiResult {
+async fn submit_inner(
+    state: &AppState,
+    pending: PendingInteraction,
+    body: SubmitBody,
+) -> ApiResult {
     let trace_id = new_trace_id();
     let answer = state
         .identity
         .client_journeys
         .submit(
-            interaction_id,
+            pending,
             ClientSubmit {
                 option: body.option,
                 data: body.data,
