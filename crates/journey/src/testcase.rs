@@ -284,21 +284,7 @@ pub async fn run_test_case(case: &TestCase, journey: &CompiledJourney, name: &st
             }
         }
     }
-    if let Some(p) = &expect.path {
-        if *p != path {
-            diff.push(format!(
-                "path: expected [{}], got [{}]",
-                p.join(", "),
-                path.join(", ")
-            ));
-        }
-    }
-    CaseResult {
-        name,
-        passed: diff.is_empty(),
-        diff,
-        path,
-    }
+    verdict(name, diff, path, expect.path.as_deref())
 }
 
 /// A client case: start with `params`, answer each waiting step with the next scripted
@@ -408,21 +394,7 @@ async fn run_client_case(
             ));
         }
     }
-    if let Some(p) = &expect.path {
-        if *p != path {
-            diff.push(format!(
-                "path: expected [{}], got [{}]",
-                p.join(", "),
-                path.join(", ")
-            ));
-        }
-    }
-    CaseResult {
-        name,
-        passed: diff.is_empty(),
-        diff,
-        path,
-    }
+    verdict(name, diff, path, expect.path.as_deref())
 }
 
 /// The directory of a test case: its listed users; created users are remembered for the
@@ -741,5 +713,29 @@ impl Outbound for StubOutbound {
             r.push(request);
         }
         Box::pin(async move { answer })
+    }
+}
+
+/// A case's result: the differences found, plus the step path's if one was expected.
+fn verdict(
+    name: String,
+    mut diff: Vec<String>,
+    path: Vec<String>,
+    expected_path: Option<&[String]>,
+) -> CaseResult {
+    if let Some(p) = expected_path {
+        if p != path.as_slice() {
+            diff.push(format!(
+                "path: expected [{}], got [{}]",
+                p.join(", "),
+                path.join(", ")
+            ));
+        }
+    }
+    CaseResult {
+        name,
+        passed: diff.is_empty(),
+        diff,
+        path,
     }
 }
