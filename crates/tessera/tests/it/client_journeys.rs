@@ -244,6 +244,17 @@ async fn the_migration_journey_ends_with_a_code_for_tokens() {
         )
         .await;
         let code = v["code"].as_str().unwrap().to_string();
+        // Another client cannot redeem it (and does not spend it).
+        let (_, other_id, other_secret) = srv.app_and_client(&s.admin, json!({})).await;
+        let other = Setup {
+            admin: s.admin.clone(),
+            client_id: other_id,
+            secret: other_secret,
+            key: SigningKey::generate(Algorithm::ES256, "unused").unwrap(),
+        };
+        let r = exchange(&srv, &other, &code, Some(VERIFIER)).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_grant");
         let r = exchange(&srv, &s, &code, Some(VERIFIER)).await;
         assert_eq!(r.status(), StatusCode::OK, "{}", b.name);
         let tokens: Value = r.json().await.unwrap();
