@@ -749,7 +749,9 @@ impl Ciba {
             resource: None,
             claims: None,
             scope: Some(request.scope.clone()),
-            facts: Default::default(),
+            nonce: None,
+                at_hash: false,
+                facts: Default::default(),
         };
         self.logins
             .complete_decoupled(

@@ -9,7 +9,7 @@ use tessera_delivery::Deliver;
 use tessera_jose::Kek;
 use tessera_journey::{Outbound, RunLimits};
 
-use crate::auth_codes::AuthorizationCodes;
+use crate::auth_codes::{AuthorizationCodes, CodeDeps};
 use crate::authn::{Challenges, MagicLinks, Otp, PasswordLogins, PasswordResets};
 use crate::changes::{ChangeFeed, FollowChanges};
 use crate::ciba::Ciba;
@@ -223,9 +223,13 @@ impl Identity {
         let magic_links = Arc::new(MagicLinks::new(challenges.clone()));
         let codes = Arc::new(AuthorizationCodes::new(
             store.clone(),
-            users.clone(),
-            logins.clone(),
-            sessions.clone(),
+            CodeDeps {
+                users: users.clone(),
+                logins: logins.clone(),
+                sessions: sessions.clone(),
+                refresh: refresh.clone(),
+                revocations: revocations.clone(),
+            },
             clock.clone(),
         ));
         let grants = Arc::new(Grants::new(
