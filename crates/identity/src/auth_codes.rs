@@ -72,6 +72,8 @@ pub struct CodeRedemption<'a> {
     pub code: &'a str,
     pub code_verifier: Option<&'a str>,
     pub redirect_uri: Option<&'a str>,
+    /// The client is public: the code must have been issued with a PKCE challenge.
+    pub public_client: bool,
 }
 
 pub struct AuthorizationCodes {
@@ -182,6 +184,9 @@ impl AuthorizationCodes {
                     "a code_verifier was sent for a code issued without a challenge",
                 ))
             }
+            (None, None) if redemption.public_client => {
+                return Err(invalid_grant("a public client's code needs PKCE"))
+            }
             (None, None) => {}
         }
         if code.grant.redirect_uri.as_deref() != redemption.redirect_uri
@@ -218,6 +223,35 @@ impl AuthorizationCodes {
                 .await?;
         }
         Ok(tokens)
+    }
+
+    /// Redeems the completion code of the hosted login's journey, which must have been
+    /// started for `client_id` with the challenge of `verifier` (the server's own): the
+    /// authentication it stands for, consumed.
+    pub(crate) async fn redeem_login(
+        &self,
+        client_id: &str,
+        code: &str,
+        verifier: &str,
+    ) -> Result<AuthorizationCode, Error> {
+        let invalid = || Error::invalid("the login's code is invalid, expired or already used");
+        if code.is_empty() || code.len() > 128 {
+            return Err(invalid());
+        }
+        let hash = digest(code);
+        match self
+            .store
+            .exchange_authorization_code(&hash, client_id, self.clock.now_ms())
+            .await?
+        {
+            CodeExchange::Consumed(code)
+                if code.grant.session.is_none()
+                    && code.grant.code_challenge.as_deref() == Some(digest(verifier).as_str()) =>
+            {
+                Ok(*code)
+            }
+            _ => Err(invalid()),
+        }
     }
 
     /// The tokens of an authorization endpoint's code: of its browser session.

@@ -10,6 +10,7 @@ use tessera_jose::Kek;
 use tessera_journey::{Outbound, RunLimits};
 
 use crate::auth_codes::{AuthorizationCodes, CodeDeps};
+use crate::authorize::{AuthorizeDeps, Authorizations};
 use crate::authn::{Challenges, MagicLinks, Otp, PasswordLogins, PasswordResets};
 use crate::changes::{ChangeFeed, FollowChanges};
 use crate::ciba::Ciba;
@@ -78,6 +79,7 @@ pub struct Identity {
     pub introspection: Arc<TokenIntrospection>,
     pub journeys: Arc<JourneyService>,
     pub client_journeys: Arc<ClientJourneys>,
+    pub authorize: Arc<Authorizations>,
     pub outbox: Arc<DevOutbox>,
     pub changes: ChangeFeed,
     store: Arc<dyn Store>,
@@ -270,6 +272,19 @@ impl Identity {
                 otp: otp.clone(),
             }),
         );
+        let authorize = Arc::new(Authorizations::new(
+            AuthorizeDeps {
+                clients: clients.clone(),
+                preferences: preferences.clone(),
+                journeys: journeys.clone(),
+                sessions: sessions.clone(),
+                codes: codes.clone(),
+                users: users.clone(),
+            },
+            store.clone(),
+            clock.clone(),
+            settings.issuer.clone(),
+        ));
         let outbox = Arc::new(DevOutbox::new(
             store.clone(),
             clock.clone(),
@@ -310,6 +325,7 @@ impl Identity {
             introspection,
             journeys,
             client_journeys,
+            authorize,
             outbox,
             changes,
             store,
@@ -358,6 +374,7 @@ impl Identity {
             self.deliveries.purge().await,
             self.codes.purge().await,
             self.client_journeys.purge().await,
+            self.authorize.purge().await,
         ];
         results
             .into_iter()
