@@ -175,7 +175,7 @@ impl Authorizations {
     /// `GET|POST /oidc/auth`.
     pub async fn authorize(
         &self,
-        params: &dyn GrantParams,
+        params: &(dyn GrantParams + Sync),
         session_cookie: Option<&str>,
     ) -> AuthorizeOutcome {
         let (client, redirect_uri) = match self.client_and_redirect(params).await {
@@ -221,7 +221,7 @@ impl Authorizations {
     /// The client and its exact `redirect_uri`, or the error page's error.
     async fn client_and_redirect(
         &self,
-        params: &dyn GrantParams,
+        params: &(dyn GrantParams + Sync),
     ) -> Result<(Arc<ClientRecord>, String), Error> {
         let client_id = params
             .single("client_id")?
@@ -236,7 +236,12 @@ impl Authorizations {
         let redirect_uri = params
             .single("redirect_uri")?
             .ok_or_else(|| Error::invalid("`redirect_uri` is required"))?;
-        if !client.settings().redirect_uris.iter().any(|u| u == redirect_uri) {
+        if !client
+            .settings()
+            .redirect_uris
+            .iter()
+            .any(|u| u == redirect_uri)
+        {
             return Err(Error::invalid(
                 "`redirect_uri` is not registered for this client",
             ));
@@ -247,7 +252,7 @@ impl Authorizations {
     /// Every other parameter (RFC 6749 §4.1.1, OIDC Core §3.1.2.1).
     fn check(
         &self,
-        params: &dyn GrantParams,
+        params: &(dyn GrantParams + Sync),
         client: Arc<ClientRecord>,
         redirect_uri: String,
         state: Option<String>,
@@ -299,7 +304,10 @@ impl Authorizations {
         let requested = one("scope")?;
         let scope = normalize_scope(requested, &settings.allowed_scopes).map_err(|e| {
             if e.code() == Code::InvalidScope {
-                refuse("invalid_scope", "a requested scope is not allowed for this client")
+                refuse(
+                    "invalid_scope",
+                    "a requested scope is not allowed for this client",
+                )
             } else {
                 bad_request(e.message().to_string())
             }
@@ -326,7 +334,9 @@ impl Authorizations {
                 Some(c.to_string())
             }
             (Some(_), Some(_)) => {
-                return Err(bad_request("only `code_challenge_method=S256` is supported"))
+                return Err(bad_request(
+                    "only `code_challenge_method=S256` is supported",
+                ))
             }
             (None, Some(_)) => {
                 return Err(bad_request(
@@ -353,7 +363,11 @@ impl Authorizations {
         let mut prompt_none = false;
         let mut prompt_login = false;
         let mut prompts = 0;
-        for p in one("prompt")?.unwrap_or("").split(' ').filter(|p| !p.is_empty()) {
+        for p in one("prompt")?
+            .unwrap_or("")
+            .split(' ')
+            .filter(|p| !p.is_empty())
+        {
             prompts += 1;
             match p {
                 "none" => prompt_none = true,
@@ -365,7 +379,9 @@ impl Authorizations {
             }
         }
         if prompt_none && prompts > 1 {
-            return Err(bad_request("`prompt=none` cannot be combined with other values"));
+            return Err(bad_request(
+                "`prompt=none` cannot be combined with other values",
+            ));
         }
         let max_age = match one("max_age")? {
             None => None,
@@ -392,12 +408,9 @@ impl Authorizations {
                     settings.login_journey_id.as_deref() == Some(j)
                         || settings.login_journeys.iter().any(|a| a == j)
                 };
-                let chosen = values
-                    .split(' ')
-                    .find(|v| allowed(v))
-                    .ok_or_else(|| {
-                        bad_request("`acr_values` names no login journey this client allows")
-                    })?;
+                let chosen = values.split(' ').find(|v| allowed(v)).ok_or_else(|| {
+                    bad_request("`acr_values` names no login journey this client allows")
+                })?;
                 (chosen.to_string(), true)
             }
             None => (self.default_journey(&client), false),
@@ -454,9 +467,9 @@ impl Authorizations {
             Some(max_age) => now_s - s.auth_time <= max_age,
             None => true,
         };
-        if let Some(session) = session.filter(|s| {
-            !checked.prompt_login && !checked.acr_journey && fresh_enough(s)
-        }) {
+        if let Some(session) =
+            session.filter(|s| !checked.prompt_login && !checked.acr_journey && fresh_enough(s))
+        {
             let url = self
                 .code_redirect(&checked.client, &checked.request, &session)
                 .await?;
@@ -644,12 +657,7 @@ impl Authorizations {
         let methods = &login.grant.methods;
         let auth_time = login.grant.auth_time;
         let current = match form.session_cookie {
-            Some(token) => self
-                .deps
-                .sessions
-                .browser(token)
-                .await?
-                .map(|s| (token, s)),
+            Some(token) => self.deps.sessions.browser(token).await?.map(|s| (token, s)),
             None => None,
         };
         let mut renewed = None;
@@ -740,7 +748,10 @@ mod tests {
             "https://app.example/cb?tenant=a",
             &[("code", "x y"), ("state", "s&t=1")],
         );
-        assert_eq!(url, "https://app.example/cb?tenant=a&code=x+y&state=s%26t%3D1");
+        assert_eq!(
+            url,
+            "https://app.example/cb?tenant=a&code=x+y&state=s%26t%3D1"
+        );
     }
 
     #[test]

@@ -10,8 +10,8 @@ use tessera_jose::Kek;
 use tessera_journey::{Outbound, RunLimits};
 
 use crate::auth_codes::{AuthorizationCodes, CodeDeps};
-use crate::authorize::{AuthorizeDeps, Authorizations};
 use crate::authn::{Challenges, MagicLinks, Otp, PasswordLogins, PasswordResets};
+use crate::authorize::{Authorizations, AuthorizeDeps};
 use crate::changes::{ChangeFeed, FollowChanges};
 use crate::ciba::Ciba;
 use crate::client_journeys::ClientJourneys;

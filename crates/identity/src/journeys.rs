@@ -532,7 +532,11 @@ fn builtin_journey(journey_id: &str) -> Option<Arc<CompiledJourney>> {
     match check_journey(source, Format::Yaml) {
         Ok(checked) => Some(Arc::new(checked.journey)),
         Err(errors) => {
-            tracing::error!(journey_id, errors = errors.len(), "a built-in journey does not validate");
+            tracing::error!(
+                journey_id,
+                errors = errors.len(),
+                "a built-in journey does not validate"
+            );
             None
         }
     }
