@@ -12,6 +12,8 @@ use axum::http::{header, HeaderMap, HeaderValue};
 pub const SESSION: &str = "tessera-session";
 /// The login cookie (binds a pending authorization request to this browser; CSRF).
 pub const LOGIN: &str = "tessera-login";
+/// The hosted CIBA approval page's CSRF cookie.
+pub const CIBA: &str = "tessera-ciba";
 /// The RP-initiated logout's CSRF cookie.
 pub const LOGOUT: &str = "tessera-logout";
 

@@ -26,6 +26,7 @@
 use std::sync::Arc;
 
 use crate::auth_codes::{valid_challenge, AuthorizationCodes};
+use crate::ciba::Ciba;
 use crate::clients::Clients;
 use crate::clock::Clock;
 use crate::error::{Code, Error};
@@ -107,6 +108,34 @@ pub struct LoginDone {
     pub session_token: BrowserToken,
 }
 
+/// What the hosted CIBA approval page shows and runs.
+#[derive(Debug, Clone)]
+pub struct CibaApproval {
+    pub client_id: String,
+    pub client_name: String,
+    pub binding_message: Option<String>,
+    pub journey_id: String,
+    pub code_challenge: String,
+    /// The new CSRF token (the login cookie's value and the form's `csrf` field).
+    pub csrf: String,
+}
+
+/// The hosted CIBA approval page's decision form.
+pub struct CibaDecision<'a> {
+    pub auth_req_id: &'a str,
+    pub csrf_field: &'a str,
+    pub csrf_cookie: Option<&'a str>,
+    /// The login journey's completion code.
+    pub code: &'a str,
+    pub approve: bool,
+}
+
+/// The PKCE verifier of a hosted CIBA approval, derived from its CSRF token (which only
+/// this browser holds, in an HttpOnly cookie and the page).
+fn ciba_verifier(csrf: &str) -> String {
+    digest(&format!("tessera ciba approval v1\0{csrf}"))
+}
+
 /// A checked request whose client and `redirect_uri` are known (so errors can be redirected).
 struct Checked {
     client: Arc<ClientRecord>,
@@ -142,6 +171,7 @@ pub struct AuthorizeDeps {
     pub sessions: Arc<Sessions>,
     pub codes: Arc<AuthorizationCodes>,
     pub users: Arc<Users>,
+    pub ciba: Arc<Ciba>,
 }
 
 pub struct Authorizations {
@@ -698,6 +728,52 @@ impl Authorizations {
             redirect,
             session_token,
         })
+    }
+
+    /// `GET /oidc/ciba/approve?auth_req_id=`: the hosted approval page of a pending CIBA
+    /// request (SPEC §6: for clients without a `login_uri`), with a new CSRF token.
+    pub async fn ciba_approval(&self, auth_req_id: &str) -> Result<CibaApproval, Error> {
+        let (request, client) = self.deps.ciba.pending(auth_req_id).await?;
+        let csrf = tessera_jose::random_token_b64url(32)?;
+        Ok(CibaApproval {
+            client_id: request.client_id.clone(),
+            client_name: client.settings().name.clone(),
+            binding_message: request.binding_message.clone(),
+            journey_id: self.default_journey(&client),
+            code_challenge: digest(&ciba_verifier(&csrf)),
+            csrf,
+        })
+    }
+
+    /// `POST /oidc/ciba/approve`: the user authenticated afresh with the login journey (its
+    /// code bound to this page's challenge) and decided. The user must be the request's.
+    pub async fn ciba_decide(&self, form: CibaDecision<'_>) -> Result<(), Error> {
+        let csrf = form
+            .csrf_cookie
+            .filter(|c| tessera_jose::constant_time_eq(c.as_bytes(), form.csrf_field.as_bytes()))
+            .ok_or_else(|| {
+                Error::new(
+                    Code::Forbidden,
+                    "the approval form does not belong to this browser; open the link again",
+                )
+            })?;
+        let (request, _) = self.deps.ciba.pending(form.auth_req_id).await?;
+        let login = self
+            .deps
+            .codes
+            .redeem_login(&request.client_id, form.code, &ciba_verifier(csrf))
+            .await?;
+        self.deps
+            .ciba
+            .decide_hosted(
+                &request,
+                form.auth_req_id,
+                &login.user_id,
+                form.approve,
+                login.grant.auth_time,
+                &login.grant.methods,
+            )
+            .await
     }
 
     /// Housekeeping: requests past their time.

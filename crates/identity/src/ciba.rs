@@ -44,6 +44,9 @@ use crate::ratelimit::RateLimiter;
 use crate::settings::CibaSettings;
 use crate::users::{normalize_phone, IdentifierType, Users};
 
+/// Tessera's own approval page, for clients that register no `login_uri`.
+pub const HOSTED_APPROVAL_PATH: &str = "/oidc/ciba/approve";
+
 /// The `grant_type` of the CIBA grant.
 pub const CIBA_GRANT_TYPE: &str = "urn:openid:params:grant-type:ciba";
 /// Random bytes of an `auth_req_id` (256 bits; SPEC asks ≥ 160).
@@ -322,12 +325,8 @@ impl Ciba {
         let ciba = &settings.ciba_authorization;
         let login_uri = match (&ciba.enabled, &ciba.login_uri) {
             (true, Some(uri)) => uri.clone(),
-            (true, None) => {
-                return Err(Error::new(
-                    Code::UnauthorizedClient,
-                    "the client has CIBA enabled but no `ciba_authorization.login_uri`",
-                ))
-            }
+            // No page of its own: Tessera's hosted approval page.
+            (true, None) => format!("{}{HOSTED_APPROVAL_PATH}", self.issuer),
             (false, _) => {
                 return Err(Error::new(
                     Code::UnauthorizedClient,
@@ -641,6 +640,73 @@ impl Ciba {
             .session(caller.session_hash())
             .await?
             .ok_or_else(|| Error::from(Code::InvalidToken))?;
+        self.decide(&request, auth_req_id, approved, auth_time, &session.methods)
+            .await
+    }
+
+    /// The pending request `auth_req_id` names, for the hosted approval page (400
+    /// `invalid_auth_req_id` if unknown, decided or expired), with its client.
+    pub(crate) async fn pending(
+        &self,
+        auth_req_id: &str,
+    ) -> Result<(CibaRequest, Arc<ClientRecord>), Error> {
+        let invalid = || Error::from(Code::InvalidAuthReqId);
+        if !well_formed(auth_req_id) {
+            return Err(invalid());
+        }
+        let request = self
+            .store
+            .get_ciba_request(&request_hash(auth_req_id))
+            .await?
+            .filter(|r| r.status == CibaStatus::Pending && r.expires_at_ms > self.clock.now_ms())
+            .ok_or_else(invalid)?;
+        let client = self
+            .clients
+            .record(&request.client_id)
+            .await?
+            .ok_or_else(invalid)?;
+        Ok((request, client))
+    }
+
+    /// The decision of the hosted approval page: `user_id` authenticated just now (a fresh
+    /// login journey) with `methods` at `auth_time`.
+    pub(crate) async fn decide_hosted(
+        &self,
+        request: &CibaRequest,
+        auth_req_id: &str,
+        user_id: &str,
+        approved: bool,
+        auth_time: i64,
+        methods: &[String],
+    ) -> Result<(), Error> {
+        if request.user_id != user_id {
+            return Err(Error::new(
+                Code::Forbidden,
+                "the request is for another user; log in as the user it names",
+            ));
+        }
+        if auth_time < request.created_at_ms.div_euclid(1000) {
+            return Err(Error::new(
+                Code::Forbidden,
+                "the authentication is older than the request; authenticate again",
+            ));
+        }
+        self.decide(request, auth_req_id, approved, auth_time, methods)
+            .await
+    }
+
+    /// Records a decision once, queueing the ping of a ping client in the same transaction.
+    async fn decide(
+        &self,
+        request: &CibaRequest,
+        auth_req_id: &str,
+        approved: bool,
+        auth_time: i64,
+        methods: &[String],
+    ) -> Result<(), Error> {
+        let invalid = || Error::from(Code::InvalidAuthReqId);
+        let now_ms = self.clock.now_ms();
+        let hash = &request.request_hash;
         let notify = match &request.notification_token_sealed {
             Some(sealed) => {
                 // The endpoint as configured now (the client may have moved it since).
@@ -651,7 +717,7 @@ impl Ciba {
                         .clone()
                 });
                 match url {
-                    Some(url) => Some(self.ping_job(&request, &url, sealed, auth_req_id)?),
+                    Some(url) => Some(self.ping_job(request, &url, sealed, auth_req_id)?),
                     // No longer a ping client: it polls.
                     None => None,
                 }
@@ -661,11 +727,11 @@ impl Ciba {
         let decided = self
             .store
             .decide_ciba_request(
-                &hash,
-                caller.user_id(),
+                hash,
+                &request.user_id,
                 approved,
                 auth_time,
-                &session.methods,
+                methods,
                 now_ms,
                 notify.as_ref(),
             )

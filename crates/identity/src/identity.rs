@@ -280,6 +280,7 @@ impl Identity {
                 sessions: sessions.clone(),
                 codes: codes.clone(),
                 users: users.clone(),
+                ciba: ciba.clone(),
             },
             store.clone(),
             clock.clone(),

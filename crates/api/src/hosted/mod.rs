@@ -24,9 +24,9 @@ pub use assets::{asset, etag_of, LOGIN_JS, TESSERA_CSS};
 pub use html::{content_security_policy, escape, json_for_script};
 pub use i18n::{choose_lang, Lang};
 pub use pages::{
-    ciba_approval_page, error_page, logged_out_page, login_page, logout_confirm_page,
-    CibaApprovalPage, JourneyStart, LoginPage, LogoutConfirmPage, PageContext, LOGIN_COMPLETE_PATH,
-    LOGOUT_CONFIRM_PATH,
+    ciba_approval_page, ciba_done_page, error_page, logged_out_page, login_page,
+    logout_confirm_page, CibaApprovalPage, JourneyStart, LoginPage, LogoutConfirmPage, PageContext,
+    LOGIN_COMPLETE_PATH, LOGOUT_CONFIRM_PATH,
 };
 
 #[cfg(test)]

@@ -274,3 +274,25 @@ pub fn logged_out_page(lang: Lang) -> Response {
     .render();
     respond(StatusCode::OK, &content_security_policy(&[]), body)
 }
+
+/// After a decision on the hosted CIBA approval page.
+pub fn ciba_done_page(lang: Lang, approved: bool) -> Response {
+    let key = if approved {
+        "ciba.approved"
+    } else {
+        "ciba.denied"
+    };
+    let main = format!(
+        "<h1 id=\"tessera-heading\">{heading}</h1>\n<p id=\"tessera-ciba-result\" data-approved=\"{approved}\">{text}</p>\n",
+        heading = escape(lang.text(key)),
+        text = escape(lang.text("ciba.done")),
+    );
+    let body = Shell {
+        lang,
+        title: lang.text("ciba.title"),
+        script: false,
+        main,
+    }
+    .render();
+    respond(StatusCode::OK, &content_security_policy(&[]), body)
+}

@@ -11,13 +11,14 @@
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use tessera_identity::authorize::{AuthorizeOutcome, LoginCompletion};
+use tessera_identity::authorize::{AuthorizeOutcome, CibaDecision, LoginCompletion};
 use tessera_identity::Error;
 
 use crate::cookies;
 use crate::extract::OAuthForm;
 use crate::hosted::{
-    choose_lang, error_page, login_page, JourneyStart, Lang, LoginPage, PageContext,
+    choose_lang, ciba_approval_page, ciba_done_page, error_page, login_page, CibaApprovalPage,
+    JourneyStart, Lang, LoginPage, PageContext,
 };
 use crate::state::AppState;
 
@@ -188,6 +189,89 @@ pub async fn login_complete(State(state): State<AppState>, form: OAuthForm) -> R
                 cookies::set(cookies::SESSION, done.session_token.expose(), secure, None),
             );
             h.append(header::SET_COOKIE, cookies::clear(cookies::LOGIN, secure));
+            response
+        }
+        Err(e) => page_for(&e, lang),
+    }
+}
+
+/// `GET /oidc/ciba/approve?auth_req_id=`: the hosted CIBA approval page (clients without a
+/// `login_uri`): the login journey, then the client's name, the binding message and the
+/// decision. Sets the page's CSRF cookie.
+pub async fn ciba_page(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+    let lang = lang_of(&headers, None);
+    let query = OAuthForm::parse(uri.query().unwrap_or("").as_bytes(), HeaderMap::new());
+    let auth_req_id = query.single("auth_req_id").ok().flatten().unwrap_or("");
+    let authz = &state.identity.authorize;
+    let approval = match authz.ciba_approval(auth_req_id).await {
+        Ok(a) => a,
+        Err(e) => return page_for(&e, lang),
+    };
+    let mut response = ciba_approval_page(&CibaApprovalPage {
+        ctx: PageContext::new(lang),
+        client_name: approval.client_name,
+        binding_message: approval.binding_message,
+        journey: JourneyStart {
+            client_id: approval.client_id,
+            journey_id: approval.journey_id,
+            code_challenge: approval.code_challenge,
+            login_hint: None,
+        },
+        action: tessera_identity::ciba::HOSTED_APPROVAL_PATH.to_string(),
+        csrf: approval.csrf.clone(),
+        hidden: vec![("auth_req_id".to_string(), auth_req_id.to_string())],
+    });
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        cookies::set(
+            cookies::CIBA,
+            &approval.csrf,
+            authz.secure_cookies(),
+            Some(cookies::LOGIN_MAX_AGE_S),
+        ),
+    );
+    response
+}
+
+/// `POST /oidc/ciba/approve`: the decision (`decision=approve|deny`), with the login
+/// journey's code, the CSRF field and `auth_req_id`.
+pub async fn ciba_decide(State(state): State<AppState>, form: OAuthForm) -> Response {
+    let lang = lang_of(&form.headers, None);
+    if foreign_origin(&state, &form.headers) {
+        return page_for(
+            &Error::new(
+                tessera_identity::Code::Forbidden,
+                "cross-origin form posts are refused",
+            ),
+            lang,
+        );
+    }
+    let authz = &state.identity.authorize;
+    let secure = authz.secure_cookies();
+    let field = |name: &str| form.single(name).ok().flatten().unwrap_or("");
+    let approve = match field("decision") {
+        "approve" => true,
+        "deny" => false,
+        _ => {
+            return page_for(
+                &Error::invalid("`decision` must be `approve` or `deny`"),
+                lang,
+            )
+        }
+    };
+    let decision = CibaDecision {
+        auth_req_id: field("auth_req_id"),
+        csrf_field: field("csrf"),
+        csrf_cookie: cookies::get(&form.headers, cookies::CIBA, secure),
+        code: field("code"),
+        approve,
+    };
+    match authz.ciba_decide(decision).await {
+        Ok(()) => {
+            let mut response = ciba_done_page(lang, approve);
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, cookies::clear(cookies::CIBA, secure));
             response
         }
         Err(e) => page_for(&e, lang),

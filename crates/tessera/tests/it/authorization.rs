@@ -54,6 +54,8 @@ fn expected_table() -> Vec<(&'static str, &'static str, Expect)> {
         ("POST", "/cis/oidc/auth", Public),
         ("GET", "/oidc/login", Public),
         ("POST", "/oidc/login/complete", Public),
+        ("GET", "/oidc/ciba/approve", Public),
+        ("POST", "/oidc/ciba/approve", Public),
         ("GET", "/oidc/userinfo", User),
         ("POST", "/oidc/userinfo", User),
         ("POST", "/cis/v1/applications", Admin),

@@ -140,7 +140,11 @@ fn parse_login_page(html: &str) -> LoginPageData {
     let end = start + html[start..].find("</script>").unwrap();
     LoginPageData {
         data: serde_json::from_str(&html[start..end]).unwrap(),
-        request: hidden(html, "request"),
+        request: if html.contains("name=\"request\"") {
+            hidden(html, "request")
+        } else {
+            String::new()
+        },
         csrf: hidden(html, "csrf"),
     }
 }
@@ -237,9 +241,24 @@ impl Setup {
         assert!(!csp.contains("unsafe-inline"), "{csp}");
         let page = parse_login_page(&page.text().await.unwrap());
         assert_eq!(page.csrf, browser.cookies["tessera-login"]);
-        let d = &page.data;
+        assert_eq!(page.data["journeyId"], "tessera-login-password");
+        let code = self.run_login_journey(&page.data, username).await;
+        browser
+            .post_form(
+                "/oidc/login/complete",
+                &[
+                    ("request", &page.request),
+                    ("csrf", &page.csrf),
+                    ("code", &code),
+                ],
+            )
+            .await
+    }
+
+    /// Runs the page's login journey over the IDO API as `login.js` does, logging in as
+    /// `username`: the journey's completion code.
+    async fn run_login_journey(&self, d: &Value, username: &str) -> String {
         let journey = d["journeyId"].as_str().unwrap();
-        assert_eq!(journey, "tessera-login-password");
         let start = self
             .srv
             .http
@@ -274,17 +293,7 @@ impl Setup {
             .await
             .unwrap();
         assert_eq!(done["type"], "journey_success", "{done}");
-        let code = done["code"].as_str().unwrap();
-        browser
-            .post_form(
-                "/oidc/login/complete",
-                &[
-                    ("request", &page.request),
-                    ("csrf", &page.csrf),
-                    ("code", code),
-                ],
-            )
-            .await
+        done["code"].as_str().unwrap().to_string()
     }
 
     /// A code for the first client by single sign-on.
@@ -922,6 +931,160 @@ async fn browser_and_backend_sessions_are_not_interchangeable() {
             )
             .await;
         assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+        s.srv.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn ciba_clients_without_a_login_page_use_the_hosted_approval_page() {
+    for b in backends().await {
+        let s = setup(&b).await;
+        let (_, ciba_id, ciba_secret) = s
+            .srv
+            .app_and_client(&s.admin, json!({"ciba_authorization": {"enabled": true}}))
+            .await;
+        let request = |binding: &'static str| {
+            let (id, secret) = (ciba_id.clone(), ciba_secret.clone());
+            let srv = &s.srv;
+            async move {
+                let r = srv
+                    .form(
+                        "/oidc/backchannel",
+                        &[
+                            ("client_id", id.as_str()),
+                            ("client_secret", secret.as_str()),
+                            ("scope", "openid"),
+                            ("login_hint", "ann"),
+                            ("binding_message", binding),
+                            ("request_context", r#"{"channel": "link"}"#),
+                        ],
+                    )
+                    .await;
+                assert_eq!(r.status(), StatusCode::OK);
+                let v: Value = r.json().await.unwrap();
+                (
+                    v["auth_req_id"].as_str().unwrap().to_string(),
+                    v["auth_link"].as_str().unwrap().to_string(),
+                )
+            }
+        };
+        let poll = |auth_req_id: String| {
+            let (id, secret) = (ciba_id.clone(), ciba_secret.clone());
+            let srv = &s.srv;
+            async move {
+                let r = srv
+                    .form(
+                        "/oidc/token",
+                        &[
+                            ("grant_type", "urn:openid:params:grant-type:ciba"),
+                            ("client_id", id.as_str()),
+                            ("client_secret", secret.as_str()),
+                            ("auth_req_id", auth_req_id.as_str()),
+                        ],
+                    )
+                    .await;
+                let st = r.status();
+                (st, r.json::<Value>().await.unwrap())
+            }
+        };
+        let (auth_req_id, link) = request("W4 7Q").await;
+        assert!(
+            link.starts_with(&format!("{}/oidc/ciba/approve?auth_req_id=", s.srv.issuer)),
+            "{link}"
+        );
+        // The page: the client's name, the binding message, the login journey.
+        let mut browser = Browser::new(&s.srv);
+        let page = browser.get(&link).await;
+        let st = page.status();
+        let html = page.text().await.unwrap();
+        assert_eq!(st, StatusCode::OK, "{link} {html}");
+        assert!(html.contains("W4 7Q"), "the binding message is shown");
+        assert!(html.contains("Test client"), "the client's name is shown");
+        let page = parse_login_page(&html);
+        let csrf = hidden(&html, "csrf");
+        assert_eq!(csrf, browser.cookies["tessera-ciba"]);
+        // Another user cannot decide Ann's request.
+        let bob_code = s.run_login_journey(&page.data, "bob").await;
+        let r = browser
+            .post_form(
+                "/oidc/ciba/approve",
+                &[
+                    ("auth_req_id", &auth_req_id),
+                    ("csrf", &csrf),
+                    ("code", &bob_code),
+                    ("decision", "approve"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        // Without the page's cookie (another browser, or a forged form), refused.
+        let ann_code = s.run_login_journey(&page.data, "ann").await;
+        let mut other = Browser::new(&s.srv);
+        let r = other
+            .post_form(
+                "/oidc/ciba/approve",
+                &[
+                    ("auth_req_id", &auth_req_id),
+                    ("csrf", &csrf),
+                    ("code", &ann_code),
+                    ("decision", "approve"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let (st, pending) = poll(auth_req_id.clone()).await;
+        assert_eq!(
+            (st, pending["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("authorization_pending"))
+        );
+        // Ann approves after a fresh login.
+        let ann_code = s.run_login_journey(&page.data, "ann").await;
+        let r = browser
+            .post_form(
+                "/oidc/ciba/approve",
+                &[
+                    ("auth_req_id", &auth_req_id),
+                    ("csrf", &csrf),
+                    ("code", &ann_code),
+                    ("decision", "approve"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.text().await.unwrap().contains("data-approved=\"true\""));
+        let (st, tokens) = poll(auth_req_id.clone()).await;
+        assert_eq!(st, StatusCode::OK, "{tokens}");
+        assert_eq!(
+            claims(tokens["id_token"].as_str().unwrap())["amr"],
+            json!(["pwd"])
+        );
+        // The page of a decided request is an error page.
+        let r = browser.get(&link).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+        // Deny.
+        let (auth_req_id, link) = request("D1").await;
+        let html = browser.get(&link).await.text().await.unwrap();
+        let page = parse_login_page(&html);
+        let csrf = hidden(&html, "csrf");
+        let code = s.run_login_journey(&page.data, "ann").await;
+        let r = browser
+            .post_form(
+                "/oidc/ciba/approve",
+                &[
+                    ("auth_req_id", &auth_req_id),
+                    ("csrf", &csrf),
+                    ("code", &code),
+                    ("decision", "deny"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let (st, e) = poll(auth_req_id).await;
+        assert_eq!(
+            (st, e["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("access_denied"))
+        );
         s.srv.stop().await;
     }
 }

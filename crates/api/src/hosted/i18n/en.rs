@@ -75,5 +75,8 @@ pub static EN: Table = Table {
         ("ciba.question", "Do you approve this request?"),
         ("ciba.approve", "Approve"),
         ("ciba.deny", "Deny"),
+        ("ciba.approved", "Request approved"),
+        ("ciba.denied", "Request denied"),
+        ("ciba.done", "You can close this window and go back to the other device."),
     ],
 };

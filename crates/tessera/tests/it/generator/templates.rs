@@ -81,6 +81,12 @@ pub fn body(method: &str, path: &str, v: &Values, index: usize) -> Option<Body> 
             ("scope", "openid"),
             ("state", "s"),
         ])),
+        ("POST", "/oidc/ciba/approve") => Body::Form(pairs(&[
+            ("auth_req_id", &v.auth_req_id),
+            ("csrf", "c"),
+            ("code", "x"),
+            ("decision", "approve"),
+        ])),
         ("POST", "/oidc/login/complete") => Body::Form(pairs(&[
             ("request", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
             ("csrf", "c"),
@@ -199,7 +205,11 @@ fn rest_body(method: &str, path: &str, v: &Values, index: usize) -> Option<Body>
 pub fn is_page(path: &str) -> bool {
     matches!(
         path,
-        "/oidc/auth" | "/cis/oidc/auth" | "/oidc/login" | "/oidc/login/complete"
+        "/oidc/auth"
+            | "/cis/oidc/auth"
+            | "/oidc/login"
+            | "/oidc/login/complete"
+            | "/oidc/ciba/approve"
     )
 }
 
