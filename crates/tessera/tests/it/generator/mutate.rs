@@ -39,6 +39,7 @@ pub fn family(path: &str) -> &'static str {
         ("/oidc/.well-known/", "discovery"),
         ("/cis/oidc/.well-known/", "discovery"),
         ("/oidc/userinfo", "userinfo"),
+        ("/oidc/assets/", "assets"),
         ("/oidc/", "oauth"),
         ("/cis/oidc/", "oauth"),
         ("/cis/auth/backchannel", "ciba-complete"),
@@ -350,6 +351,12 @@ fn fill_path(
                     "reading"
                 } else {
                     "plain"
+                }
+            } else if template.starts_with("/oidc/assets/") {
+                if rng.chance(50) {
+                    "login.js"
+                } else {
+                    "tessera.css"
                 }
             } else {
                 ids.param(name).unwrap_or("unknown-parameter")
