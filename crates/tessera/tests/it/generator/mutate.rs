@@ -34,7 +34,7 @@ pub struct Case {
 
 /// The route's area, for the statistics.
 pub fn family(path: &str) -> &'static str {
-    let families: [(&str, &str); 12] = [
+    let families: [(&str, &str); 13] = [
         ("/.well-known/", "discovery"),
         ("/oidc/.well-known/", "discovery"),
         ("/cis/oidc/.well-known/", "discovery"),
