@@ -82,8 +82,12 @@ fn read_stylesheet(path: &Path) -> Result<std::sync::Arc<str>> {
             path.display()
         );
     }
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("`hosted.stylesheet`: reading {} (UTF-8 text)", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "`hosted.stylesheet`: reading {} (UTF-8 text)",
+            path.display()
+        )
+    })?;
     Ok(text.into())
 }
 

@@ -971,9 +971,8 @@ async fn the_page_of_tessera_demo_runs_the_migration_journey() {
 // ---------------------------------------------------------------------------------------------
 // The hosted pages (`tessera_api::hosted`) in Chromium against a real Tessera.
 
-const PASSWORD_JOURNEY: &str = include_str!(
-    "../../../identity/src/builtin_journeys/tessera-login-password.yaml"
-);
+const PASSWORD_JOURNEY: &str =
+    include_str!("../../../identity/src/builtin_journeys/tessera-login-password.yaml");
 
 /// What the test origin's completion routes received: (path, form pairs) per POST.
 type Posts = Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>;
@@ -1001,7 +1000,10 @@ async fn forward(upstream: String, req: axum::extract::Request) -> Response {
     let mut headers = axum::http::HeaderMap::new();
     for name in [header::CONTENT_TYPE, header::ETAG, header::CACHE_CONTROL] {
         if let Some(v) = answer.headers().get(name.as_str()) {
-            headers.insert(name, axum::http::HeaderValue::from_bytes(v.as_bytes()).unwrap());
+            headers.insert(
+                name,
+                axum::http::HeaderValue::from_bytes(v.as_bytes()).unwrap(),
+            );
         }
     }
     let body = answer.bytes().await.unwrap();
@@ -1051,8 +1053,14 @@ async fn hosted_origin(upstream: &str, client_id: &str, challenge: &str, posts: 
     };
     let (up1, up2) = (upstream.to_string(), upstream.to_string());
     let router = Router::new()
-        .route("/oidc/login", get(move || async move { hosted::login_page(&login) }))
-        .route("/ciba", get(move || async move { hosted::ciba_approval_page(&ciba) }))
+        .route(
+            "/oidc/login",
+            get(move || async move { hosted::login_page(&login) }),
+        )
+        .route(
+            "/ciba",
+            get(move || async move { hosted::ciba_approval_page(&ciba) }),
+        )
         .route(
             "/ido/{*rest}",
             axum::routing::any(move |req| forward(up1.clone(), req)),
@@ -1061,7 +1069,10 @@ async fn hosted_origin(upstream: &str, client_id: &str, challenge: &str, posts: 
             "/oidc/assets/{name}",
             get(move |req| forward(up2.clone(), req)),
         )
-        .route("/oidc/login/complete", capture("/oidc/login/complete", posts.clone()))
+        .route(
+            "/oidc/login/complete",
+            capture("/oidc/login/complete", posts.clone()),
+        )
         .route("/ciba/decide", capture("/ciba/decide", posts));
     serve(router).await
 }
@@ -1109,7 +1120,12 @@ async fn the_hosted_login_page_runs_the_password_journey() {
             .send()
             .await
             .unwrap();
-        assert!(r.status().is_success(), "{} {}", b.name, r.text().await.unwrap());
+        assert!(
+            r.status().is_success(),
+            "{} {}",
+            b.name,
+            r.text().await.unwrap()
+        );
 
         let verifier = "hosted-page-verifier-0123456789-abcdefghijklmnop";
         let challenge = {
@@ -1121,7 +1137,9 @@ async fn the_hosted_login_page_runs_the_password_journey() {
         let origin = hosted_origin(&srv.base, &client_id, &challenge, posts.clone()).await;
         let browser = driver.session().await;
         browser.navigate(&format!("{origin}/oidc/login")).await;
-        browser.wait_text("#tessera-heading", "Sign in to Shop <b>&</b>").await;
+        browser
+            .wait_text("#tessera-heading", "Sign in to Shop <b>&</b>")
+            .await;
         // The username comes prefilled from login_hint; the focus is on the empty password.
         let focused = browser
             .run_async(
@@ -1130,7 +1148,9 @@ async fn the_hosted_login_page_runs_the_password_journey() {
             )
             .await;
         assert_eq!(focused, json!("tessera-field-password"), "{}", b.name);
-        browser.fill("#tessera-field-password", "wrong-password").await;
+        browser
+            .fill("#tessera-field-password", "wrong-password")
+            .await;
         browser.click("#tessera-submit").await;
         let alert = browser
             .wait_text("[role=alert]", "The username or password is incorrect.")
@@ -1144,7 +1164,9 @@ async fn the_hosted_login_page_runs_the_password_journey() {
             .await;
         assert_eq!(username, json!("ann"), "{}", b.name);
         assert!(posts.lock().unwrap().is_empty(), "{}", b.name);
-        browser.fill("#tessera-field-password", "ann-password-1").await;
+        browser
+            .fill("#tessera-field-password", "ann-password-1")
+            .await;
         browser.click("#tessera-submit").await;
         let form = wait_post(&posts, "/oidc/login/complete").await;
         assert_eq!(form.get("request").map(String::as_str), Some("req-1"));
@@ -1178,7 +1200,9 @@ async fn the_hosted_login_page_runs_the_password_journey() {
         assert_eq!(binding, "AB12 </p><script>", "{}", b.name);
         assert_eq!(browser.text("#tessera-approve").await.as_deref(), Some(""));
         browser.fill("#tessera-field-username", "ann").await;
-        browser.fill("#tessera-field-password", "ann-password-1").await;
+        browser
+            .fill("#tessera-field-password", "ann-password-1")
+            .await;
         browser.click("#tessera-submit").await;
         browser.wait_text("#tessera-approve", "Approve").await;
         browser.click("#tessera-approve").await;
@@ -1186,8 +1210,85 @@ async fn the_hosted_login_page_runs_the_password_journey() {
         assert_eq!(form.get("decision").map(String::as_str), Some("approve"));
         assert_eq!(form.get("csrf").map(String::as_str), Some("csrf-2"));
         assert_eq!(form.get("auth_req").map(String::as_str), Some("r-9"));
-        assert!(!form.get("code").cloned().unwrap_or_default().is_empty(), "{form:?}");
+        assert!(
+            !form.get("code").cloned().unwrap_or_default().is_empty(),
+            "{form:?}"
+        );
         browser.quit();
         srv.stop().await;
     }
+}
+
+/// `GET /oidc/assets/{name}`: the script and the stylesheet with their types, an hour of
+/// caching and an ETag that answers 304; the configured stylesheet replaces the built-in one;
+/// any other name is a JSON 404.
+#[tokio::test]
+async fn the_hosted_assets_are_served() {
+    for b in backends().await {
+        let mut config = b.config();
+        let css = "main.tessera { color: teal; }\n";
+        config.hosted_stylesheet = Some(css.into());
+        let srv = TestServer::start(config, TestClock::new(now_ms())).await;
+        let r = srv
+            .http
+            .get(srv.url("/oidc/assets/login.js"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}", b.name);
+        assert_eq!(
+            r.headers()["content-type"],
+            "text/javascript; charset=utf-8"
+        );
+        assert_eq!(r.headers()["cache-control"], "public, max-age=3600");
+        let etag = r.headers()["etag"].to_str().unwrap().to_string();
+        assert_eq!(r.text().await.unwrap(), tessera_api::hosted::LOGIN_JS);
+        let r = srv
+            .http
+            .get(srv.url("/oidc/assets/login.js"))
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_MODIFIED, "{}", b.name);
+        assert_eq!(r.headers()["etag"].to_str().unwrap(), etag);
+
+        let r = srv
+            .http
+            .get(srv.url("/oidc/assets/tessera.css"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}", b.name);
+        assert_eq!(r.headers()["content-type"], "text/css; charset=utf-8");
+        assert_eq!(
+            r.headers()["etag"].to_str().unwrap(),
+            tessera_api::hosted::etag_of(css)
+        );
+        assert_eq!(r.text().await.unwrap(), css);
+
+        for name in ["other.js", "login.js.map", "..%2Fsecret", "LOGIN.JS"] {
+            let r = srv
+                .http
+                .get(srv.url(&format!("/oidc/assets/{name}")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{} {name}", b.name);
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["error_code"], "not_found", "{} {name}", b.name);
+        }
+        srv.stop().await;
+    }
+    // Without a configured file, the built-in stylesheet.
+    let b = &backends().await[0];
+    let srv = TestServer::start(b.config(), TestClock::new(now_ms())).await;
+    let r = srv
+        .http
+        .get(srv.url("/oidc/assets/tessera.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), tessera_api::hosted::TESSERA_CSS);
+    srv.stop().await;
 }

@@ -40,7 +40,11 @@ fn builtin_login_journeys_check_and_pass_their_tests() {
     ]);
     assert!(ok, "{text}");
     assert!(!text.contains("warning"), "{text}");
-    assert_eq!(text.lines().filter(|l| l.contains(": ok (")).count(), 2, "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.contains(": ok (")).count(),
+        2,
+        "{text}"
+    );
     let (ok, text) = tessera(&["journey", "test", dir]);
     assert!(ok, "{text}");
     let last = text.lines().rev().find(|l| l.contains("passed")).unwrap();
