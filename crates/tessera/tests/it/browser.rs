@@ -1013,11 +1013,17 @@ async fn forward(upstream: String, req: axum::extract::Request) -> Response {
 /// A test origin serving the login page and a CIBA approval page for `client_id` (rendered by
 /// `tessera_api::hosted`), passing the journey calls and assets through to `upstream`, and
 /// capturing what the pages' forms POST.
-async fn hosted_origin(upstream: &str, client_id: &str, challenge: &str, posts: Posts) -> String {
+async fn hosted_origin(
+    upstream: &str,
+    client_id: &str,
+    journey_id: &str,
+    challenge: &str,
+    posts: Posts,
+) -> String {
     use tessera_api::hosted::{self, JourneyStart, PageContext};
     let journey = JourneyStart {
         client_id: client_id.to_string(),
-        journey_id: "tessera-login-password".into(),
+        journey_id: journey_id.into(),
         code_challenge: challenge.to_string(),
         login_hint: Some("ann".into()),
     };
@@ -1134,7 +1140,14 @@ async fn the_hosted_login_page_runs_the_password_journey() {
                 .encode(tessera_jose::sha256(verifier.as_bytes()))
         };
         let posts: Posts = Arc::default();
-        let origin = hosted_origin(&srv.base, &client_id, &challenge, posts.clone()).await;
+        let origin = hosted_origin(
+            &srv.base,
+            &client_id,
+            "tessera-login-password",
+            &challenge,
+            posts.clone(),
+        )
+        .await;
         let browser = driver.session().await;
         browser.navigate(&format!("{origin}/oidc/login")).await;
         browser
@@ -1291,4 +1304,96 @@ async fn the_hosted_assets_are_served() {
         .unwrap();
     assert_eq!(r.text().await.unwrap(), tessera_api::hosted::TESSERA_CSS);
     srv.stop().await;
+}
+
+const EMAIL_OTP_JOURNEY: &str =
+    include_str!("../../../identity/src/builtin_journeys/tessera-login-email-otp.yaml");
+
+/// The hosted login page with the built-in email OTP journey: the username (prefilled from
+/// login_hint), the code from the development outbox, the completion form. An unknown
+/// username gets the same code form (no enumeration on the page).
+#[tokio::test]
+async fn the_hosted_login_page_runs_the_email_otp_journey() {
+    let Some(driver) = ChromeDriver::start().await else {
+        return;
+    };
+    for b in backends().await {
+        let mut config = b.config();
+        config.delivery.outbox = true;
+        let srv = TestServer::start(config, TestClock::new(now_ms())).await;
+        let admin = srv.admin_token().await;
+        let (_, client_id, secret) = srv
+            .app_and_client(&admin, json!({"permissions": ALL_PERMISSIONS}))
+            .await;
+        let token = srv.token(&client_id, &secret).await;
+        srv.create_user(
+            &token,
+            json!({"username": "ann", "email": "ann@example.com"}),
+        )
+        .await;
+        let r = srv
+            .http
+            .put(srv.url("/ido/api/v2/journeys/tessera-login-email-otp"))
+            .bearer_auth(&admin)
+            .header("content-type", "application/yaml")
+            .body(EMAIL_OTP_JOURNEY)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "{} {}",
+            b.name,
+            r.text().await.unwrap()
+        );
+        let posts: Posts = Arc::default();
+        let origin = hosted_origin(
+            &srv.base,
+            &client_id,
+            "tessera-login-email-otp",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            posts.clone(),
+        )
+        .await;
+        let browser = driver.session().await;
+
+        // An unknown username: the same code form, then a refusal.
+        browser.navigate(&format!("{origin}/oidc/login")).await;
+        browser.fill("#tessera-field-username", "nobody").await;
+        browser.click("#tessera-submit").await;
+        browser
+            .wait_text("#tessera-step-heading", "Enter the code we sent you")
+            .await;
+        browser.fill("#tessera-field-passcode", "123456").await;
+        browser.click("#tessera-submit").await;
+        browser
+            .wait_text("[role=alert]", "The code is incorrect.")
+            .await;
+        browser.find("#tessera-start-again").await;
+
+        // ann: the code from the outbox.
+        browser.navigate(&format!("{origin}/oidc/login")).await;
+        let value = browser
+            .run_async(
+                "const done = arguments[0]; const f = () => { const e = document.getElementById('tessera-field-username'); e ? done(e.value) : setTimeout(f, 20); }; f();",
+                json!([]),
+            )
+            .await;
+        assert_eq!(value, json!("ann"), "{}", b.name);
+        browser.click("#tessera-submit").await;
+        browser
+            .wait_text("#tessera-step-text", "a***@example.com")
+            .await;
+        let passcode = crate::demo::passcode(&srv.http, &srv.base, &admin, "ann@example.com").await;
+        browser.fill("#tessera-field-passcode", &passcode).await;
+        browser.click("#tessera-submit").await;
+        let form = wait_post(&posts, "/oidc/login/complete").await;
+        assert!(
+            !form.get("code").cloned().unwrap_or_default().is_empty(),
+            "{form:?}"
+        );
+        assert_eq!(form.get("request").map(String::as_str), Some("req-1"));
+        browser.quit();
+        srv.stop().await;
+    }
 }

@@ -53,6 +53,8 @@ let lastUsername = typeof page.loginHint === "string" ? page.loginHint : "";
 // The option of the last submit (to say "we sent a new code" after a resend).
 let lastOption = null;
 let busy = false;
+// The kind of the last step shown (a refused code reads as such, not as a password error).
+let lastKind = null;
 
 /** Replaces the step area's content. */
 function show(...nodes) {
@@ -134,6 +136,7 @@ function optionButtons(response, kind) {
 /** Renders a waiting step as a form. */
 function renderStep(response) {
   const kind = kindOf(response);
+  lastKind = kind;
   const data = isObject(response.data) ? response.data : {};
   const errorData = isObject(response.errorData) ? response.errorData : null;
   const options = response.clientResponseOptions || {};
@@ -266,7 +269,8 @@ function renderRejection(response) {
   const errorData = isObject(response.errorData) ? response.errorData : {};
   const code = errorData.code || data.code || data.reason;
   const heading = el("h2", { id: "tessera-step-heading", tabindex: "-1", text: msg("rejected.heading") });
-  const line = alertLine(errorText(code));
+  const text = lastKind === "otp" && code === "invalid_credentials" ? msg("error.invalid_code") : errorText(code);
+  const line = alertLine(text);
   show(heading, line, startAgainLink());
   heading.focus();
 }
