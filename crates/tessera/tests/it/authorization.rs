@@ -250,6 +250,7 @@ fn expected_table() -> Vec<(&'static str, &'static str, Expect)> {
             Public,
         ),
         ("GET", "/ido/sdk/tessera-ido.js", Public),
+        ("GET", "/oidc/assets/{name}", Public),
         ("GET", "/healthz", Public),
         ("GET", "/readyz", Public),
         ("GET", "/metrics", Public),

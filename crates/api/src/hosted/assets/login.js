@@ -53,6 +53,8 @@ let lastUsername = typeof page.loginHint === "string" ? page.loginHint : "";
 // The option of the last submit (to say "we sent a new code" after a resend).
 let lastOption = null;
 let busy = false;
+// The kind of the last step shown (a refused code reads as such, not as a password error).
+let lastKind = null;
 
 /** Replaces the step area's content. */
 function show(...nodes) {
@@ -75,7 +77,12 @@ function startAgainLink() {
 function kindOf(response) {
   const data = isObject(response.data) ? response.data : {};
   const options = Object.values(response.clientResponseOptions || {});
-  if (Array.isArray(data.fields)) return "collect";
+  if (Array.isArray(data.fields)) {
+    // A form asking only for a passcode looks like the OTP step (the email OTP journey's
+    // stand-in when no code could be sent, so both look the same).
+    const only = data.fields.length === 1 && isObject(data.fields[0]) ? data.fields[0].name : null;
+    return only === "passcode" ? "otp" : "collect";
+  }
   if ("email" in data || "phone_number" in data || options.some((o) => o && o.type === "resend")) return "otp";
   if ("title" in data || "text" in data || "button_text" in data) return "information";
   return "password";
@@ -101,7 +108,7 @@ function field({ name, type = "text", label, required = false, autocomplete, val
   }
   const labelNode = el("label", { htmlFor: id }, [
     document.createTextNode(label),
-    required && type !== "checkbox" ? el("span", { class: "tessera-required", text: ` ${msg("field.required")}` }) : null,
+    required && type !== "checkbox" ? el("span", { class: "tessera-required", text: ` ${msg("label.required")}` }) : null,
   ]);
   const wrapper = el("div", { class: type === "checkbox" ? "tessera-field tessera-check" : "tessera-field" },
     type === "checkbox" ? [input, labelNode] : [labelNode, input]);
@@ -129,6 +136,7 @@ function optionButtons(response, kind) {
 /** Renders a waiting step as a form. */
 function renderStep(response) {
   const kind = kindOf(response);
+  lastKind = kind;
   const data = isObject(response.data) ? response.data : {};
   const errorData = isObject(response.errorData) ? response.errorData : null;
   const options = response.clientResponseOptions || {};
@@ -165,7 +173,9 @@ function renderStep(response) {
         name: f.name,
         type,
         fieldType: f.type,
-        label: typeof f.label === "string" && f.label ? f.label : f.name,
+        // The page's own words for the fields it knows, else the journey's label.
+        label: typeof strings[`field.${f.name}`] === "string" ? strings[`field.${f.name}`] :
+          typeof f.label === "string" && f.label ? f.label : f.name,
         required: Boolean(f.required),
         autocomplete,
         inputmode: f.type === "number" ? "decimal" : null,
@@ -259,7 +269,8 @@ function renderRejection(response) {
   const errorData = isObject(response.errorData) ? response.errorData : {};
   const code = errorData.code || data.code || data.reason;
   const heading = el("h2", { id: "tessera-step-heading", tabindex: "-1", text: msg("rejected.heading") });
-  const line = alertLine(errorText(code));
+  const text = lastKind === "otp" && code === "invalid_credentials" ? msg("error.invalid_code") : errorText(code);
+  const line = alertLine(text);
   show(heading, line, startAgainLink());
   heading.focus();
 }
