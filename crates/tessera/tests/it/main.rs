@@ -39,5 +39,6 @@ mod readiness;
 mod refresh;
 mod security;
 mod sessions;
+mod tls;
 mod tokens;
 mod users;
