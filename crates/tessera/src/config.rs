@@ -830,9 +830,10 @@ mod tests {
             ("TESSERA_HTTP__TLS_CERT", "/c.pem"),
             ("TESSERA_HTTP__TLS_KEY", "/k.pem"),
         ] {
-            let err = Config::resolve(load_raw(None, &env(&[half]), &Overrides::default()).unwrap())
-                .unwrap_err()
-                .to_string();
+            let err =
+                Config::resolve(load_raw(None, &env(&[half]), &Overrides::default()).unwrap())
+                    .unwrap_err()
+                    .to_string();
             assert!(err.contains("set both `http.tls_cert`"), "{err}");
         }
         let e = env(&[
@@ -841,7 +842,10 @@ mod tests {
             ("TESSERA_HTTP__TLS_HANDSHAKE_TIMEOUT_MS", "50"),
         ]);
         let err = Config::resolve(load_raw(None, &e, &Overrides::default()).unwrap()).unwrap_err();
-        assert!(err.to_string().contains("tls_handshake_timeout_ms"), "{err}");
+        assert!(
+            err.to_string().contains("tls_handshake_timeout_ms"),
+            "{err}"
+        );
         let e = env(&[("TESSERA_HTTP__TLS_RELOAD_INTERVAL_MS", "1000")]);
         let err = Config::resolve(load_raw(None, &e, &Overrides::default()).unwrap()).unwrap_err();
         assert!(err.to_string().contains("apply only with"), "{err}");

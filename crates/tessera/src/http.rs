@@ -327,7 +327,9 @@ impl Activity {
     }
 
     fn idle_until(&self, idle_timeout: Duration) -> tokio::time::Instant {
-        self.started + Duration::from_millis(self.last_end_ms.load(Ordering::Acquire)) + idle_timeout
+        self.started
+            + Duration::from_millis(self.last_end_ms.load(Ordering::Acquire))
+            + idle_timeout
     }
 
     /// When to look again: the idle deadline, or a full period on while requests run.

@@ -24,7 +24,12 @@ fn fresh_client(ca: &TestCa) -> reqwest::Client {
 }
 
 async fn start(b: &crate::harness::Backend, tls: &TestTls) -> TestServer {
-    TestServer::start_tls(b.config_with_address_issuer(), TestClock::new(now_ms()), tls).await
+    TestServer::start_tls(
+        b.config_with_address_issuer(),
+        TestClock::new(now_ms()),
+        tls,
+    )
+    .await
 }
 
 fn certs(srv: &TestServer) -> std::sync::Arc<tessera::tls::Certificates> {
@@ -55,9 +60,7 @@ async fn discovery_and_a_client_credentials_token_over_https() {
         assert_eq!(doc["token_endpoint"], format!("{}/oidc/token", srv.issuer));
 
         let admin = srv.admin_token().await;
-        let (_, client_id, secret) = srv
-            .app_and_client(&admin, serde_json::json!({}))
-            .await;
+        let (_, client_id, secret) = srv.app_and_client(&admin, serde_json::json!({})).await;
         let token = srv.token(&client_id, &secret).await;
         let claims = crate::harness::claims(&token);
         assert_eq!(claims["iss"], srv.issuer.as_str());
@@ -104,7 +107,10 @@ async fn plain_http_on_the_tls_port_gets_no_answer() {
         let srv = start(&b, &tls).await;
         let plain = reqwest::Client::new();
         let res = plain
-            .get(format!("http://{}/.well-known/openid-configuration", srv.addr()))
+            .get(format!(
+                "http://{}/.well-known/openid-configuration",
+                srv.addr()
+            ))
             .send()
             .await;
         assert!(res.is_err(), "plain http was answered: {res:?}");
@@ -224,7 +230,10 @@ async fn a_bad_new_pair_keeps_the_previous_certificate() {
             other => panic!("{other:?}"),
         }
         // A key file without a key.
-        tls.write(&good_cert, "-----BEGIN NOTHING-----\n-----END NOTHING-----\n");
+        tls.write(
+            &good_cert,
+            "-----BEGIN NOTHING-----\n-----END NOTHING-----\n",
+        );
         assert!(matches!(
             certs(&srv).reload().await,
             Reload::Rejected(why) if why.contains("holds no PEM private key")
@@ -239,7 +248,11 @@ async fn a_bad_new_pair_keeps_the_previous_certificate() {
         // Still the first certificate for new connections.
         let r = fresh_client(&tls.ca).get(&discovery).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{}", b.name);
-        assert_eq!(*certs(&srv).installed().borrow(), 0, "nothing was installed");
+        assert_eq!(
+            *certs(&srv).installed().borrow(),
+            0,
+            "nothing was installed"
+        );
         srv.stop().await;
     }
 }
