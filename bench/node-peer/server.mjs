@@ -37,6 +37,9 @@ const { values: args } = parseArgs({
     'client-id': { type: 'string' },
     'client-secret': { type: 'string' },
     'self-check': { type: 'boolean', default: false },
+    // Serve https with these PEM files (the client_credentials_tls scenario).
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
   },
 });
 
@@ -45,7 +48,8 @@ const host = args.host ?? process.env.HOST ?? '127.0.0.1';
 const clientId = args['client-id'] ?? process.env.CLIENT_ID ?? 'bench-client';
 const clientSecret = args['client-secret'] ?? process.env.CLIENT_SECRET
   ?? crypto.randomBytes(32).toString('base64url');
-const issuer = `http://${host}:${port}`;
+const tls = args['tls-cert'] && args['tls-key'];
+const issuer = `${tls ? 'https' : 'http'}://${host}:${port}`;
 
 // ES256 signing key, generated at start and exported as a private JWK.
 const { privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -209,11 +213,17 @@ provider.on('server_error', (ctx, err) => {
   console.error('server_error', err);
 });
 
-const server = provider.listen(port, host, () => {
+const onListening = () => {
   if (!args['self-check']) {
     console.log(`node-oidc-provider peer listening on ${issuer} (token endpoint ${issuer}/token, client_id ${clientId})`);
   }
-});
+};
+const server = tls
+  ? (await import('node:https')).createServer({
+    cert: (await import('node:fs')).readFileSync(args['tls-cert']),
+    key: (await import('node:fs')).readFileSync(args['tls-key']),
+  }, provider.callback()).listen(port, host, onListening)
+  : provider.listen(port, host, onListening);
 server.keepAliveTimeout = 65_000;
 
 // One CIBA round: backchannel request, pending poll, approval, tokens on the next poll, then

@@ -221,6 +221,12 @@ pub struct RawHttp {
     pub max_connections: Option<usize>,
     pub header_timeout_ms: Option<u64>,
     pub body_timeout_ms: Option<u64>,
+    /// PEM certificate chain to serve https (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    pub tls_reload_interval_ms: Option<u64>,
+    pub tls_handshake_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -238,8 +244,10 @@ pub struct RawTokens {
 }
 
 /// Keys whose environment values are integers; all others are strings, except lists.
-const INTEGER_KEYS: [&str; 12] = [
+const INTEGER_KEYS: [&str; 14] = [
     "database.acquire_timeout_ms",
+    "http.tls_reload_interval_ms",
+    "http.tls_handshake_timeout_ms",
     "outbound.max_response_bytes",
     "http.form_body_limit",
     "http.json_body_limit",
@@ -274,6 +282,10 @@ pub struct Overrides {
     pub log_level: Option<String>,
     /// `serve --dev-outbox`: sets `delivery.outbox = true`.
     pub dev_outbox: bool,
+    /// `serve --tls-cert`: `http.tls_cert`.
+    pub tls_cert: Option<PathBuf>,
+    /// `serve --tls-key`: `http.tls_key`.
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Merges file, environment and flags into one raw document.
@@ -343,6 +355,16 @@ pub fn load_raw(
             table.insert(key.into(), toml::Value::String(v));
         }
     }
+    for (key, value) in [("tls_cert", &flags.tls_cert), ("tls_key", &flags.tls_key)] {
+        if let Some(path) = value {
+            set_path(
+                &mut table,
+                &["http".to_string(), key.to_string()],
+                toml::Value::String(path.display().to_string()),
+            )
+            .with_context(|| format!("applying --{}", key.replace('_', "-")))?;
+        }
+    }
     if flags.dev_outbox {
         set_path(
             &mut table,
@@ -404,6 +426,8 @@ pub struct Config {
     pub http_header_timeout_ms: u64,
     /// Time a client has to send a request body.
     pub http_body_timeout_ms: u64,
+    /// Serving https itself (`http.tls_cert` and `http.tls_key`), or plain http.
+    pub tls: Option<crate::tls::TlsConfig>,
     pub key_activation_delay_s: i64,
     pub leeway_s: i64,
     pub secret_rotation_grace_s: i64,
@@ -507,6 +531,7 @@ impl Config {
                 bail!("`{name}` must be between 100 and 600000 milliseconds");
             }
         }
+        let tls = resolve_tls(&raw.http)?;
         let key_activation_delay_s = raw.keys.activation_delay_s.unwrap_or(30);
         let leeway_s = raw.tokens.leeway_s.unwrap_or(30);
         let secret_rotation_grace_s = raw.tokens.secret_rotation_grace_s.unwrap_or(0);
@@ -566,6 +591,7 @@ impl Config {
             http_max_connections,
             http_header_timeout_ms,
             http_body_timeout_ms,
+            tls,
             key_activation_delay_s,
             leeway_s,
             secret_rotation_grace_s,
@@ -577,6 +603,39 @@ impl Config {
             rate_limits: raw.rate_limits.resolve()?,
         })
     }
+}
+
+/// `http.tls_*`: both files or neither; the intervals bounded.
+fn resolve_tls(http: &RawHttp) -> Result<Option<crate::tls::TlsConfig>> {
+    let (cert, key) = match (&http.tls_cert, &http.tls_key) {
+        (None, None) => {
+            if http.tls_reload_interval_ms.is_some() || http.tls_handshake_timeout_ms.is_some() {
+                bail!("`http.tls_reload_interval_ms` and `http.tls_handshake_timeout_ms` apply only with `http.tls_cert` and `http.tls_key`");
+            }
+            return Ok(None);
+        }
+        (Some(cert), Some(key)) => (cert.clone(), key.clone()),
+        _ => bail!(
+            "set both `http.tls_cert` (--tls-cert, TESSERA_HTTP__TLS_CERT) and `http.tls_key` (--tls-key, TESSERA_HTTP__TLS_KEY), or neither"
+        ),
+    };
+    if cert.as_os_str().is_empty() || key.as_os_str().is_empty() {
+        bail!("`http.tls_cert` and `http.tls_key` must be file paths");
+    }
+    let reload = http.tls_reload_interval_ms.unwrap_or(5_000);
+    if !(100..=3_600_000).contains(&reload) {
+        bail!("`http.tls_reload_interval_ms` must be between 100 and 3600000 milliseconds");
+    }
+    let handshake = http.tls_handshake_timeout_ms.unwrap_or(10_000);
+    if !(100..=600_000).contains(&handshake) {
+        bail!("`http.tls_handshake_timeout_ms` must be between 100 and 600000 milliseconds");
+    }
+    Ok(Some(crate::tls::TlsConfig {
+        cert,
+        key,
+        reload_interval: std::time::Duration::from_millis(reload),
+        handshake_timeout: std::time::Duration::from_millis(handshake),
+    }))
 }
 
 /// The issuer is used byte for byte: an absolute http(s) URL without a trailing slash, query
@@ -801,6 +860,70 @@ mod tests {
         }
         let e = env(&[("TESSERA_DATABASE__ACQUIRE_TIMEOUT_MS", "soon")]);
         assert!(load_raw(None, &e, &flags).is_err());
+    }
+
+    #[test]
+    fn tls_needs_both_files_from_flags_env_or_file() {
+        let flags = Overrides::default();
+        let config = Config::resolve(load_raw(None, &env(&[]), &flags).unwrap()).unwrap();
+        assert_eq!(config.tls, None);
+
+        let e = env(&[
+            ("TESSERA_HTTP__TLS_CERT", "/env/cert.pem"),
+            ("TESSERA_HTTP__TLS_KEY", "/env/key.pem"),
+            ("TESSERA_HTTP__TLS_RELOAD_INTERVAL_MS", "250"),
+        ]);
+        let tls = Config::resolve(load_raw(None, &e, &flags).unwrap())
+            .unwrap()
+            .tls
+            .unwrap();
+        assert_eq!(tls.cert, PathBuf::from("/env/cert.pem"));
+        assert_eq!(tls.key, PathBuf::from("/env/key.pem"));
+        assert_eq!(tls.reload_interval, std::time::Duration::from_millis(250));
+        assert_eq!(tls.handshake_timeout, std::time::Duration::from_secs(10));
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(
+            &file,
+            "[http]\ntls_cert = \"/file/cert.pem\"\ntls_key = \"/file/key.pem\"\ntls_handshake_timeout_ms = 500\n",
+        )
+        .unwrap();
+        let flags = Overrides {
+            tls_cert: Some("/flag/cert.pem".into()),
+            ..Default::default()
+        };
+        let tls = Config::resolve(load_raw(Some(&file), &env(&[]), &flags).unwrap())
+            .unwrap()
+            .tls
+            .unwrap();
+        assert_eq!(tls.cert, PathBuf::from("/flag/cert.pem"), "the flag wins");
+        assert_eq!(tls.key, PathBuf::from("/file/key.pem"));
+        assert_eq!(tls.handshake_timeout, std::time::Duration::from_millis(500));
+
+        for half in [
+            ("TESSERA_HTTP__TLS_CERT", "/c.pem"),
+            ("TESSERA_HTTP__TLS_KEY", "/k.pem"),
+        ] {
+            let err =
+                Config::resolve(load_raw(None, &env(&[half]), &Overrides::default()).unwrap())
+                    .unwrap_err()
+                    .to_string();
+            assert!(err.contains("set both `http.tls_cert`"), "{err}");
+        }
+        let e = env(&[
+            ("TESSERA_HTTP__TLS_CERT", "/c.pem"),
+            ("TESSERA_HTTP__TLS_KEY", "/k.pem"),
+            ("TESSERA_HTTP__TLS_HANDSHAKE_TIMEOUT_MS", "50"),
+        ]);
+        let err = Config::resolve(load_raw(None, &e, &Overrides::default()).unwrap()).unwrap_err();
+        assert!(
+            err.to_string().contains("tls_handshake_timeout_ms"),
+            "{err}"
+        );
+        let e = env(&[("TESSERA_HTTP__TLS_RELOAD_INTERVAL_MS", "1000")]);
+        let err = Config::resolve(load_raw(None, &e, &Overrides::default()).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("apply only with"), "{err}");
     }
 
     #[test]

@@ -224,6 +224,8 @@ fn demo_config(options: &DemoOptions, data_dir: &Path) -> Result<Config> {
                 .unwrap_or_else(|| "warn".to_string()),
         ),
         dev_outbox: true,
+        tls_cert: None,
+        tls_key: None,
     };
     Config::resolve(load_raw(None, &env, &flags)?)
 }

@@ -16,6 +16,12 @@
 //! answer — is closed (hyper's header read timeout), which also ends idle keep-alive
 //! connections; bodies have their own timeout where they are read (`api::extract`).
 //!
+//! With TLS (`tls.rs`), the acceptor still only accepts: the handshake runs in the
+//! connection's task on its worker, bounded by `tls_handshake_timeout` (a client that opens a
+//! connection and never finishes the handshake gives its slot back then). ALPN picks HTTP/2 or
+//! HTTP/1.1; an HTTP/2 connection without an open request for `header_timeout` is closed
+//! (GOAWAY), the counterpart of HTTP/1.1's idle keep-alive limit.
+//!
 //! Invariants:
 //! - a worker's runtime outlives the database: a worker keeps driving its runtime (and so the
 //!   I/O of any pooled database connection it happened to open) until [`Workers::release`],
@@ -32,7 +38,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use axum::Router;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -49,6 +55,14 @@ pub struct HttpLimits {
     pub max_connections: usize,
     /// Time to send a complete request head (and the longest idle keep-alive wait).
     pub header_timeout: Duration,
+}
+
+/// Serving https: the acceptor (current certificate at each handshake) and the time a
+/// client has to complete the handshake.
+#[derive(Clone)]
+pub struct TlsServing {
+    pub acceptor: tokio_rustls::TlsAcceptor,
+    pub handshake_timeout: Duration,
 }
 
 /// Raises the soft limit of open files to the hard limit, so `max_connections` can be
@@ -130,6 +144,7 @@ pub fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     limits: HttpLimits,
+    tls: Option<TlsServing>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<Workers> {
     let workers = limits.workers.max(1);
@@ -150,11 +165,12 @@ pub fn serve(
             .thread_name(format!("tessera-http-{i}"))
             .build()?;
         let header_timeout = limits.header_timeout;
+        let tls = tls.clone();
         let thread = std::thread::Builder::new()
             .name(format!("tessera-http-{i}"))
             .spawn(move || {
                 runtime.block_on(async move {
-                    serve_worker(rx, app, header_timeout, stop).await;
+                    serve_worker(rx, app, header_timeout, tls, stop).await;
                     let _ = done_tx.send(Ok(()));
                     let _ = release_rx.await;
                 });
@@ -181,6 +197,7 @@ async fn serve_worker(
     mut rx: mpsc::Receiver<(std::net::TcpStream, Slot)>,
     app: Router,
     header_timeout: Duration,
+    tls: Option<TlsServing>,
     mut stop: watch::Receiver<bool>,
 ) {
     let graceful = GracefulShutdown::new();
@@ -205,6 +222,20 @@ async fn serve_worker(
                 continue;
             }
         };
+        if let Some(tls) = &tls {
+            let guard = graceful.watcher();
+            tokio::spawn(serve_tls(
+                stream,
+                slot,
+                tls.clone(),
+                app.clone(),
+                http.clone(),
+                header_timeout,
+                stop.clone(),
+                guard,
+            ));
+            continue;
+        }
         let service = TowerToHyperService::new(app.clone());
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
@@ -214,6 +245,150 @@ async fn serve_worker(
         });
     }
     graceful.shutdown().await;
+}
+
+/// One https connection: the handshake (bounded, abandoned at shutdown), then HTTP/2 or
+/// HTTP/1.1 by ALPN until the connection ends or, at shutdown, its requests are answered.
+/// `_guard` keeps the worker's graceful shutdown waiting until this connection is done.
+#[allow(clippy::too_many_arguments)]
+async fn serve_tls(
+    stream: tokio::net::TcpStream,
+    _slot: Slot,
+    tls: TlsServing,
+    app: Router,
+    http1: hyper::server::conn::http1::Builder,
+    idle_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+    _guard: hyper_util::server::graceful::Watcher,
+) {
+    let handshake = tokio::time::timeout(tls.handshake_timeout, tls.acceptor.accept(stream));
+    let stream = tokio::select! {
+        biased;
+        _ = stop.wait_for(|s| *s) => return,
+        done = handshake => match done {
+            Ok(Ok(stream)) => stream,
+            // A failed or timed-out handshake concerns this connection alone.
+            Ok(Err(_)) | Err(_) => return,
+        },
+    };
+    let is_h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
+    if !is_h2 {
+        let service = TowerToHyperService::new(app);
+        let connection = http1.serve_connection(TokioIo::new(stream), service);
+        tokio::pin!(connection);
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            _ = stop.wait_for(|s| *s) => {}
+        }
+        connection.as_mut().graceful_shutdown();
+        let _ = connection.await;
+        return;
+    }
+    let activity = Arc::new(Activity::new());
+    let service = Tracked {
+        app,
+        activity: activity.clone(),
+    };
+    let mut h2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    h2.timer(TokioTimer::new()).max_concurrent_streams(100);
+    let connection = h2.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    loop {
+        let wake = activity.next_check(idle_timeout);
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            _ = stop.wait_for(|s| *s) => break,
+            _ = tokio::time::sleep_until(wake) => {
+                if activity.is_idle(idle_timeout) {
+                    break;
+                }
+            }
+        }
+    }
+    connection.as_mut().graceful_shutdown();
+    let _ = connection.await;
+}
+
+/// Requests in flight on an HTTP/2 connection and when the last one ended.
+struct Activity {
+    started: tokio::time::Instant,
+    in_flight: AtomicUsize,
+    /// Milliseconds from `started` to the end of the last request.
+    last_end_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            started: tokio::time::Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            last_end_ms: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn idle_until(&self, idle_timeout: Duration) -> tokio::time::Instant {
+        self.started
+            + Duration::from_millis(self.last_end_ms.load(Ordering::Acquire))
+            + idle_timeout
+    }
+
+    /// When to look again: the idle deadline, or a full period on while requests run.
+    fn next_check(&self, idle_timeout: Duration) -> tokio::time::Instant {
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            tokio::time::Instant::now() + idle_timeout
+        } else {
+            self.idle_until(idle_timeout)
+        }
+    }
+
+    fn is_idle(&self, idle_timeout: Duration) -> bool {
+        self.in_flight.load(Ordering::Acquire) == 0
+            && tokio::time::Instant::now() >= self.idle_until(idle_timeout)
+    }
+}
+
+/// One request in flight; its end (answered or dropped) is recorded.
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn begin(activity: &Arc<Activity>) -> Self {
+        activity.in_flight.fetch_add(1, Ordering::AcqRel);
+        Self(activity.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let ms = u64::try_from(self.0.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.0.last_end_ms.fetch_max(ms, Ordering::AcqRel);
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The app, counting requests in flight for the HTTP/2 idle limit.
+#[derive(Clone)]
+struct Tracked {
+    app: Router,
+    activity: Arc<Activity>,
+}
+
+impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Tracked {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn call(&self, req: hyper::Request<hyper::body::Incoming>) -> Self::Future {
+        use tower::ServiceExt;
+        let in_flight = InFlight::begin(&self.activity);
+        let app = self.app.clone();
+        Box::pin(async move {
+            let answer = app.oneshot(req.map(axum::body::Body::new)).await;
+            drop(in_flight);
+            answer
+        })
+    }
 }
 
 /// Accepts until shutdown and deals connections round-robin; dropping the listener on return
@@ -321,7 +496,7 @@ mod tests {
         let listener = bind().await;
         let addr = listener.local_addr().unwrap();
         let (stop, stop_rx) = watch::channel(false);
-        let mut workers = serve(listener, app, limits(2), stop_rx).unwrap();
+        let mut workers = serve(listener, app, limits(2), None, stop_rx).unwrap();
         let mut names = Vec::new();
         for _ in 0..4 {
             let body = fresh_client()
@@ -366,7 +541,7 @@ mod tests {
         let listener = bind().await;
         let addr = listener.local_addr().unwrap();
         let (stop, stop_rx) = watch::channel(false);
-        let mut workers = serve(listener, app, limits(2), stop_rx).unwrap();
+        let mut workers = serve(listener, app, limits(2), None, stop_rx).unwrap();
 
         let in_flight = tokio::spawn(async move {
             let res = fresh_client()

@@ -10,3 +10,4 @@ pub mod http;
 pub mod journey_cli;
 pub mod server;
 pub mod telemetry;
+pub mod tls;

@@ -34,6 +34,13 @@ enum Command {
         /// them (listed at GET /cis/v1/dev/outbox; same as TESSERA_DELIVERY__OUTBOX=true).
         #[arg(long)]
         dev_outbox: bool,
+        /// Serve https with this PEM certificate chain (leaf first; with --tls-key). Reloaded
+        /// when the file changes (same as `[http] tls_cert`, TESSERA_HTTP__TLS_CERT).
+        #[arg(long, value_name = "FILE")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+        #[arg(long, value_name = "FILE")]
+        tls_key: Option<PathBuf>,
     },
     /// Apply pending database migrations and exit.
     Migrate {
@@ -87,7 +94,7 @@ struct CommonArgs {
 }
 
 impl CommonArgs {
-    fn config(&self, dev_outbox: bool) -> Result<Config> {
+    fn config(&self, dev_outbox: bool, tls: (Option<PathBuf>, Option<PathBuf>)) -> Result<Config> {
         let env: BTreeMap<String, String> = std::env::vars().collect();
         let flags = Overrides {
             listen: self.listen.clone(),
@@ -97,6 +104,8 @@ impl CommonArgs {
             log_format: self.log_format,
             log_level: self.log_level.clone(),
             dev_outbox,
+            tls_cert: tls.0,
+            tls_key: tls.1,
         };
         Config::resolve(load_raw(self.config.as_deref(), &env, &flags)?)
     }
@@ -129,8 +138,10 @@ async fn run(cli: Cli) -> Result<()> {
             common,
             migrate,
             dev_outbox,
+            tls_cert,
+            tls_key,
         } => {
-            let config = common.config(dev_outbox)?;
+            let config = common.config(dev_outbox, (tls_cert, tls_key))?;
             tessera::telemetry::init(config.log_format, &config.log_level)?;
             let mode = if migrate {
                 MigrateMode::Migrate
@@ -152,7 +163,7 @@ async fn run(cli: Cli) -> Result<()> {
             srv.wait(shutdown_signal()).await
         }
         Command::Migrate { common } => {
-            let config = common.config(false)?;
+            let config = common.config(false, (None, None))?;
             tessera::telemetry::init(config.log_format, &config.log_level)?;
             let db =
                 server::open_database(&config, Arc::new(SystemClock), MigrateMode::Migrate).await?;

@@ -138,6 +138,7 @@ impl Backend {
             http_max_connections: 10_000,
             http_header_timeout_ms: 10_000,
             http_body_timeout_ms: 10_000,
+            tls: None,
             key_activation_delay_s: 30,
             leeway_s: 30,
             secret_rotation_grace_s: 0,
@@ -196,6 +197,22 @@ impl TestServer {
     pub async fn start_on_wall_clock(config: Config) -> Self {
         let ahead = TestClock::new(0);
         Self::start_with_clock(config, Arc::new(WallClockAhead(ahead.clone())), ahead).await
+    }
+
+    /// Starts a node serving https with `tls`'s certificate (its files, polled every
+    /// `tls.reload_interval`), on a test clock. With `config.issuer` `None` the issuer is
+    /// `https://127.0.0.1:PORT`; `base` is the https URL and `http` trusts only the test CA.
+    pub async fn start_tls(mut config: Config, clock: TestClock, tls: &TestTls) -> Self {
+        config.tls = Some(tls.config());
+        let mut srv = Self::start_with_clock(config, Arc::new(clock.clone()), clock).await;
+        srv.base = format!("https://{}", srv.addr());
+        srv.http = tls.client();
+        srv
+    }
+
+    /// The address the node listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.server.as_ref().unwrap().addr
     }
 
     async fn start_with_clock(
@@ -410,4 +427,103 @@ pub async fn verify_with_jwks(srv: &TestServer, token: &str, audience: &str) -> 
     validation.set_issuer(&[srv.issuer.as_str()]);
     let data = jsonwebtoken::decode::<Value>(token, &key, &validation).unwrap();
     data.claims
+}
+
+/// A throwaway certificate authority for the https tests.
+pub struct TestCa {
+    /// The CA certificate (PEM), what clients trust.
+    pub cert_pem: String,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl TestCa {
+    pub fn new(name: &str) -> Self {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+        ];
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        Self {
+            cert_pem: cert.pem(),
+            issuer: rcgen::Issuer::new(params, key),
+        }
+    }
+
+    /// A server certificate for 127.0.0.1 and localhost signed by this CA: (chain PEM, PKCS#8
+    /// key PEM).
+    pub fn server_pair(&self) -> (String, String) {
+        let params =
+            rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+                .unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
+    /// An HTTP client that trusts this CA only and follows no redirects.
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(self.cert_pem.as_bytes()).unwrap())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+}
+
+/// Certificate files for a node serving https: a CA and a server pair written to a temp dir.
+pub struct TestTls {
+    pub ca: TestCa,
+    pub dir: tempfile::TempDir,
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+    /// How often the node polls the files (long by default: tests reload explicitly).
+    pub reload_interval: std::time::Duration,
+    pub handshake_timeout: std::time::Duration,
+}
+
+impl TestTls {
+    pub fn new() -> Self {
+        let ca = TestCa::new("Tessera test CA");
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("cert.pem");
+        let key = dir.path().join("key.pem");
+        let tls = Self {
+            ca,
+            dir,
+            cert,
+            key,
+            reload_interval: std::time::Duration::from_secs(3600),
+            handshake_timeout: std::time::Duration::from_secs(10),
+        };
+        let (c, k) = tls.ca.server_pair();
+        tls.write(&c, &k);
+        tls
+    }
+
+    /// Replaces both files.
+    pub fn write(&self, cert_pem: &str, key_pem: &str) {
+        std::fs::write(&self.cert, cert_pem).unwrap();
+        std::fs::write(&self.key, key_pem).unwrap();
+    }
+
+    pub fn config(&self) -> tessera::tls::TlsConfig {
+        tessera::tls::TlsConfig {
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            reload_interval: self.reload_interval,
+            handshake_timeout: self.handshake_timeout,
+        }
+    }
+
+    /// A client trusting this CA.
+    pub fn client(&self) -> reqwest::Client {
+        self.ca.client()
+    }
 }

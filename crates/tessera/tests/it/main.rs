@@ -40,5 +40,6 @@ mod readiness;
 mod refresh;
 mod security;
 mod sessions;
+mod tls;
 mod tokens;
 mod users;
