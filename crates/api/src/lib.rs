@@ -185,7 +185,12 @@ fn table() -> Table {
             authorize::login_complete,
         )
         .add(M::GET, "/oidc/ciba/approve", Public, authorize::ciba_page)
-        .add(M::POST, "/oidc/ciba/approve", Public, authorize::ciba_decide)
+        .add(
+            M::POST,
+            "/oidc/ciba/approve",
+            Public,
+            authorize::ciba_decide,
+        )
         .add(M::GET, "/oidc/userinfo", User, auth::userinfo)
         .add(M::POST, "/oidc/userinfo", User, auth::userinfo);
     let apps = "/cis/v1/applications";

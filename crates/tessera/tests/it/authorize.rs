@@ -101,8 +101,15 @@ impl<'a> Browser<'a> {
         r
     }
 
+    /// A cookie by its base name (`__Host-` prefixed on https).
+    fn cookie(&self, base: &str) -> Option<&String> {
+        self.cookies
+            .get(base)
+            .or_else(|| self.cookies.get(&format!("__Host-{base}")))
+    }
+
     fn session_cookie(&self) -> Option<&String> {
-        self.cookies.get("tessera-session")
+        self.cookie("tessera-session")
     }
 }
 
@@ -158,7 +165,10 @@ struct Setup {
 }
 
 async fn setup(b: &Backend) -> Setup {
-    let srv = TestServer::start(b.config(), TestClock::new(now_ms())).await;
+    setup_on(TestServer::start(b.config(), TestClock::new(now_ms())).await).await
+}
+
+async fn setup_on(srv: TestServer) -> Setup {
     let admin = srv.admin_token().await;
     let (_, id, secret) = srv
         .app_and_client(
@@ -240,7 +250,7 @@ impl Setup {
         assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
         assert!(!csp.contains("unsafe-inline"), "{csp}");
         let page = parse_login_page(&page.text().await.unwrap());
-        assert_eq!(page.csrf, browser.cookies["tessera-login"]);
+        assert_eq!(Some(&page.csrf), browser.cookie("tessera-login"));
         assert_eq!(page.data["journeyId"], "tessera-login-password");
         let code = self.run_login_journey(&page.data, username).await;
         browser
@@ -1084,6 +1094,61 @@ async fn ciba_clients_without_a_login_page_use_the_hosted_approval_page() {
         assert_eq!(
             (st, e["error"].as_str()),
             (StatusCode::BAD_REQUEST, Some("access_denied"))
+        );
+        s.srv.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_code_flow_runs_over_https_with_secure_host_cookies() {
+    for b in backends().await {
+        let tls = crate::harness::TestTls::new();
+        let srv = TestServer::start_tls(
+            b.config_with_address_issuer(),
+            TestClock::new(now_ms()),
+            &tls,
+        )
+        .await;
+        assert!(srv.issuer.starts_with("https://"), "{}", srv.issuer);
+        let s = setup_on(srv).await;
+        let mut browser = Browser::new(&s.srv);
+        let (verifier, challenge) = pkce("tls");
+        let r = browser
+            .get(&auth_url(&s.client.0, RP, &challenge, &[]))
+            .await;
+        let login_cookie = r.headers()[SET_COOKIE].to_str().unwrap().to_string();
+        assert!(
+            login_cookie.starts_with("__Host-tessera-login="),
+            "{login_cookie}"
+        );
+        assert!(login_cookie.contains("; Secure"), "{login_cookie}");
+        let back = s.hosted_login(&mut browser, r, "ann").await;
+        let set: Vec<String> = back
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        assert!(
+            set.iter().any(|c| c.starts_with("__Host-tessera-session=")
+                && c.contains("; Secure")
+                && c.contains("HttpOnly")
+                && c.contains("SameSite=Lax")),
+            "{set:?}"
+        );
+        let code = code_of(&s.srv, &back, RP);
+        let (st, tokens) = s.exchange(&s.client, &code, RP, &verifier).await;
+        assert_eq!(st, StatusCode::OK, "{tokens}");
+        assert_eq!(
+            claims(tokens["id_token"].as_str().unwrap())["iss"],
+            s.srv.issuer.as_str()
+        );
+        // SSO over https with the __Host- cookie.
+        let (_, c2) = pkce("tls2");
+        code_of(
+            &s.srv,
+            &browser.get(&auth_url(&s.client2.0, RP2, &c2, &[])).await,
+            RP2,
         );
         s.srv.stop().await;
     }
