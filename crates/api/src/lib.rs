@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod hosted;
 pub mod metrics;
 pub mod openapi;
 pub mod respond;
@@ -455,7 +456,8 @@ fn table() -> Table {
             "/ido/sdk/tessera-ido.js",
             Public,
             sdk::tessera_ido_js,
-        );
+        )
+        .add(M::GET, "/oidc/assets/{name}", Public, hosted::asset);
     t.add(M::GET, "/healthz", Public, ops::healthz)
         .add(M::GET, "/readyz", Public, ops::readyz)
         .add(M::GET, "/metrics", Public, ops::metrics)
