@@ -45,7 +45,7 @@ pub fn status_of(code: Code) -> StatusCode {
 
 /// The message to show: the error's own, except for internal errors, whose text is for the
 /// log only.
-fn shown_message(e: &Error) -> &str {
+pub(crate) fn shown_message(e: &Error) -> &str {
     match e.code() {
         Code::Internal => Code::Internal.default_message(),
         _ => e.message(),
@@ -53,7 +53,7 @@ fn shown_message(e: &Error) -> &str {
 }
 
 /// Logs an internal error under a new correlation id and returns the id.
-fn log_internal(e: &Error) -> Option<String> {
+pub(crate) fn log_internal(e: &Error) -> Option<String> {
     (e.code() == Code::Internal).then(|| {
         let correlation_id = uuid::Uuid::new_v4().to_string();
         tracing::error!(%correlation_id, error = %e.message(), "internal error");

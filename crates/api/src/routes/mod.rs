@@ -5,6 +5,7 @@ pub mod auth;
 pub mod ciba;
 pub mod client_journeys;
 pub mod journeys;
+pub mod logout;
 pub mod oidc;
 pub mod ops;
 pub mod passwords;

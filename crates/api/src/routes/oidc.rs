@@ -51,6 +51,9 @@ pub fn discovery_document(issuer: &str) -> Bytes {
         ],
         "access_token_signing_alg_values_supported": ["ES256", "RS256", "EdDSA"],
         "authorization_response_iss_parameter_supported": false,
+        "end_session_endpoint": format!("{issuer}/oidc/session/end"),
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     });
     Bytes::from(serde_json::to_vec(&doc).unwrap_or_default())
 }
