@@ -24,12 +24,20 @@ pub struct Case {
     pub oauth: bool,
     /// Either error format is right (an OAuth route's path was changed into an unknown one).
     pub either_format: bool,
+    /// A browser-facing hosted page (RP-initiated logout): its errors may be the hosted error
+    /// page (HTML naming the error code) or either JSON format.
+    pub hosted: bool,
     /// Valid HTTP/1.1: Tessera's router must answer it. Otherwise the HTTP parser may refuse
     /// it without a JSON body, or close the connection.
     pub well_formed: bool,
     /// The mutations applied (for statistics and reports).
     pub labels: Vec<&'static str>,
     pub request: RawRequest,
+}
+
+/// Whether a route renders hosted pages (its errors are HTML pages, never redirects).
+pub fn hosted_page(template: &str) -> bool {
+    template.starts_with("/oidc/session/end") || template.starts_with("/cis/oidc/session/end")
 }
 
 /// The route's area, for the statistics.
@@ -1001,12 +1009,17 @@ pub fn case(routes: &[Endpoint], v: &Values, seed: u64, index: usize) -> Case {
         well_formed = false;
     }
     let method_bytes = method.into_bytes();
+    let route_template = template;
     Case {
         index,
-        route: format!("{} {template}", String::from_utf8_lossy(&method_bytes)),
+        route: format!(
+            "{} {route_template}",
+            String::from_utf8_lossy(&method_bytes)
+        ),
         family,
         oauth: oauth && !route_changed,
         either_format: oauth && route_changed,
+        hosted: hosted_page(&route_template),
         well_formed,
         labels,
         request: RawRequest {

@@ -67,6 +67,11 @@ pub fn body(method: &str, path: &str, v: &Values, index: usize) -> Option<Body> 
             ("token", &v.spare_token),
             ("token_type_hint", "access_token"),
         ]),
+        ("POST", "/oidc/session/end") => Body::Form(end_session_params(v)),
+        ("POST", "/oidc/session/end/confirm") => Body::Form(pairs(&[
+            ("pending", "not-a-sealed-request"),
+            ("csrf", "not-the-cookie"),
+        ])),
         ("POST", "/oidc/backchannel") => with_creds(&[
             ("scope", "openid"),
             ("login_hint", &v.username),
@@ -182,11 +187,22 @@ fn rest_body(method: &str, path: &str, v: &Values, index: usize) -> Option<Body>
     Some(Body::Json(json))
 }
 
+/// The parameters of an end-session request (RP-initiated logout) without a session.
+fn end_session_params(v: &Values) -> Vec<(String, String)> {
+    pairs(&[
+        ("client_id", &v.client_id),
+        ("post_logout_redirect_uri", "https://app.example/bye"),
+        ("state", "st-42"),
+        ("ui_locales", "en"),
+    ])
+}
+
 /// The valid query of `method path` (without `?`), or `None` for a route without one.
 pub fn query(method: &str, path: &str, v: &Values) -> Option<Vec<(String, String)>> {
     Some(match (method, path) {
         ("GET", "/cis/v1/users") => pairs(&[("email", &v.email), ("limit", "10"), ("offset", "0")]),
         ("GET", "/cis/v1/dev/outbox") => pairs(&[("to", &v.email)]),
+        ("GET", "/oidc/session/end") | ("GET", "/cis/oidc/session/end") => end_session_params(v),
         (_, "/ido/api/v2/invoke-api-journey/{journey_id}")
         | (_, "/ido/api/v2/journeys/{journey_id}/start") => pairs(&[("clientId", &v.client_id)]),
         _ => return None,

@@ -90,6 +90,16 @@ fn text(body: &[u8]) -> String {
 }
 
 fn documented_error(case: &Case, r: &RawResponse) -> Result<(), String> {
+    let html_type = r
+        .header("content-type")
+        .is_some_and(|v| v.starts_with(b"text/html"));
+    if case.hosted && html_type {
+        let page = String::from_utf8_lossy(&r.body);
+        if page.contains("id=\"tessera-error-code\"") {
+            return Ok(());
+        }
+        return Err(format!("{} HTML without the error page's code", r.status));
+    }
     let json_type = r
         .header("content-type")
         .is_some_and(|v| v.starts_with(b"application/json"));
@@ -108,7 +118,7 @@ fn documented_error(case: &Case, r: &RawResponse) -> Result<(), String> {
     }
     let oauth_shape = oauth_error_body(&body);
     let rest_shape = rest_error_body(&body);
-    if case.either_format && (oauth_shape || rest_shape) {
+    if (case.either_format || case.hosted) && (oauth_shape || rest_shape) {
         return Ok(());
     }
     if case.oauth && !oauth_shape {
