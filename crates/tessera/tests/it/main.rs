@@ -28,6 +28,7 @@ mod interop;
 mod journeys;
 mod keys;
 mod limits;
+mod logout;
 mod logs;
 mod magic_link;
 mod malformed;
