@@ -55,6 +55,40 @@ pub struct RawConfig {
     /// `[database]`: how the node uses its database connections.
     #[serde(default)]
     pub database: RawDatabase,
+    /// `[hosted]`: the hosted login pages.
+    #[serde(default)]
+    pub hosted: RawHosted,
+}
+
+/// `[hosted]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHosted {
+    /// A CSS file served instead of the built-in `/oidc/assets/tessera.css`.
+    pub stylesheet: Option<PathBuf>,
+}
+
+/// The largest replacement stylesheet accepted.
+const MAX_STYLESHEET_BYTES: u64 = 512 * 1024;
+
+/// Reads `hosted.stylesheet` (UTF-8, at most 512 KiB).
+fn read_stylesheet(path: &Path) -> Result<std::sync::Arc<str>> {
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("`hosted.stylesheet`: reading {}", path.display()))?
+        .len();
+    if size > MAX_STYLESHEET_BYTES {
+        bail!(
+            "`hosted.stylesheet`: {} is larger than {MAX_STYLESHEET_BYTES} bytes",
+            path.display()
+        );
+    }
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "`hosted.stylesheet`: reading {} (UTF-8 text)",
+            path.display()
+        )
+    })?;
+    Ok(text.into())
 }
 
 /// `[database]` (the database itself is `database_url`).
@@ -388,6 +422,8 @@ pub struct Config {
     /// `database.acquire_timeout_ms`: how long a request waits for a database connection
     /// before its 503 (the answer time while PostgreSQL is down).
     pub database_options: tessera_store::DatabaseOptions,
+    /// `hosted.stylesheet`: the replacement stylesheet's text, read at start.
+    pub hosted_stylesheet: Option<std::sync::Arc<str>>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -509,7 +545,12 @@ impl Config {
             }
             database_options.acquire_timeout = std::time::Duration::from_millis(ms);
         }
+        let hosted_stylesheet = match raw.hosted.stylesheet.as_deref() {
+            Some(path) => Some(read_stylesheet(path)?),
+            None => None,
+        };
         Ok(Self {
+            hosted_stylesheet,
             listen,
             issuer,
             data_dir,
@@ -582,6 +623,40 @@ mod tests {
             e.contains("messages.magic_link_text must contain {{link}}"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_hosted_stylesheet_is_read_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let css = dir.path().join("site.css");
+        std::fs::write(&css, "body { color: teal; }\n").unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(
+            &file,
+            format!("[hosted]\nstylesheet = {:?}\n", css.display().to_string()),
+        )
+        .unwrap();
+        let raw = load_raw(Some(&file), &env(&[]), &Overrides::default()).unwrap();
+        let config = Config::resolve(raw).unwrap();
+        assert_eq!(
+            config.hosted_stylesheet.as_deref(),
+            Some("body { color: teal; }\n")
+        );
+        let missing = dir.path().join("none.css");
+        let raw = load_raw(
+            None,
+            &env(&[("TESSERA_HOSTED__STYLESHEET", missing.to_str().unwrap())]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        let e = format!("{:#}", Config::resolve(raw).unwrap_err());
+        assert!(e.contains("`hosted.stylesheet`: reading"), "{e}");
+        std::fs::write(&css, vec![b'a'; 600 * 1024]).unwrap();
+        let raw = load_raw(Some(&file), &env(&[]), &Overrides::default()).unwrap();
+        let e = Config::resolve(raw).unwrap_err().to_string();
+        assert!(e.contains("larger than"), "{e}");
+        let raw = load_raw(None, &env(&[]), &Overrides::default()).unwrap();
+        assert!(Config::resolve(raw).unwrap().hosted_stylesheet.is_none());
     }
 
     #[test]

@@ -96,7 +96,12 @@ pub async fn asset(
             LOGIN_JS.to_string(),
         )),
         "tessera.css" => Ok(match &state.config.stylesheet {
-            Some(css) => serve(&headers, "text/css; charset=utf-8", &etag_of(css), css.to_string()),
+            Some(css) => serve(
+                &headers,
+                "text/css; charset=utf-8",
+                &etag_of(css),
+                css.to_string(),
+            ),
             None => serve(
                 &headers,
                 "text/css; charset=utf-8",
@@ -137,7 +142,10 @@ mod tests {
 
     #[test]
     fn the_script_imports_only_the_sdk_and_never_uses_inner_html() {
-        for line in LOGIN_JS.lines().filter(|l| l.trim_start().starts_with("import ")) {
+        for line in LOGIN_JS
+            .lines()
+            .filter(|l| l.trim_start().starts_with("import "))
+        {
             assert!(line.contains("\"/ido/sdk/tessera-ido.js\""), "{line}");
         }
         assert!(!LOGIN_JS.contains("innerHTML"));

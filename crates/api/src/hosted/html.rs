@@ -94,7 +94,10 @@ pub fn respond(status: StatusCode, csp: &str, body: String) -> Response {
     });
     h.insert(header::CONTENT_SECURITY_POLICY, csp);
     h.insert(X_FRAME_OPTIONS.clone(), HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(
         X_CONTENT_TYPE_OPTIONS.clone(),
         HeaderValue::from_static("nosniff"),
@@ -169,7 +172,8 @@ mod tests {
 
     #[test]
     fn script_json_has_no_markup_and_still_parses() {
-        let v = serde_json::json!({"s": "</script><script>alert(1)</script><!-- & \u{2028}\u{2029}"});
+        let v =
+            serde_json::json!({"s": "</script><script>alert(1)</script><!-- & \u{2028}\u{2029}"});
         let text = json_for_script(&v);
         for bad in ["<", ">", "&", "\u{2028}", "\u{2029}"] {
             assert!(!text.contains(bad), "{bad:?} in {text}");
@@ -184,7 +188,10 @@ mod tests {
             origin_of("https://rp.example.com:8443/cb?x=1").as_deref(),
             Some("https://rp.example.com:8443")
         );
-        assert_eq!(origin_of("http://127.0.0.1:3000/").as_deref(), Some("http://127.0.0.1:3000"));
+        assert_eq!(
+            origin_of("http://127.0.0.1:3000/").as_deref(),
+            Some("http://127.0.0.1:3000")
+        );
         assert_eq!(origin_of("javascript:alert(1)"), None);
         assert_eq!(origin_of("data:text/html,x"), None);
         assert_eq!(origin_of("not a url"), None);
@@ -194,7 +201,10 @@ mod tests {
             "https://b.example; script-src *".into(),
             "'unsafe-inline'".into(),
         ]);
-        assert!(csp.contains("form-action 'self' https://a.example; frame-ancestors"), "{csp}");
+        assert!(
+            csp.contains("form-action 'self' https://a.example; frame-ancestors"),
+            "{csp}"
+        );
         assert!(!csp.contains("script-src *"), "{csp}");
         assert!(!csp.contains("unsafe"), "{csp}");
     }

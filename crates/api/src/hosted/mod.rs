@@ -25,8 +25,8 @@ pub use html::{content_security_policy, escape, json_for_script};
 pub use i18n::{choose_lang, Lang};
 pub use pages::{
     ciba_approval_page, error_page, logged_out_page, login_page, logout_confirm_page,
-    CibaApprovalPage, JourneyStart, LoginPage, LogoutConfirmPage, PageContext,
-    LOGIN_COMPLETE_PATH, LOGOUT_CONFIRM_PATH,
+    CibaApprovalPage, JourneyStart, LoginPage, LogoutConfirmPage, PageContext, LOGIN_COMPLETE_PATH,
+    LOGOUT_CONFIRM_PATH,
 };
 
 #[cfg(test)]

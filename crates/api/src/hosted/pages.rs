@@ -7,7 +7,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
-use super::html::{content_security_policy, escape, hidden_inputs, json_for_script, respond, Shell};
+use super::html::{
+    content_security_policy, escape, hidden_inputs, json_for_script, respond, Shell,
+};
 use super::i18n::Lang;
 
 /// Where the login page's completion form posts.
@@ -102,7 +104,12 @@ fn page_data(ctx: &PageContext, mode: &str, journey: &JourneyStart, client_name:
     let strings: Map<String, Value> = ctx
         .lang
         .all()
-        .map(|(k, v)| (k.to_string(), Value::String(v.replace("{client}", client_name))))
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                Value::String(v.replace("{client}", client_name)),
+            )
+        })
         .collect();
     json!({
         "mode": mode,

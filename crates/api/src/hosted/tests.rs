@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use super::*;
 
-const HOSTILE: &str = "</script><script>alert(1)</script>\"'><img src=x onerror=alert(2)><!--\u{2028}&amp;";
+const HOSTILE: &str =
+    "</script><script>alert(1)</script>\"'><img src=x onerror=alert(2)><!--\u{2028}&amp;";
 
 async fn body_of(r: Response) -> String {
     String::from_utf8(to_bytes(r.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap()
@@ -81,7 +82,10 @@ async fn the_login_page_has_the_form_the_script_and_the_headers() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_security_headers(&r, "'self' https://rp.example");
     let html = body_of(r).await;
-    assert!(html.starts_with("<!DOCTYPE html>\n<html lang=\"en\">"), "{html}");
+    assert!(
+        html.starts_with("<!DOCTYPE html>\n<html lang=\"en\">"),
+        "{html}"
+    );
     assert!(html.contains("<main id=\"main\""));
     assert!(html.contains("<noscript>"));
     assert!(html.contains("<div id=\"tessera-steps\""));
@@ -120,13 +124,18 @@ async fn the_ciba_page_shows_the_binding_message_and_the_decision_form() {
         journey: journey(None),
         action: format!("/cis/ciba/decide?x={HOSTILE}"),
         csrf: "c".into(),
-        hidden: vec![("auth_req".into(), HOSTILE.into()), (HOSTILE.into(), "v".into())],
+        hidden: vec![
+            ("auth_req".into(), HOSTILE.into()),
+            (HOSTILE.into(), "v".into()),
+        ],
     };
     let r = ciba_approval_page(&p);
     assert_security_headers(&r, "'self'");
     let html = body_of(r).await;
     assert_contained(&html);
-    assert!(html.contains("<p class=\"tessera-binding\" id=\"tessera-binding\">A1B2 &lt;/script&gt;"));
+    assert!(
+        html.contains("<p class=\"tessera-binding\" id=\"tessera-binding\">A1B2 &lt;/script&gt;")
+    );
     assert!(html.contains("name=\"decision\" value=\"approve\""));
     assert!(html.contains("name=\"decision\" value=\"deny\""));
     assert!(html.contains("<input type=\"hidden\" name=\"csrf\" value=\"c\">"));
@@ -158,7 +167,10 @@ async fn the_logout_pages() {
         client_name: Some(HOSTILE.into()),
         csrf: "tok".into(),
         hidden: vec![
-            ("post_logout_redirect_uri".into(), "https://rp.example/logged-out".into()),
+            (
+                "post_logout_redirect_uri".into(),
+                "https://rp.example/logged-out".into(),
+            ),
             ("state".into(), HOSTILE.into()),
         ],
     };

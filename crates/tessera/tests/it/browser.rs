@@ -967,3 +967,328 @@ async fn the_page_of_tessera_demo_runs_the_migration_journey() {
     let at = claims(tokens["access_token"].as_str().unwrap());
     assert_eq!(at["amr"], json!(["legacy.sso", "eotp", "mfa"]), "{at}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The hosted pages (`tessera_api::hosted`) in Chromium against a real Tessera.
+
+const PASSWORD_JOURNEY: &str =
+    include_str!("../../../identity/src/builtin_journeys/tessera-login-password.yaml");
+
+/// What the test origin's completion routes received: (path, form pairs) per POST.
+type Posts = Arc<Mutex<Vec<(String, Vec<(String, String)>)>>>;
+
+/// Forwards a request to Tessera (`upstream`) and its answer back: the test origin serves the
+/// hosted page itself and passes `/ido/…` and `/oidc/assets/…` through, so the page's script
+/// talks to the real server on its own origin, as it does when Tessera serves the page.
+async fn forward(upstream: String, req: axum::extract::Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+    let target = format!(
+        "{upstream}{}",
+        parts.uri.path_and_query().map_or("/", |p| p.as_str())
+    );
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let method = Method::from_bytes(parts.method.as_str().as_bytes()).unwrap();
+    let mut r = http.request(method, target).body(bytes.to_vec());
+    for name in [header::CONTENT_TYPE, header::IF_NONE_MATCH] {
+        if let Some(v) = parts.headers.get(&name) {
+            r = r.header(name.as_str(), v.to_str().unwrap());
+        }
+    }
+    let answer = r.send().await.unwrap();
+    let status = AxumStatus::from_u16(answer.status().as_u16()).unwrap();
+    let mut headers = axum::http::HeaderMap::new();
+    for name in [header::CONTENT_TYPE, header::ETAG, header::CACHE_CONTROL] {
+        if let Some(v) = answer.headers().get(name.as_str()) {
+            headers.insert(
+                name,
+                axum::http::HeaderValue::from_bytes(v.as_bytes()).unwrap(),
+            );
+        }
+    }
+    let body = answer.bytes().await.unwrap();
+    (status, headers, body).into_response()
+}
+
+/// A test origin serving the login page and a CIBA approval page for `client_id` (rendered by
+/// `tessera_api::hosted`), passing the journey calls and assets through to `upstream`, and
+/// capturing what the pages' forms POST.
+async fn hosted_origin(upstream: &str, client_id: &str, challenge: &str, posts: Posts) -> String {
+    use tessera_api::hosted::{self, JourneyStart, PageContext};
+    let journey = JourneyStart {
+        client_id: client_id.to_string(),
+        journey_id: "tessera-login-password".into(),
+        code_challenge: challenge.to_string(),
+        login_hint: Some("ann".into()),
+    };
+    let login = hosted::LoginPage {
+        ctx: PageContext::new(hosted::choose_lang(None, None)),
+        client_name: "Shop <b>&</b>".into(),
+        journey: journey.clone(),
+        request: "req-1".into(),
+        csrf: "csrf-1".into(),
+    };
+    let ciba = hosted::CibaApprovalPage {
+        ctx: PageContext::new(hosted::choose_lang(Some("en-GB"), None)),
+        client_name: "Bank".into(),
+        binding_message: Some("AB12 </p><script>".into()),
+        journey: JourneyStart {
+            login_hint: None,
+            ..journey
+        },
+        action: "/ciba/decide".into(),
+        csrf: "csrf-2".into(),
+        hidden: vec![("auth_req".into(), "r-9".into())],
+    };
+    let capture = |path: &'static str, posts: Posts| {
+        post(
+            move |axum::Form(pairs): axum::Form<Vec<(String, String)>>| async move {
+                posts.lock().unwrap().push((path.to_string(), pairs));
+                (
+                    [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                    "<!DOCTYPE html><title>done</title><p id=\"done\">done</p>",
+                )
+            },
+        )
+    };
+    let (up1, up2) = (upstream.to_string(), upstream.to_string());
+    let router = Router::new()
+        .route(
+            "/oidc/login",
+            get(move || async move { hosted::login_page(&login) }),
+        )
+        .route(
+            "/ciba",
+            get(move || async move { hosted::ciba_approval_page(&ciba) }),
+        )
+        .route(
+            "/ido/{*rest}",
+            axum::routing::any(move |req| forward(up1.clone(), req)),
+        )
+        .route(
+            "/oidc/assets/{name}",
+            get(move |req| forward(up2.clone(), req)),
+        )
+        .route(
+            "/oidc/login/complete",
+            capture("/oidc/login/complete", posts.clone()),
+        )
+        .route("/ciba/decide", capture("/ciba/decide", posts));
+    serve(router).await
+}
+
+/// Waits until the test origin captured a POST to `path`; its form pairs.
+async fn wait_post(posts: &Posts, path: &str) -> HashMap<String, String> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some((_, pairs)) = posts.lock().unwrap().iter().find(|(p, _)| p == path) {
+            return pairs.iter().cloned().collect();
+        }
+        assert!(Instant::now() < deadline, "no POST to {path}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The hosted login page runs the built-in password journey in Chromium under its CSP
+/// (no inline script): a wrong password shows the error in an alert and keeps the username,
+/// the right one submits the completion form with `request`, `csrf` and a code that the
+/// client redeems with the PKCE verifier. The CIBA page runs the same journey, then shows the
+/// binding message (as text) and posts the decision with the code and its hidden fields.
+#[tokio::test]
+async fn the_hosted_login_page_runs_the_password_journey() {
+    let Some(driver) = ChromeDriver::start().await else {
+        return;
+    };
+    for b in backends().await {
+        let srv = TestServer::start(b.config(), TestClock::new(now_ms())).await;
+        let admin = srv.admin_token().await;
+        let (_, client_id, secret) = srv
+            .app_and_client(&admin, json!({"permissions": ALL_PERMISSIONS}))
+            .await;
+        let token = srv.token(&client_id, &secret).await;
+        srv.create_user(
+            &token,
+            json!({"username": "ann", "credentials": {"password": "ann-password-1"}}),
+        )
+        .await;
+        let r = srv
+            .http
+            .put(srv.url("/ido/api/v2/journeys/tessera-login-password"))
+            .bearer_auth(&admin)
+            .header("content-type", "application/yaml")
+            .body(PASSWORD_JOURNEY)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "{} {}",
+            b.name,
+            r.text().await.unwrap()
+        );
+
+        let verifier = "hosted-page-verifier-0123456789-abcdefghijklmnop";
+        let challenge = {
+            use base64::Engine;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(tessera_jose::sha256(verifier.as_bytes()))
+        };
+        let posts: Posts = Arc::default();
+        let origin = hosted_origin(&srv.base, &client_id, &challenge, posts.clone()).await;
+        let browser = driver.session().await;
+        browser.navigate(&format!("{origin}/oidc/login")).await;
+        browser
+            .wait_text("#tessera-heading", "Sign in to Shop <b>&</b>")
+            .await;
+        // The username comes prefilled from login_hint; the focus is on the empty password.
+        let focused = browser
+            .run_async(
+                "arguments[0](document.activeElement && document.activeElement.id)",
+                json!([]),
+            )
+            .await;
+        assert_eq!(focused, json!("tessera-field-password"), "{}", b.name);
+        browser
+            .fill("#tessera-field-password", "wrong-password")
+            .await;
+        browser.click("#tessera-submit").await;
+        let alert = browser
+            .wait_text("[role=alert]", "The username or password is incorrect.")
+            .await;
+        assert!(!alert.is_empty());
+        let username = browser
+            .run_async(
+                "arguments[0](document.getElementById('tessera-field-username').value)",
+                json!([]),
+            )
+            .await;
+        assert_eq!(username, json!("ann"), "{}", b.name);
+        assert!(posts.lock().unwrap().is_empty(), "{}", b.name);
+        browser
+            .fill("#tessera-field-password", "ann-password-1")
+            .await;
+        browser.click("#tessera-submit").await;
+        let form = wait_post(&posts, "/oidc/login/complete").await;
+        assert_eq!(form.get("request").map(String::as_str), Some("req-1"));
+        assert_eq!(form.get("csrf").map(String::as_str), Some("csrf-1"));
+        let code = form.get("code").cloned().unwrap_or_default();
+        assert!(!code.is_empty(), "{} {form:?}", b.name);
+        browser.wait_text("#done", "done").await;
+
+        // The code is the journey's, bound to the page's challenge.
+        let r = srv
+            .form(
+                "/oidc/token",
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("client_id", &client_id),
+                    ("client_secret", &secret),
+                    ("code", &code),
+                    ("code_verifier", verifier),
+                ],
+            )
+            .await;
+        let status = r.status();
+        let tokens: Value = r.json().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{} {tokens}", b.name);
+        let at = claims(tokens["access_token"].as_str().unwrap());
+        assert_eq!(at["amr"], json!(["pwd"]), "{} {at}", b.name);
+
+        // The CIBA approval page: binding message as text, journey first, then the decision.
+        browser.navigate(&format!("{origin}/ciba")).await;
+        let binding = browser.wait_text("#tessera-binding", "AB12").await;
+        assert_eq!(binding, "AB12 </p><script>", "{}", b.name);
+        assert_eq!(browser.text("#tessera-approve").await.as_deref(), Some(""));
+        browser.fill("#tessera-field-username", "ann").await;
+        browser
+            .fill("#tessera-field-password", "ann-password-1")
+            .await;
+        browser.click("#tessera-submit").await;
+        browser.wait_text("#tessera-approve", "Approve").await;
+        browser.click("#tessera-approve").await;
+        let form = wait_post(&posts, "/ciba/decide").await;
+        assert_eq!(form.get("decision").map(String::as_str), Some("approve"));
+        assert_eq!(form.get("csrf").map(String::as_str), Some("csrf-2"));
+        assert_eq!(form.get("auth_req").map(String::as_str), Some("r-9"));
+        assert!(
+            !form.get("code").cloned().unwrap_or_default().is_empty(),
+            "{form:?}"
+        );
+        browser.quit();
+        srv.stop().await;
+    }
+}
+
+/// `GET /oidc/assets/{name}`: the script and the stylesheet with their types, an hour of
+/// caching and an ETag that answers 304; the configured stylesheet replaces the built-in one;
+/// any other name is a JSON 404.
+#[tokio::test]
+async fn the_hosted_assets_are_served() {
+    for b in backends().await {
+        let mut config = b.config();
+        let css = "main.tessera { color: teal; }\n";
+        config.hosted_stylesheet = Some(css.into());
+        let srv = TestServer::start(config, TestClock::new(now_ms())).await;
+        let r = srv
+            .http
+            .get(srv.url("/oidc/assets/login.js"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}", b.name);
+        assert_eq!(
+            r.headers()["content-type"],
+            "text/javascript; charset=utf-8"
+        );
+        assert_eq!(r.headers()["cache-control"], "public, max-age=3600");
+        let etag = r.headers()["etag"].to_str().unwrap().to_string();
+        assert_eq!(r.text().await.unwrap(), tessera_api::hosted::LOGIN_JS);
+        let r = srv
+            .http
+            .get(srv.url("/oidc/assets/login.js"))
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_MODIFIED, "{}", b.name);
+        assert_eq!(r.headers()["etag"].to_str().unwrap(), etag);
+
+        let r = srv
+            .http
+            .get(srv.url("/oidc/assets/tessera.css"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}", b.name);
+        assert_eq!(r.headers()["content-type"], "text/css; charset=utf-8");
+        assert_eq!(
+            r.headers()["etag"].to_str().unwrap(),
+            tessera_api::hosted::etag_of(css)
+        );
+        assert_eq!(r.text().await.unwrap(), css);
+
+        for name in ["other.js", "login.js.map", "..%2Fsecret", "LOGIN.JS"] {
+            let r = srv
+                .http
+                .get(srv.url(&format!("/oidc/assets/{name}")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{} {name}", b.name);
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["error_code"], "not_found", "{} {name}", b.name);
+        }
+        srv.stop().await;
+    }
+    // Without a configured file, the built-in stylesheet.
+    let b = &backends().await[0];
+    let srv = TestServer::start(b.config(), TestClock::new(now_ms())).await;
+    let r = srv
+        .http
+        .get(srv.url("/oidc/assets/tessera.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), tessera_api::hosted::TESSERA_CSS);
+    srv.stop().await;
+}

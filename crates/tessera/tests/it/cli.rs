@@ -27,6 +27,32 @@ fn example_journey_tests_pass_through_the_cli() {
     assert!(!last.starts_with("0 passed"), "{text}");
 }
 
+/// The built-in login journeys of the hosted login page pass `journey check` (without
+/// warnings) and their test cases.
+#[test]
+fn builtin_login_journeys_check_and_pass_their_tests() {
+    let dir = "crates/identity/src/builtin_journeys";
+    let (ok, text) = tessera(&[
+        "journey",
+        "check",
+        &format!("{dir}/tessera-login-password.yaml"),
+        &format!("{dir}/tessera-login-email-otp.yaml"),
+    ]);
+    assert!(ok, "{text}");
+    assert!(!text.contains("warning"), "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.contains(": ok (")).count(),
+        2,
+        "{text}"
+    );
+    let (ok, text) = tessera(&["journey", "test", dir]);
+    assert!(ok, "{text}");
+    let last = text.lines().rev().find(|l| l.contains("passed")).unwrap();
+    assert!(last.ends_with(" 0 failed"), "{text}");
+    let passed: usize = last.split(' ').next().unwrap().parse().unwrap();
+    assert!(passed >= 14, "{text}");
+}
+
 #[test]
 fn journey_check_accepts_the_example_and_refuses_a_broken_file() {
     let (ok, text) = tessera(&[

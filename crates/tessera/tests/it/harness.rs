@@ -148,6 +148,7 @@ impl Backend {
             messages: Default::default(),
             rate_limits: Default::default(),
             database_options: Default::default(),
+            hosted_stylesheet: None,
         }
     }
 

@@ -75,7 +75,12 @@ function startAgainLink() {
 function kindOf(response) {
   const data = isObject(response.data) ? response.data : {};
   const options = Object.values(response.clientResponseOptions || {});
-  if (Array.isArray(data.fields)) return "collect";
+  if (Array.isArray(data.fields)) {
+    // A form asking only for a passcode looks like the OTP step (the email OTP journey's
+    // stand-in when no code could be sent, so both look the same).
+    const only = data.fields.length === 1 && isObject(data.fields[0]) ? data.fields[0].name : null;
+    return only === "passcode" ? "otp" : "collect";
+  }
   if ("email" in data || "phone_number" in data || options.some((o) => o && o.type === "resend")) return "otp";
   if ("title" in data || "text" in data || "button_text" in data) return "information";
   return "password";
@@ -101,7 +106,7 @@ function field({ name, type = "text", label, required = false, autocomplete, val
   }
   const labelNode = el("label", { htmlFor: id }, [
     document.createTextNode(label),
-    required && type !== "checkbox" ? el("span", { class: "tessera-required", text: ` ${msg("field.required")}` }) : null,
+    required && type !== "checkbox" ? el("span", { class: "tessera-required", text: ` ${msg("label.required")}` }) : null,
   ]);
   const wrapper = el("div", { class: type === "checkbox" ? "tessera-field tessera-check" : "tessera-field" },
     type === "checkbox" ? [input, labelNode] : [labelNode, input]);
@@ -165,7 +170,9 @@ function renderStep(response) {
         name: f.name,
         type,
         fieldType: f.type,
-        label: typeof f.label === "string" && f.label ? f.label : f.name,
+        // The page's own words for the fields it knows, else the journey's label.
+        label: typeof strings[`field.${f.name}`] === "string" ? strings[`field.${f.name}`] :
+          typeof f.label === "string" && f.label ? f.label : f.name,
         required: Boolean(f.required),
         autocomplete,
         inputmode: f.type === "number" ? "decimal" : null,

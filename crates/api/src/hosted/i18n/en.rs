@@ -25,7 +25,7 @@ pub static EN: Table = Table {
         ("field.username", "Username"),
         ("field.password", "Password"),
         ("field.passcode", "Code"),
-        ("field.required", "(required)"),
+        ("label.required", "(required)"),
         ("button.continue", "Continue"),
         ("button.sign_in", "Sign in"),
         ("button.verify", "Verify"),

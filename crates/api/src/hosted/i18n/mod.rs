@@ -181,12 +181,21 @@ mod tests {
                 assert!(lookup(table, key).is_some(), "{}: missing {key}", table.tag);
             }
             for (key, _) in table.entries {
-                assert!(lookup(LANGUAGES[0], key).is_some(), "{}: unknown {key}", table.tag);
+                assert!(
+                    lookup(LANGUAGES[0], key).is_some(),
+                    "{}: unknown {key}",
+                    table.tag
+                );
             }
             let mut keys: Vec<_> = table.entries.iter().map(|(k, _)| *k).collect();
             keys.sort_unstable();
             keys.dedup();
-            assert_eq!(keys.len(), table.entries.len(), "{}: duplicate keys", table.tag);
+            assert_eq!(
+                keys.len(),
+                table.entries.len(),
+                "{}: duplicate keys",
+                table.tag
+            );
         }
     }
 }

@@ -42,11 +42,12 @@ pub fn hosted_page(template: &str) -> bool {
 
 /// The route's area, for the statistics.
 pub fn family(path: &str) -> &'static str {
-    let families: [(&str, &str); 12] = [
+    let families: [(&str, &str); 13] = [
         ("/.well-known/", "discovery"),
         ("/oidc/.well-known/", "discovery"),
         ("/cis/oidc/.well-known/", "discovery"),
         ("/oidc/userinfo", "userinfo"),
+        ("/oidc/assets/", "assets"),
         ("/oidc/", "oauth"),
         ("/cis/oidc/", "oauth"),
         ("/cis/auth/backchannel", "ciba-complete"),
@@ -358,6 +359,12 @@ fn fill_path(
                     "reading"
                 } else {
                     "plain"
+                }
+            } else if template.starts_with("/oidc/assets/") {
+                if rng.chance(50) {
+                    "login.js"
+                } else {
+                    "tessera.css"
                 }
             } else {
                 ids.param(name).unwrap_or("unknown-parameter")
