@@ -33,7 +33,8 @@ pub use state::{ApiConfig, AppState};
 
 use crate::metrics::{RequestLabels, RouteLabel, RouteLabels};
 use crate::routes::{
-    admin, auth, ciba, client_journeys, journeys, logout, oidc, ops, passwords, sdk, settings, users,
+    admin, auth, ciba, client_journeys, journeys, logout, oidc, ops, passwords, sdk, settings,
+    users,
 };
 
 /// Builds the shared state (serializing the discovery document once).
@@ -174,9 +175,12 @@ fn table() -> Table {
         .add(M::GET, "/oidc/userinfo", User, auth::userinfo)
         .add(M::POST, "/oidc/userinfo", User, auth::userinfo);
     for path in ["/oidc/session/end", "/cis/oidc/session/end"] {
-        t = t
-            .add(M::GET, path, Public, logout::end_session_get)
-            .add(M::POST, path, Public, logout::end_session_post);
+        t = t.add(M::GET, path, Public, logout::end_session_get).add(
+            M::POST,
+            path,
+            Public,
+            logout::end_session_post,
+        );
     }
     t = t.add(
         M::POST,

@@ -198,7 +198,9 @@ impl AuthorizationCodes {
             .filter(|u| u.status == UserStatus::Active)
             .ok_or_else(|| invalid_grant("the user is no longer active"))?;
         if let Some(sid) = &code.grant.session {
-            return self.exchange_browser(client, &user, &hash, &code, sid).await;
+            return self
+                .exchange_browser(client, &user, &hash, &code, sid)
+                .await;
         }
         let grant = UserGrant::default();
         let tokens = self

@@ -750,8 +750,8 @@ impl Ciba {
             claims: None,
             scope: Some(request.scope.clone()),
             nonce: None,
-                at_hash: false,
-                facts: Default::default(),
+            at_hash: false,
+            facts: Default::default(),
         };
         self.logins
             .complete_decoupled(

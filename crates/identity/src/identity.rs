@@ -361,7 +361,9 @@ impl Identity {
                 i64::from(client.settings().session_expiration),
             )
             .await?;
-        self.sessions.add_client(&session.session_hash, client_id).await?;
+        self.sessions
+            .add_client(&session.session_hash, client_id)
+            .await?;
         let grant = crate::claims::UserGrant {
             scope: Some("openid".into()),
             ..Default::default()
@@ -376,13 +378,19 @@ impl Identity {
     /// For tests: records that `client_id` got tokens from the browser session behind
     /// `cookie` (as a second client's SSO login would).
     #[doc(hidden)]
-    pub async fn test_browser_add_client(&self, cookie: &str, client_id: &str) -> Result<(), Error> {
+    pub async fn test_browser_add_client(
+        &self,
+        cookie: &str,
+        client_id: &str,
+    ) -> Result<(), Error> {
         let session = self
             .sessions
             .browser(cookie)
             .await?
             .ok_or_else(|| Error::invalid("no live browser session"))?;
-        self.sessions.add_client(&session.session_hash, client_id).await
+        self.sessions
+            .add_client(&session.session_hash, client_id)
+            .await
     }
 
     pub fn issuer(&self) -> &str {

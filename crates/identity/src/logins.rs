@@ -110,8 +110,8 @@ impl Logins {
             claims: options.claims,
             scope: None,
             nonce: None,
-                at_hash: false,
-                facts: LoginFacts {
+            at_hash: false,
+            facts: LoginFacts {
                 new_user,
                 approval_data,
             },

@@ -169,10 +169,9 @@ impl Logout {
         }
         let client_id = match c.get("aud") {
             Some(Value::String(aud)) => aud.clone(),
-            Some(Value::Array(auds)) if auds.len() == 1 => auds[0]
-                .as_str()
-                .map(str::to_string)
-                .ok_or_else(bad_hint)?,
+            Some(Value::Array(auds)) if auds.len() == 1 => {
+                auds[0].as_str().map(str::to_string).ok_or_else(bad_hint)?
+            }
             _ => return Err(bad_hint()),
         };
         let sub = c
@@ -191,7 +190,9 @@ impl Logout {
     async fn client(&self, client_id: &str) -> Result<Arc<ClientRecord>, Error> {
         match self.clients.record(client_id).await? {
             Some(r) if r.client.settings.enabled => Ok(r),
-            _ => Err(Error::invalid("`client_id` does not name an enabled client")),
+            _ => Err(Error::invalid(
+                "`client_id` does not name an enabled client",
+            )),
         }
     }
 
@@ -296,10 +297,7 @@ impl Logout {
             return Err(expired());
         }
         let sealed = b64url_decode(pending).map_err(|_| expired())?;
-        let json = self
-            .kek
-            .open(&sealed, PENDING_AAD)
-            .map_err(|_| expired())?;
+        let json = self.kek.open(&sealed, PENDING_AAD).map_err(|_| expired())?;
         let pending: Pending = serde_json::from_slice(&json).map_err(|_| expired())?;
         if pending.exp <= self.clock.now_s() {
             return Err(expired());

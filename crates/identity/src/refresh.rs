@@ -138,12 +138,10 @@ impl RefreshTokens {
         let now = self.clock.now_s();
         let family_id = tessera_jose::random_token_b64url(16)?;
         let token = new_token(&family_id, 0)?;
-        let sealed = self
-            .kek
-            .seal(
-                session_id.map_or("", |id| id.expose()).as_bytes(),
-                family_id.as_bytes(),
-            )?;
+        let sealed = self.kek.seal(
+            session_id.map_or("", |id| id.expose()).as_bytes(),
+            family_id.as_bytes(),
+        )?;
         let doc = GrantDoc {
             resource: grant.resource.clone(),
             claims: grant.claims.clone(),

@@ -364,7 +364,11 @@ impl Sessions {
     }
 
     /// Records that `client_id` got tokens from the session.
-    pub(crate) async fn add_client(&self, session_hash: &str, client_id: &str) -> Result<(), Error> {
+    pub(crate) async fn add_client(
+        &self,
+        session_hash: &str,
+        client_id: &str,
+    ) -> Result<(), Error> {
         self.store
             .add_session_client(session_hash, client_id, self.clock.now_s())
             .await?;

@@ -240,8 +240,7 @@ impl SessionStore for SqlStore {
                         write_error(e, || "session already exists".to_string())
                     })
                     .await?;
-                    insert_session_client(tx, &s.session_hash, &s.client_id, s.created_at)
-                        .await?;
+                    insert_session_client(tx, &s.session_hash, &s.client_id, s.created_at).await?;
                     tx.record_change(ChangeKind::Session, &s.session_hash)
                         .await?;
                     Ok(())

@@ -133,8 +133,7 @@ async fn end_session(state: &AppState, form: OAuthForm) -> Response {
                 csrf: pending.csrf.clone(),
                 hidden,
             });
-            if let Some(v) = set_cookie(names.logout, &pending.csrf, CONFIRM_TTL_S, names.secure)
-            {
+            if let Some(v) = set_cookie(names.logout, &pending.csrf, CONFIRM_TTL_S, names.secure) {
                 response.headers_mut().append(header::SET_COOKIE, v);
             }
             response
@@ -189,8 +188,10 @@ fn done(headers: &HeaderMap, names: &Cookies, redirect: Option<String>, lang: La
             r.headers_mut().insert(header::LOCATION, location);
             r.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r.headers_mut()
-                .insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+            r.headers_mut().insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            );
             r
         }
         None => logged_out_page(lang),
@@ -214,7 +215,10 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("a=1; tessera-session-x=2; tessera-session=abc"),
         );
-        h.append(header::COOKIE, HeaderValue::from_static("tessera-logout=zz"));
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("tessera-logout=zz"),
+        );
         assert_eq!(cookie(&h, "tessera-session"), Some("abc"));
         assert_eq!(cookie(&h, "tessera-logout"), Some("zz"));
         assert_eq!(cookie(&h, "missing"), None);

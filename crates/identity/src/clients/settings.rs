@@ -311,7 +311,12 @@ pub(crate) fn validate_notification_endpoint(
     allow: &[ipnet::IpNet],
 ) -> Result<(), Error> {
     if let Some(uri) = &s.backchannel_client_notification_endpoint {
-        validate_callback_url("backchannel_client_notification_endpoint", uri, allow, false)?;
+        validate_callback_url(
+            "backchannel_client_notification_endpoint",
+            uri,
+            allow,
+            false,
+        )?;
     }
     if let Some(uri) = &s.backchannel_logout_uri {
         validate_callback_url("backchannel_logout_uri", uri, allow, true)?;
@@ -464,7 +469,11 @@ mod tests {
         assert!(s.backchannel_logout_session_required);
         s.post_logout_redirect_uris = vec!["https://rp.example/bye".into()];
         assert!(validate_settings(&s).is_ok());
-        for bad in ["javascript:alert(1)", "http://rp.example/bye", "https://rp.example/#x"] {
+        for bad in [
+            "javascript:alert(1)",
+            "http://rp.example/bye",
+            "https://rp.example/#x",
+        ] {
             s.post_logout_redirect_uris = vec![bad.into()];
             assert!(validate_settings(&s).is_err(), "{bad}");
         }

@@ -97,7 +97,13 @@ async fn a_hint_of_the_cookies_session_ends_it_at_once() {
         let refreshed = fx.refresh(&b.client, &b.refresh_token).await;
         assert_eq!(refreshed.unwrap_err().code(), Code::InvalidGrant);
         let store = fx.identity.store();
-        assert!(store.get_session(&sid).await.unwrap().unwrap().ended_at.is_some());
+        assert!(store
+            .get_session(&sid)
+            .await
+            .unwrap()
+            .unwrap()
+            .ended_at
+            .is_some());
         // The same request again: nothing left to end, still the redirect.
         let again = end(
             &fx,
@@ -106,7 +112,13 @@ async fn a_hint_of_the_cookies_session_ends_it_at_once() {
         )
         .await
         .unwrap();
-        assert!(matches!(again, EndSession::Done { ended: false, redirect: Some(_) }));
+        assert!(matches!(
+            again,
+            EndSession::Done {
+                ended: false,
+                redirect: Some(_)
+            }
+        ));
     }
 }
 
@@ -134,7 +146,13 @@ async fn an_expired_hint_is_accepted_and_a_client_id_must_match_it() {
         .await
         .unwrap();
         assert!(
-            matches!(done, EndSession::Done { ended: true, redirect: None }),
+            matches!(
+                done,
+                EndSession::Done {
+                    ended: true,
+                    redirect: None
+                }
+            ),
             "{done:?}"
         );
         assert!(!session_live(&fx, &b).await);
@@ -156,8 +174,14 @@ async fn bad_requests_are_refused_and_never_redirect() {
             (request(Some("not.a.jwt"), None, None), Code::InvalidRequest),
             (request(Some(&forged), None, None), Code::InvalidRequest),
             // An access token is not an ID token.
-            (request(Some(&b.access_token), None, None), Code::InvalidRequest),
-            (request(None, Some("no-such-client"), None), Code::InvalidRequest),
+            (
+                request(Some(&b.access_token), None, None),
+                Code::InvalidRequest,
+            ),
+            (
+                request(None, Some("no-such-client"), None),
+                Code::InvalidRequest,
+            ),
             // A redirect needs the client identified.
             (request(None, None, Some(BYE)), Code::InvalidRequest),
             (
@@ -201,7 +225,13 @@ async fn without_a_session_there_is_nothing_to_end() {
                 .await
                 .unwrap();
             assert!(
-                matches!(done, EndSession::Done { ended: false, redirect: Some(_) }),
+                matches!(
+                    done,
+                    EndSession::Done {
+                        ended: false,
+                        redirect: Some(_)
+                    }
+                ),
                 "{done:?}"
             );
         }
@@ -217,9 +247,19 @@ async fn other_sessions_are_confirmed_with_a_csrf_bound_sealed_request() {
         let logout = &fx.identity.logout;
         let cookie = Some(b.cookie.as_str());
         // No hint: ask.
-        let p = pending(end(&fx, &request(None, Some(&b.client.client_id), Some(BYE)), cookie).await);
+        let p = pending(
+            end(
+                &fx,
+                &request(None, Some(&b.client.client_id), Some(BYE)),
+                cookie,
+            )
+            .await,
+        );
         assert_eq!(p.client_name.as_deref(), Some("Test client"));
-        assert_eq!(p.redirect.as_deref(), Some("https://rp.test/bye?state=st+1"));
+        assert_eq!(
+            p.redirect.as_deref(),
+            Some("https://rp.test/bye?state=st+1")
+        );
         // A hint of another (ended) session of the same client: ask too.
         let old = fx
             .identity
@@ -295,9 +335,10 @@ fn logout_tokens(fx: &Fixture) -> Vec<(String, String)> {
         .filter(|r| r.connection.as_deref() == Some("backchannel_logout"))
         .map(|r| {
             assert_eq!(r.method, "POST");
-            assert!(r
-                .headers
-                .contains(&("content-type".into(), "application/x-www-form-urlencoded".into())));
+            assert!(r.headers.contains(&(
+                "content-type".into(),
+                "application/x-www-form-urlencoded".into()
+            )));
             let body = r.body.unwrap();
             let token = url::form_urlencoded::parse(&body)
                 .find(|(k, _)| k == "logout_token")
@@ -348,9 +389,13 @@ async fn ending_a_browser_session_notifies_its_clients_with_retries() {
 
         // The receivers fail the first time.
         fx.outbound.answer(None);
-        let done = end(&fx, &request(Some(&b.id_token), None, None), Some(&b.cookie))
-            .await
-            .unwrap();
+        let done = end(
+            &fx,
+            &request(Some(&b.id_token), None, None),
+            Some(&b.cookie),
+        )
+        .await
+        .unwrap();
         assert!(matches!(done, EndSession::Done { ended: true, .. }));
         assert_eq!(deliveries.run_due().await.unwrap(), 2, "{}", fx.backend);
         let first = logout_tokens(&fx);

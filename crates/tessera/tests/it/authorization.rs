@@ -601,9 +601,8 @@ async fn every_route_answers_every_kind_of_caller_as_the_table_says() {
                     let page = body
                         .as_str()
                         .is_some_and(|html| html.contains("id=\"tessera-error-code\""));
-                    let documented = page
-                        || body.get("error_code").is_some()
-                        || body.get("error").is_some();
+                    let documented =
+                        page || body.get("error_code").is_some() || body.get("error").is_some();
                     assert!(documented, "{context}: not the documented error format");
                 }
             }

@@ -81,7 +81,10 @@ async fn setup(srv: &TestServer, extra: Value) -> Setup {
     let (_, client_id, secret) = srv.app_and_client(&admin, fields).await;
     let token = srv.token(&client_id, &secret).await;
     let user_id = srv
-        .create_user(&token, json!({"username": "ann", "email": "ann@example.com"}))
+        .create_user(
+            &token,
+            json!({"username": "ann", "email": "ann@example.com"}),
+        )
         .await;
     Setup {
         admin,
@@ -131,7 +134,10 @@ fn set_cookies(r: &reqwest::Response) -> Vec<String> {
 /// The `value` of the hidden input `name` of a page.
 fn hidden(page: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
-    let start = page.find(&marker).unwrap_or_else(|| panic!("no {name} in {page}")) + marker.len();
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {page}"))
+        + marker.len();
     let end = start + page[start..].find('"').unwrap();
     page[start..end].to_string()
 }
@@ -167,7 +173,10 @@ async fn a_hint_of_the_cookies_session_logs_out_at_once_and_redirects() {
         let srv = b.start().await;
         let s = setup(&srv, json!({})).await;
         let login = browser_login(&srv, &s).await;
-        assert_eq!(userinfo_status(&srv, &login.access_token).await, StatusCode::OK);
+        assert_eq!(
+            userinfo_status(&srv, &login.access_token).await,
+            StatusCode::OK
+        );
         let r = srv
             .http
             .get(srv.url("/oidc/session/end"))
@@ -192,7 +201,10 @@ async fn a_hint_of_the_cookies_session_logs_out_at_once_and_redirects() {
         );
         // The session is over: its refresh token and access token are refused.
         let (status, v) = refresh(&srv, &s, &login.refresh_token).await;
-        assert_eq!((status, v["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+        assert_eq!(
+            (status, v["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+        );
         assert_eq!(
             userinfo_status(&srv, &login.access_token).await,
             StatusCode::UNAUTHORIZED
@@ -248,14 +260,26 @@ async fn bad_requests_show_an_error_page_and_never_redirect() {
                 "invalid_redirect_uri",
             ),
             (vec![("post_logout_redirect_uri", BYE)], "invalid_request"),
-            (vec![("id_token_hint", "eyJhbGciOiJub25lIn0.e30.")], "invalid_request"),
-            (vec![("id_token_hint", &login.access_token)], "invalid_request"),
             (
-                vec![("client_id", "unknown-client"), ("post_logout_redirect_uri", BYE)],
+                vec![("id_token_hint", "eyJhbGciOiJub25lIn0.e30.")],
                 "invalid_request",
             ),
             (
-                vec![("id_token_hint", &login.id_token), ("client_id", &s.admin[..20])],
+                vec![("id_token_hint", &login.access_token)],
+                "invalid_request",
+            ),
+            (
+                vec![
+                    ("client_id", "unknown-client"),
+                    ("post_logout_redirect_uri", BYE),
+                ],
+                "invalid_request",
+            ),
+            (
+                vec![
+                    ("id_token_hint", &login.id_token),
+                    ("client_id", &s.admin[..20]),
+                ],
                 "invalid_request",
             ),
         ];
@@ -284,7 +308,10 @@ async fn bad_requests_show_an_error_page_and_never_redirect() {
             );
         }
         // Nothing ended the session.
-        assert_eq!(userinfo_status(&srv, &login.access_token).await, StatusCode::OK);
+        assert_eq!(
+            userinfo_status(&srv, &login.access_token).await,
+            StatusCode::OK
+        );
         srv.stop().await;
     }
 }
@@ -315,14 +342,26 @@ async fn without_a_matching_hint_the_user_confirms_with_a_csrf_token() {
         assert!(csrf_cookie.starts_with(&format!("{LOGOUT_COOKIE}=")));
         assert!(csrf_cookie.ends_with("; Path=/; HttpOnly; SameSite=Lax; Max-Age=600"));
         let csrf = csrf_cookie[LOGOUT_COOKIE.len() + 1..csrf_cookie.find(';').unwrap()].to_string();
-        let csp = r.headers()["content-security-policy"].to_str().unwrap().to_string();
-        assert!(csp.contains("form-action 'self' https://rp.example"), "{csp}");
+        let csp = r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            csp.contains("form-action 'self' https://rp.example"),
+            "{csp}"
+        );
         let page = r.text().await.unwrap();
-        assert!(page.contains("action=\"/oidc/session/end/confirm\""), "{page}");
+        assert!(
+            page.contains("action=\"/oidc/session/end/confirm\""),
+            "{page}"
+        );
         assert_eq!(hidden(&page, "csrf"), csrf);
         let pending = hidden(&page, "pending");
         // Still logged in until the user confirms.
-        assert_eq!(userinfo_status(&srv, &login.access_token).await, StatusCode::OK);
+        assert_eq!(
+            userinfo_status(&srv, &login.access_token).await,
+            StatusCode::OK
+        );
 
         let confirm = |cookie: String, csrf: String, pending: String| {
             let http = srv.http.clone();
@@ -339,7 +378,10 @@ async fn without_a_matching_hint_the_user_confirms_with_a_csrf_token() {
         // No CSRF cookie, a wrong field, a wrong cookie: refused.
         for (cookie, field) in [
             (session.clone(), csrf.clone()),
-            (format!("{session}; {LOGOUT_COOKIE}={csrf}"), "forged".to_string()),
+            (
+                format!("{session}; {LOGOUT_COOKIE}={csrf}"),
+                "forged".to_string(),
+            ),
             (format!("{session}; {LOGOUT_COOKIE}=forged"), csrf.clone()),
         ] {
             let r = confirm(cookie, field, pending.clone()).await;
@@ -354,11 +396,17 @@ async fn without_a_matching_hint_the_user_confirms_with_a_csrf_token() {
         )
         .await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-        assert_eq!(userinfo_status(&srv, &login.access_token).await, StatusCode::OK);
+        assert_eq!(
+            userinfo_status(&srv, &login.access_token).await,
+            StatusCode::OK
+        );
 
         let r = confirm(format!("{session}; {LOGOUT_COOKIE}={csrf}"), csrf, pending).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
-        assert_eq!(location(&r).as_deref(), Some("https://rp.example/bye?state=s1"));
+        assert_eq!(
+            location(&r).as_deref(),
+            Some("https://rp.example/bye?state=s1")
+        );
         let cookies = set_cookies(&r);
         assert!(cookies.contains(&format!(
             "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
@@ -453,11 +501,18 @@ async fn backend_logouts_of_browser_sessions_notify_too() {
         .await;
         let sid = claims(&login.id_token)["sid"].as_str().unwrap().to_string();
         let first = rx.tokens.lock().unwrap()[0].clone();
-        check_logout_token(&first, &verify_with_jwks(&srv, &first, &s.client_id).await, &s, &sid);
+        check_logout_token(
+            &first,
+            &verify_with_jwks(&srv, &first, &s.client_id).await,
+            &s,
+            &sid,
+        );
 
         // The user's own logout with a user access token of a browser session.
         let login = browser_login(&srv, &s).await;
-        let (status, v) = srv.post("/cis/v1/auth/logout", &login.access_token, json!({})).await;
+        let (status, v) = srv
+            .post("/cis/v1/auth/logout", &login.access_token, json!({}))
+            .await;
         assert_eq!(status, StatusCode::OK, "{v}");
         eventually("the logout token of /cis/v1/auth/logout", || {
             let n = tokens.lock().unwrap().len();
@@ -466,7 +521,12 @@ async fn backend_logouts_of_browser_sessions_notify_too() {
         .await;
         let sid = claims(&login.id_token)["sid"].as_str().unwrap().to_string();
         let second = rx.tokens.lock().unwrap()[1].clone();
-        check_logout_token(&second, &verify_with_jwks(&srv, &second, &s.client_id).await, &s, &sid);
+        check_logout_token(
+            &second,
+            &verify_with_jwks(&srv, &second, &s.client_id).await,
+            &s,
+            &sid,
+        );
         assert_eq!(rx.tokens.lock().unwrap().len(), 2);
         let _ = &s.admin;
         srv.stop().await;
@@ -497,7 +557,9 @@ async fn logout_settings_are_validated_and_discovery_lists_logout() {
         json!({"backchannel_logout_uri": "relative/bc"}),
         json!({"backchannel_logout_session_required": "yes"}),
     ] {
-        let (status, v) = srv.send_json(Method::PUT, &path, &admin, Some(bad.clone())).await;
+        let (status, v) = srv
+            .send_json(Method::PUT, &path, &admin, Some(bad.clone()))
+            .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {v}");
         assert_eq!(v["error_code"], "invalid_request");
     }
