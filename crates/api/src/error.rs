@@ -45,7 +45,7 @@ pub fn status_of(code: Code) -> StatusCode {
 
 /// The message to show: the error's own, except for internal errors, whose text is for the
 /// log only.
-fn shown_message(e: &Error) -> &str {
+pub(crate) fn shown_message(e: &Error) -> &str {
     match e.code() {
         Code::Internal => Code::Internal.default_message(),
         _ => e.message(),
@@ -53,7 +53,15 @@ fn shown_message(e: &Error) -> &str {
 }
 
 /// Logs an internal error under a new correlation id and returns the id.
-fn log_internal(e: &Error) -> Option<String> {
+/// An error of a browser-facing page (the authorization endpoint, the hosted login, logout,
+/// the CIBA approval page) as the hosted error page: its status, its code, its message
+/// (internal ones logged, not shown).
+pub fn error_page_for(e: &Error, lang: crate::hosted::Lang) -> Response {
+    let _ = log_internal(e);
+    crate::hosted::error_page(status_of(e.code()), lang, e.code().name(), shown_message(e))
+}
+
+pub(crate) fn log_internal(e: &Error) -> Option<String> {
     (e.code() == Code::Internal).then(|| {
         let correlation_id = uuid::Uuid::new_v4().to_string();
         tracing::error!(%correlation_id, error = %e.message(), "internal error");

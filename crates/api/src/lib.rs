@@ -34,8 +34,8 @@ pub use state::{ApiConfig, AppState};
 
 use crate::metrics::{RequestLabels, RouteLabel, RouteLabels};
 use crate::routes::{
-    admin, auth, authorize, ciba, client_journeys, journeys, oidc, ops, passwords, sdk, settings,
-    users,
+    admin, auth, authorize, ciba, client_journeys, journeys, logout, oidc, ops, passwords, sdk,
+    settings, users,
 };
 
 /// Builds the shared state (serializing the discovery document once).
@@ -193,6 +193,20 @@ fn table() -> Table {
         )
         .add(M::GET, "/oidc/userinfo", User, auth::userinfo)
         .add(M::POST, "/oidc/userinfo", User, auth::userinfo);
+    for path in ["/oidc/session/end", "/cis/oidc/session/end"] {
+        t = t.add(M::GET, path, Public, logout::end_session_get).add(
+            M::POST,
+            path,
+            Public,
+            logout::end_session_post,
+        );
+    }
+    t = t.add(
+        M::POST,
+        hosted::LOGOUT_CONFIRM_PATH,
+        Public,
+        logout::confirm,
+    );
     let apps = "/cis/v1/applications";
     let app = "/cis/v1/applications/{app_id}";
     let clients = "/cis/v1/applications/{app_id}/clients";

@@ -10,6 +10,8 @@
 //!   marks each done or schedules its next attempt with exponential backoff. A job whose
 //!   claimer died is claimed again when its lease ends, so delivery is at least once; the
 //!   receivers of a ping are idempotent by `auth_req_id` (CIBA Core §10.2).
+//! - A back-channel logout (OpenID Connect Back-Channel Logout 1.0) is signed when it is
+//!   sent, so a retry never carries an expired token.
 //! - After [`MAX_ATTEMPTS`] a job is given up (logged at WARN, never with its payload).
 
 use std::sync::Arc;
@@ -24,6 +26,7 @@ use zeroize::Zeroizing;
 
 use crate::clock::Clock;
 use crate::error::Error;
+use crate::keys::Keys;
 use crate::model::DeliveryJob;
 use crate::ports::DeliveryStore;
 
@@ -35,6 +38,14 @@ const LEASE_MS: i64 = 30_000;
 const CLAIM_BATCH: u32 = 32;
 /// Time allowed for one ping.
 const PING_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time allowed for one back-channel logout request.
+const LOGOUT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A logout token's lifetime from the moment it is sent.
+pub const LOGOUT_TOKEN_TTL_S: i64 = 120;
+/// The `typ` of logout tokens (Back-Channel Logout §2.4).
+pub const LOGOUT_TOKEN_TYP: &str = "logout+jwt";
+/// The event a logout token carries.
+pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 /// Done jobs are kept this long (for inspection), then purged.
 const KEEP_DONE_MS: i64 = 24 * 3600 * 1000;
 
@@ -57,6 +68,15 @@ pub enum Job {
         token: String,
         auth_req_id: String,
     },
+    /// Back-channel logout: `POST url` with `logout_token=<JWT>` naming the ended session
+    /// `sid` of user `sub`, signed at send time for `client_id` with `alg`.
+    BackchannelLogout {
+        url: String,
+        client_id: String,
+        alg: tessera_jose::Algorithm,
+        sub: String,
+        sid: String,
+    },
 }
 
 impl Job {
@@ -64,6 +84,7 @@ impl Job {
         match self {
             Self::Message { .. } => "message",
             Self::CibaPing { .. } => "ciba_ping",
+            Self::BackchannelLogout { .. } => "backchannel_logout",
         }
     }
 }
@@ -86,7 +107,54 @@ pub struct Deliveries {
     messenger: Arc<dyn Deliver>,
     outbound: Arc<dyn Outbound>,
     clock: Arc<dyn Clock>,
+    signer: LogoutSigner,
     wake: Notify,
+}
+
+/// What signs logout tokens: the key ring and our issuer.
+#[derive(Clone)]
+pub struct LogoutSigner {
+    pub keys: Arc<Keys>,
+    pub issuer: String,
+}
+
+/// The claims of a logout token (Back-Channel Logout §2.4): never a `nonce`.
+#[derive(Serialize)]
+struct LogoutClaims<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    iat: i64,
+    exp: i64,
+    jti: &'a str,
+    sub: &'a str,
+    sid: &'a str,
+    events: serde_json::Value,
+}
+
+impl LogoutSigner {
+    /// A logout token for `client_id` naming the session `sid` of `sub`, valid
+    /// [`LOGOUT_TOKEN_TTL_S`] from `now_s`.
+    pub fn logout_token(
+        &self,
+        alg: tessera_jose::Algorithm,
+        client_id: &str,
+        sub: &str,
+        sid: &str,
+        now_s: i64,
+    ) -> Result<String, Error> {
+        let jti = tessera_jose::random_token_b64url(16)?;
+        let claims = LogoutClaims {
+            iss: &self.issuer,
+            aud: client_id,
+            iat: now_s,
+            exp: now_s + LOGOUT_TOKEN_TTL_S,
+            jti: &jti,
+            sub,
+            sid,
+            events: serde_json::json!({ BACKCHANNEL_LOGOUT_EVENT: {} }),
+        };
+        self.keys.sign(alg, LOGOUT_TOKEN_TYP, &claims)
+    }
 }
 
 impl Deliveries {
@@ -96,6 +164,7 @@ impl Deliveries {
         messenger: Arc<dyn Deliver>,
         outbound: Arc<dyn Outbound>,
         clock: Arc<dyn Clock>,
+        signer: LogoutSigner,
     ) -> Self {
         Self {
             store,
@@ -103,6 +172,7 @@ impl Deliveries {
             messenger,
             outbound,
             clock,
+            signer,
             wake: Notify::new(),
         }
     }
@@ -179,6 +249,7 @@ impl Deliveries {
             messenger: self.messenger.clone(),
             outbound: self.outbound.clone(),
             clock: self.clock.clone(),
+            signer: self.signer.clone(),
         }
     }
 
@@ -198,6 +269,7 @@ struct Worker {
     messenger: Arc<dyn Deliver>,
     outbound: Arc<dyn Outbound>,
     clock: Arc<dyn Clock>,
+    signer: LogoutSigner,
 }
 
 impl Worker {
@@ -283,6 +355,39 @@ impl Worker {
                     Ok(r) if (200..300).contains(&r.status) => Ok(()),
                     Ok(r) => Err(format!("ping answered {}", r.status)),
                     Err(e) => Err(format!("ping {}", e.kind.as_str())),
+                }
+            }
+            Job::BackchannelLogout {
+                url,
+                client_id,
+                alg,
+                sub,
+                sid,
+            } => {
+                let token = self
+                    .signer
+                    .logout_token(*alg, client_id, sub, sid, self.clock.now_s())
+                    .map_err(|e| format!("signing the logout token: {}", e.code().name()))?;
+                let body = Zeroizing::new(
+                    url::form_urlencoded::Serializer::new(String::new())
+                        .append_pair("logout_token", &token)
+                        .finish(),
+                );
+                let request = OutboundRequest {
+                    method: "POST".into(),
+                    url: url.clone(),
+                    headers: vec![(
+                        "content-type".into(),
+                        "application/x-www-form-urlencoded".into(),
+                    )],
+                    body: Some(body.as_bytes().to_vec()),
+                    timeout: LOGOUT_TIMEOUT,
+                    connection: Some("backchannel_logout".into()),
+                };
+                match self.outbound.send(request).await {
+                    Ok(r) if (200..300).contains(&r.status) => Ok(()),
+                    Ok(r) => Err(format!("back-channel logout answered {}", r.status)),
+                    Err(e) => Err(format!("back-channel logout {}", e.kind.as_str())),
                 }
             }
         }

@@ -18,7 +18,7 @@ use crate::client_journeys::ClientJourneys;
 use crate::client_journeys::JourneyAuthn;
 use crate::clients::Clients;
 use crate::clock::Clock;
-use crate::deliveries::Deliveries;
+use crate::deliveries::{Deliveries, LogoutSigner};
 use crate::error::Error;
 use crate::gate::Gate;
 use crate::grants::Grants;
@@ -29,6 +29,7 @@ use crate::keys::Keys;
 use crate::live::LiveChecks;
 use crate::lockouts::Lockouts;
 use crate::logins::Logins;
+use crate::logout::Logout;
 use crate::outbox::DevOutbox;
 use crate::passwords::Passwords;
 use crate::ports::Store;
@@ -76,6 +77,7 @@ pub struct Identity {
     pub codes: Arc<AuthorizationCodes>,
     pub ciba: Arc<Ciba>,
     pub deliveries: Arc<Deliveries>,
+    pub logout: Arc<Logout>,
     pub introspection: Arc<TokenIntrospection>,
     pub journeys: Arc<JourneyService>,
     pub client_journeys: Arc<ClientJourneys>,
@@ -83,6 +85,7 @@ pub struct Identity {
     pub outbox: Arc<DevOutbox>,
     pub changes: ChangeFeed,
     store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Identity {
@@ -184,7 +187,22 @@ impl Identity {
             messenger.clone(),
             outbound.clone(),
             clock.clone(),
+            LogoutSigner {
+                keys: keys.clone(),
+                issuer: settings.issuer.clone(),
+            },
         ));
+        let logout = Arc::new(Logout::new(
+            keys.clone(),
+            clients.clone(),
+            sessions.clone(),
+            deliveries.clone(),
+            kek.clone(),
+            clock.clone(),
+            settings.issuer.clone(),
+        ));
+        let listener: Arc<dyn crate::sessions::SessionEndListener> = logout.clone();
+        sessions.set_end_listener(Arc::downgrade(&listener));
         let challenges = Arc::new(Challenges::new(
             store.clone(),
             users.clone(),
@@ -299,7 +317,7 @@ impl Identity {
             preferences.clone(),
             journeys.clone(),
         ];
-        let changes = ChangeFeed::new(store.clone(), clock, followers);
+        let changes = ChangeFeed::new(store.clone(), clock.clone(), followers);
         let identity = Self {
             settings,
             keys,
@@ -323,6 +341,7 @@ impl Identity {
             codes,
             ciba,
             deliveries,
+            logout,
             introspection,
             journeys,
             client_journeys,
@@ -330,8 +349,65 @@ impl Identity {
             outbox,
             changes,
             store,
+            clock,
         };
         Ok((identity, report))
+    }
+
+    /// For tests until the authorization endpoint exists: a browser session of `user_id`
+    /// started for `client_id` (a password login now), that client recorded in the
+    /// session's clients, and its tokens (`openid` scope, a refresh token). Returns the
+    /// session cookie's value and the tokens.
+    #[doc(hidden)]
+    pub async fn test_browser_login(
+        &self,
+        client_id: &str,
+        user_id: &str,
+    ) -> Result<(String, crate::issuer::IssuedTokens), Error> {
+        let unknown = || Error::invalid("unknown client or user");
+        let client = self.clients.record(client_id).await?.ok_or_else(unknown)?;
+        let user = self.users.by_id(user_id).await?.ok_or_else(unknown)?;
+        let now = self.clock.now_s();
+        let (token, session) = self
+            .sessions
+            .start_browser(
+                user_id,
+                client_id,
+                &["pwd".to_string()],
+                now,
+                i64::from(client.settings().session_expiration),
+            )
+            .await?;
+        self.sessions
+            .add_client(&session.session_hash, client_id)
+            .await?;
+        let grant = crate::claims::UserGrant {
+            scope: Some("openid".into()),
+            ..Default::default()
+        };
+        let tokens = self
+            .logins
+            .browser_tokens(&client, &user, &session, &grant)
+            .await?;
+        Ok((token.expose().to_string(), tokens))
+    }
+
+    /// For tests: records that `client_id` got tokens from the browser session behind
+    /// `cookie` (as a second client's SSO login would).
+    #[doc(hidden)]
+    pub async fn test_browser_add_client(
+        &self,
+        cookie: &str,
+        client_id: &str,
+    ) -> Result<(), Error> {
+        let session = self
+            .sessions
+            .browser(cookie)
+            .await?
+            .ok_or_else(|| Error::invalid("no live browser session"))?;
+        self.sessions
+            .add_client(&session.session_hash, client_id)
+            .await
     }
 
     pub fn issuer(&self) -> &str {

@@ -36,6 +36,7 @@ pub mod keys;
 pub mod live;
 pub mod lockouts;
 pub mod logins;
+pub mod logout;
 pub mod messages;
 pub mod model;
 pub mod outbox;

@@ -11,8 +11,12 @@
 //! - Adding a method, resuming and ending are single conditional store operations, so a
 //!   session that ended on another node cannot be extended here.
 //! - This node's changes drop the session from its live checks at once.
+//! - Every end of a session (logout by id, by `sid`, "log out everywhere", a replayed
+//!   authorization code) goes through [`Sessions::end_by_sid`] or
+//!   [`Sessions::end_all_of_user`], which tell the [`SessionEndListener`] (back-channel
+//!   logout, `logout.rs`) which sessions ended, so no path can forget it.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 
 use serde::Serialize;
 use zeroize::Zeroizing;
@@ -20,7 +24,7 @@ use zeroize::Zeroizing;
 use crate::clock::Clock;
 use crate::error::{Code, Error};
 use crate::live::LiveChecks;
-use crate::model::SessionRecord;
+use crate::model::{BrowserRelogin, SessionRecord};
 use crate::ports::SessionStore;
 
 /// A session id as handed to the caller. Its `Debug` never shows it.
@@ -87,6 +91,13 @@ impl std::fmt::Debug for BrowserToken {
     }
 }
 
+/// Told about every session that ended (after the store ended it): the back-channel logout.
+#[async_trait::async_trait]
+pub(crate) trait SessionEndListener: Send + Sync {
+    /// `ended`: (`sid`, user id) of each session that was live and is now ended.
+    async fn sessions_ended(&self, ended: Vec<(String, String)>);
+}
+
 pub(crate) fn session_invalid() -> Error {
     Code::AuthSessionInvalid.into()
 }
@@ -96,6 +107,8 @@ pub struct Sessions {
     clock: Arc<dyn Clock>,
     live: Arc<LiveChecks>,
     idle_timeout_s: i64,
+    /// Weak: the listener holds these sessions.
+    on_end: OnceLock<Weak<dyn SessionEndListener>>,
 }
 
 impl Sessions {
@@ -110,6 +123,21 @@ impl Sessions {
             clock,
             live,
             idle_timeout_s,
+            on_end: OnceLock::new(),
+        }
+    }
+
+    /// Sets who hears of ended sessions (once, at wiring).
+    pub(crate) fn set_end_listener(&self, listener: Weak<dyn SessionEndListener>) {
+        let _ = self.on_end.set(listener);
+    }
+
+    async fn ended(&self, ended: Vec<(String, String)>) {
+        if ended.is_empty() {
+            return;
+        }
+        if let Some(listener) = self.on_end.get().and_then(Weak::upgrade) {
+            listener.sessions_ended(ended).await;
         }
     }
 
@@ -216,6 +244,13 @@ impl Sessions {
     pub(crate) async fn end_by_sid(&self, sid: &str) -> Result<bool, Error> {
         let ended = self.store.end_session(sid, self.clock.now_s()).await?;
         self.live.forget_session(sid);
+        if ended {
+            match self.store.get_session(sid).await {
+                Ok(Some(s)) => self.ended(vec![(s.session_hash, s.user_id)]).await,
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "reading an ended session failed"),
+            }
+        }
         Ok(ended)
     }
 
@@ -238,7 +273,15 @@ impl Sessions {
         for hash in &ended {
             self.live.forget_session(hash);
         }
-        Ok(ended.len())
+        let n = ended.len();
+        self.ended(
+            ended
+                .into_iter()
+                .map(|sid| (sid, user_id.to_string()))
+                .collect(),
+        )
+        .await;
+        Ok(n)
     }
 
     // --- browser sessions ---
@@ -307,11 +350,13 @@ impl Sessions {
         let updated = self
             .store
             .relogin_browser_session(
-                &session.session_hash,
-                &BrowserToken::hash_of(old_token),
-                &token.hash(),
-                methods,
-                auth_time,
+                &BrowserRelogin {
+                    session_hash: session.session_hash.clone(),
+                    old_token_hash: BrowserToken::hash_of(old_token),
+                    new_token_hash: token.hash(),
+                    methods: methods.to_vec(),
+                    auth_time,
+                },
                 now,
                 self.min_last_used(now),
             )

@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use tessera_identity::ports::{SessionStore, StoreResult};
-use tessera_identity::{ChangeKind, SessionRecord, StoreError};
+use tessera_identity::{BrowserRelogin, ChangeKind, SessionRecord, StoreError};
 
 use crate::error::{backend, write_error};
 use crate::query::{execute, fetch_all, fetch_optional};
@@ -257,18 +257,17 @@ impl SessionStore for SqlStore {
 
     async fn relogin_browser_session(
         &self,
-        session_hash: &str,
-        old_token_hash: &str,
-        new_token_hash: &str,
-        methods: &[String],
-        auth_time: i64,
+        relogin: &BrowserRelogin,
         now_s: i64,
         min_last_used_s: i64,
     ) -> StoreResult<Option<SessionRecord>> {
-        let session_hash = session_hash.to_string();
-        let old = old_token_hash.to_string();
-        let new = new_token_hash.to_string();
-        let methods = methods.to_vec();
+        let BrowserRelogin {
+            session_hash,
+            old_token_hash: old,
+            new_token_hash: new,
+            methods,
+            auth_time,
+        } = relogin.clone();
         self.writer
             .run(move |tx| {
                 Box::pin(async move {

@@ -15,10 +15,11 @@ use tessera_identity::authorize::{AuthorizeOutcome, CibaDecision, LoginCompletio
 use tessera_identity::Error;
 
 use crate::cookies;
+use crate::error::error_page_for;
 use crate::extract::OAuthForm;
 use crate::hosted::{
-    choose_lang, ciba_approval_page, ciba_done_page, error_page, login_page, CibaApprovalPage,
-    JourneyStart, Lang, LoginPage, PageContext,
+    choose_lang, ciba_approval_page, ciba_done_page, login_page, CibaApprovalPage, JourneyStart,
+    Lang, LoginPage, PageContext,
 };
 use crate::state::AppState;
 
@@ -29,16 +30,8 @@ fn lang_of(headers: &HeaderMap, ui_locales: Option<&str>) -> Lang {
     choose_lang(ui_locales, headers.get(header::ACCEPT_LANGUAGE))
 }
 
-/// An error page for `e`, with its status.
 fn page_for(e: &Error, lang: Lang) -> Response {
-    let status =
-        StatusCode::from_u16(e.code().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let description = if status.is_server_error() {
-        "the request could not be processed; try again"
-    } else {
-        e.message()
-    };
-    error_page(status, lang, e.code().name(), description)
+    error_page_for(e, lang)
 }
 
 /// A 303 to `location`, not stored.

@@ -6,6 +6,7 @@ pub mod authorize;
 pub mod ciba;
 pub mod client_journeys;
 pub mod journeys;
+pub mod logout;
 pub mod oidc;
 pub mod ops;
 pub mod passwords;

@@ -57,6 +57,9 @@ pub fn discovery_document(issuer: &str) -> Bytes {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "claims_parameter_supported": false,
+        "end_session_endpoint": format!("{issuer}/oidc/session/end"),
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     });
     Bytes::from(serde_json::to_vec(&doc).unwrap_or_default())
 }

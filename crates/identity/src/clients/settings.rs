@@ -152,6 +152,9 @@ pub(crate) fn validate_redirect_uri(field: &str, uri: &str) -> Result<(), Error>
 /// Most names in a client's `default_custom_claims` (the platform lists 38 claims).
 const MAX_DEFAULT_CLAIMS: usize = 64;
 
+/// Most URIs in a client's `post_logout_redirect_uris`.
+const MAX_POST_LOGOUT_URIS: usize = 32;
+
 /// Most origins in a client's `allowed_origins`.
 const MAX_ALLOWED_ORIGINS: usize = 32;
 
@@ -191,6 +194,14 @@ fn validate_settings(s: &ClientSettings) -> Result<(), Error> {
     }
     for uri in &s.redirect_uris {
         validate_redirect_uri("redirect_uris", uri)?;
+    }
+    if s.post_logout_redirect_uris.len() > MAX_POST_LOGOUT_URIS {
+        return Err(Error::invalid(format!(
+            "`post_logout_redirect_uris` holds at most {MAX_POST_LOGOUT_URIS} URIs"
+        )));
+    }
+    for uri in &s.post_logout_redirect_uris {
+        validate_redirect_uri("post_logout_redirect_uris", uri)?;
     }
     for r in &s.allowed_resources {
         let parsed = url::Url::parse(r)
@@ -302,17 +313,35 @@ fn validate_settings(s: &ClientSettings) -> Result<(), Error> {
     Ok(())
 }
 
-/// The CIBA notification endpoint (Core §4): an absolute `https` URL without a fragment, or
+/// The URLs Tessera calls from the back channel: the CIBA notification endpoint (Core §4)
+/// and the back-channel logout URI. Each is an absolute `https` URL without a fragment, or
 /// `http` to an IP address inside `allow` (the operator's `outbound.allow_cidrs`: local
-/// demos and tests). The outbound client checks every resolved address again at send time.
+/// demos and tests); a logout URI may also use `http` on a loopback address (a dev RP). The
+/// outbound client checks every resolved address again at send time.
 pub(crate) fn validate_notification_endpoint(
     s: &ClientSettings,
     allow: &[ipnet::IpNet],
 ) -> Result<(), Error> {
-    let Some(uri) = &s.backchannel_client_notification_endpoint else {
-        return Ok(());
-    };
-    let field = "backchannel_client_notification_endpoint";
+    if let Some(uri) = &s.backchannel_client_notification_endpoint {
+        validate_callback_url(
+            "backchannel_client_notification_endpoint",
+            uri,
+            allow,
+            false,
+        )?;
+    }
+    if let Some(uri) = &s.backchannel_logout_uri {
+        validate_callback_url("backchannel_logout_uri", uri, allow, true)?;
+    }
+    Ok(())
+}
+
+fn validate_callback_url(
+    field: &str,
+    uri: &str,
+    allow: &[ipnet::IpNet],
+    loopback_http: bool,
+) -> Result<(), Error> {
     let parsed = url::Url::parse(uri)
         .map_err(|_| Error::invalid(format!("`{field}` must be an absolute URL")))?;
     if parsed.fragment().is_some() || uri.chars().any(char::is_control) || uri.len() > 2000 {
@@ -327,11 +356,18 @@ pub(crate) fn validate_notification_endpoint(
     };
     let ok = match parsed.scheme() {
         "https" => parsed.has_host(),
-        "http" => ip.is_some_and(|ip| allow.iter().any(|net| net.contains(&ip))),
+        "http" => ip.is_some_and(|ip| {
+            (loopback_http && ip.is_loopback()) || allow.iter().any(|net| net.contains(&ip))
+        }),
         _ => false,
     };
     if ok {
         Ok(())
+    } else if loopback_http {
+        Err(Error::invalid(format!(
+            "`{field}` must be an https URL (http only to a loopback address or one inside \
+             outbound.allow_cidrs)"
+        )))
     } else {
         Err(Error::invalid(format!(
             "`{field}` must be an https URL (http only to an address inside outbound.allow_cidrs)"
@@ -407,6 +443,54 @@ mod tests {
         assert!(validate_settings(&ping_without).is_err());
         ping_without.backchannel_token_delivery_mode = "push".into();
         assert!(validate_settings(&ping_without).is_err());
+    }
+
+    #[test]
+    fn logout_settings_are_validated() {
+        let allow: Vec<ipnet::IpNet> = vec!["10.1.0.0/16".parse().unwrap()];
+        let with = |uri: &str| {
+            let mut s = ClientSettings::named("c");
+            s.backchannel_logout_uri = Some(uri.into());
+            s
+        };
+        for good in [
+            "https://rp.example/logout",
+            "http://127.0.0.1:9000/bc",
+            "http://[::1]/bc",
+            "http://10.1.2.3/bc",
+        ] {
+            assert!(
+                validate_notification_endpoint(&with(good), &allow).is_ok(),
+                "{good}"
+            );
+        }
+        for bad in [
+            "http://rp.example/bc",
+            "http://localhost/bc",
+            "http://10.2.0.1/bc",
+            "https://rp.example/bc#f",
+            "javascript:alert(1)",
+            "relative",
+        ] {
+            assert!(
+                validate_notification_endpoint(&with(bad), &allow).is_err(),
+                "{bad}"
+            );
+        }
+        let mut s = ClientSettings::named("c");
+        assert!(s.backchannel_logout_session_required);
+        s.post_logout_redirect_uris = vec!["https://rp.example/bye".into()];
+        assert!(validate_settings(&s).is_ok());
+        for bad in [
+            "javascript:alert(1)",
+            "http://rp.example/bye",
+            "https://rp.example/#x",
+        ] {
+            s.post_logout_redirect_uris = vec![bad.into()];
+            assert!(validate_settings(&s).is_err(), "{bad}");
+        }
+        s.post_logout_redirect_uris = vec!["https://rp.example/bye".into(); 33];
+        assert!(validate_settings(&s).is_err());
     }
 
     #[test]

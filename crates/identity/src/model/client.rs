@@ -183,6 +183,18 @@ pub struct ClientSettings {
     pub supported_prompts: Vec<Prompt>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pkce: Option<PkceMode>,
+    /// RP-initiated logout: where `/oidc/session/end` may send the browser afterwards
+    /// (exact match; the same rules as `redirect_uris`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Back-channel logout: where Tessera POSTs a `logout_token` when a browser session the
+    /// client got tokens from ends. `https`; `http` only to a loopback address or one inside
+    /// `outbound.allow_cidrs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// Whether the client needs `sid` in logout tokens (Tessera always sends it).
+    #[serde(default = "default_true")]
+    pub backchannel_logout_session_required: bool,
 }
 
 fn default_true() -> bool {
@@ -259,6 +271,9 @@ impl ClientSettings {
             response_types: default_response_types(),
             supported_prompts: Vec::new(),
             pkce: None,
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: true,
         }
     }
 }

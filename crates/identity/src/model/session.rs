@@ -21,3 +21,14 @@ pub struct SessionRecord {
     /// backend one: neither kind is accepted where the other is expected.
     pub browser: bool,
 }
+
+/// A new login of a browser session's own user: the methods to add, the new `auth_time`, and
+/// the cookie token replaced (`old_token_hash` → `new_token_hash`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrowserRelogin {
+    pub session_hash: String,
+    pub old_token_hash: String,
+    pub new_token_hash: String,
+    pub methods: Vec<String>,
+    pub auth_time: i64,
+}

@@ -1,6 +1,6 @@
 //! The store port of sessions, keyed by the hash of their id.
 
-use crate::model::SessionRecord;
+use crate::model::{BrowserRelogin, SessionRecord};
 use async_trait::async_trait;
 
 use super::StoreResult;
@@ -70,18 +70,14 @@ pub trait SessionStore: Send + Sync + 'static {
     /// The browser session whose cookie token hashes to `token_hash` (live or not).
     async fn browser_session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
 
-    /// A new login of the same user in the live browser session `session_hash` still behind
-    /// `old_token_hash`: the methods are added, `auth_time` set, and the cookie token
+    /// A new login of the same user in the live browser session `relogin.session_hash` still
+    /// behind `relogin.old_token_hash`: the methods are added, `auth_time` set, and the cookie token
     /// replaced by `new_token_hash` (rotated at every login), in one conditional update;
     /// `None` if the session is no longer live or its token changed. Records a `Session`
     /// change.
     async fn relogin_browser_session(
         &self,
-        session_hash: &str,
-        old_token_hash: &str,
-        new_token_hash: &str,
-        methods: &[String],
-        auth_time: i64,
+        relogin: &BrowserRelogin,
         now_s: i64,
         min_last_used_s: i64,
     ) -> StoreResult<Option<SessionRecord>>;

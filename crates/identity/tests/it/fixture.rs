@@ -123,19 +123,44 @@ impl RecordingMessenger {
     }
 }
 
-/// Outbound HTTP that refuses everything (no test here calls out).
-pub struct NoOutbound;
+/// Outbound HTTP that records every request and answers with the status tests set, or
+/// refuses (the default: most tests make no outbound call).
+#[derive(Default)]
+pub struct RecordingOutbound {
+    requests: Mutex<Vec<OutboundRequest>>,
+    answer: Mutex<Option<u16>>,
+}
 
-impl Outbound for NoOutbound {
+impl RecordingOutbound {
+    /// Answer later requests with `status` (`None`: refuse them).
+    pub fn answer(&self, status: Option<u16>) {
+        *self.answer.lock().unwrap() = status;
+    }
+
+    /// Every request sent so far.
+    pub fn requests(&self) -> Vec<OutboundRequest> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+impl Outbound for RecordingOutbound {
     fn send<'a>(
         &'a self,
-        _request: OutboundRequest,
+        request: OutboundRequest,
     ) -> BoxFuture<'a, Result<OutboundResponse, OutboundError>> {
-        Box::pin(async {
-            Err(OutboundError::new(
-                OutboundErrorKind::NoStub,
-                "the identity core tests make no outbound calls",
-            ))
+        self.requests.lock().unwrap().push(request);
+        let answer = *self.answer.lock().unwrap();
+        Box::pin(async move {
+            match answer {
+                Some(status) => Ok(OutboundResponse {
+                    status,
+                    ..Default::default()
+                }),
+                None => Err(OutboundError::new(
+                    OutboundErrorKind::NoStub,
+                    "no outbound answer was set by the test",
+                )),
+            }
         })
     }
 }
@@ -178,6 +203,7 @@ pub struct Fixture {
     /// The admin client of the management application (bootstrap's operator credentials).
     pub admin_client: TestClient,
     pub messages: Arc<RecordingMessenger>,
+    pub outbound: Arc<RecordingOutbound>,
     target: DatabaseTarget,
     /// The KEK: every node of the tenant needs the same.
     pub kek: Arc<Kek>,
@@ -196,12 +222,13 @@ impl Fixture {
             .unwrap_or_else(|e| panic!("open {backend}: {e}"));
         db.migrate().await.unwrap();
         let messages = Arc::new(RecordingMessenger::default());
+        let outbound = Arc::new(RecordingOutbound::default());
         let deps = Dependencies {
             store: db.store(),
             clock: Arc::new(clock.clone()),
             kek: kek.clone(),
             messenger: messages.clone(),
-            outbound: Arc::new(NoOutbound),
+            outbound: outbound.clone(),
             run_limits: RunLimits::default(),
         };
         let credentials = AdminCredentials {
@@ -231,6 +258,7 @@ impl Fixture {
             admin,
             admin_client,
             messages,
+            outbound,
             target,
             kek,
             _db: db,
@@ -575,7 +603,7 @@ fn in_session(session: Option<&SessionId>) -> LoginOptions {
 }
 
 /// Shallow merge of the object `overrides` into the object `base`.
-fn merge(base: &mut Value, overrides: Value) {
+pub fn merge(base: &mut Value, overrides: Value) {
     if let (Value::Object(base), Value::Object(overrides)) = (base, overrides) {
         base.extend(overrides);
     }
@@ -609,6 +637,12 @@ pub fn session_of(tokens: &IssuedTokens) -> SessionId {
 pub fn claims(jwt: &str) -> Map<String, Value> {
     let payload = jwt.split('.').nth(1).expect("a JWT has three parts");
     serde_json::from_slice(&tessera_jose::b64url_decode(payload).unwrap()).unwrap()
+}
+
+/// The header of a JWT.
+pub fn header(jwt: &str) -> Map<String, Value> {
+    let header = jwt.split('.').next().expect("a JWT has three parts");
+    serde_json::from_slice(&tessera_jose::b64url_decode(header).unwrap()).unwrap()
 }
 
 /// The `amr` of a JWT.

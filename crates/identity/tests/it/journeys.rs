@@ -20,7 +20,7 @@ use tessera_identity::{ConnectionRecord, JourneyRecord, Store, TraceRecord};
 use tessera_journey::{Format, RunLimits};
 use tokio::sync::oneshot;
 
-use crate::fixture::{backends, Fixture, NoOutbound};
+use crate::fixture::{backends, Fixture, RecordingOutbound};
 
 const JOURNEY: &str = "checkout";
 const CONNECTION: &str = "idp";
@@ -266,7 +266,7 @@ fn node_beside(fx: &Fixture) -> Node {
         reads.clone(),
         clock.clone(),
         fx.kek.clone(),
-        Arc::new(NoOutbound),
+        Arc::new(RecordingOutbound::default()),
         RunLimits::default(),
     ));
     let changes: Arc<dyn ChangeStore> = store;

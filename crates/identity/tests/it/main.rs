@@ -10,5 +10,6 @@ mod gate;
 mod journeys;
 mod lockouts;
 mod logins;
+mod logout;
 mod refresh;
 mod sessions;

@@ -29,6 +29,7 @@ mod interop;
 mod journeys;
 mod keys;
 mod limits;
+mod logout;
 mod logs;
 mod magic_link;
 mod malformed;

@@ -24,7 +24,7 @@ pub struct Case {
     pub oauth: bool,
     /// Either error format is right (an OAuth route's path was changed into an unknown one).
     pub either_format: bool,
-    /// A browser-facing page (the authorization endpoint and its hosted login): an error may
+    /// A browser-facing page (the authorization endpoint, its hosted login, RP-initiated logout): an error may
     /// also be the HTML error page (with its error code), as the specifications want.
     pub html: bool,
     /// Valid HTTP/1.1: Tessera's router must answer it. Otherwise the HTTP parser may refuse
@@ -1011,13 +1011,17 @@ pub fn case(routes: &[Endpoint], v: &Values, seed: u64, index: usize) -> Case {
         well_formed = false;
     }
     let method_bytes = method.into_bytes();
+    let route_template = template;
     Case {
         index,
-        route: format!("{} {template}", String::from_utf8_lossy(&method_bytes)),
+        route: format!(
+            "{} {route_template}",
+            String::from_utf8_lossy(&method_bytes)
+        ),
         family,
         oauth: oauth && !route_changed,
         either_format: oauth && route_changed,
-        html: !route_changed && templates::is_page(&template),
+        html: !route_changed && templates::is_page(&route_template),
         well_formed,
         labels,
         request: RawRequest {

@@ -67,6 +67,11 @@ pub fn body(method: &str, path: &str, v: &Values, index: usize) -> Option<Body> 
             ("token", &v.spare_token),
             ("token_type_hint", "access_token"),
         ]),
+        ("POST", "/oidc/session/end") => Body::Form(end_session_params(v)),
+        ("POST", "/oidc/session/end/confirm") => Body::Form(pairs(&[
+            ("pending", "not-a-sealed-request"),
+            ("csrf", "not-the-cookie"),
+        ])),
         ("POST", "/oidc/backchannel") => with_creds(&[
             ("scope", "openid"),
             ("login_hint", &v.username),
@@ -200,6 +205,16 @@ fn rest_body(method: &str, path: &str, v: &Values, index: usize) -> Option<Body>
     Some(Body::Json(json))
 }
 
+/// The parameters of an end-session request (RP-initiated logout) without a session.
+fn end_session_params(v: &Values) -> Vec<(String, String)> {
+    pairs(&[
+        ("client_id", &v.client_id),
+        ("post_logout_redirect_uri", "https://app.example/bye"),
+        ("state", "st-42"),
+        ("ui_locales", "en"),
+    ])
+}
+
 /// The valid query of `method path` (without `?`), or `None` for a route without one.
 /// The browser-facing routes answered with HTML error pages.
 pub fn is_page(path: &str) -> bool {
@@ -210,6 +225,9 @@ pub fn is_page(path: &str) -> bool {
             | "/oidc/login"
             | "/oidc/login/complete"
             | "/oidc/ciba/approve"
+            | "/oidc/session/end"
+            | "/cis/oidc/session/end"
+            | "/oidc/session/end/confirm"
     )
 }
 
@@ -227,6 +245,7 @@ pub fn query(method: &str, path: &str, v: &Values) -> Option<Vec<(String, String
         }
         ("GET", "/cis/v1/users") => pairs(&[("email", &v.email), ("limit", "10"), ("offset", "0")]),
         ("GET", "/cis/v1/dev/outbox") => pairs(&[("to", &v.email)]),
+        ("GET", "/oidc/session/end") | ("GET", "/cis/oidc/session/end") => end_session_params(v),
         (_, "/ido/api/v2/invoke-api-journey/{journey_id}")
         | (_, "/ido/api/v2/journeys/{journey_id}/start") => pairs(&[("clientId", &v.client_id)]),
         _ => return None,

@@ -123,7 +123,7 @@ fn documented_error(case: &Case, r: &RawResponse) -> Result<(), String> {
     }
     let oauth_shape = oauth_error_body(&body);
     let rest_shape = rest_error_body(&body);
-    if case.either_format && (oauth_shape || rest_shape) {
+    if (case.either_format || case.html) && (oauth_shape || rest_shape) {
         return Ok(());
     }
     if case.oauth && !oauth_shape {
