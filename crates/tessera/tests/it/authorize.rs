@@ -87,12 +87,16 @@ impl<'a> Browser<'a> {
         r
     }
 
+    /// A form POST from one of the server's own pages, as a browser sends it under
+    /// `Referrer-Policy: no-referrer`: `Origin: null`, `Sec-Fetch-Site: same-origin`.
     async fn post_form(&mut self, target: &str, pairs: &[(&str, &str)]) -> Response {
         let r = self
             .srv
             .http
             .post(self.url(target))
             .header(COOKIE, self.cookie_header())
+            .header("origin", "null")
+            .header("sec-fetch-site", "same-origin")
             .form(pairs)
             .send()
             .await
@@ -883,6 +887,42 @@ async fn the_login_form_is_bound_to_its_browser() {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let r = s
+            .srv
+            .http
+            .post(s.srv.url("/oidc/login/complete"))
+            .header(COOKIE, browser.cookie_header())
+            .header("sec-fetch-site", "cross-site")
+            .form(&[
+                ("request", page.request.as_str()),
+                ("csrf", &page.csrf),
+                ("code", "x"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        // The authorization request itself comes from the client's site: allowed.
+        let (_, challenge) = pkce("e2");
+        let r = s
+            .srv
+            .http
+            .post(s.srv.url("/oidc/auth"))
+            .header("origin", "https://rp.example")
+            .header("sec-fetch-site", "cross-site")
+            .form(&[
+                ("client_id", s.client.0.as_str()),
+                ("redirect_uri", RP),
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("state", "st-1"),
+                ("code_challenge", &challenge),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&r).path(), "/oidc/login");
         // A journey code of another run (not bound to this request's challenge) is refused.
         let r = browser
             .post_form(

@@ -132,12 +132,25 @@ fn the_verdict_refuses_every_kind_of_wrong_answer() {
     rest.request.method = b"GET".to_vec();
     rest.oauth = false;
     rest.either_format = false;
+    rest.html = false;
     rest.well_formed = true;
     let oauth = mutate::Case {
         oauth: true,
         ..rest.clone()
     };
     let json = [("content-type", "application/json")];
+    let page = mutate::Case {
+        html: true,
+        ..rest.clone()
+    };
+    let html = [("content-type", "text/html; charset=utf-8")];
+    let error_page = r#"<p role="alert">m</p><code id="tessera-error-code">invalid_request</code>"#;
+    assert_eq!(
+        judge(&page, &answer(400, &html, error_page)),
+        Ok(Answer::Router(400))
+    );
+    assert!(judge(&page, &answer(400, &html, "<p>oops</p>")).is_err());
+    assert!(judge(&rest, &answer(400, &html, error_page)).is_err());
     let rest_error = r#"{"error_code": "invalid_request", "message": "m"}"#;
     let oauth_error = r#"{"error": "invalid_request", "error_description": "m"}"#;
 
