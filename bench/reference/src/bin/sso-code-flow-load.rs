@@ -9,8 +9,9 @@
 //!   `GET /oidc/auth` → 303 to `/oidc/login?request=…` (login cookie) → the page's JSON
 //!   configuration (`<script type="application/json" id="tessera-page">`) → the login journey
 //!   over the IDO JSON API (`start` with the page's PKCE challenge, one `submit` of
-//!   `{username, password}` per waiting step) → `POST /oidc/login/complete` (request, csrf,
-//!   code) → 303 to the redirect URI with a code (session cookie);
+//!   `{username, password}` per waiting step) → the page's completion form
+//!   (`form#tessera-complete`: hidden `request` and `csrf`, and the journey's `code`) posted
+//!   to `/oidc/login/complete` → 303 to the redirect URI with a code (session cookie);
 //! - `--target node`: `GET /auth` → 303 to node-oidc-provider's devInteractions form →
 //!   `POST /interaction/:uid` (`prompt=login`, `login=<account>`) → redirects to the code.
 //!
@@ -245,7 +246,11 @@ impl Shared {
     }
 
     /// GET `url` with the jar's cookies; (status, Location, body).
-    async fn get(&self, jar: &mut Jar, url: &str) -> Result<(StatusCode, Option<String>, String), Failure> {
+    async fn get(
+        &self,
+        jar: &mut Jar,
+        url: &str,
+    ) -> Result<(StatusCode, Option<String>, String), Failure> {
         let r = self
             .http
             .get(url)
@@ -255,7 +260,11 @@ impl Shared {
             .map_err(transport)?;
         jar.absorb(r.headers());
         let status = r.status();
-        let location = r.headers().get(LOCATION).and_then(|l| l.to_str().ok()).map(str::to_string);
+        let location = r
+            .headers()
+            .get(LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_string);
         let body = r.text().await.map_err(transport)?;
         Ok((status, location, body))
     }
@@ -263,7 +272,10 @@ impl Shared {
     /// The code in a redirect to the client, after checking the state.
     fn code_from(&self, location: &str, state: &str) -> Result<String, Failure> {
         if !location.starts_with(&self.args.redirect_uri) {
-            return Err(Failure::Answer(format!("redirected to {}", short(location))));
+            return Err(Failure::Answer(format!(
+                "redirected to {}",
+                short(location)
+            )));
         }
         let url = Url::parse(location).map_err(|e| Failure::Answer(format!("{location}: {e}")))?;
         let q: BTreeMap<String, String> = url.query_pairs().into_owned().collect();
@@ -277,7 +289,11 @@ impl Shared {
 
     /// Follows redirects from `url` until one points at the redirect URI (its Location) or a
     /// page answers: `Err(Ok((url, body)))` for the page.
-    async fn follow(&self, jar: &mut Jar, mut url: String) -> Result<Result<String, (String, String)>, Failure> {
+    async fn follow(
+        &self,
+        jar: &mut Jar,
+        mut url: String,
+    ) -> Result<Result<String, (String, String)>, Failure> {
         for _ in 0..MAX_HOPS {
             if url.starts_with(&self.args.redirect_uri) {
                 return Ok(Ok(url));
@@ -291,7 +307,12 @@ impl Shared {
                         .to_string();
                 }
                 _ if status == StatusCode::OK => return Ok(Err((url, body))),
-                _ => return Err(Failure::Answer(format!("GET {url}: HTTP {status}: {}", short(&body)))),
+                _ => {
+                    return Err(Failure::Answer(format!(
+                        "GET {url}: HTTP {status}: {}",
+                        short(&body)
+                    )))
+                }
             }
         }
         Err(Failure::Answer(format!("more than {MAX_HOPS} redirects")))
@@ -312,9 +333,13 @@ impl Shared {
         let status = r.status();
         let text = r.text().await.map_err(transport)?;
         if !status.is_success() {
-            return Err(Failure::Answer(format!("POST {url}: HTTP {status}: {}", short(&text))));
+            return Err(Failure::Answer(format!(
+                "POST {url}: HTTP {status}: {}",
+                short(&text)
+            )));
         }
-        serde_json::from_str(&text).map_err(|_| Failure::Answer(format!("not JSON: {}", short(&text))))
+        serde_json::from_str(&text)
+            .map_err(|_| Failure::Answer(format!("not JSON: {}", short(&text))))
     }
 
     /// The first login of worker `n`: its cookie jar with the session, once the first code
@@ -325,10 +350,18 @@ impl Shared {
         let state = format!("login-{n}");
         let start = self.authorize_url(&state, false)?.to_string();
         let location = match self.follow(&mut jar, start).await? {
-            Ok(l) => return Err(Failure::Answer(format!("no login page: straight to {}", short(&l)))),
+            Ok(l) => {
+                return Err(Failure::Answer(format!(
+                    "no login page: straight to {}",
+                    short(&l)
+                )))
+            }
             Err((page_url, html)) => match self.args.target {
                 Target::Tessera => self.hosted_login(&mut jar, &page_url, &html, &user).await?,
-                Target::Node => self.dev_interaction_login(&mut jar, &page_url, &user).await?,
+                Target::Node => {
+                    self.dev_interaction_login(&mut jar, &page_url, &user)
+                        .await?
+                }
             },
         };
         let code = self.code_from(&location, &state)?;
@@ -337,7 +370,13 @@ impl Shared {
     }
 
     /// Tessera's hosted login page, as its script runs it; the completion's redirect.
-    async fn hosted_login(&self, jar: &mut Jar, page_url: &str, html: &str, user: &str) -> Result<String, Failure> {
+    async fn hosted_login(
+        &self,
+        jar: &mut Jar,
+        page_url: &str,
+        html: &str,
+        user: &str,
+    ) -> Result<String, Failure> {
         let marker = "id=\"tessera-page\">";
         let cfg: Value = html
             .find(marker)
@@ -349,15 +388,25 @@ impl Shared {
             cfg.get(k)
                 .and_then(Value::as_str)
                 .map(str::to_string)
-                .ok_or_else(|| Failure::Answer(format!("page config without {k}: {}", short(&cfg.to_string()))))
+                .ok_or_else(|| {
+                    Failure::Answer(format!(
+                        "page config without {k}: {}",
+                        short(&cfg.to_string())
+                    ))
+                })
         };
-        let (client_id, journey, request, csrf, challenge) = (
+        let (client_id, journey, challenge) = (
             field("clientId")?,
             field("journeyId")?,
-            field("request")?,
-            field("csrf")?,
             field("codeChallenge")?,
         );
+        // The completion form the script submits: its hidden `request` and `csrf`.
+        let complete = form_fields(html, "tessera-complete")
+            .ok_or_else(|| Failure::Answer(format!("no form#tessera-complete at {page_url}")))?;
+        let params = match cfg.get("loginHint").and_then(Value::as_str) {
+            Some(hint) if !hint.is_empty() => json!({"login_hint": hint}),
+            _ => json!({}),
+        };
         let base = &self.args.url;
         let mut answer = self
             .post_json(
@@ -368,7 +417,7 @@ impl Shared {
                 )
                 .map_err(|e| Failure::Answer(e.to_string()))?
                 .to_string(),
-                &json!({"additionalParams": {}, "code_challenge": challenge, "code_challenge_method": "S256"}),
+                &json!({"additionalParams": params, "code_challenge": challenge, "code_challenge_method": "S256"}),
             )
             .await?;
         for _ in 0..MAX_STEPS {
@@ -387,22 +436,48 @@ impl Shared {
                 )
                 .await?;
         }
-        let code = match (answer.get("type").and_then(Value::as_str), answer.get("code").and_then(Value::as_str)) {
+        let code = match (
+            answer.get("type").and_then(Value::as_str),
+            answer.get("code").and_then(Value::as_str),
+        ) {
             (Some("journey_success"), Some(code)) => code.to_string(),
-            _ => return Err(Failure::Answer(format!("login journey: {}", short(&answer.to_string())))),
+            _ => {
+                return Err(Failure::Answer(format!(
+                    "login journey: {}",
+                    short(&answer.to_string())
+                )))
+            }
         };
         let r = self
             .http
             .post(format!("{base}/oidc/login/complete"))
             .header(COOKIE, jar.header())
             .header(ORIGIN, base.as_str())
-            .form(&[("request", request.as_str()), ("csrf", csrf.as_str()), ("code", code.as_str())])
+            .form(
+                &complete
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.as_str(),
+                            if k == "code" {
+                                code.as_str()
+                            } else {
+                                v.as_str()
+                            },
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+            )
             .send()
             .await
             .map_err(transport)?;
         jar.absorb(r.headers());
         let status = r.status();
-        let location = r.headers().get(LOCATION).and_then(|l| l.to_str().ok()).map(str::to_string);
+        let location = r
+            .headers()
+            .get(LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_string);
         match location {
             Some(l) if status == StatusCode::SEE_OTHER => Ok(l),
             _ => Err(Failure::Answer(format!(
@@ -413,7 +488,12 @@ impl Shared {
     }
 
     /// node-oidc-provider's devInteractions login form; the redirect to the client.
-    async fn dev_interaction_login(&self, jar: &mut Jar, page_url: &str, user: &str) -> Result<String, Failure> {
+    async fn dev_interaction_login(
+        &self,
+        jar: &mut Jar,
+        page_url: &str,
+        user: &str,
+    ) -> Result<String, Failure> {
         let r = self
             .http
             .post(page_url)
@@ -434,7 +514,10 @@ impl Shared {
             .to_string();
         match self.follow(jar, next).await? {
             Ok(l) => Ok(l),
-            Err((url, body)) => Err(Failure::Answer(format!("stopped at {url}: {}", short(&body)))),
+            Err((url, body)) => Err(Failure::Answer(format!(
+                "stopped at {url}: {}",
+                short(&body)
+            ))),
         }
     }
 
@@ -458,19 +541,35 @@ impl Shared {
         let status = r.status();
         let text = r.text().await.map_err(transport)?;
         let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if status != StatusCode::OK || !v["access_token"].is_string() || !v["id_token"].is_string() {
-            return Err(Failure::Answer(format!("token: HTTP {status}: {}", short(&text))));
+        if status != StatusCode::OK || !v["access_token"].is_string() || !v["id_token"].is_string()
+        {
+            return Err(Failure::Answer(format!(
+                "token: HTTP {status}: {}",
+                short(&text)
+            )));
         }
         Ok(())
     }
 
     /// One flow with the session in `jar`; `Err` names the step that failed.
-    async fn flow(&self, jar: &mut Jar, state: &str, w: &mut Worker) -> Result<(), (&'static str, Failure)> {
+    async fn flow(
+        &self,
+        jar: &mut Jar,
+        state: &str,
+        w: &mut Worker,
+    ) -> Result<(), (&'static str, Failure)> {
         let started = Instant::now();
-        let url = self.authorize_url(state, true).map_err(|f| ("authorize", f))?;
-        let (status, location, body) = self.get(jar, url.as_str()).await.map_err(|f| ("authorize", f))?;
+        let url = self
+            .authorize_url(state, true)
+            .map_err(|f| ("authorize", f))?;
+        let (status, location, body) = self
+            .get(jar, url.as_str())
+            .await
+            .map_err(|f| ("authorize", f))?;
         let code = match location {
-            Some(l) if status.is_redirection() => self.code_from(&l, state).map_err(|f| ("authorize", f))?,
+            Some(l) if status.is_redirection() => {
+                self.code_from(&l, state).map_err(|f| ("authorize", f))?
+            }
             _ => {
                 return Err((
                     "authorize",
@@ -485,6 +584,36 @@ impl Shared {
         w.record("iteration", started);
         Ok(())
     }
+}
+
+/// The `name`/`value` pairs of the inputs of the form with id `id` (HTML-unescaped), as a
+/// browser would post them; `None` without such a form.
+fn form_fields(html: &str, id: &str) -> Option<Vec<(String, String)>> {
+    let start = html.find(&format!("<form id=\"{id}\""))?;
+    let form = &html[start..];
+    let form = &form[..form.find("</form>")?];
+    let attr = |tag: &str, name: &str| {
+        let key = format!(" {name}=\"");
+        let at = tag.find(&key)? + key.len();
+        let end = tag[at..].find('"')?;
+        Some(unescape(&tag[at..at + end]))
+    };
+    let mut out = Vec::new();
+    for part in form.split("<input").skip(1) {
+        let tag = &part[..part.find('>').unwrap_or(part.len())];
+        if let Some(name) = attr(tag, "name") {
+            out.push((name, attr(tag, "value").unwrap_or_default()));
+        }
+    }
+    Some(out)
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 async fn run_worker(s: Arc<Shared>, n: usize, mut jar: Jar, deadline: Instant) -> (Worker, Jar) {
@@ -546,7 +675,11 @@ fn step_summary(sorted_us: &[u32]) -> Value {
 }
 
 /// Runs every worker (with its jar) for `seconds`; their measurements and jars.
-async fn run(shared: &Arc<Shared>, jars: Vec<Jar>, seconds: u64) -> (Vec<Worker>, Vec<Jar>, u64, f64) {
+async fn run(
+    shared: &Arc<Shared>,
+    jars: Vec<Jar>,
+    seconds: u64,
+) -> (Vec<Worker>, Vec<Jar>, u64, f64) {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
     let tasks: Vec<_> = jars

@@ -31,6 +31,7 @@ import re
 import sys
 import time
 import warnings
+from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import requests
@@ -108,6 +109,29 @@ class Browser:
         return sorted({c.name for c in self.http.cookies})
 
 
+class Forms(HTMLParser):
+    """The forms of a page by id: their action and their inputs' names and values (what a
+    browser would post: hidden inputs included, buttons not)."""
+
+    def __init__(self, html: str):
+        super().__init__(convert_charrefs=True)
+        self.forms: dict[str, dict] = {}
+        self._current: dict | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self._current = {"action": a.get("action") or "", "method": a.get("method"), "fields": {}}
+            self.forms[a.get("id") or f"form{len(self.forms)}"] = self._current
+        elif tag == "input" and self._current is not None and a.get("name"):
+            self._current["fields"][a["name"]] = a.get("value") or ""
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._current = None
+
+
 def page_config(html: str) -> dict:
     m = PAGE_CONFIG.search(html)
     check(m is not None, "the login page has no <script type=application/json id=tessera-page>")
@@ -137,12 +161,19 @@ def hosted_login(
 ) -> tuple[str, list]:
     """Runs the page's journey; the completion form's answer: the redirect to the client."""
     cfg = page_config(html)
-    for key in ("clientId", "journeyId", "request", "csrf", "codeChallenge"):
+    for key in ("clientId", "journeyId", "codeChallenge"):
         check(isinstance(cfg.get(key), str) and cfg[key], f"the page config lacks `{key}`: {cfg}")
+    # The completion form the script fills and submits: its hidden `request` and `csrf`.
+    complete = Forms(html).forms.get("tessera-complete")
+    check(complete is not None, "the login page has no form#tessera-complete")
+    for key in ("request", "csrf", "code"):
+        check(key in complete["fields"], f"the completion form lacks `{key}`: {complete}")
+    # The page's script passes the login hint on as a journey parameter.
+    params = {"login_hint": cfg["loginHint"]} if cfg.get("loginHint") else {}
     answer = browser.json_post(
         f"{issuer}/ido/api/v2/journeys/{cfg['journeyId']}/start?{urlencode({'clientId': cfg['clientId']})}",
         {
-            "additionalParams": {},
+            "additionalParams": params,
             "code_challenge": cfg["codeChallenge"],
             "code_challenge_method": "S256",
         },
@@ -169,9 +200,13 @@ def hosted_login(
         f"the journey ended with {json.dumps(answer)[:400]}",
     )
     # The page's form POST (a browser sends Origin with it).
+    check(
+        urlsplit(urljoin(login_url, complete["action"])).path == "/oidc/login/complete",
+        f"the completion form posts to {complete['action']}",
+    )
     r = browser.http.post(
-        urljoin(login_url, "/oidc/login/complete"),
-        data={"request": cfg["request"], "csrf": cfg["csrf"], "code": answer["code"]},
+        urljoin(login_url, complete["action"]),
+        data={**complete["fields"], "code": answer["code"]},
         headers={"Origin": browser.origin},
         allow_redirects=False,
         timeout=TIMEOUT,
@@ -329,9 +364,27 @@ def main() -> dict:
         }
     )
     page, location = browser.follow(end, logout_uri)
+    confirmed = False
+    if page is not None and page.status_code == 200 and "tessera-logout" in Forms(page.text).forms:
+        # Tessera asks the user to confirm: the button posts the form.
+        form = Forms(page.text).forms["tessera-logout"]
+        r = browser.http.post(
+            urljoin(location, form["action"]),
+            data=form["fields"],
+            headers={"Origin": browser.origin},
+            allow_redirects=False,
+            timeout=TIMEOUT,
+        )
+        check(r.is_redirect, f"the logout confirmation answered {r.status_code}: {r.text[:200]}")
+        page, location = browser.follow(urljoin(location, r.headers["location"]), logout_uri)
+        confirmed = True
     check(page is None, f"logout stopped at {location} ({page.status_code if page else ''}: {page.text[:200] if page else ''})")
     check(query_of(location).get("state") == logout_state, f"logout came back with {location}")
-    out["logout"] = {"redirect": location.split("?")[0], "cookies_after": browser.cookie_names()}
+    out["logout"] = {
+        "redirect": location.split("?")[0],
+        "confirmed": confirmed,
+        "cookies_after": browser.cookie_names(),
+    }
     url, state3 = authorize(oauth, meta, generate_token(48), generate_token(24), prompt="none")
     page, location = browser.follow(url, redirect_uri)
     check(page is None, f"prompt=none after logout stopped at {location}")

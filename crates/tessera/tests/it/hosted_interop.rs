@@ -41,7 +41,9 @@ const LOGIN_PAGE: &str = "/oidc/login";
 /// The form the page's script renders, found by its autocomplete attributes.
 const USERNAME_FIELD: &str = "input[autocomplete=username]";
 const PASSWORD_FIELD: &str = "input[autocomplete=current-password]";
-const SUBMIT: &str = "form button[type=submit]";
+const SUBMIT: &str = "form#tessera-step button[type=submit]";
+/// The button of Tessera's logout confirmation, when it asks.
+const CONFIRM_LOGOUT: &str = "form#tessera-logout button[type=submit]";
 /// The dev cookie names on an `http://127.0.0.1` issuer.
 const SESSION_COOKIE: &str = "tessera-session";
 
@@ -261,8 +263,11 @@ async fn wait_logged_out(browser: &Browser, rp: &RelyingParty, tessera: &str) {
             return;
         }
         let url = browser.url().await;
-        if !confirmed && url.starts_with(tessera) && browser.try_find(SUBMIT).await.is_some() {
-            browser.click(SUBMIT).await;
+        if !confirmed
+            && url.starts_with(tessera)
+            && browser.try_find(CONFIRM_LOGOUT).await.is_some()
+        {
+            browser.click(CONFIRM_LOGOUT).await;
             confirmed = true;
         }
         if Instant::now() >= deadline {
