@@ -6,8 +6,10 @@
 //! the route table (`table()`), with who may call it; errors become responses only in
 //! `error.rs`.
 
+pub mod cookies;
 pub mod error;
 pub mod extract;
+pub mod hosted;
 pub mod metrics;
 pub mod openapi;
 pub mod respond;
@@ -32,7 +34,8 @@ pub use state::{ApiConfig, AppState};
 
 use crate::metrics::{RequestLabels, RouteLabel, RouteLabels};
 use crate::routes::{
-    admin, auth, ciba, client_journeys, journeys, oidc, ops, passwords, sdk, settings, users,
+    admin, auth, authorize, ciba, client_journeys, journeys, oidc, ops, passwords, sdk, settings,
+    users,
 };
 
 /// Builds the shared state (serializing the discovery document once).
@@ -169,6 +172,17 @@ fn table() -> Table {
             "/cis/v1/auth/backchannel/complete",
             User,
             ciba::complete,
+        )
+        .add(M::GET, "/oidc/auth", Public, authorize::authorize_get)
+        .add(M::POST, "/oidc/auth", Public, authorize::authorize_post)
+        .add(M::GET, "/cis/oidc/auth", Public, authorize::authorize_get)
+        .add(M::POST, "/cis/oidc/auth", Public, authorize::authorize_post)
+        .add(M::GET, authorize::LOGIN_PATH, Public, authorize::login)
+        .add(
+            M::POST,
+            hosted::LOGIN_COMPLETE_PATH,
+            Public,
+            authorize::login_complete,
         )
         .add(M::GET, "/oidc/userinfo", User, auth::userinfo)
         .add(M::POST, "/oidc/userinfo", User, auth::userinfo);
@@ -455,7 +469,8 @@ fn table() -> Table {
             "/ido/sdk/tessera-ido.js",
             Public,
             sdk::tessera_ido_js,
-        );
+        )
+        .add(M::GET, "/oidc/assets/{name}", Public, hosted::asset);
     t.add(M::GET, "/healthz", Public, ops::healthz)
         .add(M::GET, "/readyz", Public, ops::readyz)
         .add(M::GET, "/metrics", Public, ops::metrics)

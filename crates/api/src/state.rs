@@ -16,6 +16,9 @@ pub struct ApiConfig {
     pub json_body_limit: usize,
     /// Time a client has to send a request body (408 `request_timeout` after).
     pub body_timeout: std::time::Duration,
+    /// A stylesheet served at `/oidc/assets/tessera.css` instead of the built-in one
+    /// (`hosted.stylesheet`, read from its file by the binary at start).
+    pub stylesheet: Option<Arc<str>>,
 }
 
 impl Default for ApiConfig {
@@ -24,6 +27,7 @@ impl Default for ApiConfig {
             form_body_limit: 64 * 1024,
             json_body_limit: 64 * 1024,
             body_timeout: std::time::Duration::from_secs(10),
+            stylesheet: None,
         }
     }
 }

@@ -8,11 +8,18 @@
 //!   exchanges (on any nodes) exactly one gets tokens.
 //! - PKCE: a code issued with an `S256` challenge needs the matching `code_verifier`
 //!   (43–128 unreserved characters); a verifier for a code without a challenge is refused.
-//! - A second exchange of a consumed code fails and ends the session the first one created,
-//!   which revokes its refresh tokens and stops its access tokens (RFC 6749 §4.1.2).
-//! - The exchange starts a session carrying every method of the authentication (its `amr`,
-//!   with `mfa` across two factor classes) and its `auth_time`; the answer names the session,
-//!   so the app can use silent authentication afterwards.
+//! - A second exchange of a consumed code fails and revokes what the first one issued
+//!   (RFC 6749 §4.1.2): for a client journey's code, the session it created (its refresh
+//!   tokens and access tokens with it); for the authorization endpoint's, that exchange's
+//!   refresh-token family and access token, leaving the browser session and the other
+//!   clients' tokens alone.
+//! - A client journey's code starts a session carrying every method of the authentication
+//!   (its `amr`, with `mfa` across two factor classes) and its `auth_time`; the answer names
+//!   the session, so the app can use silent authentication afterwards.
+//! - The authorization endpoint's code is bound to its browser session, `redirect_uri`,
+//!   `nonce` and scope: the tokens belong to that session (which must still be live) and the
+//!   ID token carries `nonce` and `at_hash`; the client is recorded as one of the session's
+//!   (single sign-on and back-channel logout).
 
 use std::sync::Arc;
 
@@ -21,8 +28,12 @@ use crate::clock::Clock;
 use crate::error::{Code, Error};
 use crate::issuer::IssuedTokens;
 use crate::logins::Logins;
-use crate::model::{AuthorizationCode, ClientRecord, CodeExchange, CodeGrant, UserStatus};
+use crate::model::{
+    AuthorizationCode, ClientRecord, CodeExchange, CodeFirstUse, CodeGrant, User, UserStatus,
+};
 use crate::ports::InteractionStore;
+use crate::refresh::RefreshTokens;
+use crate::revocations::Revocations;
 use crate::sessions::Sessions;
 use crate::users::Users;
 
@@ -61,6 +72,8 @@ pub struct CodeRedemption<'a> {
     pub code: &'a str,
     pub code_verifier: Option<&'a str>,
     pub redirect_uri: Option<&'a str>,
+    /// The client is public: the code must have been issued with a PKCE challenge.
+    pub public_client: bool,
 }
 
 pub struct AuthorizationCodes {
@@ -68,22 +81,29 @@ pub struct AuthorizationCodes {
     users: Arc<Users>,
     logins: Arc<Logins>,
     sessions: Arc<Sessions>,
+    refresh: Arc<RefreshTokens>,
+    revocations: Arc<Revocations>,
     clock: Arc<dyn Clock>,
 }
 
+/// The components an exchange reaches.
+pub struct CodeDeps {
+    pub users: Arc<Users>,
+    pub logins: Arc<Logins>,
+    pub sessions: Arc<Sessions>,
+    pub refresh: Arc<RefreshTokens>,
+    pub revocations: Arc<Revocations>,
+}
+
 impl AuthorizationCodes {
-    pub fn new(
-        store: Arc<dyn InteractionStore>,
-        users: Arc<Users>,
-        logins: Arc<Logins>,
-        sessions: Arc<Sessions>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(store: Arc<dyn InteractionStore>, deps: CodeDeps, clock: Arc<dyn Clock>) -> Self {
         Self {
             store,
-            users,
-            logins,
-            sessions,
+            users: deps.users,
+            logins: deps.logins,
+            sessions: deps.sessions,
+            refresh: deps.refresh,
+            revocations: deps.revocations,
             clock,
         }
     }
@@ -107,6 +127,7 @@ impl AuthorizationCodes {
                 expires_at_ms: now + CODE_TTL_MS,
                 consumed_at_ms: None,
                 sid: None,
+                first_use: None,
             })
             .await?;
         Ok(code)
@@ -129,7 +150,16 @@ impl AuthorizationCodes {
         {
             CodeExchange::Consumed(code) => code,
             CodeExchange::Replayed(code) => {
-                if let Some(sid) = &code.sid {
+                if let Some(first) = &code.first_use {
+                    if let Some(family) = &first.refresh_family {
+                        self.refresh.revoke_family(family).await?;
+                    }
+                    self.revocations.revoke(&first.jti, first.exp).await?;
+                    tracing::info!(
+                        client_id = %client.client_id(),
+                        "authorization code replayed; the tokens of its first exchange are revoked"
+                    );
+                } else if let Some(sid) = &code.sid {
                     self.sessions.end_by_sid(sid).await?;
                     tracing::info!(
                         client_id = %client.client_id(),
@@ -154,6 +184,9 @@ impl AuthorizationCodes {
                     "a code_verifier was sent for a code issued without a challenge",
                 ))
             }
+            (None, None) if redemption.public_client => {
+                return Err(invalid_grant("a public client's code needs PKCE"))
+            }
             (None, None) => {}
         }
         if code.grant.redirect_uri.as_deref() != redemption.redirect_uri
@@ -169,6 +202,11 @@ impl AuthorizationCodes {
             .await?
             .filter(|u| u.status == UserStatus::Active)
             .ok_or_else(|| invalid_grant("the user is no longer active"))?;
+        if let Some(sid) = &code.grant.session {
+            return self
+                .exchange_browser(client, &user, &hash, &code, sid)
+                .await;
+        }
         let grant = UserGrant::default();
         let tokens = self
             .logins
@@ -184,6 +222,81 @@ impl AuthorizationCodes {
         if let Some(session) = &tokens.session_id {
             self.store
                 .set_authorization_code_sid(&hash, &session.hash())
+                .await?;
+        }
+        Ok(tokens)
+    }
+
+    /// Redeems the completion code of the hosted login's journey, which must have been
+    /// started for `client_id` with the challenge of `verifier` (the server's own): the
+    /// authentication it stands for, consumed.
+    pub(crate) async fn redeem_login(
+        &self,
+        client_id: &str,
+        code: &str,
+        verifier: &str,
+    ) -> Result<AuthorizationCode, Error> {
+        let invalid = || Error::invalid("the login's code is invalid, expired or already used");
+        if code.is_empty() || code.len() > 128 {
+            return Err(invalid());
+        }
+        let hash = digest(code);
+        match self
+            .store
+            .exchange_authorization_code(&hash, client_id, self.clock.now_ms())
+            .await?
+        {
+            CodeExchange::Consumed(code)
+                if code.grant.session.is_none()
+                    && code.grant.code_challenge.as_deref() == Some(digest(verifier).as_str()) =>
+            {
+                Ok(*code)
+            }
+            _ => Err(invalid()),
+        }
+    }
+
+    /// The tokens of an authorization endpoint's code: of its browser session.
+    async fn exchange_browser(
+        &self,
+        client: &ClientRecord,
+        user: &User,
+        hash: &str,
+        code: &AuthorizationCode,
+        sid: &str,
+    ) -> Result<IssuedTokens, Error> {
+        let session = self
+            .sessions
+            .get(sid)
+            .await?
+            .filter(|s| s.browser && s.user_id == user.user_id && self.sessions.is_live(s))
+            .ok_or_else(|| invalid_grant("the login session of the code has ended"))?;
+        let grant = UserGrant {
+            scope: code.grant.scope.clone(),
+            nonce: code.grant.nonce.clone(),
+            at_hash: code.grant.id_token,
+            ..UserGrant::default()
+        };
+        let mut tokens = self
+            .logins
+            .browser_tokens(client, user, &session, &grant)
+            .await?;
+        if !code.grant.id_token {
+            tokens.id_token = None;
+        }
+        self.sessions.add_client(sid, client.client_id()).await?;
+        if let Some((jti, exp)) = &tokens.access_jti {
+            let first_use = CodeFirstUse {
+                refresh_family: tokens
+                    .refresh_token
+                    .as_deref()
+                    .and_then(|t| t.split('.').next())
+                    .map(str::to_string),
+                jti: jti.clone(),
+                exp: *exp,
+            };
+            self.store
+                .set_authorization_code_first_use(hash, &first_use)
                 .await?;
         }
         Ok(tokens)

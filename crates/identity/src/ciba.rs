@@ -749,6 +749,8 @@ impl Ciba {
             resource: None,
             claims: None,
             scope: Some(request.scope.clone()),
+            nonce: None,
+            at_hash: false,
             facts: Default::default(),
         };
         self.logins

@@ -27,6 +27,10 @@ pub struct UserGrant {
     /// The granted scope (space-separated), when the flow requested one (CIBA); `None`
     /// means the client's `default_scopes`.
     pub scope: Option<String>,
+    /// The authorization request's `nonce`, for the ID token (authorization code flow).
+    pub nonce: Option<String>,
+    /// Whether the ID token carries `at_hash` (authorization code flow).
+    pub at_hash: bool,
     /// What the authentication behind this issuance established. Not kept with a refresh
     /// token: refreshed tokens are no authentication (`new_user` false, no `approval_data`).
     pub facts: LoginFacts,

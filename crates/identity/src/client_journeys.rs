@@ -617,6 +617,9 @@ impl ClientJourneys {
                                             code_challenge: record.code_challenge.clone(),
                                             redirect_uri: None,
                                             nonce: None,
+                                            session: None,
+                                            scope: None,
+                                            id_token: true,
                                         },
                                     )
                                     .await?,

@@ -162,10 +162,44 @@ impl Gate {
         &self,
         auth: &ClientAuth,
     ) -> Result<AuthenticatedClient, Error> {
+        self.check_client(auth, false).await
+    }
+
+    /// [`Gate::authenticate_client`], or a public client (`token_endpoint_auth_method: none`)
+    /// naming itself with `client_id` and no secret: for the token and revocation endpoints
+    /// only (the grants a public client may use are checked in `grants.rs`).
+    pub async fn authenticate_client_or_public(
+        &self,
+        auth: &ClientAuth,
+    ) -> Result<AuthenticatedClient, Error> {
+        self.check_client(auth, true).await
+    }
+
+    async fn check_client(
+        &self,
+        auth: &ClientAuth,
+        public_allowed: bool,
+    ) -> Result<AuthenticatedClient, Error> {
         let used_basic = auth.method == TokenEndpointAuthMethod::ClientSecretBasic;
         let fail = || Error::invalid_client(used_basic);
         let Some(secret) = &auth.client_secret else {
-            return Err(fail());
+            if !public_allowed || used_basic {
+                return Err(fail());
+            }
+            let record = match self.clients.record(&auth.client_id).await? {
+                Some(r) => r,
+                None => return Err(fail()),
+            };
+            let settings = &record.client.settings;
+            if !settings.enabled
+                || settings.token_endpoint_auth_method != Some(TokenEndpointAuthMethod::None)
+            {
+                return Err(fail());
+            }
+            return Ok(AuthenticatedClient::proven(
+                record,
+                TokenEndpointAuthMethod::None,
+            ));
         };
         let record = match self.clients.record(&auth.client_id).await {
             Ok(Some(r)) => r,

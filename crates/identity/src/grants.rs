@@ -11,6 +11,7 @@ use crate::ciba::{Ciba, CIBA_GRANT_TYPE};
 use crate::error::{Code, Error};
 use crate::issuer::{IssuedTokens, TokenIssuer};
 use crate::logins::Logins;
+use crate::model::TokenEndpointAuthMethod;
 
 /// The parameters of a token request (form fields; a parameter may appear at most once
 /// unless read with [`GrantParams::all`]).
@@ -130,6 +131,18 @@ impl Grants {
         client: &AuthenticatedClient,
         grant: Grant,
     ) -> Result<IssuedTokens, Error> {
+        let public = client.method() == TokenEndpointAuthMethod::None;
+        if public
+            && !matches!(
+                grant,
+                Grant::AuthorizationCode { .. } | Grant::RefreshToken { .. }
+            )
+        {
+            return Err(Error::new(
+                Code::UnauthorizedClient,
+                "a public client may only use the authorization_code and refresh_token grants",
+            ));
+        }
         match grant {
             Grant::ClientCredentials { scope, resources } => {
                 self.issuer
@@ -151,6 +164,7 @@ impl Grants {
                             code: &code,
                             code_verifier: code_verifier.as_deref(),
                             redirect_uri: redirect_uri.as_deref(),
+                            public_client: public,
                         },
                     )
                     .await

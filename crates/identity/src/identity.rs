@@ -9,8 +9,9 @@ use tessera_delivery::Deliver;
 use tessera_jose::Kek;
 use tessera_journey::{Outbound, RunLimits};
 
-use crate::auth_codes::AuthorizationCodes;
+use crate::auth_codes::{AuthorizationCodes, CodeDeps};
 use crate::authn::{Challenges, MagicLinks, Otp, PasswordLogins, PasswordResets};
+use crate::authorize::{Authorizations, AuthorizeDeps};
 use crate::changes::{ChangeFeed, FollowChanges};
 use crate::ciba::Ciba;
 use crate::client_journeys::ClientJourneys;
@@ -78,6 +79,7 @@ pub struct Identity {
     pub introspection: Arc<TokenIntrospection>,
     pub journeys: Arc<JourneyService>,
     pub client_journeys: Arc<ClientJourneys>,
+    pub authorize: Arc<Authorizations>,
     pub outbox: Arc<DevOutbox>,
     pub changes: ChangeFeed,
     store: Arc<dyn Store>,
@@ -223,9 +225,13 @@ impl Identity {
         let magic_links = Arc::new(MagicLinks::new(challenges.clone()));
         let codes = Arc::new(AuthorizationCodes::new(
             store.clone(),
-            users.clone(),
-            logins.clone(),
-            sessions.clone(),
+            CodeDeps {
+                users: users.clone(),
+                logins: logins.clone(),
+                sessions: sessions.clone(),
+                refresh: refresh.clone(),
+                revocations: revocations.clone(),
+            },
             clock.clone(),
         ));
         let grants = Arc::new(Grants::new(
@@ -266,6 +272,19 @@ impl Identity {
                 otp: otp.clone(),
             }),
         );
+        let authorize = Arc::new(Authorizations::new(
+            AuthorizeDeps {
+                clients: clients.clone(),
+                preferences: preferences.clone(),
+                journeys: journeys.clone(),
+                sessions: sessions.clone(),
+                codes: codes.clone(),
+                users: users.clone(),
+            },
+            store.clone(),
+            clock.clone(),
+            settings.issuer.clone(),
+        ));
         let outbox = Arc::new(DevOutbox::new(
             store.clone(),
             clock.clone(),
@@ -306,6 +325,7 @@ impl Identity {
             introspection,
             journeys,
             client_journeys,
+            authorize,
             outbox,
             changes,
             store,
@@ -354,6 +374,7 @@ impl Identity {
             self.deliveries.purge().await,
             self.codes.purge().await,
             self.client_journeys.purge().await,
+            self.authorize.purge().await,
         ];
         results
             .into_iter()

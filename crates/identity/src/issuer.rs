@@ -31,8 +31,11 @@ pub struct IssuedTokens {
     pub scope: Option<String>,
     pub id_token: Option<String>,
     pub refresh_token: Option<String>,
-    /// The session the tokens belong to (user tokens only).
+    /// The session the tokens belong to (user tokens of a backend session only).
     pub session_id: Option<SessionId>,
+    /// The access token's `jti` and expiry (user tokens), so a replayed authorization code
+    /// can revoke it.
+    pub access_jti: Option<(String, i64)>,
 }
 
 impl std::fmt::Debug for IssuedTokens {
@@ -95,6 +98,10 @@ struct IdTokenClaims<'a> {
     auth_time: i64,
     amr: &'a [String],
     sid: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    at_hash: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     approval_data: Option<&'a Map<String, Value>>,
     #[serde(flatten)]
@@ -169,6 +176,7 @@ impl TokenIssuer {
             id_token: None,
             refresh_token: None,
             session_id: None,
+            access_jti: None,
         })
     }
 
@@ -178,7 +186,7 @@ impl TokenIssuer {
         record: &ClientRecord,
         user: &User,
         session: &SessionRecord,
-        session_id: SessionId,
+        session_id: Option<SessionId>,
         grant: &UserGrant,
     ) -> Result<IssuedTokens, Error> {
         let resource = grant.resource.as_deref();
@@ -228,6 +236,14 @@ impl TokenIssuer {
             let extra = requested_claims(user, names, &standard, &id_ctx);
             standard.extend(extra);
         }
+        let access_token = self.keys.sign(
+            settings.access_token_signed_response_alg,
+            ACCESS_TOKEN_TYP,
+            &access,
+        )?;
+        let at_hash = grant
+            .at_hash
+            .then(|| half_hash(settings.id_token_signed_response_alg, &access_token));
         let id = IdTokenClaims {
             iss: &self.issuer,
             sub: &user.user_id,
@@ -237,14 +253,11 @@ impl TokenIssuer {
             auth_time: session.auth_time,
             amr: &amr,
             sid: &session.session_hash,
+            nonce: grant.nonce.as_deref(),
+            at_hash: at_hash.as_deref(),
             approval_data: grant.facts.approval_data.as_ref(),
             standard: &standard,
         };
-        let access_token = self.keys.sign(
-            settings.access_token_signed_response_alg,
-            ACCESS_TOKEN_TYP,
-            &access,
-        )?;
         let id_token = self
             .keys
             .sign(settings.id_token_signed_response_alg, "JWT", &id)?;
@@ -254,9 +267,21 @@ impl TokenIssuer {
             scope: Some(scope),
             id_token: Some(id_token),
             refresh_token: None,
-            session_id: Some(session_id),
+            session_id,
+            access_jti: Some((jti, access_exp)),
         })
     }
+}
+
+/// OpenID Connect's `at_hash`: base64url of the left half of the hash of the access token,
+/// with the hash of the ID token's signing algorithm (SHA-256 for ES256 and RS256; SHA-512 for
+/// EdDSA with Ed25519, as the OpenID Foundation's errata and certified providers use).
+fn half_hash(alg: tessera_jose::Algorithm, token: &str) -> String {
+    let digest: Vec<u8> = match alg {
+        tessera_jose::Algorithm::EdDSA => tessera_jose::sha512(token.as_bytes()).to_vec(),
+        _ => tessera_jose::sha256(token.as_bytes()).to_vec(),
+    };
+    tessera_jose::b64url_encode(&digest[..digest.len() / 2])
 }
 
 /// Validates a requested `scope` against the client's allowed scopes; returns the scope to

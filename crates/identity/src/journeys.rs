@@ -246,7 +246,7 @@ impl JourneyService {
         journey_id: &str,
     ) -> Result<Option<Arc<CompiledJourney>>, Error> {
         let Some(record) = self.store.latest_journey(journey_id).await? else {
-            return Ok(None);
+            return Ok(builtin_journey(journey_id));
         };
         let format = if record.format == "json" {
             Format::Json
@@ -513,6 +513,35 @@ impl FollowChanges for JourneyService {
 }
 
 /// Journey ids: `[a-z0-9_-]+`, at most 128 characters.
+/// The built-in login journeys of the hosted login (`authorize.rs`), as YAML. A stored journey
+/// of the same id takes their place.
+const BUILTIN_JOURNEYS: [(&str, &str); 2] = [
+    (
+        crate::authorize::PASSWORD_LOGIN_JOURNEY,
+        include_str!("builtin_journeys/tessera-login-password.yaml"),
+    ),
+    (
+        crate::authorize::EMAIL_OTP_LOGIN_JOURNEY,
+        include_str!("builtin_journeys/tessera-login-email-otp.yaml"),
+    ),
+];
+
+/// A built-in journey, compiled.
+fn builtin_journey(journey_id: &str) -> Option<Arc<CompiledJourney>> {
+    let (_, source) = BUILTIN_JOURNEYS.iter().find(|(id, _)| *id == journey_id)?;
+    match check_journey(source, Format::Yaml) {
+        Ok(checked) => Some(Arc::new(checked.journey)),
+        Err(errors) => {
+            tracing::error!(
+                journey_id,
+                errors = errors.len(),
+                "a built-in journey does not validate"
+            );
+            None
+        }
+    }
+}
+
 pub fn valid_journey_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 128

@@ -15,6 +15,7 @@
 
 pub mod auth_codes;
 pub mod authn;
+pub mod authorize;
 pub mod cache;
 pub mod caller;
 pub mod changes;

@@ -109,6 +109,8 @@ impl Logins {
             resource: options.resource,
             claims: options.claims,
             scope: None,
+            nonce: None,
+            at_hash: false,
             facts: LoginFacts {
                 new_user,
                 approval_data,
@@ -148,8 +150,22 @@ impl Logins {
                 .await
         } else {
             self.issuer
-                .user_tokens(client, user, &session, session_id, &grant)
+                .user_tokens(client, user, &session, Some(session_id), &grant)
         }
+    }
+
+    /// Tokens of the browser session `session` for `client` (the authorization code
+    /// grant), with a new refresh-token family; the answer names no session id (a browser
+    /// session's id is never handed out).
+    pub(crate) async fn browser_tokens(
+        &self,
+        client: &ClientRecord,
+        user: &User,
+        session: &SessionRecord,
+        grant: &UserGrant,
+    ) -> Result<IssuedTokens, Error> {
+        self.issue_with_refresh(client, user, session, None, grant)
+            .await
     }
 
     async fn issue_with_refresh(
@@ -157,12 +173,13 @@ impl Logins {
         client: &ClientRecord,
         user: &User,
         session: &SessionRecord,
-        session_id: SessionId,
+        session_id: impl Into<Option<SessionId>>,
         grant: &UserGrant,
     ) -> Result<IssuedTokens, Error> {
+        let session_id = session_id.into();
         let refresh = self
             .refresh
-            .start(client, session, &session_id, grant)
+            .start(client, session, session_id.as_ref(), grant)
             .await?;
         let mut tokens = self
             .issuer

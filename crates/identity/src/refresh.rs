@@ -88,7 +88,8 @@ fn invalid_grant(description: &'static str) -> Error {
 pub struct Rotated {
     pub family: RefreshFamily,
     pub next_token: String,
-    pub session_id: SessionId,
+    /// The session id to hand back (`None` for a browser session, whose id is never shown).
+    pub session_id: Option<SessionId>,
     pub grant: UserGrant,
 }
 
@@ -130,16 +131,17 @@ impl RefreshTokens {
         &self,
         record: &ClientRecord,
         session: &SessionRecord,
-        session_id: &SessionId,
+        session_id: Option<&SessionId>,
         grant: &UserGrant,
     ) -> Result<String, Error> {
         let settings = record.settings();
         let now = self.clock.now_s();
         let family_id = tessera_jose::random_token_b64url(16)?;
         let token = new_token(&family_id, 0)?;
-        let sealed = self
-            .kek
-            .seal(session_id.expose().as_bytes(), family_id.as_bytes())?;
+        let sealed = self.kek.seal(
+            session_id.map_or("", |id| id.expose()).as_bytes(),
+            family_id.as_bytes(),
+        )?;
         let doc = GrantDoc {
             resource: grant.resource.clone(),
             claims: grant.claims.clone(),
@@ -226,10 +228,9 @@ impl RefreshTokens {
         let sealed = tessera_jose::b64url_decode(&family.session_sealed)
             .map_err(|_| Error::internal("refresh token row: bad session seal"))?;
         let opened = self.kek.open(&sealed, family.family_id.as_bytes())?;
-        let session_id = SessionId::new(
-            String::from_utf8(opened.to_vec())
-                .map_err(|_| Error::internal("refresh token row: bad session id"))?,
-        );
+        let session_id = String::from_utf8(opened.to_vec())
+            .map_err(|_| Error::internal("refresh token row: bad session id"))?;
+        let session_id = (!session_id.is_empty()).then(|| SessionId::new(session_id));
         let doc: GrantDoc = serde_json::from_str(&family.grant_doc)
             .map_err(|e| Error::internal(format!("refresh token row: grant: {e}")))?;
         Ok(Rotated {
@@ -240,6 +241,8 @@ impl RefreshTokens {
                 resource: doc.resource,
                 claims: doc.claims,
                 scope: doc.scope,
+                nonce: None,
+                at_hash: false,
                 facts: LoginFacts::default(),
             },
         })
@@ -272,6 +275,14 @@ impl RefreshTokens {
             .revoke_refresh_family(&family.family_id, self.clock.now_s())
             .await?;
         Ok(true)
+    }
+
+    /// Revokes the family `family_id` (a replayed authorization code's tokens).
+    pub(crate) async fn revoke_family(&self, family_id: &str) -> Result<(), Error> {
+        self.store
+            .revoke_refresh_family(family_id, self.clock.now_s())
+            .await?;
+        Ok(())
     }
 
     /// RFC 7662 introspection of a refresh token: `None` when it is not one of ours; the

@@ -58,6 +58,35 @@ impl Serialize for SessionId {
     }
 }
 
+/// The token a browser session's cookie holds: 256 random bits, stored only as
+/// base64url(SHA-256), rotated at every login. Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BrowserToken(Zeroizing<String>);
+
+impl BrowserToken {
+    fn generate() -> Result<Self, Error> {
+        Ok(Self(Zeroizing::new(tessera_jose::random_token_b64url(32)?)))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    fn hash(&self) -> String {
+        Self::hash_of(&self.0)
+    }
+
+    fn hash_of(token: &str) -> String {
+        tessera_jose::b64url_encode(&tessera_jose::sha256(token.as_bytes()))
+    }
+}
+
+impl std::fmt::Debug for BrowserToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BrowserToken(***)")
+    }
+}
+
 pub(crate) fn session_invalid() -> Error {
     Code::AuthSessionInvalid.into()
 }
@@ -94,7 +123,8 @@ impl Sessions {
         let now = self.clock.now_s();
         match self.store.get_session(&id.hash()).await? {
             Some(s)
-                if s.ended_at.is_none()
+                if !s.browser
+                    && s.ended_at.is_none()
                     && s.expires_at > now
                     && s.last_used_at >= self.min_last_used(now) =>
             {
@@ -139,6 +169,7 @@ impl Sessions {
             last_used_at: now,
             expires_at: now + lifetime_s,
             ended_at: None,
+            browser: false,
         };
         self.store.create_session(&session).await?;
         Ok((id, session))
@@ -208,6 +239,112 @@ impl Sessions {
             self.live.forget_session(hash);
         }
         Ok(ended.len())
+    }
+
+    // --- browser sessions ---
+
+    fn live_at(&self, s: &SessionRecord, now_s: i64) -> bool {
+        s.ended_at.is_none() && s.expires_at > now_s && s.last_used_at >= self.min_last_used(now_s)
+    }
+
+    /// The live browser session behind a cookie's token, if any.
+    pub(crate) async fn browser(&self, token: &str) -> Result<Option<SessionRecord>, Error> {
+        if token.is_empty() || token.len() > 128 {
+            return Ok(None);
+        }
+        let now = self.clock.now_s();
+        Ok(self
+            .store
+            .browser_session(&BrowserToken::hash_of(token))
+            .await?
+            .filter(|s| s.browser && self.live_at(s, now)))
+    }
+
+    /// A new browser session of `user_id`, authenticated with `methods` at `auth_time`, its
+    /// first client `client_id`; returns the cookie's token.
+    pub(crate) async fn start_browser(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        methods: &[String],
+        auth_time: i64,
+        lifetime_s: i64,
+    ) -> Result<(BrowserToken, SessionRecord), Error> {
+        let now = self.clock.now_s();
+        // The session id is never handed out: the cookie holds a separate token, so the
+        // session cannot be named where a backend session id is expected.
+        let id = SessionId::generate()?;
+        let token = BrowserToken::generate()?;
+        let session = SessionRecord {
+            session_hash: id.hash(),
+            user_id: user_id.to_string(),
+            client_id: client_id.to_string(),
+            methods: methods.to_vec(),
+            auth_time,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + lifetime_s,
+            ended_at: None,
+            browser: true,
+        };
+        self.store
+            .create_browser_session(&session, &token.hash())
+            .await?;
+        Ok((token, session))
+    }
+
+    /// A new login of the session's own user: methods added, `auth_time` set and the
+    /// cookie's token rotated; `None` when the session ended or its token changed meanwhile.
+    pub(crate) async fn relogin_browser(
+        &self,
+        session: &SessionRecord,
+        old_token: &str,
+        methods: &[String],
+        auth_time: i64,
+    ) -> Result<Option<(BrowserToken, SessionRecord)>, Error> {
+        let now = self.clock.now_s();
+        let token = BrowserToken::generate()?;
+        let updated = self
+            .store
+            .relogin_browser_session(
+                &session.session_hash,
+                &BrowserToken::hash_of(old_token),
+                &token.hash(),
+                methods,
+                auth_time,
+                now,
+                self.min_last_used(now),
+            )
+            .await?;
+        self.live.forget_session(&session.session_hash);
+        Ok(updated.map(|s| (token, s)))
+    }
+
+    /// Records that `client_id` got tokens from the session.
+    pub(crate) async fn add_client(
+        &self,
+        session_hash: &str,
+        client_id: &str,
+    ) -> Result<(), Error> {
+        self.store
+            .add_session_client(session_hash, client_id, self.clock.now_s())
+            .await?;
+        Ok(())
+    }
+
+    /// The clients that got tokens from the session.
+    pub(crate) async fn clients_of(&self, session_hash: &str) -> Result<Vec<String>, Error> {
+        Ok(self.store.session_clients(session_hash).await?)
+    }
+
+    /// The session record (live or not).
+    pub(crate) async fn get(&self, session_hash: &str) -> Result<Option<SessionRecord>, Error> {
+        Ok(self.store.get_session(session_hash).await?)
+    }
+
+    /// Whether `s` is live now.
+    pub(crate) fn is_live(&self, s: &SessionRecord) -> bool {
+        self.live_at(s, self.clock.now_s())
     }
 
     /// Housekeeping: deletes sessions past their absolute end.

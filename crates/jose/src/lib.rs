@@ -22,7 +22,7 @@ pub use algorithm::Algorithm;
 pub use claims::{check_claims, ClaimRules};
 pub use encoding::{
     b64url_decode, b64url_encode, constant_time_eq, random_alphanumeric, random_bytes,
-    random_token_b64url, sha256,
+    random_token_b64url, sha256, sha512,
 };
 pub use error::JoseError;
 pub use jwk::{Jwk, JwkSet};

@@ -5,7 +5,9 @@
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use tessera_identity::ports::{InteractionStore, StoreResult};
-use tessera_identity::{AuthorizationCode, CodeExchange, InteractionRecord};
+use tessera_identity::{
+    AuthorizationCode, AuthorizationRequestRecord, CodeExchange, CodeFirstUse, InteractionRecord,
+};
 
 use crate::error::{backend, write_error};
 use crate::query::fetch_optional;
@@ -16,7 +18,10 @@ const INTERACTION_COLUMNS: &str = "interaction_id, client_id, journey_id, state_
      version, code_challenge, created_at_ms, expires_at_ms";
 
 const CODE_COLUMNS: &str = "code_hash, client_id, user_id, grant_json, created_at_ms, \
-     expires_at_ms, consumed_at_ms, sid";
+     expires_at_ms, consumed_at_ms, sid, first_use";
+
+const REQUEST_COLUMNS: &str =
+    "request_hash, client_id, request_json, csrf_hash, created_at_ms, expires_at_ms";
 
 #[async_trait]
 impl InteractionStore for SqlStore {
@@ -153,9 +158,87 @@ impl InteractionStore for SqlStore {
         Ok(())
     }
 
+    async fn set_authorization_code_first_use(
+        &self,
+        code_hash: &str,
+        first_use: &CodeFirstUse,
+    ) -> StoreResult<()> {
+        let json = to_json(first_use, "authorization code first use")?;
+        let statement =
+            sqlx::query("UPDATE authorization_codes SET first_use = $2 WHERE code_hash = $1")
+                .bind(code_hash.to_string())
+                .bind(json);
+        self.write(statement, backend).await?;
+        Ok(())
+    }
+
     async fn purge_authorization_codes(&self, before_ms: i64) -> StoreResult<u64> {
         let statement =
             sqlx::query("DELETE FROM authorization_codes WHERE expires_at_ms < $1").bind(before_ms);
+        self.write(statement, backend).await
+    }
+
+    async fn create_authorization_request(
+        &self,
+        record: &AuthorizationRequestRecord,
+    ) -> StoreResult<()> {
+        let r = record.clone();
+        let request = to_json(&r.request, "authorization request")?;
+        let statement = sqlx::query(
+            "INSERT INTO authorization_requests \
+             (request_hash, client_id, request_json, csrf_hash, created_at_ms, expires_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(r.request_hash)
+        .bind(r.client_id)
+        .bind(request)
+        .bind(r.csrf_hash)
+        .bind(r.created_at_ms)
+        .bind(r.expires_at_ms);
+        self.write(statement, |e| {
+            write_error(e, || "authorization request exists".to_string())
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn get_authorization_request(
+        &self,
+        request_hash: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<AuthorizationRequestRecord>> {
+        let sql = format!(
+            "SELECT {REQUEST_COLUMNS} FROM authorization_requests \
+             WHERE request_hash = $1 AND expires_at_ms > $2"
+        );
+        let query = sqlx::query(&sql).bind(request_hash).bind(now_ms);
+        fetch_optional(&self.reader, query, decode_request).await
+    }
+
+    async fn take_authorization_request(
+        &self,
+        request_hash: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<AuthorizationRequestRecord>> {
+        let hash = request_hash.to_string();
+        self.writer
+            .run(move |tx| {
+                Box::pin(async move {
+                    let sql = format!(
+                        "DELETE FROM authorization_requests \
+                         WHERE request_hash = $1 AND expires_at_ms > $2 \
+                         RETURNING {REQUEST_COLUMNS}"
+                    );
+                    let query = sqlx::query(&sql).bind(&hash).bind(now_ms);
+                    fetch_optional(tx.conn(), query, decode_request).await
+                })
+            })
+            .await
+    }
+
+    async fn purge_authorization_requests(&self, before_ms: i64) -> StoreResult<u64> {
+        let statement = sqlx::query("DELETE FROM authorization_requests WHERE expires_at_ms < $1")
+            .bind(before_ms);
         self.write(statement, backend).await
     }
 }
@@ -186,5 +269,21 @@ fn decode_code(row: &AnyRow) -> StoreResult<AuthorizationCode> {
         expires_at_ms: column(row, "expires_at_ms", what)?,
         consumed_at_ms: column(row, "consumed_at_ms", what)?,
         sid: column(row, "sid", what)?,
+        first_use: column::<Option<String>>(row, "first_use", what)?
+            .map(|j| from_json(&j, "authorization code first use"))
+            .transpose()?,
+    })
+}
+
+fn decode_request(row: &AnyRow) -> StoreResult<AuthorizationRequestRecord> {
+    let what = "authorization request";
+    let request: String = column(row, "request_json", what)?;
+    Ok(AuthorizationRequestRecord {
+        request_hash: column(row, "request_hash", what)?,
+        client_id: column(row, "client_id", what)?,
+        request: from_json(&request, what)?,
+        csrf_hash: column(row, "csrf_hash", what)?,
+        created_at_ms: column(row, "created_at_ms", what)?,
+        expires_at_ms: column(row, "expires_at_ms", what)?,
     })
 }

@@ -158,6 +158,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>, mode: MigrateMode) -> 
         form_body_limit: config.form_body_limit,
         json_body_limit: config.json_body_limit,
         body_timeout: Duration::from_millis(config.http_body_timeout_ms),
+        stylesheet: None,
     };
     let state = tessera_api::app_state(identity.clone(), api_config);
     let app = tessera_api::router(state);

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod authorize;
 pub mod ciba;
 pub mod client_journeys;
 pub mod journeys;

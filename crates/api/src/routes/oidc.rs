@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use bytes::Bytes;
 use serde_json::json;
+use tessera_identity::authorize::PROMPT_VALUES;
 use tessera_identity::gate::ClientAuth;
 use tessera_identity::grants::{Grant, GRANT_TYPES};
 use tessera_identity::model::TokenEndpointAuthMethod;
@@ -23,6 +24,7 @@ use crate::state::AppState;
 pub fn discovery_document(issuer: &str) -> Bytes {
     let doc = json!({
         "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/oidc/auth"),
         "token_endpoint": format!("{issuer}/oidc/token"),
         "jwks_uri": format!("{issuer}/oidc/jwks"),
         "userinfo_endpoint": format!("{issuer}/oidc/userinfo"),
@@ -32,12 +34,13 @@ pub fn discovery_document(issuer: &str) -> Bytes {
         "backchannel_token_delivery_modes_supported": ["poll", "ping"],
         "backchannel_user_code_parameter_supported": false,
         "grant_types_supported": GRANT_TYPES,
-        // No authorization endpoint exists yet (it arrives with client journeys), so no
-        // response type is offered.
-        "response_types_supported": [],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "prompt_values_supported": PROMPT_VALUES,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "scopes_supported": ["openid", "profile", "email", "phone", "offline_access"],
@@ -50,7 +53,10 @@ pub fn discovery_document(issuer: &str) -> Bytes {
             "approval_data"
         ],
         "access_token_signing_alg_values_supported": ["ES256", "RS256", "EdDSA"],
-        "authorization_response_iss_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "claims_parameter_supported": false,
     });
     Bytes::from(serde_json::to_vec(&doc).unwrap_or_default())
 }
@@ -164,13 +170,27 @@ pub(crate) async fn authenticated(
     state.identity.gate.authenticate_client(&auth).await
 }
 
+/// [`authenticated`], or a public client (`token_endpoint_auth_method: none`): the token and
+/// revocation endpoints only.
+async fn authenticated_or_public(
+    state: &AppState,
+    form: &OAuthForm,
+) -> Result<AuthenticatedClient, Error> {
+    let auth = client_auth(form)?;
+    state
+        .identity
+        .gate
+        .authenticate_client_or_public(&auth)
+        .await
+}
+
 /// `POST /oidc/token`: the client authenticates, the form becomes a [`Grant`], the grants
 /// component issues the tokens.
 pub async fn token(
     State(state): State<AppState>,
     form: OAuthForm,
 ) -> Result<Response, OAuthApiError> {
-    let client = authenticated(&state, &form).await?;
+    let client = authenticated_or_public(&state, &form).await?;
     let grant = Grant::parse(&form)?;
     let name = grant.name();
     let tokens = state.identity.grants.token(&client, grant).await?;
@@ -211,7 +231,7 @@ pub async fn revoke(
     State(state): State<AppState>,
     form: OAuthForm,
 ) -> Result<Response, OAuthApiError> {
-    let client = authenticated(&state, &form).await?;
+    let client = authenticated_or_public(&state, &form).await?;
     let token = form
         .single("token")?
         .ok_or_else(|| Error::invalid("`token` is required"))?;

@@ -212,6 +212,18 @@ fn validate_settings(s: &ClientSettings) -> Result<(), Error> {
             ));
         }
     }
+    for journey in s.login_journey_id.iter().chain(&s.login_journeys) {
+        if !crate::journeys::valid_journey_id(journey) {
+            return Err(Error::invalid(
+                "`login_journey_id` and `login_journeys` must hold journey ids",
+            ));
+        }
+    }
+    if s.login_journeys.len() > MAX_ALLOWED_ORIGINS {
+        return Err(Error::invalid(format!(
+            "`login_journeys` holds at most {MAX_ALLOWED_ORIGINS} journeys"
+        )));
+    }
     if s.allowed_origins.len() > MAX_ALLOWED_ORIGINS {
         return Err(Error::invalid(format!(
             "`allowed_origins` holds at most {MAX_ALLOWED_ORIGINS} origins"

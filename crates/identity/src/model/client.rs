@@ -32,6 +32,9 @@ pub enum TokenEndpointAuthMethod {
     ClientSecretPost,
     /// HTTP Basic with form-urlencoded client_id and client_secret (RFC 6749 §2.3.1).
     ClientSecretBasic,
+    /// A public client (a browser or native app): no secret; it may only use the
+    /// authorization code grant with PKCE and refresh its tokens.
+    None,
 }
 
 impl TokenEndpointAuthMethod {
@@ -39,6 +42,7 @@ impl TokenEndpointAuthMethod {
         match self {
             Self::ClientSecretPost => "client_secret_post",
             Self::ClientSecretBasic => "client_secret_basic",
+            Self::None => "none",
         }
     }
 }
@@ -162,6 +166,13 @@ pub struct ClientSettings {
     /// `default_custom_claims`): added to every user login's `claims.id_token` request.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub default_custom_claims: Vec<String>,
+    /// The client journey the authorization endpoint runs as its hosted login; absent: the
+    /// built-in password (or email passcode) login, by the application's login preferences.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_journey_id: Option<String>,
+    /// Further login journeys an authorization request may choose with `acr_values`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub login_journeys: Vec<String>,
     /// The platform's client fields for the authorization endpoint (not built yet): kept and
     /// returned so its clients can be registered as they are; they take effect with it.
     #[serde(default)]
@@ -242,6 +253,8 @@ impl ClientSettings {
             permissions: default_permissions(),
             allowed_origins: Vec::new(),
             default_custom_claims: Vec::new(),
+            login_journey_id: None,
+            login_journeys: Vec::new(),
             client_type: ClientType::default(),
             response_types: default_response_types(),
             supported_prompts: Vec::new(),

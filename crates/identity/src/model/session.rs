@@ -17,4 +17,7 @@ pub struct SessionRecord {
     /// The absolute end of the session (seconds).
     pub expires_at: i64,
     pub ended_at: Option<i64>,
+    /// A browser session (the authorization endpoint's, behind a cookie) rather than a
+    /// backend one: neither kind is accepted where the other is expected.
+    pub browser: bool,
 }

@@ -1,7 +1,9 @@
 use async_trait::async_trait;
 
 use super::StoreResult;
-use crate::model::{AuthorizationCode, CodeExchange, InteractionRecord};
+use crate::model::{
+    AuthorizationCode, AuthorizationRequestRecord, CodeExchange, CodeFirstUse, InteractionRecord,
+};
 
 /// Client-journey interactions and authorization codes. No change rows: nothing caches them;
 /// every node reads them from the database.
@@ -47,6 +49,35 @@ pub trait InteractionStore: Send + Sync {
     /// Records the session a consumed code created.
     async fn set_authorization_code_sid(&self, code_hash: &str, sid: &str) -> StoreResult<()>;
 
+    /// Records what the first exchange of a code issued.
+    async fn set_authorization_code_first_use(
+        &self,
+        code_hash: &str,
+        first_use: &CodeFirstUse,
+    ) -> StoreResult<()>;
+
     /// Deletes codes that expired before `before_ms`.
     async fn purge_authorization_codes(&self, before_ms: i64) -> StoreResult<u64>;
+
+    async fn create_authorization_request(
+        &self,
+        record: &AuthorizationRequestRecord,
+    ) -> StoreResult<()>;
+
+    /// The pending request, if it has not expired at `now_ms`.
+    async fn get_authorization_request(
+        &self,
+        request_hash: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<AuthorizationRequestRecord>>;
+
+    /// Deletes and returns the pending request (one statement, so one login completes it).
+    async fn take_authorization_request(
+        &self,
+        request_hash: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<AuthorizationRequestRecord>>;
+
+    /// Deletes requests that expired before `before_ms`.
+    async fn purge_authorization_requests(&self, before_ms: i64) -> StoreResult<u64>;
 }

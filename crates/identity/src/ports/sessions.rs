@@ -56,4 +56,44 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Deletes sessions past their absolute end (`expires_at <= now_s`).
     async fn purge_sessions(&self, now_s: i64) -> StoreResult<u64>;
+
+    // --- browser sessions (the authorization endpoint) ---
+
+    /// Inserts a browser session whose cookie token hashes to `token_hash`, with `client_id`
+    /// as its first client. Records a `Session` change.
+    async fn create_browser_session(
+        &self,
+        session: &SessionRecord,
+        token_hash: &str,
+    ) -> StoreResult<()>;
+
+    /// The browser session whose cookie token hashes to `token_hash` (live or not).
+    async fn browser_session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
+
+    /// A new login of the same user in the live browser session `session_hash` still behind
+    /// `old_token_hash`: the methods are added, `auth_time` set, and the cookie token
+    /// replaced by `new_token_hash` (rotated at every login), in one conditional update;
+    /// `None` if the session is no longer live or its token changed. Records a `Session`
+    /// change.
+    async fn relogin_browser_session(
+        &self,
+        session_hash: &str,
+        old_token_hash: &str,
+        new_token_hash: &str,
+        methods: &[String],
+        auth_time: i64,
+        now_s: i64,
+        min_last_used_s: i64,
+    ) -> StoreResult<Option<SessionRecord>>;
+
+    /// Records that `client_id` got tokens from the session (idempotent).
+    async fn add_session_client(
+        &self,
+        session_hash: &str,
+        client_id: &str,
+        now_s: i64,
+    ) -> StoreResult<()>;
+
+    /// The clients that got tokens from the session, in the order they first did.
+    async fn session_clients(&self, session_hash: &str) -> StoreResult<Vec<String>>;
 }

@@ -90,5 +90,6 @@ pub fn session(hash: &str, user_id: &str, expires_at: i64) -> SessionRecord {
         last_used_at: 100,
         expires_at,
         ended_at: None,
+        browser: false,
     }
 }

@@ -5,6 +5,7 @@
 
 mod admin;
 mod authorization;
+mod authorize;
 mod bad_input;
 mod bootstrap;
 mod browser;

@@ -24,6 +24,9 @@ pub struct Case {
     pub oauth: bool,
     /// Either error format is right (an OAuth route's path was changed into an unknown one).
     pub either_format: bool,
+    /// A browser-facing page (the authorization endpoint and its hosted login): an error may
+    /// also be the HTML error page (with its error code), as the specifications want.
+    pub html: bool,
     /// Valid HTTP/1.1: Tessera's router must answer it. Otherwise the HTTP parser may refuse
     /// it without a JSON body, or close the connection.
     pub well_formed: bool,
@@ -1007,6 +1010,7 @@ pub fn case(routes: &[Endpoint], v: &Values, seed: u64, index: usize) -> Case {
         family,
         oauth: oauth && !route_changed,
         either_format: oauth && route_changed,
+        html: !route_changed && templates::is_page(&template),
         well_formed,
         labels,
         request: RawRequest {

@@ -74,6 +74,18 @@ pub fn body(method: &str, path: &str, v: &Values, index: usize) -> Option<Body> 
             ("request_context", r#"{"channel": "link"}"#),
             ("requested_expiry", "120"),
         ]),
+        ("POST", "/oidc/auth") => Body::Form(pairs(&[
+            ("response_type", "code"),
+            ("client_id", &v.client_id),
+            ("redirect_uri", "https://app.example/cb"),
+            ("scope", "openid"),
+            ("state", "s"),
+        ])),
+        ("POST", "/oidc/login/complete") => Body::Form(pairs(&[
+            ("request", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+            ("csrf", "c"),
+            ("code", "x"),
+        ])),
         _ => return rest_body(method, path, v, index),
     })
 }
@@ -183,8 +195,26 @@ fn rest_body(method: &str, path: &str, v: &Values, index: usize) -> Option<Body>
 }
 
 /// The valid query of `method path` (without `?`), or `None` for a route without one.
+/// The browser-facing routes answered with HTML error pages.
+pub fn is_page(path: &str) -> bool {
+    matches!(
+        path,
+        "/oidc/auth" | "/cis/oidc/auth" | "/oidc/login" | "/oidc/login/complete"
+    )
+}
+
 pub fn query(method: &str, path: &str, v: &Values) -> Option<Vec<(String, String)>> {
     Some(match (method, path) {
+        ("GET", "/oidc/auth") | ("GET", "/cis/oidc/auth") => pairs(&[
+            ("response_type", "code"),
+            ("client_id", &v.client_id),
+            ("redirect_uri", "https://app.example/cb"),
+            ("scope", "openid"),
+            ("state", "s"),
+        ]),
+        ("GET", "/oidc/login") => {
+            pairs(&[("request", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")])
+        }
         ("GET", "/cis/v1/users") => pairs(&[("email", &v.email), ("limit", "10"), ("offset", "0")]),
         ("GET", "/cis/v1/dev/outbox") => pairs(&[("to", &v.email)]),
         (_, "/ido/api/v2/invoke-api-journey/{journey_id}")

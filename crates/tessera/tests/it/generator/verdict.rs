@@ -80,6 +80,10 @@ pub fn judge(case: &Case, outcome: &Outcome) -> Result<Answer, String> {
     Ok(Answer::Router(r.status))
 }
 
+fn text_all(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).into_owned()
+}
+
 fn text(body: &[u8]) -> String {
     let t = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
     if body.len() > 300 {
@@ -90,6 +94,17 @@ fn text(body: &[u8]) -> String {
 }
 
 fn documented_error(case: &Case, r: &RawResponse) -> Result<(), String> {
+    let html_type = r
+        .header("content-type")
+        .is_some_and(|v| v.starts_with(b"text/html"));
+    if case.html && html_type {
+        // The hosted pages' error page names the error code.
+        return if text_all(&r.body).contains("id=\"tessera-error-code\"") {
+            Ok(())
+        } else {
+            Err(format!("{} HTML page without an error code", r.status))
+        };
+    }
     let json_type = r
         .header("content-type")
         .is_some_and(|v| v.starts_with(b"application/json"));

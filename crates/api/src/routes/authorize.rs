@@ -1,0 +1,195 @@
+//! The authorization endpoint and its hosted login (`tessera_identity::authorize`):
+//! `GET|POST /oidc/auth`, `GET /oidc/login?request=` (the page) and
+//! `POST /oidc/login/complete` (the page's form). Anyone may call them: the rules (which
+//! client, which `redirect_uri`, the login cookie that binds a request to its browser) are
+//! the component's; these handlers read parameters and cookies and render pages and
+//! redirects.
+//!
+//! Every answer is `Cache-Control: no-store`; a POST whose `Origin` is not this server's is
+//! refused before anything else.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use tessera_identity::authorize::{AuthorizeOutcome, LoginCompletion};
+use tessera_identity::Error;
+
+use crate::cookies;
+use crate::extract::OAuthForm;
+use crate::hosted::{
+    choose_lang, error_page, login_page, JourneyStart, Lang, LoginPage, PageContext,
+};
+use crate::state::AppState;
+
+/// The hosted login page's path.
+pub const LOGIN_PATH: &str = "/oidc/login";
+
+fn lang_of(headers: &HeaderMap, ui_locales: Option<&str>) -> Lang {
+    choose_lang(ui_locales, headers.get(header::ACCEPT_LANGUAGE))
+}
+
+/// An error page for `e`, with its status.
+fn page_for(e: &Error, lang: Lang) -> Response {
+    let status =
+        StatusCode::from_u16(e.code().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let description = if status.is_server_error() {
+        "the request could not be processed; try again"
+    } else {
+        e.message()
+    };
+    error_page(status, lang, e.code().name(), description)
+}
+
+/// A 303 to `location`, not stored.
+fn see_other(location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        h.insert(header::LOCATION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A form POST from another origin is refused (the cookies are SameSite=Lax as well).
+fn foreign_origin(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return false;
+    };
+    let ours = url::Url::parse(state.identity.issuer())
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    origin.to_str().map_or(true, |o| o != ours)
+}
+
+async fn authorize(state: &AppState, form: &OAuthForm) -> Response {
+    let authz = &state.identity.authorize;
+    let secure = authz.secure_cookies();
+    let session = cookies::get(&form.headers, cookies::SESSION, secure);
+    match authz.authorize(form, session).await {
+        AuthorizeOutcome::ErrorPage(e) => {
+            let locales = form.single("ui_locales").ok().flatten();
+            page_for(&e, lang_of(&form.headers, locales))
+        }
+        AuthorizeOutcome::Redirect(url) => see_other(&url),
+        AuthorizeOutcome::Login { request_id, csrf } => {
+            let location = format!(
+                "{}{LOGIN_PATH}?request={request_id}",
+                state.identity.issuer()
+            );
+            let mut response = see_other(&location);
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                cookies::set(
+                    cookies::LOGIN,
+                    &csrf,
+                    secure,
+                    Some(cookies::LOGIN_MAX_AGE_S),
+                ),
+            );
+            response
+        }
+    }
+}
+
+/// `GET /oidc/auth`: the parameters are the query's.
+pub async fn authorize_get(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let form = OAuthForm::parse(uri.query().unwrap_or("").as_bytes(), headers);
+    authorize(&state, &form).await
+}
+
+/// `POST /oidc/auth`: the parameters are the form's (OIDC Core §3.1.2.1).
+pub async fn authorize_post(State(state): State<AppState>, form: OAuthForm) -> Response {
+    if foreign_origin(&state, &form.headers) {
+        return page_for(
+            &Error::new(
+                tessera_identity::Code::Forbidden,
+                "cross-origin form posts are refused",
+            ),
+            lang_of(&form.headers, None),
+        );
+    }
+    authorize(&state, &form).await
+}
+
+/// `GET /oidc/login?request=`: the hosted login page of a pending request.
+pub async fn login(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+    let authz = &state.identity.authorize;
+    let query = OAuthForm::parse(uri.query().unwrap_or("").as_bytes(), HeaderMap::new());
+    let request = query
+        .single("request")
+        .ok()
+        .flatten()
+        .unwrap_or("")
+        .to_string();
+    let context = match authz.login_context(&request).await {
+        Ok(c) => c,
+        Err(e) => return page_for(&e, lang_of(&headers, None)),
+    };
+    let lang = lang_of(&headers, context.ui_locales.as_deref());
+    let Some(csrf) = cookies::get(&headers, cookies::LOGIN, authz.secure_cookies()) else {
+        return page_for(
+            &Error::invalid(
+                "this browser did not keep the login cookie; allow cookies for this site and \
+                 start again from the application",
+            ),
+            lang,
+        );
+    };
+    let mut ctx = PageContext::new(lang);
+    ctx.form_action_origins = context.redirect_origin.into_iter().collect();
+    login_page(&LoginPage {
+        ctx,
+        client_name: context.client_name,
+        journey: JourneyStart {
+            client_id: context.client_id,
+            journey_id: context.journey_id,
+            code_challenge: context.code_challenge,
+            login_hint: context.login_hint,
+        },
+        request,
+        csrf: csrf.to_string(),
+    })
+}
+
+/// `POST /oidc/login/complete`: the login journey's code; on success a redirect to the client
+/// with its code and the browser session's cookie (a new token at every login).
+pub async fn login_complete(State(state): State<AppState>, form: OAuthForm) -> Response {
+    let lang = lang_of(&form.headers, None);
+    if foreign_origin(&state, &form.headers) {
+        return page_for(
+            &Error::new(
+                tessera_identity::Code::Forbidden,
+                "cross-origin form posts are refused",
+            ),
+            lang,
+        );
+    }
+    let authz = &state.identity.authorize;
+    let secure = authz.secure_cookies();
+    let field = |name: &str| form.single(name).ok().flatten().unwrap_or("");
+    let completion = LoginCompletion {
+        request_id: field("request"),
+        csrf_field: field("csrf"),
+        csrf_cookie: cookies::get(&form.headers, cookies::LOGIN, secure),
+        code: field("code"),
+        session_cookie: cookies::get(&form.headers, cookies::SESSION, secure),
+    };
+    match authz.complete_login(completion).await {
+        Ok(done) => {
+            let mut response = see_other(&done.redirect);
+            let h = response.headers_mut();
+            h.append(
+                header::SET_COOKIE,
+                cookies::set(cookies::SESSION, done.session_token.expose(), secure, None),
+            );
+            h.append(header::SET_COOKIE, cookies::clear(cookies::LOGIN, secure));
+            response
+        }
+        Err(e) => page_for(&e, lang),
+    }
+}
