@@ -12,10 +12,10 @@ against the JWKS with joserfc (the JOSE library authlib uses since authlib.jose 
 deprecated) and its claims validated by authlib's ``CodeIDToken`` (iss, aud, exp, iat, nonce,
 azp, at_hash, auth_time). Then userinfo.
 
-When the input names a ``post_logout_redirect_uri`` it goes on: a second authorization with
-``prompt=none`` and the same cookie jar gets a code without a login page (SSO), RP-initiated
-logout (authlib's end-session parameters: id_token_hint, post_logout_redirect_uri, state)
-redirects back with the state, and ``prompt=none`` afterwards is ``login_required``.
+Then a second authorization with ``prompt=none`` and the same cookie jar gets a code without a
+login page (SSO). When the input names a ``post_logout_redirect_uri`` it goes on:
+RP-initiated logout (id_token_hint, post_logout_redirect_uri, state) redirects back with the
+state, and ``prompt=none`` afterwards is ``login_required``.
 
 Input: a JSON object in the environment variable TESSERA_INTEROP (or the first argument):
 ``issuer``, ``client_id``, ``client_secret`` (null for a public client), ``redirect_uri``,
@@ -329,10 +329,6 @@ def main() -> dict:
     )
     out["code_replay"] = {"status": again.status_code, "error": again.json().get("error")}
 
-    logout_uri = inp.get("post_logout_redirect_uri")
-    if not logout_uri:
-        return out
-
     # 2. SSO: prompt=none with the session cookie, no login page.
     browser.hops.clear()
     verifier2, nonce2 = generate_token(48), generate_token(24)
@@ -352,6 +348,10 @@ def main() -> dict:
         "sid": claims2.get("sid"),
         "auth_time": claims2.get("auth_time"),
     }
+
+    logout_uri = inp.get("post_logout_redirect_uri")
+    if not logout_uri:
+        return out
 
     # 3. RP-initiated logout, then prompt=none finds no session.
     check(meta.get("end_session_endpoint"), "discovery has no end_session_endpoint")
