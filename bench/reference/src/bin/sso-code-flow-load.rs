@@ -408,15 +408,15 @@ impl Shared {
             _ => json!({}),
         };
         let base = &self.args.url;
+        let start = Url::parse_with_params(
+            &format!("{base}/ido/api/v2/journeys/{journey}/start"),
+            &[("clientId", client_id.as_str())],
+        )
+        .map_err(|e| Failure::Answer(e.to_string()))?;
         let mut answer = self
             .post_json(
                 jar,
-                &Url::parse_with_params(
-                    &format!("{base}/ido/api/v2/journeys/{journey}/start"),
-                    &[("clientId", client_id.as_str())],
-                )
-                .map_err(|e| Failure::Answer(e.to_string()))?
-                .to_string(),
+                start.as_str(),
                 &json!({"additionalParams": params, "code_challenge": challenge, "code_challenge_method": "S256"}),
             )
             .await?;

@@ -16,6 +16,9 @@
 //!   against the JWKS, userinfo, then `prompt=none` SSO, RP-initiated logout and
 //!   `login_required`.
 //!
+//! The logout parts run when discovery lists an `end_session_endpoint` (RP-initiated logout
+//! comes with its own branch; until it is merged they print "NOT TESTED").
+//!
 //! Both run on SQLite and, when `TESSERA_TEST_POSTGRES_URL` is set, PostgreSQL, against a
 //! server whose issuer is its own address (the libraries check discovery's `issuer`). Without
 //! Chromium the first passes with a notice unless `TESSERA_REQUIRE_CHROMIUM=1`; without a
