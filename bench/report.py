@@ -174,7 +174,7 @@ def table(path):
     for s in scenarios:
         rate = {r["server"]: float(r["tokens_per_s"]) for r in rows if r["scenario"] == s}
         t = rate.get("tessera")
-        if s.startswith("ciba.") or s.startswith("client_journey") and "." in s:
+        if s.startswith("ciba.") or s.startswith("sso_code_flow.") or s.startswith("client_journey") and "." in s:
             continue  # one step of a flow's rows; the verdict is on the whole iteration
         if s.startswith("client_journey"):
             # Issue 12 point 10: whole flows/s >= 0.25x the client_credentials tokens/s.
@@ -184,6 +184,19 @@ def table(path):
             print(f"{s}: Tessera {0 if t is None else t:.0f} flows/s (p99 "
                   f"{'n/a' if p99 is None else f'{p99:.2f} ms'}), flows/client_credentials = "
                   f"{fmt_ratio(t, cc)} (issue 12: >= 0.25x: {verdict})")
+            continue
+        if s == "sso_code_flow":
+            # Issue 13 point 11: flows/s with an existing session, Tessera >= 10x node.
+            p99 = {r["server"]: float(r["p99_ms"]) for r in rows if r["scenario"] == s}
+            node = rate.get("node")
+            verdict = "n/a" if t is None or not node else ("met" if t >= 10 * node else "NOT met")
+
+            def flows(server):
+                v = rate.get(server)
+                return "n/a" if v is None else f"{v:.0f} flows/s (p99 {p99[server]:.2f} ms)"
+
+            print(f"{s}: Tessera {flows('tessera')}, node {flows('node')}; Tessera/node = "
+                  f"{fmt_ratio(t, node)} (issue 13: >= 10x: {verdict})")
             continue
         if s == "ciba":
             bc = {r["server"]: float(r["p99_ms"]) for r in rows if r["scenario"] == "ciba.backchannel"}

@@ -16,6 +16,16 @@
 //     approval does once the user is authenticated: find the pending request, create and save
 //     a Grant for its account, client and scope, record it with provider.backchannelResult
 //
+// And for the sso_code_flow scenario, the authorization code flow with an existing session:
+//   - a third client `<client-id>-code` (same secret, client_secret_post) with the grant
+//     authorization_code, response type code, redirect URI https://bench.invalid/cb (never
+//     followed: the driver reads the code from the Location header), PKCE S256, ES256 ID
+//     tokens, JWT access tokens for userid-api like the other clients
+//   - devInteractions enabled: its login form (`POST /interaction/:uid` with prompt=login and
+//     login=<account>) creates the session once per driver worker; the grant is created by
+//     loadExistingGrant for that client (Tessera has no consent step), so `prompt=none` with
+//     the session cookie answers a code straight away
+//
 // Usage:
 //   node server.mjs [--port N] [--host H] [--client-id ID] [--client-secret SECRET]
 // or env PORT, HOST, CLIENT_ID, CLIENT_SECRET. Token endpoint: POST /token, backchannel
@@ -78,6 +88,10 @@ const cibaClientId = `${clientId}-ciba`;
 const CIBA_GRANT = 'urn:openid:params:grant-type:ciba';
 const BENCH_USER = /^bench-user-[0-9]{1,9}$/;
 
+// The authorization code flow (the sso_code_flow scenario).
+const codeClientId = `${clientId}-code`;
+const CODE_REDIRECT_URI = 'https://bench.invalid/cb';
+
 const provider = new Provider(issuer, {
   clients: [{
     client_id: cibaClientId,
@@ -98,12 +112,36 @@ const provider = new Provider(issuer, {
     redirect_uris: [],
     token_endpoint_auth_method: 'client_secret_post',
     id_token_signed_response_alg: 'ES256', // the only key is ES256 (no ID tokens are issued here)
+  }, {
+    client_id: codeClientId,
+    client_secret: clientSecret,
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    redirect_uris: [CODE_REDIRECT_URI],
+    token_endpoint_auth_method: 'client_secret_post',
+    id_token_signed_response_alg: 'ES256',
+    require_auth_time: true,
   }],
   clientAuthMethods: ['client_secret_post'],
+  // The code client's users consent implicitly (Tessera has no consent step): a grant for
+  // the requested scope and the access token's resource, made when none exists yet.
+  async loadExistingGrant(ctx) {
+    const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
+    if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+    if (ctx.oidc.client.clientId !== codeClientId || !ctx.oidc.session.accountId) return undefined;
+    const grant = new ctx.oidc.provider.Grant({ clientId: codeClientId, accountId: ctx.oidc.session.accountId });
+    grant.addOIDCScope('openid');
+    grant.addResourceScope(RESOURCE, '');
+    await grant.save();
+    ctx.oidc.session.ensureClientContainer(codeClientId);
+    ctx.oidc.session.grantIdFor(codeClientId, grant.jti);
+    return grant;
+  },
   jwks: { keys: [signingJwk] },
   cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
   features: {
-    devInteractions: { enabled: false },
+    // The sso_code_flow scenario logs each driver worker in once with its form.
+    devInteractions: { enabled: true },
     clientCredentials: { enabled: true },
     introspection: { enabled: false },
     ciba: {

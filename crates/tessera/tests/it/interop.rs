@@ -26,7 +26,7 @@ const LOGIN_URI: &str = "https://app.example/ciba";
 
 /// The interop directory once its packages are installed; `npm ci` runs at most once per
 /// test process, whichever test asks first.
-fn prepared_interop_dir() -> Result<PathBuf, String> {
+pub(crate) fn prepared_interop_dir() -> Result<PathBuf, String> {
     static PREPARED: OnceLock<Result<(), String>> = OnceLock::new();
     let dir = PathBuf::from(INTEROP_DIR);
     PREPARED.get_or_init(|| prepare(&dir)).clone().map(|()| dir)
@@ -142,7 +142,20 @@ fn pinned_version_of_installed(modules: &Path) -> Result<String, String> {
 /// Runs `node <script>` in `dir` with `input` in `TESSERA_INTEROP`; its stdout as JSON.
 /// Panics with the script's stderr if it fails.
 async fn run_script(dir: &Path, script: &str, input: &Value) -> Value {
-    let mut child = Command::new("node")
+    run_json_script(Path::new("node"), dir, script, input).await
+}
+
+/// Runs `<program> <script>` in `dir` with `input` in the environment variable
+/// `TESSERA_INTEROP`, without blocking the test's runtime (the server runs on it); its stdout
+/// as JSON. Panics with the script's stderr if it fails or runs past its deadline.
+pub(crate) async fn run_json_script(
+    program: &Path,
+    dir: &Path,
+    script: &str,
+    input: &Value,
+) -> Value {
+    let name = program.display();
+    let mut child = Command::new(program)
         .arg(script)
         .current_dir(dir)
         .env("TESSERA_INTEROP", input.to_string())
@@ -150,7 +163,7 @@ async fn run_script(dir: &Path, script: &str, input: &Value) -> Value {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("starting node {script}: {e}"));
+        .unwrap_or_else(|e| panic!("starting {name} {script}: {e}"));
     let read_all = |mut pipe: Box<dyn Read + Send>| {
         tokio::task::spawn_blocking(move || {
             let mut text = String::new();
@@ -168,7 +181,7 @@ async fn run_script(dir: &Path, script: &str, input: &Value) -> Value {
         if Instant::now() > deadline {
             child.kill().unwrap();
             child.wait().unwrap();
-            panic!("node {script} did not end within {SCRIPT_DEADLINE:?}");
+            panic!("{name} {script} did not end within {SCRIPT_DEADLINE:?}");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
@@ -176,10 +189,10 @@ async fn run_script(dir: &Path, script: &str, input: &Value) -> Value {
     let stderr = stderr.await.unwrap().unwrap();
     assert!(
         status.success(),
-        "node {script} failed ({status}):\n{stderr}\nstdout: {stdout}"
+        "{name} {script} failed ({status}):\n{stderr}\nstdout: {stdout}"
     );
     serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("node {script} printed no JSON ({e}): {stdout}\n{stderr}"))
+        .unwrap_or_else(|e| panic!("{name} {script} printed no JSON ({e}): {stdout}\n{stderr}"))
 }
 
 #[tokio::test]
