@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode as AxumStatus};
@@ -27,7 +28,7 @@ use serde_json::{json, Value};
 use tessera_identity::TestClock;
 
 use crate::harness::{backends, claims, now_ms, paths, TestServer, ALL_PERMISSIONS};
-use crate::webdriver::ChromeDriver;
+use crate::webdriver::{ChromeDriver, WAIT};
 
 const SDK_PATH: &str = "/ido/sdk/tessera-ido.js";
 const INDEX_HTML: &str = include_str!("../../../../examples/web/index.html");

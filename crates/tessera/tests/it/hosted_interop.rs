@@ -16,8 +16,7 @@
 //!   against the JWKS, userinfo, then `prompt=none` SSO, RP-initiated logout and
 //!   `login_required`.
 //!
-//! The logout parts run when discovery lists an `end_session_endpoint` (RP-initiated logout
-//! comes with its own branch; until it is merged they print "NOT TESTED").
+//! Discovery must list the `end_session_endpoint`; the logout parts are required.
 //!
 //! Both run on SQLite and, when `TESSERA_TEST_POSTGRES_URL` is set, PostgreSQL, against a
 //! server whose issuer is its own address (the libraries check discovery's `issuer`). Without
@@ -398,15 +397,7 @@ async fn openid_client_rps_in_chromium_log_in_share_the_session_and_log_out() {
             "{name}: no new authentication"
         );
 
-        if !logout {
-            eprintln!(
-                "{name}: NOT TESTED: RP-initiated logout (discovery has no end_session_endpoint)"
-            );
-            browser.quit();
-            drop((rp1, rp2));
-            s.srv.stop().await;
-            continue;
-        }
+        assert!(logout, "{name}: discovery lists an end_session_endpoint");
         // 3. RP1 logs out through Tessera's end-session endpoint.
         browser.navigate(&rp1.url("/logout")).await;
         wait_logged_out(&browser, &rp1, &issuer).await;
@@ -560,10 +551,7 @@ async fn authlib_runs_the_code_flow_sso_and_logout_over_http() {
             assert_eq!(out["sso"]["sid"], c["sid"], "{what}");
             assert_eq!(out["sso"]["auth_time"], c["auth_time"], "{what}");
             // Logout, then prompt=none finds no session.
-            let Some(post_logout) = post_logout else {
-                eprintln!("{what}: NOT TESTED: RP-initiated logout (discovery has no end_session_endpoint)");
-                continue;
-            };
+            let post_logout = post_logout.expect("discovery lists an end_session_endpoint");
             assert_eq!(out["logout"]["redirect"], post_logout.as_str(), "{what}");
             assert_eq!(out["after_logout"]["error"], "login_required", "{what}");
             assert_eq!(out["after_logout"]["iss"], issuer.as_str(), "{what}");
