@@ -34,7 +34,7 @@ use crate::grants::GrantParams;
 use crate::issuer::normalize_scope;
 use crate::journeys::JourneyService;
 use crate::model::{
-    AuthorizationRequestRecord, ClientRecord, CodeGrant, PkceMode, SessionRecord,
+    AuthorizationRequestRecord, ClientRecord, CodeGrant, PkceMode, ResponseType, SessionRecord,
     StoredAuthorizationRequest, TokenEndpointAuthMethod, UserStatus,
 };
 use crate::ports::InteractionStore;
@@ -324,6 +324,16 @@ impl Authorizations {
                     "only `response_type=code` is supported",
                 ))
             }
+        }
+        if !client
+            .settings()
+            .response_types
+            .contains(&ResponseType::Code)
+        {
+            return Err(refuse(
+                "unauthorized_client",
+                "the client's `response_types` do not include `code`",
+            ));
         }
         match one("response_mode")? {
             None | Some("query") => {}

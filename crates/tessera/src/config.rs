@@ -263,13 +263,16 @@ const INTEGER_KEYS: [&str; 14] = [
 /// Keys whose environment values are comma-separated lists.
 const LIST_KEYS: [&str; 1] = ["outbound.allow_cidrs"];
 /// `TESSERA_*` variables that are not configuration keys: the test suite's (CI exports
-/// `TESSERA_REQUIRE_CHROMIUM`, and the tests start `tessera serve` with their environment).
-const NON_CONFIG_ENV: [&str; 4] = [
-    "TESSERA_TEST_POSTGRES_URL",
-    "TESSERA_REQUIRE_CHROMIUM",
+/// `TESSERA_REQUIRE_CHROMIUM` and `TESSERA_REQUIRE_AUTHLIB`, and the tests start
+/// `tessera serve` with their environment).
+const NON_CONFIG_ENV: [&str; 3] = [
     "TESSERA_CHROMEDRIVER",
     "TESSERA_CHROMIUM",
+    "TESSERA_INTEROP",
 ];
+/// Prefixes of the test suite's `TESSERA_*` variables (`TESSERA_TEST_POSTGRES_URL`,
+/// `TESSERA_REQUIRE_…`).
+const NON_CONFIG_ENV_PREFIXES: [&str; 2] = ["TESSERA_TEST_", "TESSERA_REQUIRE_"];
 
 /// Values given on the command line; `None` means "not given".
 #[derive(Debug, Default, Clone)]
@@ -307,7 +310,10 @@ pub fn load_raw(
         let Some(rest) = name.strip_prefix("TESSERA_") else {
             continue;
         };
-        if NON_CONFIG_ENV.contains(&name.as_str()) || rest.is_empty() {
+        if NON_CONFIG_ENV.contains(&name.as_str())
+            || NON_CONFIG_ENV_PREFIXES.iter().any(|p| name.starts_with(p))
+            || rest.is_empty()
+        {
             continue;
         }
         let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
@@ -940,6 +946,7 @@ mod tests {
         let e = env(&[
             ("TESSERA_TEST_POSTGRES_URL", "postgres://x"),
             ("TESSERA_REQUIRE_CHROMIUM", "1"),
+            ("TESSERA_REQUIRE_AUTHLIB", "1"),
             ("TESSERA_CHROMEDRIVER", "/usr/bin/chromedriver"),
             ("TESSERA_CHROMIUM", "/usr/bin/chromium"),
         ]);

@@ -793,6 +793,16 @@ async fn every_request_error_is_answered_as_the_specifications_say() {
             assert_eq!(q.get("state").map(String::as_str), Some("st-1"), "{url}");
             assert_eq!(q.get("iss"), Some(&s.srv.issuer), "{url}");
         }
+        // A client whose response_types lack `code`.
+        let (_, no_code, _) = s
+            .srv
+            .app_and_client(
+                &s.admin,
+                json!({"redirect_uris": [RP], "response_types": ["id_token"]}),
+            )
+            .await;
+        let r = browser.get(&auth_url(&no_code, RP, &challenge, &[])).await;
+        assert_eq!(query(&location(&r))["error"], "unauthorized_client");
         // A form POST is served like a GET.
         let r = browser
             .post_form(
