@@ -24,8 +24,9 @@ pub struct Case {
     pub oauth: bool,
     /// Either error format is right (an OAuth route's path was changed into an unknown one).
     pub either_format: bool,
-    /// A browser-facing page (the authorization endpoint, its hosted login, RP-initiated logout): an error may
-    /// also be the HTML error page (with its error code), as the specifications want.
+    /// A browser-facing page (the authorization endpoint, its hosted login, RP-initiated
+    /// logout, the CIBA approval page): an error may be the HTML error page naming its code, as
+    /// the specifications want, or (the target mutated into another route) either JSON format.
     pub html: bool,
     /// Valid HTTP/1.1: Tessera's router must answer it. Otherwise the HTTP parser may refuse
     /// it without a JSON body, or close the connection.
@@ -1021,7 +1022,7 @@ pub fn case(routes: &[Endpoint], v: &Values, seed: u64, index: usize) -> Case {
         family,
         oauth: oauth && !route_changed,
         either_format: oauth && route_changed,
-        html: !route_changed && templates::is_page(&route_template),
+        html: templates::is_page(&route_template),
         well_formed,
         labels,
         request: RawRequest {
