@@ -175,19 +175,18 @@ impl Sessions {
             .await
     }
 
-    /// A new session of `user_id` for `client_id` from an authentication made elsewhere
-    /// (CIBA: on the user's own device), with its methods and `auth_time`.
-    pub(crate) async fn start_with(
+    /// The record of a new backend session `id`, starting now.
+    fn new_record(
         &self,
+        id: &SessionId,
         user_id: &str,
         client_id: &str,
         methods: &[String],
         auth_time: i64,
         lifetime_s: i64,
-    ) -> Result<(SessionId, SessionRecord), Error> {
+    ) -> SessionRecord {
         let now = self.clock.now_s();
-        let id = SessionId::generate()?;
-        let session = SessionRecord {
+        SessionRecord {
             session_hash: id.hash(),
             user_id: user_id.to_string(),
             client_id: client_id.to_string(),
@@ -198,7 +197,21 @@ impl Sessions {
             expires_at: now + lifetime_s,
             ended_at: None,
             browser: false,
-        };
+        }
+    }
+
+    /// A new session of `user_id` for `client_id` from an authentication made elsewhere
+    /// (CIBA: on the user's own device), with its methods and `auth_time`.
+    pub(crate) async fn start_with(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        methods: &[String],
+        auth_time: i64,
+        lifetime_s: i64,
+    ) -> Result<(SessionId, SessionRecord), Error> {
+        let id = SessionId::generate()?;
+        let session = self.new_record(&id, user_id, client_id, methods, auth_time, lifetime_s);
         self.store.create_session(&session).await?;
         Ok((id, session))
     }
@@ -313,22 +326,13 @@ impl Sessions {
         auth_time: i64,
         lifetime_s: i64,
     ) -> Result<(BrowserToken, SessionRecord), Error> {
-        let now = self.clock.now_s();
         // The session id is never handed out: the cookie holds a separate token, so the
         // session cannot be named where a backend session id is expected.
         let id = SessionId::generate()?;
         let token = BrowserToken::generate()?;
         let session = SessionRecord {
-            session_hash: id.hash(),
-            user_id: user_id.to_string(),
-            client_id: client_id.to_string(),
-            methods: methods.to_vec(),
-            auth_time,
-            created_at: now,
-            last_used_at: now,
-            expires_at: now + lifetime_s,
-            ended_at: None,
             browser: true,
+            ..self.new_record(&id, user_id, client_id, methods, auth_time, lifetime_s)
         };
         self.store
             .create_browser_session(&session, &token.hash())

@@ -68,6 +68,19 @@ fn foreign_origin(state: &AppState, headers: &HeaderMap) -> bool {
     origin.to_str().map_or(true, |o| o != ours)
 }
 
+/// The error page for a hosted form POST from another site, if it is one.
+fn refuse_foreign(state: &AppState, headers: &HeaderMap, lang: Lang) -> Option<Response> {
+    foreign_origin(state, headers).then(|| {
+        page_for(
+            &Error::new(
+                tessera_identity::Code::Forbidden,
+                "cross-origin form posts are refused",
+            ),
+            lang,
+        )
+    })
+}
+
 async fn authorize(state: &AppState, form: &OAuthForm) -> Response {
     let authz = &state.identity.authorize;
     let secure = authz.secure_cookies();
@@ -158,14 +171,8 @@ pub async fn login(State(state): State<AppState>, uri: Uri, headers: HeaderMap) 
 /// with its code and the browser session's cookie (a new token at every login).
 pub async fn login_complete(State(state): State<AppState>, form: OAuthForm) -> Response {
     let lang = lang_of(&form.headers, None);
-    if foreign_origin(&state, &form.headers) {
-        return page_for(
-            &Error::new(
-                tessera_identity::Code::Forbidden,
-                "cross-origin form posts are refused",
-            ),
-            lang,
-        );
+    if let Some(refused) = refuse_foreign(&state, &form.headers, lang) {
+        return refused;
     }
     let authz = &state.identity.authorize;
     let secure = authz.secure_cookies();
@@ -234,14 +241,8 @@ pub async fn ciba_page(State(state): State<AppState>, uri: Uri, headers: HeaderM
 /// journey's code, the CSRF field and `auth_req_id`.
 pub async fn ciba_decide(State(state): State<AppState>, form: OAuthForm) -> Response {
     let lang = lang_of(&form.headers, None);
-    if foreign_origin(&state, &form.headers) {
-        return page_for(
-            &Error::new(
-                tessera_identity::Code::Forbidden,
-                "cross-origin form posts are refused",
-            ),
-            lang,
-        );
+    if let Some(refused) = refuse_foreign(&state, &form.headers, lang) {
+        return refused;
     }
     let authz = &state.identity.authorize;
     let secure = authz.secure_cookies();
