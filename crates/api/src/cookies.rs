@@ -17,8 +17,8 @@ pub const CIBA: &str = "tessera-ciba";
 /// The RP-initiated logout's CSRF cookie.
 pub const LOGOUT: &str = "tessera-logout";
 
-/// How long the login cookie lives (the authorization request's lifetime).
-pub const LOGIN_MAX_AGE_S: i64 = 30 * 60;
+/// How long the login cookie lives: the authorization request's lifetime.
+pub const LOGIN_MAX_AGE_S: i64 = tessera_identity::authorize::REQUEST_TTL_MS / 1000;
 
 /// The name a cookie has on this server.
 pub fn name(base: &str, secure: bool) -> String {

@@ -36,6 +36,7 @@ use crate::refresh::RefreshTokens;
 use crate::revocations::Revocations;
 use crate::sessions::Sessions;
 use crate::users::Users;
+use crate::util::sha256_b64url;
 
 /// How long a code may be exchanged.
 pub const CODE_TTL_MS: i64 = 60_000;
@@ -43,11 +44,6 @@ pub const CODE_TTL_MS: i64 = 60_000;
 /// Consumed codes are kept this long after they expire, so a late replay is still
 /// recognised (and its tokens revoked).
 const REPLAY_MEMORY_MS: i64 = 10 * 60_000;
-
-/// The keyed form of a code (and of a PKCE verifier): base64url(SHA-256).
-fn digest(value: &str) -> String {
-    tessera_jose::b64url_encode(&tessera_jose::sha256(value.as_bytes()))
-}
 
 fn invalid_grant(message: &'static str) -> Error {
     Error::new(Code::InvalidGrant, message)
@@ -119,7 +115,7 @@ impl AuthorizationCodes {
         let now = self.clock.now_ms();
         self.store
             .create_authorization_code(&AuthorizationCode {
-                code_hash: digest(&code),
+                code_hash: sha256_b64url(&code),
                 client_id: client_id.to_string(),
                 user_id: user_id.to_string(),
                 grant,
@@ -142,7 +138,7 @@ impl AuthorizationCodes {
         if redemption.code.is_empty() || redemption.code.len() > 128 {
             return Err(invalid_grant("the code is invalid or expired"));
         }
-        let hash = digest(redemption.code);
+        let hash = sha256_b64url(redemption.code);
         let code = match self
             .store
             .exchange_authorization_code(&hash, client.client_id(), self.clock.now_ms())
@@ -174,7 +170,7 @@ impl AuthorizationCodes {
         };
         match (&code.grant.code_challenge, redemption.code_verifier) {
             (Some(challenge), Some(verifier)) => {
-                if !plausible_verifier(verifier) || digest(verifier) != *challenge {
+                if !plausible_verifier(verifier) || sha256_b64url(verifier) != *challenge {
                     return Err(invalid_grant("the code_verifier does not match"));
                 }
             }
@@ -240,7 +236,7 @@ impl AuthorizationCodes {
         if code.is_empty() || code.len() > 128 {
             return Err(invalid());
         }
-        let hash = digest(code);
+        let hash = sha256_b64url(code);
         match self
             .store
             .exchange_authorization_code(&hash, client_id, self.clock.now_ms())
@@ -248,7 +244,8 @@ impl AuthorizationCodes {
         {
             CodeExchange::Consumed(code)
                 if code.grant.session.is_none()
-                    && code.grant.code_challenge.as_deref() == Some(digest(verifier).as_str()) =>
+                    && code.grant.code_challenge.as_deref()
+                        == Some(sha256_b64url(verifier).as_str()) =>
             {
                 Ok(*code)
             }

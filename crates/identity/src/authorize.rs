@@ -41,6 +41,7 @@ use crate::ports::InteractionStore;
 use crate::preferences::Preferences;
 use crate::sessions::{BrowserToken, Sessions};
 use crate::users::Users;
+use crate::util::sha256_b64url;
 
 /// How long a stored authorization request waits for its login.
 pub const REQUEST_TTL_MS: i64 = 30 * 60_000;
@@ -56,10 +57,6 @@ const MAX_STATE: usize = 2048;
 const MAX_NONCE: usize = 512;
 const MAX_HINT: usize = 256;
 const MAX_LOCALES: usize = 64;
-
-fn digest(value: &str) -> String {
-    tessera_jose::b64url_encode(&tessera_jose::sha256(value.as_bytes()))
-}
 
 /// What the endpoint answers.
 #[derive(Debug)]
@@ -83,9 +80,9 @@ pub struct LoginContext {
     pub code_challenge: String,
     pub login_hint: Option<String>,
     pub ui_locales: Option<String>,
-    /// The origin of the client's `redirect_uri` (the page's form is answered with a redirect
-    /// there, which a form's CSP `form-action` must allow).
-    pub redirect_origin: Option<String>,
+    /// The client's `redirect_uri` (the page's form is answered with a redirect there, which
+    /// the page's CSP `form-action` must allow).
+    pub redirect_uri: String,
 }
 
 /// The completion form of the hosted login.
@@ -133,7 +130,7 @@ pub struct CibaDecision<'a> {
 /// The PKCE verifier of a hosted CIBA approval, derived from its CSRF token (which only
 /// this browser holds, in an HttpOnly cookie and the page).
 fn ciba_verifier(csrf: &str) -> String {
-    digest(&format!("tessera ciba approval v1\0{csrf}"))
+    sha256_b64url(&format!("tessera ciba approval v1\0{csrf}"))
 }
 
 /// A checked request whose client and `redirect_uri` are known (so errors can be redirected).
@@ -543,10 +540,10 @@ impl Authorizations {
         let now_ms = self.clock.now_ms();
         self.store
             .create_authorization_request(&AuthorizationRequestRecord {
-                request_hash: digest(&request_id),
+                request_hash: sha256_b64url(&request_id),
                 client_id: checked.client.client_id().to_string(),
                 request: checked.request,
-                csrf_hash: digest(&csrf),
+                csrf_hash: sha256_b64url(&csrf),
                 created_at_ms: now_ms,
                 expires_at_ms: now_ms + REQUEST_TTL_MS,
             })
@@ -631,10 +628,10 @@ impl Authorizations {
             client_id: record.client_id,
             client_name: client.settings().name.clone(),
             journey_id: r.journey_id,
-            code_challenge: digest(&r.login_verifier),
+            code_challenge: sha256_b64url(&r.login_verifier),
             login_hint: r.login_hint,
             ui_locales: r.ui_locales,
-            redirect_origin: origin_of(&r.redirect_uri),
+            redirect_uri: r.redirect_uri,
         })
     }
 
@@ -643,7 +640,7 @@ impl Authorizations {
             return Err(login_expired());
         }
         self.store
-            .get_authorization_request(&digest(request_id), self.clock.now_ms())
+            .get_authorization_request(&sha256_b64url(request_id), self.clock.now_ms())
             .await?
             .ok_or_else(login_expired)
     }
@@ -655,7 +652,7 @@ impl Authorizations {
         let cookie_ok = form.csrf_cookie.is_some_and(|cookie| {
             tessera_jose::constant_time_eq(cookie.as_bytes(), form.csrf_field.as_bytes())
                 && tessera_jose::constant_time_eq(
-                    digest(cookie).as_bytes(),
+                    sha256_b64url(cookie).as_bytes(),
                     record.csrf_hash.as_bytes(),
                 )
         });
@@ -750,7 +747,7 @@ impl Authorizations {
             client_name: client.settings().name.clone(),
             binding_message: request.binding_message.clone(),
             journey_id: self.default_journey(&client),
-            code_challenge: digest(&ciba_verifier(&csrf)),
+            code_challenge: sha256_b64url(&ciba_verifier(&csrf)),
             csrf,
         })
     }
@@ -818,12 +815,6 @@ fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
     }
 }
 
-/// `scheme://host[:port]` of a URI, for http(s) URIs.
-fn origin_of(uri: &str) -> Option<String> {
-    let url = url::Url::parse(uri).ok()?;
-    matches!(url.scheme(), "http" | "https").then(|| url.origin().ascii_serialization())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -838,14 +829,5 @@ mod tests {
             url,
             "https://app.example/cb?tenant=a&code=x+y&state=s%26t%3D1"
         );
-    }
-
-    #[test]
-    fn origins_of_http_uris_only() {
-        assert_eq!(
-            origin_of("https://app.example:8443/cb?x").as_deref(),
-            Some("https://app.example:8443")
-        );
-        assert_eq!(origin_of("com.example.app:/cb"), None);
     }
 }

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use tessera_delivery::Channel;
-use tessera_jose::{b64url_decode, b64url_encode, sha256, Kek};
+use tessera_jose::{b64url_decode, b64url_encode, Kek};
 use zeroize::Zeroizing;
 
 use crate::caller::{AuthenticatedClient, UserCaller};
@@ -79,7 +79,7 @@ impl std::fmt::Debug for AuthReqId {
 
 /// base64url(SHA-256(auth_req_id)): the stored key.
 fn request_hash(auth_req_id: &str) -> String {
-    b64url_encode(&sha256(auth_req_id.as_bytes()))
+    crate::util::sha256_b64url(auth_req_id)
 }
 
 /// Whether `s` has the shape of an `auth_req_id` we issue (checked before any query).
@@ -602,25 +602,12 @@ impl Ciba {
         auth_req_id: &str,
         approved: bool,
     ) -> Result<(), Error> {
-        let invalid = || Error::from(Code::InvalidAuthReqId);
-        if !well_formed(auth_req_id) {
-            return Err(invalid());
-        }
-        let hash = request_hash(auth_req_id);
-        let request = self
-            .store
-            .get_ciba_request(&hash)
-            .await?
-            .ok_or_else(invalid)?;
+        let (request, _) = self.pending(auth_req_id).await?;
         if request.user_id != caller.user_id() {
             return Err(Error::new(
                 Code::Forbidden,
                 "the access token is not the requested user's",
             ));
-        }
-        let now_ms = self.clock.now_ms();
-        if request.status != CibaStatus::Pending || request.expires_at_ms <= now_ms {
-            return Err(invalid());
         }
         let auth_time = caller
             .token()

@@ -32,6 +32,7 @@ use crate::error::{Code, Error};
 use crate::keys::Keys;
 use crate::model::ClientRecord;
 use crate::sessions::{SessionEndListener, Sessions};
+use crate::util::sha256_b64url;
 
 /// How long a confirmation page stays valid.
 pub const CONFIRM_TTL_S: i64 = 600;
@@ -105,10 +106,6 @@ pub struct LogoutHint {
 
 fn bad_hint() -> Error {
     Error::invalid("`id_token_hint` is not an ID token issued by this server")
-}
-
-fn hash(token: &str) -> String {
-    b64url_encode(&tessera_jose::sha256(token.as_bytes()))
 }
 
 /// A single-valued parameter: absent when empty, refused when too long.
@@ -267,7 +264,7 @@ impl Logout {
         let csrf = tessera_jose::random_token_b64url(32)?;
         let pending = Pending {
             redirect: redirect.clone(),
-            csrf_hash: hash(&csrf),
+            csrf_hash: sha256_b64url(&csrf),
             exp: self.clock.now_s() + CONFIRM_TTL_S,
         };
         let json =
@@ -309,7 +306,7 @@ impl Logout {
         if csrf_field.is_empty()
             || !tessera_jose::constant_time_eq(csrf_field.as_bytes(), cookie.as_bytes())
             || !tessera_jose::constant_time_eq(
-                hash(csrf_field).as_bytes(),
+                sha256_b64url(csrf_field).as_bytes(),
                 pending.csrf_hash.as_bytes(),
             )
         {

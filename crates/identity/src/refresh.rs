@@ -77,7 +77,7 @@ struct GrantDoc {
 
 /// base64url(SHA-256(token)).
 fn token_hash(token: &str) -> String {
-    tessera_jose::b64url_encode(&tessera_jose::sha256(token.as_bytes()))
+    crate::util::sha256_b64url(token)
 }
 
 fn invalid_grant(description: &'static str) -> Error {

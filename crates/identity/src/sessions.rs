@@ -46,7 +46,7 @@ impl SessionId {
 
     /// base64url(SHA-256(id)): the stored key and the `sid` claim.
     pub fn hash(&self) -> String {
-        tessera_jose::b64url_encode(&tessera_jose::sha256(self.0.as_bytes()))
+        crate::util::sha256_b64url(&self.0)
     }
 }
 
@@ -81,7 +81,7 @@ impl BrowserToken {
     }
 
     fn hash_of(token: &str) -> String {
-        tessera_jose::b64url_encode(&tessera_jose::sha256(token.as_bytes()))
+        crate::util::sha256_b64url(token)
     }
 }
 

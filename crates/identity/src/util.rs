@@ -12,6 +12,12 @@ const SECRET_LEN: usize = 48;
 /// A new random identifier for applications, clients and users (22 alphanumerics, ~131
 /// bits).
 /// An epoch-milliseconds time as an RFC 3339 date-time (`2026-12-07T03:30:00.000Z`).
+/// base64url(SHA-256(value)): how every one-time secret (session ids, cookie tokens, codes,
+/// request ids, refresh tokens) is keyed in the store, and a PKCE S256 challenge.
+pub fn sha256_b64url(value: &str) -> String {
+    tessera_jose::b64url_encode(&tessera_jose::sha256(value.as_bytes()))
+}
+
 pub fn iso_from_ms(ms: i64) -> String {
     tessera_expr::iso_from_ms(ms as f64)
 }

@@ -30,10 +30,6 @@ fn lang_of(headers: &HeaderMap, ui_locales: Option<&str>) -> Lang {
     choose_lang(ui_locales, headers.get(header::ACCEPT_LANGUAGE))
 }
 
-fn page_for(e: &Error, lang: Lang) -> Response {
-    error_page_for(e, lang)
-}
-
 /// A 303 to `location`, not stored.
 fn see_other(location: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
@@ -71,7 +67,7 @@ fn foreign_origin(state: &AppState, headers: &HeaderMap) -> bool {
 /// The error page for a hosted form POST from another site, if it is one.
 fn refuse_foreign(state: &AppState, headers: &HeaderMap, lang: Lang) -> Option<Response> {
     foreign_origin(state, headers).then(|| {
-        page_for(
+        error_page_for(
             &Error::new(
                 tessera_identity::Code::Forbidden,
                 "cross-origin form posts are refused",
@@ -88,7 +84,7 @@ async fn authorize(state: &AppState, form: &OAuthForm) -> Response {
     match authz.authorize(form, session).await {
         AuthorizeOutcome::ErrorPage(e) => {
             let locales = form.single("ui_locales").ok().flatten();
-            page_for(&e, lang_of(&form.headers, locales))
+            error_page_for(&e, lang_of(&form.headers, locales))
         }
         AuthorizeOutcome::Redirect(url) => see_other(&url),
         AuthorizeOutcome::Login { request_id, csrf } => {
@@ -139,11 +135,11 @@ pub async fn login(State(state): State<AppState>, uri: Uri, headers: HeaderMap) 
         .to_string();
     let context = match authz.login_context(&request).await {
         Ok(c) => c,
-        Err(e) => return page_for(&e, lang_of(&headers, None)),
+        Err(e) => return error_page_for(&e, lang_of(&headers, None)),
     };
     let lang = lang_of(&headers, context.ui_locales.as_deref());
     let Some(csrf) = cookies::get(&headers, cookies::LOGIN, authz.secure_cookies()) else {
-        return page_for(
+        return error_page_for(
             &Error::invalid(
                 "this browser did not keep the login cookie; allow cookies for this site and \
                  start again from the application",
@@ -152,7 +148,8 @@ pub async fn login(State(state): State<AppState>, uri: Uri, headers: HeaderMap) 
         );
     };
     let mut ctx = PageContext::new(lang);
-    ctx.form_action_origins = context.redirect_origin.into_iter().collect();
+    // The page context keeps only the URI's origin (nothing for a private-use scheme).
+    ctx.form_action_origins = vec![context.redirect_uri];
     login_page(&LoginPage {
         ctx,
         client_name: context.client_name,
@@ -195,7 +192,7 @@ pub async fn login_complete(State(state): State<AppState>, form: OAuthForm) -> R
             h.append(header::SET_COOKIE, cookies::clear(cookies::LOGIN, secure));
             response
         }
-        Err(e) => page_for(&e, lang),
+        Err(e) => error_page_for(&e, lang),
     }
 }
 
@@ -209,7 +206,7 @@ pub async fn ciba_page(State(state): State<AppState>, uri: Uri, headers: HeaderM
     let authz = &state.identity.authorize;
     let approval = match authz.ciba_approval(auth_req_id).await {
         Ok(a) => a,
-        Err(e) => return page_for(&e, lang),
+        Err(e) => return error_page_for(&e, lang),
     };
     let mut response = ciba_approval_page(&CibaApprovalPage {
         ctx: PageContext::new(lang),
@@ -251,7 +248,7 @@ pub async fn ciba_decide(State(state): State<AppState>, form: OAuthForm) -> Resp
         "approve" => true,
         "deny" => false,
         _ => {
-            return page_for(
+            return error_page_for(
                 &Error::invalid("`decision` must be `approve` or `deny`"),
                 lang,
             )
@@ -272,6 +269,6 @@ pub async fn ciba_decide(State(state): State<AppState>, form: OAuthForm) -> Resp
                 .append(header::SET_COOKIE, cookies::clear(cookies::CIBA, secure));
             response
         }
-        Err(e) => page_for(&e, lang),
+        Err(e) => error_page_for(&e, lang),
     }
 }

@@ -33,10 +33,6 @@ fn lang_of(form: &OAuthForm) -> Lang {
     choose_lang(ui_locales, form.headers.get(header::ACCEPT_LANGUAGE))
 }
 
-fn error_response(e: &Error, lang: Lang) -> Response {
-    error_page_for(e, lang)
-}
-
 fn request_of(form: &OAuthForm) -> Result<EndSessionRequest, Error> {
     let get = |name: &str| -> Result<Option<String>, Error> {
         Ok(form.single(name)?.map(str::to_string))
@@ -98,7 +94,7 @@ async fn end_session(state: &AppState, form: OAuthForm) -> Response {
             response
         }
         Ok(EndSession::Done { redirect, .. }) => done(&form.headers, secure, redirect, lang),
-        Err(e) => error_response(&e, lang),
+        Err(e) => error_page_for(&e, lang),
     }
 }
 
@@ -133,8 +129,8 @@ pub async fn confirm(State(state): State<AppState>, form: OAuthForm) -> Response
             response
         }
         // A confirmation never asks again.
-        Ok(EndSession::Confirm(_)) => error_response(&Error::internal("logout asked twice"), lang),
-        Err(e) => error_response(&e, lang),
+        Ok(EndSession::Confirm(_)) => error_page_for(&Error::internal("logout asked twice"), lang),
+        Err(e) => error_page_for(&e, lang),
     }
 }
 

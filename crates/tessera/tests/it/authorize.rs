@@ -257,16 +257,28 @@ impl Setup {
         assert_eq!(Some(&page.csrf), browser.cookie("tessera-login"));
         assert_eq!(page.data["journeyId"], "tessera-login-password");
         let code = self.run_login_journey(&page.data, username).await;
-        browser
-            .post_form(
-                "/oidc/login/complete",
-                &[
-                    ("request", &page.request),
-                    ("csrf", &page.csrf),
-                    ("code", &code),
-                ],
-            )
-            .await
+        let form = [
+            ("request", page.request.as_str()),
+            ("csrf", &page.csrf),
+            ("code", &code),
+        ];
+        let done = browser.post_form("/oidc/login/complete", &form).await;
+        if done.status() == StatusCode::SEE_OTHER {
+            // A replayed completion (the same form posted again) is refused: the request and
+            // the journey's code are single use.
+            let again = self
+                .srv
+                .http
+                .post(self.srv.url("/oidc/login/complete"))
+                .header(COOKIE, browser.cookie_header())
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+            assert!(again.headers().get(LOCATION).is_none());
+        }
+        done
     }
 
     /// Runs the page's login journey over the IDO API as `login.js` does, logging in as
@@ -1200,6 +1212,89 @@ async fn the_code_flow_runs_over_https_with_secure_host_cookies() {
             &browser.get(&auth_url(&s.client2.0, RP2, &c2, &[])).await,
             RP2,
         );
+        s.srv.stop().await;
+    }
+}
+
+/// Two nodes on one database: a login begun on one completes on the other, the session
+/// cookie works on both, and the same completion posted to both at once succeeds once.
+#[tokio::test]
+async fn a_login_moves_between_nodes_and_a_race_completes_once() {
+    use crate::multi_node::{node_config, shared_kek};
+    for b in backends().await {
+        let kek = shared_kek();
+        let admin = Some((
+            crate::harness::ADMIN_ID.to_string(),
+            zeroize::Zeroizing::new(crate::harness::ADMIN_SECRET.to_string()),
+        ));
+        let mut ca = node_config(&b, "a", &kek);
+        ca.admin = admin.clone();
+        let mut cb = node_config(&b, "b", &kek);
+        cb.admin = admin;
+        let a = TestServer::start(ca, TestClock::new(now_ms())).await;
+        let node_b = TestServer::start(cb, TestClock::new(now_ms())).await;
+        let s = setup_on(a).await;
+        let (verifier, challenge) = pkce("nodes");
+        // Begun on node a.
+        let mut on_a = Browser::new(&s.srv);
+        let r = on_a.get(&auth_url(&s.client.0, RP, &challenge, &[])).await;
+        let login = location(&r);
+        // The page, the journey and the completion on node b.
+        let mut on_b = Browser::new(&node_b);
+        on_b.cookies = on_a.cookies.clone();
+        let page = parse_login_page(&on_b.get(login.as_str()).await.text().await.unwrap());
+        let code = s.run_login_journey(&page.data, "ann").await;
+        let form = [
+            ("request", page.request.as_str()),
+            ("csrf", &page.csrf),
+            ("code", &code),
+        ];
+        let cookie = on_b.cookie_header();
+        let post = |srv: &TestServer| {
+            srv.http
+                .post(srv.url("/oidc/login/complete"))
+                .header(COOKIE, cookie.clone())
+                .form(&form)
+                .send()
+        };
+        let (ra, rb) = tokio::join!(post(&s.srv), post(&node_b));
+        let (ra, rb) = (ra.unwrap(), rb.unwrap());
+        let statuses = [ra.status(), rb.status()];
+        assert!(
+            statuses.contains(&StatusCode::SEE_OTHER)
+                && statuses.contains(&StatusCode::BAD_REQUEST),
+            "exactly one completion wins: {statuses:?}"
+        );
+        let winner = if ra.status() == StatusCode::SEE_OTHER {
+            ra
+        } else {
+            rb
+        };
+        on_b.keep(&winner);
+        let code = code_of(&s.srv, &winner, RP);
+        // Exchanged on node b, the session used for SSO on node a.
+        let r = node_b
+            .form(
+                "/oidc/token",
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("client_id", &s.client.0),
+                    ("client_secret", &s.client.1),
+                    ("code", &code),
+                    ("redirect_uri", RP),
+                    ("code_verifier", &verifier),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let mut back_on_a = Browser::new(&s.srv);
+        back_on_a.cookies = on_b.cookies.clone();
+        let (_, c2) = pkce("nodes2");
+        let r = back_on_a
+            .get(&auth_url(&s.client2.0, RP2, &c2, &[("prompt", "none")]))
+            .await;
+        code_of(&s.srv, &r, RP2);
+        node_b.stop().await;
         s.srv.stop().await;
     }
 }
