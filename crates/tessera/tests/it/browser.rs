@@ -30,6 +30,11 @@ use tessera_identity::TestClock;
 use crate::harness::{backends, claims, now_ms, paths, TestServer, ALL_PERMISSIONS};
 use crate::webdriver::{ChromeDriver, WAIT};
 
+/// An async script answering the id of the focused element once the page's script has moved
+/// the focus (polled inside the page, up to 10 s), or "" if it never does.
+const FOCUSED_ID: &str = "const done = arguments[0]; const t0 = Date.now(); \
+     (function check() { const id = document.activeElement && document.activeElement.id; \
+     if (id || Date.now() - t0 > 10000) { done(id || ''); } else { setTimeout(check, 20); } })();";
 const SDK_PATH: &str = "/ido/sdk/tessera-ido.js";
 const INDEX_HTML: &str = include_str!("../../../../examples/web/index.html");
 const APP_JS: &str = include_str!("../../../../examples/web/app.js");
@@ -870,12 +875,7 @@ async fn the_hosted_login_page_runs_the_password_journey() {
             .wait_text("#tessera-heading", "Sign in to Shop <b>&</b>")
             .await;
         // The username comes prefilled from login_hint; the focus is on the empty password.
-        let focused = browser
-            .run_async(
-                "arguments[0](document.activeElement && document.activeElement.id)",
-                json!([]),
-            )
-            .await;
+        let focused = browser.run_async(FOCUSED_ID, json!([])).await;
         assert_eq!(focused, json!("tessera-field-password"), "{}", b.name);
         browser
             .fill("#tessera-field-password", "wrong-password")
